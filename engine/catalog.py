@@ -1,0 +1,114 @@
+"""Which topics the engine can start, and topic discovery. Imports engine.store/topic/matching.
+
+The runtime serves published topics and notices a publish (the store's catalog revision) on
+the next message, without a restart. Conversations keep the topic version they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from engine.errors import TopicNotFound
+from engine.matching import normalize
+from engine.store import Store
+from engine.topic import TOPICS, CompiledTopic
+
+
+class _Snapshot:
+    """An immutable view of the startable topics, swapped whole on reload."""
+
+    def __init__(self, topics: Iterable[CompiledTopic], revision: int):
+        self.revision = revision
+        self.by_id = {t.id: t for t in topics}
+        self.roles = {t.role: t for t in self.by_id.values() if t.role != "topic"}
+        self.menu = sorted((t for t in self.by_id.values() if t.role == "topic"),
+                           key=lambda t: t.name.casefold())
+        self.phrases: list[tuple[str, CompiledTopic]] = []
+        self.keywords: dict[str, list[CompiledTopic]] = {}
+        for topic in self.menu:
+            discovery = topic.document.get("discovery", {})
+            for phrase in discovery.get("phrases", []):
+                self.phrases.append((normalize(phrase), topic))
+            for keyword in discovery.get("keywords", []):
+                self.keywords.setdefault(normalize(keyword), []).append(topic)
+            self.phrases.append((normalize(topic.name), topic))
+
+
+class Catalog:
+    """Published topics of a store, reloaded when a publish changes the revision."""
+
+    def __init__(self):
+        self._snapshot = _Snapshot([], -1)
+        self._lock = threading.Lock()
+
+    def refresh(self, store: Store) -> None:
+        revision = store.catalog_revision()
+        if revision == self._snapshot.revision:
+            return
+        with self._lock:
+            if revision == self._snapshot.revision:
+                return
+            topics = [TOPICS.get(document, version=version)
+                      for _id, version, document in store.published_topics()]
+            self._snapshot = _Snapshot(topics, revision)
+
+    def topic(self, store: Store, topic_id: str, version: int) -> CompiledTopic:
+        current = self._snapshot.by_id.get(topic_id)
+        if current is not None and current.version == version:
+            return current
+        return TOPICS.get_stored(topic_id, version,
+                                 lambda: store.topic_document(topic_id, version))
+
+    def startable(self, topic_id: str) -> CompiledTopic | None:
+        return self._snapshot.by_id.get(topic_id)
+
+    def role(self, role: str) -> CompiledTopic | None:
+        return self._snapshot.roles.get(role)
+
+    @property
+    def menu(self) -> list[CompiledTopic]:
+        return self._snapshot.menu
+
+    def discover(self, text: str) -> list[CompiledTopic]:
+        """Topics the text asks for, best first; several when it is unsure."""
+        said = normalize(text)
+        if not said:
+            return []
+        snapshot = self._snapshot
+        scores: dict[str, float] = {}
+        padded = f" {said} "
+        for phrase, topic in snapshot.phrases:
+            if phrase and (phrase == said or f" {phrase} " in padded):
+                scores[topic.id] = scores.get(topic.id, 0) + 3 + len(phrase) / 100
+        for word in set(said.split()):
+            for topic in snapshot.keywords.get(word, ()):
+                scores[topic.id] = scores.get(topic.id, 0) + 1
+        # Multi-word keywords ("open cases") match as phrases.
+        for keyword, topics in snapshot.keywords.items():
+            if " " in keyword and f" {keyword} " in padded:
+                for topic in topics:
+                    scores[topic.id] = scores.get(topic.id, 0) + 2
+        if not scores:
+            return []
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        best = ranked[0][1]
+        return [snapshot.by_id[topic_id] for topic_id, score in ranked if score >= best - 0.5]
+
+
+class StaticCatalog(Catalog):
+    """A fixed set of topic documents (transcripts, the designer's simulator, `parley chat`)."""
+
+    def __init__(self, documents: Iterable[dict]):
+        super().__init__()
+        topics = [TOPICS.get(doc, version=doc.get("version", 1)) for doc in documents]
+        self._snapshot = _Snapshot(topics, 0)
+
+    def refresh(self, store: Store) -> None:
+        return None
+
+    def topic(self, store: Store, topic_id: str, version: int) -> CompiledTopic:
+        topic = self._snapshot.by_id.get(topic_id)
+        if topic is None:
+            raise TopicNotFound(f"topic {topic_id!r} is not loaded")
+        return topic

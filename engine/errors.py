@@ -1,0 +1,68 @@
+"""Parley's one exception hierarchy. Imports nothing from the project.
+
+Every error a user can cause says what to fix; topic errors carry the JSON path they concern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ParleyError(Exception):
+    """Base of every error Parley raises on purpose."""
+
+
+class ConfigError(ParleyError):
+    """The configuration is missing a value or holds a wrong one."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a topic or transcript document."""
+
+    path: str  # JSON path, e.g. "$.nodes[3].next"
+    message: str
+    severity: str = "error"  # "error" or "warning"
+    node: str | None = None  # id of the node concerned, when there is one
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class TopicError(ParleyError):
+    """A topic document is not valid; `problems` lists every error with its JSON path."""
+
+    def __init__(self, problems: list[Problem], *, source: str | None = None):
+        self.problems = [p for p in problems if p.severity == "error"]
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{where}{len(self.problems)} error(s) in topic\n{lines}")
+
+
+class TopicNotFound(ParleyError):
+    """No topic (or version of it) with that id is stored."""
+
+
+class TranscriptError(ParleyError):
+    """A transcript file is malformed."""
+
+
+class StoreError(ParleyError):
+    """The database could not do what was asked."""
+
+
+class DataSourceError(ParleyError):
+    """A data source (local table or HTTP endpoint) failed to answer."""
+
+
+class FetchRequired(ParleyError):
+    """The engine needs an HTTP data source fetched outside the write transaction.
+
+    The caller rolls back, fetches with `Engine.fetch`, and runs the message again with the
+    result, so the database write lock is never held during an HTTP call.
+    """
+
+    def __init__(self, key: str, url: str, timeout: float):
+        self.key, self.url, self.timeout = key, url, timeout
+        super().__init__(f"fetch {url}")

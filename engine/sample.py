@@ -1,0 +1,29 @@
+"""Sample records standing in for a company's system of record. Imports engine.store.
+
+`topics/sample_data.json` holds users and their cases; `parley init-db --sample-data`, the
+transcript runner and the designer's simulator load it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.store import Store
+
+
+def load_sample_data(store: Store, path: str | Path) -> dict[str, int]:
+    """Insert the users and cases of `path` that are not stored yet; returns counts added."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    added = {"users": 0, "cases": 0}
+    with store.write():
+        for user in data.get("users", []):
+            if store.user(user_name=user["user_name"]) is None:
+                store.add_user(user["user_name"], display_name=user.get("display_name"),
+                               email=user.get("email"), mobile=user.get("mobile"))
+                added["users"] += 1
+        for case in data.get("cases", []):
+            if not store.query_records("cases", where={"number": case["number"]}, limit=1):
+                store.insert_case(case)
+                added["cases"] += 1
+    return added

@@ -1,0 +1,619 @@
+"""The one place that talks SQL: Parley's SQLite store. Imports only engine.errors.
+
+A real SQLite file in WAL mode with a busy timeout and foreign keys on. Every read-modify-write
+runs in `Store.write()`, which opens the transaction with BEGIN IMMEDIATE: sqlite-utils'
+`atomic()` opens a deferred BEGIN, which fails with "database is locked" when two writers
+upgrade at once. Schema changes are numbered migrations (sqlite-utils `Migrations`), applied
+under a file lock so that several worker processes starting together apply them once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from engine.errors import StoreError, TopicNotFound
+
+migrations = Migrations("parley")
+
+# Tables a topic may read through a "sqlite" data source: the local stand-in for the system of
+# record. Anything else (conversations, messages...) is never reachable from a topic.
+RECORD_TABLES = ("cases", "users")
+USER_PUBLIC_COLUMNS = ("id", "user_name", "display_name", "email", "mobile")
+
+
+def utc_iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str) -> float:
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON for storage: stable key order, no ASCII escaping, compact."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass
+class ConversationRow:
+    id: int
+    phone: str
+    user_id: int | None
+    state: dict
+    started_at: str
+    updated_at: str
+    rev: int
+
+
+class Store:
+    """A connection to Parley's database. One per thread; cheap to open."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        timeout: float = 30.0,
+        synchronous: str = "FULL",
+        clock: Callable[[], float] = time.time,
+    ):
+        self.path = str(path)
+        self.clock = clock
+        try:
+            # isolation_level=None: the driver never opens transactions behind our back; we
+            # open every one ourselves with the right mode.
+            self.conn = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal" and self.path != ":memory:":
+            raise StoreError(f"the database {self.path} refused WAL mode (got {mode})")
+        if synchronous.upper() not in ("FULL", "NORMAL", "OFF", "EXTRA"):
+            raise StoreError(f"unknown synchronous mode {synchronous!r}")
+        self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.db = sqlite_utils.Database(self.conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._columns: dict[str, tuple[str, ...]] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def now(self) -> str:
+        return utc_iso(self.clock())
+
+    # ---------------------------------------------------------------- transactions
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Store]:
+        """A read-modify-write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+        with self._lock:
+            if self._depth:
+                raise StoreError("a write transaction is already open on this connection")
+            self._begin("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"could not commit: {exc}") from exc
+
+    @property
+    def in_write(self) -> bool:
+        return bool(self._depth)
+
+    def _begin(self, statement: str) -> None:
+        # busy_timeout already waits for the lock; a few extra tries cover the rare
+        # SQLITE_BUSY that WAL returns at once (e.g. during a checkpoint).
+        for attempt in range(5):
+            try:
+                self.conn.execute(statement)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(str(exc)) from exc
+                if attempt == 4:
+                    raise StoreError(f"the database stayed busy: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+
+    def _require_write(self) -> None:
+        if not self._depth:
+            raise StoreError("this change must run inside Store.write()")
+
+    # ---------------------------------------------------------------- migrations
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations once, even with several processes starting together."""
+        lock_path = self.path + ".migrate.lock" if self.path != ":memory:" else None
+        with _file_lock(lock_path):
+            pending = [m.name for m in migrations.pending(self.db)]
+            if pending:
+                migrations.apply(self.db)
+        self._columns.clear()
+        return pending
+
+    def migrations_current(self) -> bool:
+        return not migrations.pending(self.db)
+
+    def ping(self) -> bool:
+        return self.conn.execute("SELECT 1").fetchone()[0] == 1
+
+    # ---------------------------------------------------------------- settings
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._require_write()
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def catalog_revision(self) -> int:
+        """Bumped on every publish, so running processes reload topics without a restart."""
+        return int(self.get_setting("catalog_revision", "0"))
+
+    def _bump_catalog(self) -> None:
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('catalog_revision', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # ---------------------------------------------------------------- topics
+
+    def save_topic_version(self, document: dict, *, author: str | None = None,
+                           note: str | None = None, errors: int = 0, warnings: int = 0) -> int:
+        """Store `document` as the topic's next draft version and return its number."""
+        self._require_write()
+        topic_id, now = document["id"], self.now()
+        row = self.conn.execute(
+            "SELECT latest_version FROM topics WHERE id = ?", (topic_id,)
+        ).fetchone()
+        version = (row[0] if row else 0) + 1
+        if row:
+            self.conn.execute(
+                "UPDATE topics SET name = ?, role = ?, latest_version = ?, updated_at = ?,"
+                " deleted_at = NULL WHERE id = ?",
+                (document.get("name", topic_id), document.get("role", "topic"), version, now,
+                 topic_id),
+            )
+        else:
+            self.conn.execute(
+                "INSERT INTO topics (id, name, role, latest_version, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (topic_id, document.get("name", topic_id), document.get("role", "topic"),
+                 version, now, now),
+            )
+        self.conn.execute(
+            "INSERT INTO topic_versions (topic_id, version, document, author, note, created_at,"
+            " errors, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (topic_id, version, dumps(document), author, note, now, errors, warnings),
+        )
+        return version
+
+    def publish_topic_version(self, topic_id: str, version: int, *, by: str | None = None) -> None:
+        """Make `version` the one the runtime serves; running conversations keep theirs."""
+        self._require_write()
+        row = self.conn.execute(
+            "SELECT errors FROM topic_versions WHERE topic_id = ? AND version = ?",
+            (topic_id, version),
+        ).fetchone()
+        if row is None:
+            raise TopicNotFound(f"topic {topic_id!r} has no version {version}")
+        now = self.now()
+        self.conn.execute(
+            "UPDATE topic_versions SET published_at = ?, published_by = ?"
+            " WHERE topic_id = ? AND version = ?",
+            (now, by, topic_id, version),
+        )
+        self.conn.execute(
+            "UPDATE topics SET published_version = ?, updated_at = ? WHERE id = ?",
+            (version, now, topic_id),
+        )
+        self._bump_catalog()
+
+    def unpublish_topic(self, topic_id: str) -> None:
+        self._require_write()
+        self.conn.execute(
+            "UPDATE topics SET published_version = NULL, updated_at = ? WHERE id = ?",
+            (self.now(), topic_id),
+        )
+        self._bump_catalog()
+
+    def delete_topic(self, topic_id: str) -> None:
+        """Hide a topic (its versions stay, so running conversations can finish)."""
+        self._require_write()
+        self.conn.execute(
+            "UPDATE topics SET deleted_at = ?, published_version = NULL WHERE id = ?",
+            (self.now(), topic_id),
+        )
+        self._bump_catalog()
+
+    def rename_topic(self, topic_id: str, new_id: str) -> None:
+        self._require_write()
+        self.conn.execute("UPDATE topics SET id = ? WHERE id = ?", (new_id, topic_id))
+
+    def topic_document(self, topic_id: str, version: int | None = None) -> dict:
+        """The stored document of a version (the latest when `version` is None)."""
+        if version is None:
+            row = self.conn.execute(
+                "SELECT v.document FROM topics t JOIN topic_versions v"
+                " ON v.topic_id = t.id AND v.version = t.latest_version WHERE t.id = ?",
+                (topic_id,),
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT document FROM topic_versions WHERE topic_id = ? AND version = ?",
+                (topic_id, version),
+            ).fetchone()
+        if row is None:
+            what = f"version {version} of topic" if version else "topic"
+            raise TopicNotFound(f"no {what} {topic_id!r} is stored")
+        return json.loads(row[0])
+
+    def topic_document_text(self, topic_id: str, version: int) -> str:
+        row = self.conn.execute(
+            "SELECT document FROM topic_versions WHERE topic_id = ? AND version = ?",
+            (topic_id, version),
+        ).fetchone()
+        if row is None:
+            raise TopicNotFound(f"no version {version} of topic {topic_id!r} is stored")
+        return row[0]
+
+    def published_topics(self) -> list[tuple[str, int, dict]]:
+        """(topic id, version, document) of every published topic."""
+        rows = self.conn.execute(
+            "SELECT t.id, t.published_version, v.document FROM topics t JOIN topic_versions v"
+            " ON v.topic_id = t.id AND v.version = t.published_version"
+            " WHERE t.deleted_at IS NULL ORDER BY t.id"
+        ).fetchall()
+        return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+    def list_topics(self, *, include_deleted: bool = False) -> list[dict]:
+        where = "" if include_deleted else "WHERE t.deleted_at IS NULL"
+        rows = self.conn.execute(
+            "SELECT t.*, v.errors, v.warnings, v.author AS latest_author"
+            " FROM topics t JOIN topic_versions v"
+            f" ON v.topic_id = t.id AND v.version = t.latest_version {where} ORDER BY t.name"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def topic_summary(self, topic_id: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM topics WHERE id = ?", (topic_id,)).fetchone()
+        return dict(row) if row else None
+
+    def topic_versions(self, topic_id: str) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT topic_id, version, author, note, created_at, errors, warnings,"
+            " published_at, published_by FROM topic_versions WHERE topic_id = ?"
+            " ORDER BY version DESC",
+            (topic_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    # ---------------------------------------------------------------- conversations
+
+    def open_conversation(self, phone: str) -> ConversationRow | None:
+        row = self.conn.execute(
+            "SELECT id, phone, user_id, state, started_at, updated_at, rev FROM conversations"
+            " WHERE phone = ? AND closed_at IS NULL",
+            (phone,),
+        ).fetchone()
+        if row is None:
+            return None
+        return ConversationRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+
+    def start_conversation(self, phone: str, *, user_id: int | None, state: dict) -> ConversationRow:
+        self._require_write()
+        now = self.now()
+        cur = self.conn.execute(
+            "INSERT INTO conversations (phone, user_id, state, mode, started_at, updated_at, rev)"
+            " VALUES (?, ?, ?, ?, ?, ?, 0)",
+            (phone, user_id, dumps(state), state.get("mode"), now, now),
+        )
+        return ConversationRow(cur.lastrowid, phone, user_id, state, now, now, 0)
+
+    def save_conversation(self, conversation: ConversationRow) -> None:
+        self._require_write()
+        conversation.rev += 1
+        conversation.updated_at = self.now()
+        state = conversation.state
+        self.conn.execute(
+            "UPDATE conversations SET state = ?, mode = ?, topic_id = ?, node = ?, user_id = ?,"
+            " updated_at = ?, rev = ? WHERE id = ?",
+            (dumps(state), state.get("mode"), state.get("topic"), state.get("node"),
+             conversation.user_id, conversation.updated_at, conversation.rev, conversation.id),
+        )
+
+    def close_conversation(self, conversation_id: int) -> None:
+        self._require_write()
+        now = self.now()
+        self.conn.execute(
+            "UPDATE conversations SET closed_at = ?, updated_at = ?, mode = 'closed'"
+            " WHERE id = ? AND closed_at IS NULL",
+            (now, now, conversation_id),
+        )
+
+    def conversation(self, conversation_id: int) -> dict | None:
+        row = self.conn.execute(
+            "SELECT * FROM conversations WHERE id = ?", (conversation_id,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def add_message(self, conversation_id: int, *, direction: str, body: str,
+                    media: list | tuple = (), kind: str = "text", sender: str = "bot",
+                    node: str | None = None, sid: str | None = None,
+                    status: str | None = None) -> int:
+        self._require_write()
+        cur = self.conn.execute(
+            "INSERT INTO messages (conversation_id, direction, body, media, kind, sender, node,"
+            " sid, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation_id, direction, body, dumps(list(media)) if media else None, kind,
+             sender, node, sid, status, self.now()),
+        )
+        return cur.lastrowid
+
+    def messages(self, conversation_id: int, *, after_id: int = 0, limit: int = 500) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (conversation_id, after_id, limit),
+        ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["media"] = json.loads(d["media"]) if d["media"] else []
+            out.append(d)
+        return out
+
+    # ---------------------------------------------------------------- users and links
+
+    def add_user(self, user_name: str, *, display_name: str | None = None,
+                 email: str | None = None, mobile: str | None = None) -> int:
+        self._require_write()
+        cur = self.conn.execute(
+            "INSERT INTO users (user_name, display_name, email, mobile, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (user_name, display_name or user_name, email, mobile, self.now()),
+        )
+        return cur.lastrowid
+
+    def user(self, *, user_id: int | None = None, user_name: str | None = None) -> dict | None:
+        cols = ", ".join(USER_PUBLIC_COLUMNS)
+        if user_id is not None:
+            row = self.conn.execute(f"SELECT {cols} FROM users WHERE id = ?", (user_id,)).fetchone()
+        else:
+            row = self.conn.execute(
+                f"SELECT {cols} FROM users WHERE user_name = ?", (user_name,)
+            ).fetchone()
+        return dict(row) if row else None
+
+    def linked_user_id(self, phone: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT user_id FROM phone_links WHERE phone = ?", (phone,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def link_phone(self, phone: str, user_id: int) -> None:
+        self._require_write()
+        self.conn.execute(
+            "INSERT INTO phone_links (phone, user_id, linked_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (phone) DO UPDATE SET user_id = excluded.user_id,"
+            " linked_at = excluded.linked_at",
+            (phone, user_id, self.now()),
+        )
+
+    def unlink_phone(self, phone: str) -> bool:
+        self._require_write()
+        return self.conn.execute("DELETE FROM phone_links WHERE phone = ?", (phone,)).rowcount > 0
+
+    # ---------------------------------------------------------------- records
+
+    def record_columns(self, table: str) -> tuple[str, ...]:
+        if table not in RECORD_TABLES:
+            raise StoreError(f"{table!r} is not a record table (use one of {RECORD_TABLES})")
+        if table not in self._columns:
+            if table == "users":
+                self._columns[table] = USER_PUBLIC_COLUMNS
+            else:
+                info = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
+                self._columns[table] = tuple(r[1] for r in info)
+        return self._columns[table]
+
+    def query_records(self, table: str, *, where: dict[str, Any] | None = None,
+                      order_by: str | None = None, limit: int = 50) -> list[dict]:
+        """Rows of a record table matching equality filters; column names are checked."""
+        columns = self.record_columns(table)
+        clauses, params = [], []
+        for column, value in (where or {}).items():
+            if column not in columns:
+                raise StoreError(f"table {table!r} has no column {column!r}")
+            clauses.append(f'"{column}" = ?')
+            params.append(value)
+        sql = f'SELECT {", ".join(columns)} FROM "{table}"'
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        if order_by:
+            descending = order_by.startswith("-")
+            column = order_by.lstrip("-")
+            if column not in columns:
+                raise StoreError(f"table {table!r} has no column {column!r} to sort by")
+            sql += f' ORDER BY "{column}"{" DESC" if descending else ""}, id'
+        else:
+            sql += " ORDER BY id"
+        sql += " LIMIT ?"
+        params.append(int(limit))
+        return [dict(r) for r in self.conn.execute(sql, params).fetchall()]
+
+    def create_case(self, fields: dict[str, Any]) -> dict:
+        """Open a case; returns it with its number (CS0010001...)."""
+        self._require_write()
+        columns = self.record_columns("cases")
+        unknown = set(fields) - set(columns)
+        if unknown:
+            raise StoreError(f"cases have no column(s) {', '.join(sorted(unknown))}")
+        now = self.now()
+        values = {"state": "open", "priority": "3 - Moderate", **fields,
+                  "opened_at": now, "updated_at": now}
+        names = ", ".join(f'"{c}"' for c in values)
+        marks = ", ".join("?" for _ in values)
+        cur = self.conn.execute(
+            f"INSERT INTO cases ({names}) VALUES ({marks})", tuple(values.values())
+        )
+        number = f"CS{10000 + cur.lastrowid:07d}"
+        self.conn.execute("UPDATE cases SET number = ? WHERE id = ?", (number, cur.lastrowid))
+        return self.query_records("cases", where={"id": cur.lastrowid}, limit=1)[0]
+
+    def insert_case(self, case: dict) -> None:
+        """Insert a case exactly as given (sample data)."""
+        self._require_write()
+        names = ", ".join(f'"{c}"' for c in case)
+        marks = ", ".join("?" for _ in case)
+        self.conn.execute(f"INSERT INTO cases ({names}) VALUES ({marks})", tuple(case.values()))
+
+
+@contextlib.contextmanager
+def _file_lock(path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_store(path: str | os.PathLike, *, migrate: bool = True, **options: Any) -> Store:
+    """Open the database at `path`, creating its folder, and bring its schema up to date."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    store = Store(path, **options)
+    if migrate:
+        store.migrate()
+    return store
+
+
+# -------------------------------------------------------------------- migrations
+
+
+@migrations()
+def m0001_core(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE topics (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'topic',
+            latest_version INTEGER NOT NULL,
+            published_version INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE TABLE topic_versions (
+            topic_id TEXT NOT NULL REFERENCES topics(id) ON UPDATE CASCADE ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            author TEXT,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            errors INTEGER NOT NULL DEFAULT 0,
+            warnings INTEGER NOT NULL DEFAULT 0,
+            published_at TEXT,
+            published_by TEXT,
+            PRIMARY KEY (topic_id, version)
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            user_name TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            email TEXT,
+            mobile TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE phone_links (
+            phone TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            linked_at TEXT NOT NULL
+        );
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            number TEXT UNIQUE,
+            short_description TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            category TEXT,
+            state TEXT NOT NULL DEFAULT 'open',
+            priority TEXT,
+            opened_by TEXT,
+            assigned_to TEXT,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX cases_opened_by ON cases (opened_by, state);
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            mode TEXT,
+            topic_id TEXT,
+            node TEXT,
+            state TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            rev INTEGER NOT NULL DEFAULT 0
+        );
+        -- At most one open conversation per phone; the lookup every SMS makes.
+        CREATE UNIQUE INDEX conversations_open_phone ON conversations (phone)
+            WHERE closed_at IS NULL;
+        CREATE INDEX conversations_phone ON conversations (phone, id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            sender TEXT NOT NULL CHECK (sender IN ('user', 'bot', 'agent', 'system')),
+            kind TEXT NOT NULL DEFAULT 'text',
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            node TEXT,
+            sid TEXT UNIQUE,
+            status TEXT,
+            error_code TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_conversation ON messages (conversation_id, id);
+        """
+    )
