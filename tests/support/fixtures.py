@@ -1,0 +1,53 @@
+"""Pytest fixtures for Prism (Twilio mock) and Playwright, loaded as a plugin by the root
+conftest: ``pytest_plugins = ["tests.support.fixtures"]``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.browser import launch_chromium
+from tests.support.prism import PrismServer
+from tests.support.prism import twilio_client as make_twilio_client
+
+
+@pytest.fixture(scope="session")
+def prism() -> Iterator[PrismServer]:
+    """One Prism mock of Twilio for the whole session. A test may stop() and start() it
+    (same port) to simulate an outage; it should restart it in a `finally`."""
+    server = PrismServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def twilio_client(prism: PrismServer):
+    """A real twilio.rest.Client whose 2010 API goes to the session's Prism."""
+    prism.start()  # no-op when running; recovers from a test that left it stopped
+    return make_twilio_client(prism)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by Playwright's sync API."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page in a new browser context (own cookies and storage) for each test."""
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
