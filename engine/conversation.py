@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from engine import sms
 from engine.catalog import Catalog
 from engine.datasources import fetch_json, read_items
-from engine.errors import DataSourceError, FetchRequired, ParleyError, StoreError
+from engine.errors import DataSourceError, FetchRequired, ParleyError, StoreError, TopicNotFound
 from engine.matching import match_choice, normalize, parse_yes_no
 from engine.messages import Inbound, Outbound, Reply
 from engine.store import ConversationRow, Store, parse_iso
@@ -166,6 +166,38 @@ class Engine:
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)
         raise DataSourceError("a message needed more HTTP data sources than allowed")
+
+    def start(self, phone: str, topic_id: str) -> Reply:
+        """Open a fresh conversation on `phone` that runs `topic_id` from its start.
+
+        Used by the designer's simulator, `parley chat`, and bot-initiated conversations.
+        """
+        fetched: dict[str, Any] = {}
+        for _attempt in range(MAX_FETCHES + 1):
+            try:
+                with self.store.write():
+                    return self._start_fresh(phone, topic_id, fetched)
+            except FetchRequired as need:
+                fetched[need.key] = self._fetch(need.url, timeout=need.timeout)
+        raise DataSourceError("starting the topic needed more HTTP data sources than allowed")
+
+    def _start_fresh(self, phone: str, topic_id: str, fetched: dict[str, Any]) -> Reply:
+        store = self.store
+        self.catalog.refresh(store)
+        topic = self.catalog.startable(topic_id)
+        if topic is None:
+            raise TopicNotFound(f"topic {topic_id!r} is not published")
+        earlier = store.open_conversation(phone)
+        if earlier is not None:
+            store.close_conversation(earlier.id)
+        conversation = store.start_conversation(
+            phone, user_id=store.linked_user_id(phone), state=new_state())
+        reply = Reply(conversation_id=conversation.id)
+        turn = Turn(self, store, conversation, Inbound(phone), reply, store.clock(),
+                    fetched=fetched)
+        self._start_topic(turn, topic)
+        self._finish(turn)
+        return reply
 
     def handle(self, inbound: Inbound, *, fetched: dict[str, Any] | None = None) -> Reply:
         """The body of one message's transaction (the caller holds Store.write())."""
