@@ -36,6 +36,24 @@ def test_prism_refuses_create_without_to(prism, twilio_client):
     assert any("'To'" in e for e in request.errors), request.errors
 
 
+def test_prism_checks_status_callback_and_messaging_service(prism, twilio_client):
+    # Prism only validates StatusCallback as a URI; it never calls it.
+    mark = prism.log_size()
+    twilio_client.messages.create(
+        to=TO,
+        messaging_service_sid="MG" + "0" * 32,
+        body="hi",
+        status_callback="https://example.com/cb",
+    )
+    [request] = prism.wait_for_requests(1, since=mark)
+    assert request.form["StatusCallback"] == ["https://example.com/cb"]
+    with pytest.raises(TwilioRestException) as info:
+        twilio_client.messages.create(to=TO, from_=FROM, body="hi", status_callback="not a url")
+    assert info.value.status == 422
+    with pytest.raises(TwilioRestException):
+        twilio_client.messages.create(to=TO, messaging_service_sid="MG-bogus", body="hi")
+
+
 def test_prism_restarts_on_same_port(prism):
     client = make_twilio_client(prism)
     port = prism.port

@@ -44,6 +44,9 @@ LOG_DIR = REPO_ROOT / "test-artifacts" / "prism"
 TEST_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 TEST_AUTH_TOKEN = "test-auth-token"
 
+# start() polls this path until Prism answers (404); requests() leaves these polls out.
+READY_PATH = "/__parley_ready__"
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # "[1:56:25 PM] › [HTTP SERVER] post /2010-04-01/.../Messages.json ℹ  info      Request received"
 _RECEIVED = re.compile(r"\[HTTP SERVER\] (\w+) (\S+) .*Request received")
@@ -97,7 +100,7 @@ def parse_log(text: str) -> list[PrismRequest]:
             out[-1].rejected = m[1].rstrip(":")
         elif (m := _ERROR.search(line)) and "Violation: response" not in line:
             out[-1].errors.append(m[1].strip())
-    return out
+    return [r for r in out if r.path != READY_PATH]
 
 
 class PrismServer:
@@ -125,6 +128,7 @@ class PrismServer:
         self.startup_timeout = startup_timeout
         self.startup_seconds: float | None = None  # how long the last start() took
         self._proc: subprocess.Popen | None = None
+        self._started_before = False
 
     @property
     def base_url(self) -> str:
@@ -141,7 +145,10 @@ class PrismServer:
             raise RuntimeError(f"{PRISM_BIN} is missing: run scripts/setup")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         began = time.monotonic()
-        with open(self.log_path, "ab") as log:  # append: the log survives restarts
+        # A new server starts a new log; a restart appends, so the log survives outages.
+        mode = "ab" if self._started_before else "wb"
+        self._started_before = True
+        with open(self.log_path, mode) as log:
             self._proc = subprocess.Popen(
                 [
                     str(PRISM_BIN),
@@ -241,10 +248,10 @@ class PrismServer:
     # --- internals --------------------------------------------------------------
     def _answers(self) -> bool:
         try:
-            urllib.request.urlopen(self.base_url + "/", timeout=1)
+            urllib.request.urlopen(self.base_url + READY_PATH, timeout=1)
             return True
         except urllib.error.HTTPError:
-            return True  # Prism answers 404 for "/": it is up
+            return True  # Prism answers 404 for an unknown path: it is up
         except OSError:
             return False
 
