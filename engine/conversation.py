@@ -494,8 +494,12 @@ class Engine:
         elif node["type"] == "input.dynamic_choice":
             items = self._items(turn, topic, node["source"], context)
             if not items:
-                turn.say(render(node.get("empty_message") or self.texts.empty_list, context),
-                         node=node["id"])
+                # The author's empty path speaks for itself; the default text is for topics
+                # that give neither a message nor a path of their own.
+                if node.get("empty_message"):
+                    turn.say(render(node["empty_message"], context), node=node["id"])
+                elif not node.get("on_empty"):
+                    turn.say(self.texts.empty_list, node=node["id"])
                 return "empty"
             state["options"] = [
                 {"label": render(node["label"], {**context, "item": item}),

@@ -208,3 +208,8 @@ class TopicCache:
 
 
 TOPICS = TopicCache()
+
+
+def export_text(document: dict) -> str:
+    """The one canonical JSON text of a topic: export, then import, gives the same bytes."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,310 @@
+"""The `parley` command: validate, draw, chat with, test, import and export topics.
+
+The top layer: it may import engine, webhook and designer. Each command is a thin wrapper; the
+work lives in the packages so the web apps and the tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from engine.errors import ParleyError, TopicError, TopicNotFound
+from engine.topic import export_text
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPICS_DIR = ROOT / "topics"
+SAMPLE_DATA = TOPICS_DIR / "sample_data.json"
+
+
+def default_database() -> str:
+    return os.environ.get("PARLEY_DATABASE") or str(ROOT / "instance" / "parley.sqlite")
+
+
+database_option = click.option(
+    "--database", "-d", default=default_database, show_default="$PARLEY_DATABASE or "
+    "instance/parley.sqlite", help="SQLite file of the Parley database.")
+
+
+def topic_files(paths: tuple[str, ...]) -> list[Path]:
+    """JSON topic files named directly or found in folders (not transcripts, not data)."""
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.json") if p.name != "sample_data.json")
+        else:
+            found.append(path)
+    return found
+
+
+def read_topic(path: Path) -> dict:
+    """Parse and fully check a topic file; raises TopicError with every problem."""
+    from engine.validation import check, load_json_text
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    document = load_json_text(text, source=str(path))
+    check(document, source=str(path))
+    return document
+
+
+def load_topic_argument(topic: str, database: str | None = None) -> dict:
+    """A topic given as a file path, or as the id of a stored topic."""
+    path = Path(topic)
+    if path.suffix == ".json" or path.exists():
+        return read_topic(path)
+    from engine.store import open_store
+
+    store = open_store(database or default_database())
+    try:
+        return store.topic_document(topic)
+    finally:
+        store.close()
+
+
+@click.group()
+@click.version_option(package_name="parley")
+def main() -> None:
+    """Parley: conversational SMS bots on Twilio."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only, not warnings.")
+def validate(paths: tuple[str, ...], quiet: bool) -> None:
+    """Check topic files; print every error and warning with its JSON path."""
+    from engine.validation import load_json_text, problems
+
+    failed = False
+    for path in topic_files(paths):
+        try:
+            document = load_json_text(path.read_text(encoding="utf-8"), source=str(path))
+            found = problems(document)
+        except TopicError as exc:
+            found = exc.problems
+        except OSError as exc:
+            click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
+            failed = True
+            continue
+        errors = [p for p in found if p.severity == "error"]
+        warnings = [p for p in found if p.severity != "error"]
+        failed = failed or bool(errors)
+        for problem in errors:
+            click.echo(f"{path}: error: {problem.path}: {problem.message}")
+        if not quiet:
+            for problem in warnings:
+                click.echo(f"{path}: warning: {problem.path}: {problem.message}")
+        if not errors:
+            note = f" ({len(warnings)} warning(s))" if warnings else ""
+            click.echo(f"{path}: ok{note}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="SVG (or .dot) file to write.")
+@database_option
+def diagram(topic: str, output: str, database: str) -> None:
+    """Draw a topic (a file, or a stored topic's id) with Graphviz."""
+    from engine.diagram import render_dot, render_svg
+
+    document = load_topic_argument(topic, database)
+    text = render_dot(document) if output.endswith(".dot") else render_svg(document)
+    Path(output).write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--topics", "topics_dir", default=str(TOPICS_DIR), show_default="topics/",
+              help="Folder of the other topics (greeting, fallback, closing).")
+@click.option("--phone", default="+15550100001", show_default=True)
+@click.option("--user", "user_name", help="Chat as this sample user (a linked account).")
+def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None:
+    """Talk to a topic in the terminal, through the same engine as the runtime."""
+    from engine.catalog import StaticCatalog
+    from engine.conversation import Engine
+    from engine.messages import Inbound, Media
+    from engine.sample import load_sample_data
+    from engine.store import open_store
+
+    document = load_topic_argument(topic)
+    others = [read_topic(p) for p in topic_files((topics_dir,))
+              if json.loads(p.read_text(encoding="utf-8")).get("role", "topic") != "topic"]
+    others = [d for d in others if d["id"] != document["id"]]
+    with tempfile.TemporaryDirectory(prefix="parley-chat-") as folder:
+        store = open_store(Path(folder) / "chat.sqlite", synchronous="OFF")
+        load_sample_data(store, SAMPLE_DATA)
+        if user_name:
+            user = store.user(user_name=user_name)
+            if user is None:
+                raise click.ClickException(f"no sample user {user_name!r}")
+            with store.write():
+                store.link_phone(phone, user["id"])
+        engine = Engine(store, catalog=StaticCatalog([document, *others]))
+        click.echo(f"Chatting with {document['name']!r}. Type /photo to send an image, "
+                   "/quit to leave.")
+        reply = engine.start(phone, document["id"])
+        while True:
+            for message in reply.messages:
+                media = f"  [media: {', '.join(message.media)}]" if message.media else ""
+                click.echo(click.style(f"bot> {message.body}{media}", fg="cyan"))
+            if reply.mode == "closed":
+                click.echo("(conversation closed)")
+                return
+            try:
+                said = input("you> ")
+            except EOFError:
+                return
+            if said.strip() == "/quit":
+                return
+            media = ()
+            if said.strip() == "/photo":
+                said, media = "", (Media("https://example.com/photo.jpg", "image/jpeg"),)
+            reply = engine.process(Inbound(phone, said, media))
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--topics", "topics_dir", default=str(TOPICS_DIR), show_default="topics/",
+              help="Folder of the topics the transcripts talk to.")
+@click.option("--require-coverage", is_flag=True,
+              help="Fail unless every node of every topic was visited.")
+def test_transcripts(paths: tuple[str, ...], topics_dir: str, require_coverage: bool) -> None:
+    """Run conversation transcripts and report which nodes and edges they never visited."""
+    from engine.transcripts import run_transcripts
+
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        files += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    topics = [read_topic(p) for p in topic_files((topics_dir,))]
+    report = run_transcripts(files, topics, sample_data=SAMPLE_DATA)
+    for result in report.results:
+        mark = click.style("PASS", fg="green") if result.passed else click.style("FAIL", fg="red")
+        click.echo(f"{mark} {result.path}: {result.name}")
+        if result.mismatch:
+            click.echo(str(result.mismatch))
+    click.echo("\nCoverage (nodes visited; edges never taken):")
+    uncovered = False
+    for topic_id in sorted(report.coverage.nodes):
+        missed_nodes = report.coverage.missed_nodes(topic_id)
+        missed_edges = report.coverage.missed_edges(topic_id)
+        uncovered = uncovered or bool(missed_nodes)
+        click.echo(f"  {topic_id}: {report.coverage.percent(topic_id):.0f}% of nodes"
+                   + (f"; missed nodes: {', '.join(missed_nodes)}" if missed_nodes else "")
+                   + (f"; missed edges: {', '.join(f'{n}->{e}' for n, e in missed_edges)}"
+                      if missed_edges else ""))
+    passed = sum(r.passed for r in report.results)
+    failed = len(report.results) - passed
+    click.echo(f"\n{passed} passed, {failed} failed")
+    if failed or (require_coverage and uncovered):
+        sys.exit(1)
+
+
+@main.command("init-db")
+@database_option
+@click.option("--sample-data", is_flag=True, help="Also load the sample users and cases.")
+def init_db(database: str, sample_data: bool) -> None:
+    """Create the database or bring its schema up to date."""
+    from engine.sample import load_sample_data
+    from engine.store import open_store
+
+    store = open_store(database, migrate=False)
+    applied = store.migrate()
+    click.echo(f"{database}: {len(applied)} migration(s) applied" if applied
+               else f"{database}: schema is current")
+    if sample_data:
+        added = load_sample_data(store, SAMPLE_DATA)
+        click.echo(f"sample data: {added['users']} user(s), {added['cases']} case(s) added")
+    store.close()
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@database_option
+@click.option("--publish", is_flag=True, help="Publish what was imported.")
+@click.option("--author", default=lambda: os.environ.get("USER", "cli"))
+def import_topics(paths: tuple[str, ...], database: str, publish: bool, author: str) -> None:
+    """Store topic files as new versions (nothing is stored if any file has errors)."""
+    from engine.store import open_store
+    from engine.validation import problems
+
+    documents = []
+    for path in topic_files(paths):
+        try:
+            documents.append(read_topic(path))
+        except TopicError as exc:
+            raise click.ClickException(str(exc)) from exc
+    store = open_store(database)
+    try:
+        with store.write():
+            for document in documents:
+                existing = None
+                try:
+                    existing = store.topic_document(document["id"])
+                except TopicNotFound:
+                    pass
+                summary = store.topic_summary(document["id"])
+                if existing == document and (not publish or (
+                        summary and summary["published_version"] == summary["latest_version"])):
+                    click.echo(f"{document['id']}: unchanged")
+                    continue
+                if existing == document:
+                    version = summary["latest_version"]
+                else:
+                    warnings = len(problems(document))
+                    version = store.save_topic_version(document, author=author,
+                                                       note="imported", warnings=warnings)
+                if publish:
+                    store.publish_topic_version(document["id"], version, by=author)
+                click.echo(f"{document['id']}: version {version}"
+                           + (" published" if publish else " saved as draft"))
+    finally:
+        store.close()
+
+
+@main.command("export")
+@click.argument("topic_id")
+@click.option("--version", type=int, help="Version to export (default: the latest).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File (default stdout).")
+@database_option
+def export_topic(topic_id: str, version: int | None, output: str | None, database: str) -> None:
+    """Write a stored topic as JSON that validates against the topic schema."""
+    from engine.store import open_store
+
+    store = open_store(database)
+    try:
+        text = export_text(store.topic_document(topic_id, version))
+    except TopicNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+def run() -> None:
+    """Entry point that turns Parley's errors into one clear line and exit code 1."""
+    try:
+        main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except ParleyError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
