@@ -261,7 +261,7 @@ class Engine:
                 var = topic.nodes[state["node"]].get("var")
             except (ParleyError, KeyError):
                 return turn.text
-            if var and var in topic.sensitive_vars():
+            if var and var in topic.sensitive_vars:
                 return "[redacted]"
         return turn.text
 

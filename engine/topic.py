@@ -9,6 +9,7 @@ one `send`, whatever the topic's size.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -94,8 +95,10 @@ class CompiledTopic:
     def variables(self) -> dict:
         return self.document.get("variables", {})
 
-    def sensitive_vars(self) -> set[str]:
-        return {name for name, spec in self.variables.items() if spec.get("sensitive")}
+    @functools.cached_property
+    def sensitive_vars(self) -> frozenset[str]:
+        """Variables whose answers are redacted (computed once: read on every message)."""
+        return frozenset(name for name, spec in self.variables.items() if spec.get("sensitive"))
 
     def step(self, node_id: str, event: str) -> str:
         """The node that `event` leads to from `node_id`, through the state machine."""
