@@ -56,6 +56,10 @@ class DataSourceError(ParleyError):
     """A data source (local table or HTTP endpoint) failed to answer."""
 
 
+class DiagramError(ParleyError):
+    """A topic diagram could not be drawn (Graphviz missing or failing)."""
+
+
 class FetchRequired(ParleyError):
     """The engine needs an HTTP data source fetched outside the write transaction.
 
