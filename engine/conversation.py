@@ -30,6 +30,7 @@ from engine.topic import INPUT_TYPES, CompiledTopic
 
 log = logging.getLogger(__name__)
 
+REDACTED = "[redacted]"
 MAX_STEPS = 200  # nodes run for one message; validation forbids input-free loops anyway
 MAX_FETCHES = 4
 
@@ -69,6 +70,13 @@ class Interceptor(Protocol):
     """A seam for features that answer before the bot (opt-out words, account linking).
 
     `intercept` returns True when it fully handled the turn (its replies are in the turn).
+    Two optional methods (looked up with getattr, so plain interceptors need neither):
+
+    - `redacts(turn) -> bool`: True when the inbound body is a secret (a PIN, a one-time code)
+      and must be stored as "[redacted]". Called before the body is stored.
+    - `account_required(turn, topic) -> bool`: a guest started a topic that needs an account;
+      True when the interceptor took over (e.g. started account linking, which later calls
+      `Engine.start_topic`), False to let the engine say `texts.account_needed`.
     """
 
     def intercept(self, turn: Turn) -> bool: ...
@@ -254,6 +262,9 @@ class Engine:
 
     def _stored_body(self, turn: Turn) -> str:
         """The inbound body as stored: answers to sensitive variables are redacted."""
+        # Seam (accounts): an interceptor may mark the body as a secret, e.g. a PIN.
+        if any(getattr(i, "redacts", _never)(turn) for i in self.interceptors):
+            return REDACTED
         state = turn.state
         if state.get("mode") == "topic" and turn.text:
             try:
@@ -355,6 +366,20 @@ class Engine:
         self._start_topic(turn, topics[index])
         return True
 
+    # Seam (accounts): what an interceptor may do to the conversation it handles.
+
+    def start_topic(self, turn: Turn, topic_id: str) -> bool:
+        """Start a published topic in `turn` (e.g. after account linking); False if gone."""
+        topic = self.catalog.startable(topic_id)
+        if topic is None:
+            return False
+        self._start_topic(turn, topic)
+        return True
+
+    def leave_topic(self, turn: Turn) -> None:
+        """Drop whatever topic or menu the conversation is in; it becomes idle."""
+        self._leave_topic(turn)
+
     def _leave_topic(self, turn: Turn) -> None:
         state = turn.state
         for key in ("topic", "version", "node", "options", "page", "attempts", "menu"):
@@ -385,8 +410,12 @@ class Engine:
     def _start_topic(self, turn: Turn, topic: CompiledTopic) -> None:
         if topic.document.get("requires_account") and turn.user is None:
             turn.reply.events.append(f"account_required:{topic.id}")
-            turn.say(self.texts.account_needed, kind="system")
             self._leave_topic(turn)
+            # Seam (accounts): an interceptor may start account linking instead, and start
+            # the topic itself (Engine.start_topic) once the user has an account.
+            if not any(getattr(i, "account_required", _never)(turn, topic)
+                       for i in self.interceptors):
+                turn.say(self.texts.account_needed, kind="system")
             return
         state = turn.state
         self._leave_topic(turn)
@@ -625,6 +654,11 @@ def render_card(node: dict, context: dict) -> str:
     if node.get("url"):
         lines.append(render(node["url"], context))
     return "\n".join(line for line in lines if line.strip())
+
+
+def _never(*_args: Any) -> bool:
+    """Stands in for an optional Interceptor method that an interceptor does not have."""
+    return False
 
 
 def _plain(value: Any) -> Any:

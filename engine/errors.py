@@ -52,6 +52,10 @@ class StoreError(ParleyError):
     """The database could not do what was asked."""
 
 
+class AccountError(ParleyError):
+    """An account cannot be set up as asked (an unknown user, a malformed PIN or number)."""
+
+
 class DataSourceError(ParleyError):
     """A data source (local table or HTTP endpoint) failed to answer."""
 

@@ -603,6 +603,168 @@ class Store:
         found["document"] = json.loads(found["document"])
         return found
 
+    # ---- accounts: PINs, authenticator codes, lockouts, subscriptions
+
+    def add_account(self, user_name: str, *, display_name: str | None = None,
+                    email: str | None = None, mobile: str | None = None) -> int:
+        """Add a user with an account (a sys_user profile); raises StoreError if taken."""
+        try:
+            return self.add_user(user_name, display_name=display_name, email=email,
+                                 mobile=mobile)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"a user {user_name!r} already exists") from exc
+
+    def remove_user(self, user_id: int) -> None:
+        """Delete a user; their phone links go with them (ON DELETE CASCADE)."""
+        self._require_write()
+        self.conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+    def list_accounts(self) -> list[dict]:
+        """Every user with what is set up, never the secrets themselves."""
+        rows = self.conn.execute(
+            "SELECT u.id, u.user_name, u.display_name, u.email, u.mobile, u.notifications,"
+            " u.pin_hash IS NOT NULL AS has_pin, u.totp_secret IS NOT NULL AS has_totp,"
+            " (SELECT group_concat(phone, ' ') FROM phone_links l WHERE l.user_id = u.id)"
+            " AS linked_phones FROM users u ORDER BY u.user_name"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def find_account(self, identifier: str) -> dict | None:
+        """The user whose user name or email is `identifier` (any case), or None."""
+        cols = ", ".join(USER_PUBLIC_COLUMNS)
+        rows = self.conn.execute(
+            f"SELECT {cols} FROM users WHERE user_name = ? COLLATE NOCASE"
+            " OR email = ? COLLATE NOCASE ORDER BY id LIMIT 2",
+            (identifier, identifier),
+        ).fetchall()
+        # Two different users matching (one's name is another's email) is ambiguous: no one.
+        return dict(rows[0]) if len(rows) == 1 else None
+
+    def account_secrets(self, user_id: int) -> dict | None:
+        """The PIN hash and authenticator state of a user: for engine.accounts only."""
+        row = self.conn.execute(
+            "SELECT id, mobile, pin_hash, totp_secret, totp_last_step FROM users WHERE id = ?",
+            (user_id,),
+        ).fetchone()
+        return dict(row) if row else None
+
+    def set_pin_hash(self, user_id: int, pin_hash: str) -> None:
+        self._require_write()
+        self.conn.execute(
+            "UPDATE users SET pin_hash = ?, pin_set_at = ? WHERE id = ?",
+            (pin_hash, self.now(), user_id),
+        )
+
+    def set_totp_secret(self, user_id: int, secret: str) -> None:
+        """Enrol a new authenticator; codes of the old one stop working."""
+        self._require_write()
+        self.conn.execute(
+            "UPDATE users SET totp_secret = ?, totp_enrolled_at = ?, totp_last_step = NULL"
+            " WHERE id = ?",
+            (secret, self.now(), user_id),
+        )
+
+    def accept_totp_step(self, user_id: int, step: int) -> bool:
+        """Record `step` as used; False if it (or a later one) was accepted before (replay)."""
+        self._require_write()
+        return self.conn.execute(
+            "UPDATE users SET totp_last_step = ? WHERE id = ?"
+            " AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            (step, user_id, step),
+        ).rowcount == 1
+
+    def lockout_until(self, key: str) -> float | None:
+        """When the lockout of `key` ("user:7", "phone:+1...") ends, if it is locked now."""
+        row = self.conn.execute(
+            "SELECT locked_until FROM auth_lockouts WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        until = parse_iso(row[0])
+        return until if until > self.clock() else None
+
+    def record_auth_failure(self, key: str, *, max_failures: int,
+                            lockout_seconds: float) -> bool:
+        """Count a failed attempt; True when it starts a lockout of `lockout_seconds`.
+
+        Failures older than the lockout window are forgotten, so a typo a week ago does not
+        count towards today's limit.
+        """
+        self._require_write()
+        now = self.clock()
+        row = self.conn.execute(
+            "SELECT failures, window_started_at FROM auth_lockouts WHERE key = ?", (key,)
+        ).fetchone()
+        failures = 0
+        if row is not None and row[1] and now - parse_iso(row[1]) < lockout_seconds:
+            failures = row[0]
+            started = row[1]
+        else:
+            started = utc_iso(now)
+        failures += 1
+        locked = failures >= max_failures
+        self.conn.execute(
+            "INSERT INTO auth_lockouts (key, failures, window_started_at, locked_until)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures ="
+            " excluded.failures, window_started_at = excluded.window_started_at,"
+            " locked_until = coalesce(excluded.locked_until, locked_until)",
+            (key, 0 if locked else failures, None if locked else started,
+             utc_iso(now + lockout_seconds) if locked else None),
+        )
+        return locked
+
+    def clear_auth_failures(self, key: str) -> None:
+        self._require_write()
+        self.conn.execute("DELETE FROM auth_lockouts WHERE key = ?", (key,))
+
+    def notifications_on(self, user_id: int) -> bool:
+        row = self.conn.execute(
+            "SELECT notifications FROM users WHERE id = ?", (user_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def set_notifications(self, user_id: int, on: bool) -> bool:
+        """Turn a user's notifications on or off; False if that was already the setting."""
+        self._require_write()
+        return self.conn.execute(
+            "UPDATE users SET notifications = ? WHERE id = ? AND notifications != ?",
+            (int(on), user_id, int(on)),
+        ).rowcount == 1
+
+    def linked_phones(self, user_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT phone FROM phone_links WHERE user_id = ? ORDER BY linked_at, phone",
+            (user_id,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_subscription_event(self, change: str, *, phone: str | None,
+                                  user_id: int | None, source: str,
+                                  message_sid: str | None = None,
+                                  body: str | None = None) -> int:
+        """Consent evidence: who changed what, when, and the message that caused it."""
+        self._require_write()
+        cur = self.conn.execute(
+            "INSERT INTO subscription_events (change, phone, user_id, source, message_sid,"
+            " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (change, phone, user_id, source, message_sid, body, self.now()),
+        )
+        return cur.lastrowid
+
+    def subscription_events(self, *, phone: str | None = None,
+                            user_id: int | None = None) -> list[dict]:
+        clauses, params = [], []
+        if phone is not None:
+            clauses.append("phone = ?")
+            params.append(phone)
+        if user_id is not None:
+            clauses.append("user_id = ?")
+            params.append(user_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(
+            f"SELECT * FROM subscription_events{where} ORDER BY id", params
+        ).fetchall()
+        return [dict(r) for r in rows]
 
 @contextlib.contextmanager
 def _file_lock(path: str | None) -> Iterator[None]:
@@ -750,5 +912,46 @@ def m0003_designer(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX designer_transcripts_topic ON designer_transcripts (topic_id, id);
+        """
+    )
+
+
+@migrations()
+def m0004_accounts(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The PIN is stored as werkzeug's salted slow hash of HMAC(pepper, PIN); the pepper
+        -- lives in the configuration, never here.
+        ALTER TABLE users ADD COLUMN pin_hash TEXT;
+        ALTER TABLE users ADD COLUMN pin_set_at TEXT;
+        ALTER TABLE users ADD COLUMN totp_secret TEXT;
+        ALTER TABLE users ADD COLUMN totp_enrolled_at TEXT;
+        -- The last accepted RFC 6238 time step: a code is accepted once only.
+        ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+        -- Notifications are off until the user texts START.
+        ALTER TABLE users ADD COLUMN notifications INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX users_email ON users (email COLLATE NOCASE);
+        CREATE INDEX users_user_name_nocase ON users (user_name COLLATE NOCASE);
+        CREATE INDEX phone_links_user ON phone_links (user_id);
+        -- Failed linking attempts per account ("user:7") and per phone ("phone:+1...").
+        CREATE TABLE auth_lockouts (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            window_started_at TEXT,
+            locked_until TEXT
+        );
+        CREATE TABLE subscription_events (
+            id INTEGER PRIMARY KEY,
+            change TEXT NOT NULL CHECK (change IN
+                ('subscribed', 'unsubscribed', 'opted_out', 'opted_in')),
+            phone TEXT,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            source TEXT NOT NULL,
+            message_sid TEXT,
+            body TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX subscription_events_phone ON subscription_events (phone, id);
+        CREATE INDEX subscription_events_user ON subscription_events (user_id, id);
         """
     )

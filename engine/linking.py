@@ -1,0 +1,223 @@
+"""Account linking by SMS: LINK, then user name or email, soft PIN and authenticator code.
+
+An engine Interceptor. Imports engine.accounts, engine.conversation (types only), engine.store
+and engine.topic. The conversation's state holds where linking is (never a PIN or a code):
+
+    state["linking"] = {"step": "identify" | "pin" | "code", "user": id or None,
+                        "phone_ok": bool, "resume": topic id or None}
+
+Failures never say which part was wrong (no such user, wrong PIN, number not the account's
+mobile): an attacker learns nothing from them, and every one counts against the phone and, when
+the account exists, the account.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine import accounts
+from engine.accounts import AccountPolicy
+
+if TYPE_CHECKING:
+    from engine.conversation import Turn
+    from engine.topic import CompiledTopic
+
+log = logging.getLogger(__name__)
+
+LINK_WORDS = frozenset({"LINK"})
+UNLINK_WORDS = frozenset({"UNLINK"})
+SECRET_STEPS = frozenset({"pin", "code"})
+
+
+@dataclass(frozen=True)
+class LinkingTexts:
+    """What the assistant says while linking an account. Override per deployment."""
+
+    ask_identity: str = ("To link your account, reply with your user name or email address. "
+                         "Text MENU to stop.")
+    needs_account: str = ("{topic} needs a linked account. To link yours, reply with your "
+                          "user name or email address. Text MENU to stop.")
+    ask_pin: str = "Thanks. Now reply with your PIN."
+    ask_code: str = "Now reply with the 6-digit code from your authenticator app."
+    no_match: str = ("That doesn't match our records. Reply with your user name or email "
+                     "address to try again, or text MENU to stop.")
+    bad_code: str = ("That code didn't work. Reply with the current 6-digit code from your "
+                     "authenticator app.")
+    locked: str = ("Too many failed attempts. For your security, account linking is paused "
+                   "for {minutes} minutes.")
+    gave_up: str = "Without a linked account I can't help with {topic} by text. Text MENU for " \
+                   "other options."
+    linked: str = "Thanks, {name}. This phone is now linked to your account. Text UNLINK to " \
+                  "remove the link."
+    already_linked: str = ("This phone is already linked to {name}'s account. Text UNLINK to "
+                           "remove the link.")
+    unlinked: str = "This phone is no longer linked to your account. Text LINK to link it again."
+    not_linked: str = "This phone is not linked to an account. Text LINK to link one."
+    unavailable: str = "Sorry, account linking is not available right now."
+
+
+class AccountLinking:
+    """The Interceptor that links a phone to an account, and unlinks it (UNLINK)."""
+
+    def __init__(self, *, policy: AccountPolicy, texts: LinkingTexts | None = None):
+        self.policy = policy
+        self.texts = texts or LinkingTexts()
+
+    # ------------------------------------------------------------ Interceptor
+
+    def intercept(self, turn: Turn) -> bool:
+        word = turn.text.strip().upper()
+        linking = turn.state.get("linking")
+        if linking is not None:
+            if word in turn.engine.settings.restart_words:
+                turn.state.pop("linking")
+                turn.reply.events.append("link:stopped")
+                return False  # the engine handles MENU as it always does
+            if word in LINK_WORDS:
+                turn.state.pop("linking")
+                self._begin(turn, resume=turn.engine.catalog.startable(linking["resume"] or ""))
+                return True
+            self._continue(turn, linking)
+            return True
+        if word in LINK_WORDS:
+            self._begin(turn, resume=None)
+            return True
+        if word in UNLINK_WORDS:
+            self._unlink(turn)
+            return True
+        return False
+
+    def redacts(self, turn: Turn) -> bool:
+        """PIN and code answers are never stored (the engine stores "[redacted]")."""
+        linking = turn.state.get("linking")
+        return bool(linking) and linking["step"] in SECRET_STEPS
+
+    def account_required(self, turn: Turn, topic: CompiledTopic) -> bool:
+        """A guest started a topic that needs an account: link first, then start it."""
+        self._begin(turn, resume=topic)
+        return True
+
+    # ------------------------------------------------------------ steps
+
+    def _begin(self, turn: Turn, *, resume: CompiledTopic | None) -> None:
+        texts = self.texts
+        if turn.user is not None:
+            turn.say(texts.already_linked.format(name=turn.user["display_name"]), kind="system")
+            return
+        if "pin" in self.policy.factors and not self.policy.pepper:
+            log.error("account linking needs PIN_PEPPER when the PIN is a factor")
+            turn.say(texts.unavailable, kind="system")
+            return
+        turn.reply.events.append("link:started")
+        if self._locked(turn, user_id=None, resume=resume.id if resume else None):
+            return
+        turn.state["linking"] = {"step": "identify", "user": None, "phone_ok": False,
+                                 "resume": resume.id if resume else None}
+        if resume is None:
+            turn.say(texts.ask_identity, kind="prompt")
+        else:
+            turn.say(texts.needs_account.format(topic=resume.name), kind="prompt")
+
+    def _continue(self, turn: Turn, linking: dict) -> None:
+        step = linking["step"]
+        if step == "identify":
+            self._identify(turn, linking)
+        elif step == "pin":
+            self._check(turn, linking, factor="pin")
+        else:
+            self._check(turn, linking, factor="totp")
+
+    def _identify(self, turn: Turn, linking: dict) -> None:
+        identifier = turn.text.strip()
+        if not identifier:
+            turn.say(self.texts.ask_identity, kind="prompt")
+            return
+        account = turn.store.find_account(identifier)
+        phone = turn.conversation.phone
+        linking["user"] = account["id"] if account else None
+        # An unknown name or a foreign number is not told apart from a wrong PIN: the
+        # conversation goes on the same way and fails at the first factor.
+        linking["phone_ok"] = bool(account) and (
+            not self.policy.require_matching_phone or account["mobile"] == phone)
+        self._ask_factor(turn, linking, "pin" if "pin" in self.policy.factors else "totp")
+
+    def _ask_factor(self, turn: Turn, linking: dict, factor: str) -> None:
+        linking["step"] = "pin" if factor == "pin" else "code"
+        turn.say(self.texts.ask_pin if factor == "pin" else self.texts.ask_code, kind="prompt")
+
+    def _check(self, turn: Turn, linking: dict, *, factor: str) -> None:
+        user_id = linking["user"]
+        if self._locked(turn, user_id=user_id, resume=linking["resume"]):
+            return
+        if self._verify(turn, linking, factor=factor):
+            if factor == "pin" and "totp" in self.policy.factors:
+                self._ask_factor(turn, linking, "totp")
+            else:
+                self._link(turn, linking)
+            return
+        turn.reply.events.append(f"link:failed:{factor}")
+        locked = accounts.record_failure(turn.store, self.policy, phone=turn.conversation.phone,
+                                         user_id=user_id)
+        if locked:
+            self._locked(turn, user_id=user_id, resume=linking["resume"])
+        elif factor == "totp" and "pin" in self.policy.factors:
+            turn.say(self.texts.bad_code, kind="prompt")  # who they are is settled by the PIN
+        else:
+            linking.update(step="identify", user=None, phone_ok=False)
+            turn.say(self.texts.no_match, kind="prompt")
+
+    def _verify(self, turn: Turn, linking: dict, *, factor: str) -> bool:
+        store, user_id = turn.store, linking["user"]
+        if factor == "pin":
+            secrets = store.account_secrets(user_id) if user_id is not None else None
+            # Always run the slow hash, so an unknown user takes as long as a wrong PIN.
+            right = accounts.check_pin(secrets["pin_hash"] if secrets else None, turn.text,
+                                       pepper=self.policy.pepper)
+            return right and linking["phone_ok"]
+        if user_id is None or not linking["phone_ok"]:
+            return False
+        return accounts.check_code(store, user_id, turn.text)
+
+    def _locked(self, turn: Turn, *, user_id: int | None, resume: str | None) -> bool:
+        """Refuse (and end linking) while the phone or the account is locked out."""
+        until = accounts.locked_until(turn.store, phone=turn.conversation.phone, user_id=user_id)
+        if until is None:
+            return False
+        turn.state.pop("linking", None)
+        turn.reply.events.append("link:locked")
+        minutes = max(1, round((until - turn.store.clock()) / 60))
+        turn.say(self.texts.locked.format(minutes=minutes), kind="system")
+        self._give_up(turn, resume)
+        return True
+
+    def _give_up(self, turn: Turn, resume: str | None) -> None:
+        # The topic that needed the account stops politely rather than running half-blind.
+        topic = turn.engine.catalog.startable(resume) if resume else None
+        if topic is not None:
+            turn.say(self.texts.gave_up.format(topic=topic.name), kind="system")
+
+    def _link(self, turn: Turn, linking: dict) -> None:
+        store, phone, user_id = turn.store, turn.conversation.phone, linking["user"]
+        accounts.clear_failures(store, phone=phone, user_id=user_id)
+        store.link_phone(phone, user_id)
+        turn.conversation.user_id = user_id
+        turn.forget_user()
+        turn.state.pop("linking")
+        turn.reply.events.append("link:linked")
+        turn.say(self.texts.linked.format(name=turn.user["display_name"]), kind="system")
+        if linking["resume"]:
+            turn.engine.start_topic(turn, linking["resume"])
+
+    def _unlink(self, turn: Turn) -> None:
+        if turn.user is None:
+            turn.say(self.texts.not_linked, kind="system")
+            return
+        turn.store.unlink_phone(turn.conversation.phone)
+        turn.conversation.user_id = None
+        turn.forget_user()
+        # A topic that was running for the account must not go on without it.
+        turn.engine.leave_topic(turn)
+        turn.reply.events.append("link:unlinked")
+        turn.say(self.texts.unlinked, kind="system")
