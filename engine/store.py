@@ -766,6 +766,383 @@ class Store:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    # ---- runtime: inbound claims, outbox, opt-outs, status callbacks
+
+    def claim_inbound(self, sid: str, *, phone: str, account_sid: str | None = None) -> bool:
+        """Claim an inbound MessageSid; False when it was claimed before (a retry, a replay)."""
+        self._require_write()
+        return self.conn.execute(
+            "INSERT INTO inbound_claims (sid, phone, account_sid, claimed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (sid) DO NOTHING",
+            (sid, phone, account_sid, self.now()),
+        ).rowcount == 1
+
+    def inbound_reply(self, sid: str) -> str | None:
+        """The reply stored for an inbound MessageSid the first time it was handled."""
+        row = self.conn.execute(
+            "SELECT reply FROM inbound_claims WHERE sid = ?", (sid,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_inbound_reply(self, sid: str, reply: str, *,
+                           conversation_id: int | None = None) -> None:
+        self._require_write()
+        self.conn.execute(
+            "UPDATE inbound_claims SET reply = ?, conversation_id = ? WHERE sid = ?",
+            (reply, conversation_id, sid),
+        )
+
+    def message_by_sid(self, sid: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM messages WHERE sid = ?", (sid,)).fetchone()
+        return _message_dict(row) if row else None
+
+    def message(self, message_id: int) -> dict | None:
+        row = self.conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return _message_dict(row) if row else None
+
+    def enqueue_outbox(self, phone: str, *, body: str, media: list | tuple = (),
+                       channel: str = "conversation", message_id: int | None = None) -> int:
+        """Queue one message for the sender; blocked at once if the number opted out."""
+        self._require_write()
+        now = self.now()
+        blocked = self.is_opted_out(phone)
+        cur = self.conn.execute(
+            "INSERT INTO outbox (phone, channel, body, media, message_id, status,"
+            " next_attempt_at, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (phone, channel, body, dumps(list(media)) if media else None, message_id,
+             "blocked" if blocked else "pending", now,
+             "the number opted out" if blocked else None, now),
+        )
+        if blocked and message_id is not None:
+            self._fail_message(message_id, OPTED_OUT_CODE)
+        return cur.lastrowid
+
+    def claim_outbox(self, owner: str, *, lease_seconds: float, limit: int = 20) -> list[dict]:
+        """Lease the next message of each phone that is due, oldest phones first.
+
+        Only the oldest unsent message of a phone is ever leased, so a phone's messages go
+        out in order; a lease that ran out (a sender that died) can be taken over.
+        """
+        self._require_write()
+        now = self.now()
+        for row in self.conn.execute(
+            "SELECT id, message_id FROM outbox WHERE phone IN (SELECT phone FROM opt_outs)"
+            " AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))",
+            (now,),
+        ).fetchall():
+            self._block_outbox(row[0], row[1])
+        rows = self.conn.execute(
+            "SELECT * FROM outbox o WHERE o.id = (SELECT MIN(h.id) FROM outbox h"
+            "   WHERE h.phone = o.phone AND h.status IN ('pending', 'sending'))"
+            " AND ((o.status = 'pending' AND o.next_attempt_at <= ?)"
+            "   OR (o.status = 'sending' AND o.lease_until <= ?))"
+            " ORDER BY o.id LIMIT ?",
+            (now, now, int(limit)),
+        ).fetchall()
+        until = utc_iso(self.clock() + lease_seconds)
+        claimed = []
+        for row in rows:
+            self.conn.execute(
+                "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?,"
+                " attempts = attempts + 1 WHERE id = ?",
+                (owner, until, row["id"]),
+            )
+            claimed.append(_outbox_dict(row) | {"status": "sending", "lease_owner": owner,
+                                                 "lease_until": until,
+                                                 "attempts": row["attempts"] + 1})
+        return claimed
+
+    def outbox_sent(self, outbox_id: int, *, owner: str, sid: str, status: str) -> bool:
+        """Record what Twilio answered for a leased message; False if the lease was lost."""
+        self._require_write()
+        done = self.conn.execute(
+            "UPDATE outbox SET status = 'sent', sid = ?, sent_at = ?, error = NULL,"
+            " lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND status = 'sending' AND lease_owner = ?",
+            (sid, self.now(), outbox_id, owner),
+        ).rowcount == 1
+        if done:
+            message_id = self.conn.execute(
+                "SELECT message_id FROM outbox WHERE id = ?", (outbox_id,)
+            ).fetchone()[0]
+            self.apply_message_status(sid, status, message_id=message_id)
+        return done
+
+    def outbox_retry(self, outbox_id: int, *, owner: str, delay_seconds: float,
+                     error: str) -> bool:
+        """Put a leased message back to be tried again after `delay_seconds`."""
+        self._require_write()
+        return self.conn.execute(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, error = ?,"
+            " lease_owner = NULL, lease_until = NULL"
+            " WHERE id = ? AND status = 'sending' AND lease_owner = ?",
+            (utc_iso(self.clock() + delay_seconds), error, outbox_id, owner),
+        ).rowcount == 1
+
+    def outbox_failed(self, outbox_id: int, *, owner: str, error: str,
+                      error_code: str | None = None) -> bool:
+        """Give up on a leased message (a permanent error); Twilio's 21610 also opts out."""
+        self._require_write()
+        row = self.conn.execute(
+            "SELECT phone, message_id FROM outbox WHERE id = ? AND status = 'sending'"
+            " AND lease_owner = ?",
+            (outbox_id, owner),
+        ).fetchone()
+        if row is None:
+            return False
+        opted_out = error_code == OPTED_OUT_CODE
+        self.conn.execute(
+            "UPDATE outbox SET status = ?, error = ?, error_code = ?, lease_owner = NULL,"
+            " lease_until = NULL WHERE id = ?",
+            ("blocked" if opted_out else "failed", error, error_code, outbox_id),
+        )
+        if row["message_id"] is not None:
+            self._fail_message(row["message_id"], error_code)
+        if opted_out:
+            self.add_opt_out(row["phone"], reason=f"Twilio error {OPTED_OUT_CODE}")
+        return True
+
+    def outbox_messages(self, *, phone: str | None = None, status: str | None = None,
+                        limit: int = 500) -> list[dict]:
+        clauses, params = [], []
+        if phone is not None:
+            clauses.append("phone = ?")
+            params.append(phone)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(
+            f"SELECT * FROM outbox {where} ORDER BY id LIMIT ?", (*params, int(limit))
+        ).fetchall()
+        return [_outbox_dict(r) for r in rows]
+
+    def _block_outbox(self, outbox_id: int, message_id: int | None) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET status = 'blocked', error = 'the number opted out',"
+            " lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (outbox_id,),
+        )
+        if message_id is not None:
+            self._fail_message(message_id, OPTED_OUT_CODE)
+
+    def _fail_message(self, message_id: int, error_code: str | None) -> None:
+        self.conn.execute(
+            f"UPDATE messages SET status = 'failed', error_code = ? WHERE id = ?"
+            f" AND {_status_rank_sql('status')} < ?",
+            (error_code, message_id, DELIVERY_RANK["failed"]),
+        )
+
+    def is_opted_out(self, phone: str) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM opt_outs WHERE phone = ?", (phone,)
+        ).fetchone() is not None
+
+    def add_opt_out(self, phone: str, *, reason: str) -> bool:
+        """Send nothing more to `phone`; False if it had opted out already."""
+        self._require_write()
+        return self.conn.execute(
+            "INSERT INTO opt_outs (phone, reason, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (phone) DO NOTHING",
+            (phone, reason, self.now()),
+        ).rowcount == 1
+
+    def remove_opt_out(self, phone: str) -> bool:
+        self._require_write()
+        return self.conn.execute(
+            "DELETE FROM opt_outs WHERE phone = ?", (phone,)
+        ).rowcount == 1
+
+    def apply_message_status(self, sid: str, status: str, *, error_code: str | None = None,
+                             message_id: int | None = None) -> str:
+        """Record a delivery status of an outbound message; a status never goes backwards.
+
+        Callbacks may come in any order (a late "sent" after "delivered") and even before
+        the sender recorded the sid: the best status per sid is kept and merged into the
+        outbox and message rows that carry the sid (or `message_id`, which takes the sid
+        if no other message has it). Returns the status now recorded for the sid.
+        """
+        self._require_write()
+        rank = DELIVERY_RANK.get(status, -1)
+        known = self.conn.execute(
+            "SELECT status, error_code FROM message_statuses WHERE sid = ?", (sid,)
+        ).fetchone()
+        if known is None or DELIVERY_RANK.get(known[0], -1) < rank:
+            self.conn.execute(
+                "INSERT INTO message_statuses (sid, status, error_code, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE SET status = excluded.status,"
+                " error_code = excluded.error_code, updated_at = excluded.updated_at",
+                (sid, status, error_code, self.now()),
+            )
+        else:
+            status, error_code = known[0], known[1]
+            rank = DELIVERY_RANK.get(status, -1)
+        if message_id is not None:
+            self.conn.execute(
+                "UPDATE messages SET sid = ? WHERE id = ? AND direction = 'out' AND sid IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM messages WHERE sid = ?)",
+                (sid, message_id, sid),
+            )
+        self.conn.execute(
+            f"UPDATE outbox SET delivery_status = ?, error_code = coalesce(?, error_code)"
+            f" WHERE sid = ? AND {_status_rank_sql('delivery_status')} < ?",
+            (status, error_code, sid, rank),
+        )
+        self.conn.execute(
+            f"UPDATE messages SET status = ?, error_code = coalesce(?, error_code)"
+            f" WHERE (sid = ? OR id = ?) AND direction = 'out'"
+            f" AND {_status_rank_sql('status')} < ?",
+            (status, error_code, sid, message_id, rank),
+        )
+        return status
+
+    def enqueue_media_fetch(self, message_id: int, position: int, *, url: str,
+                            content_type: str, refused: str | None = None) -> int:
+        """Queue the download of an inbound message's media (or record why it is refused)."""
+        self._require_write()
+        now = self.now()
+        cur = self.conn.execute(
+            "INSERT INTO media_fetches (message_id, position, url, content_type, status, error,"
+            " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message_id, position, url, content_type, "refused" if refused else "pending",
+             refused, now, now),
+        )
+        if refused:
+            self._set_message_media(message_id, position, {"error": refused})
+        return cur.lastrowid
+
+    def claim_media_fetches(self, owner: str, *, lease_seconds: float,
+                            limit: int = 10) -> list[dict]:
+        self._require_write()
+        now = self.now()
+        rows = self.conn.execute(
+            "SELECT * FROM media_fetches WHERE (status = 'pending' AND next_attempt_at <= ?)"
+            " OR (status = 'fetching' AND lease_until <= ?) ORDER BY id LIMIT ?",
+            (now, now, int(limit)),
+        ).fetchall()
+        until = utc_iso(self.clock() + lease_seconds)
+        for row in rows:
+            self.conn.execute(
+                "UPDATE media_fetches SET status = 'fetching', lease_owner = ?,"
+                " lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+                (owner, until, row["id"]),
+            )
+        return [dict(r) | {"attempts": r["attempts"] + 1} for r in rows]
+
+    def media_fetch_done(self, fetch_id: int, *, owner: str, file: str, size: int,
+                         content_type: str) -> bool:
+        """Record a downloaded file on its fetch and on the inbound message's media."""
+        self._require_write()
+        row = self._leased_fetch(fetch_id, owner)
+        if row is None:
+            return False
+        self.conn.execute(
+            "UPDATE media_fetches SET status = 'done', file = ?, size = ?, error = NULL,"
+            " lease_owner = NULL, lease_until = NULL, done_at = ? WHERE id = ?",
+            (file, size, self.now(), fetch_id),
+        )
+        self._set_message_media(row["message_id"], row["position"],
+                                {"file": file, "bytes": size, "stored_type": content_type})
+        return True
+
+    def media_fetch_failed(self, fetch_id: int, *, owner: str, error: str,
+                           retry_in: float | None = None) -> bool:
+        """Retry a failed download later, or give up on it (`retry_in` None)."""
+        self._require_write()
+        row = self._leased_fetch(fetch_id, owner)
+        if row is None:
+            return False
+        if retry_in is not None:
+            self.conn.execute(
+                "UPDATE media_fetches SET status = 'pending', error = ?, next_attempt_at = ?,"
+                " lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                (error, utc_iso(self.clock() + retry_in), fetch_id),
+            )
+            return True
+        self.conn.execute(
+            "UPDATE media_fetches SET status = 'failed', error = ?, lease_owner = NULL,"
+            " lease_until = NULL, done_at = ? WHERE id = ?",
+            (error, self.now(), fetch_id),
+        )
+        self._set_message_media(row["message_id"], row["position"], {"error": error})
+        return True
+
+    def media_fetches(self, message_id: int) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT * FROM media_fetches WHERE message_id = ? ORDER BY position, id",
+            (message_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def _leased_fetch(self, fetch_id: int, owner: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM media_fetches WHERE id = ? AND status = 'fetching'"
+            " AND lease_owner = ?",
+            (fetch_id, owner),
+        ).fetchone()
+
+    def _set_message_media(self, message_id: int, position: int, fields: dict) -> None:
+        row = self.conn.execute(
+            "SELECT media FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if row is None or not row[0]:
+            return
+        media = json.loads(row[0])
+        if 0 <= position < len(media):
+            media[position] = {**media[position], **fields}
+            self.conn.execute(
+                "UPDATE messages SET media = ? WHERE id = ?", (dumps(media), message_id)
+            )
+
+    def sandbox_add(self, phone: str, *, direction: str, number: str, body: str,
+                    media: list | tuple = (), sid: str | None = None) -> int:
+        """One message in a simulated phone's thread: "sent" by it or "received" by it."""
+        self._require_write()
+        return self.conn.execute(
+            "INSERT INTO sandbox_inbox (phone, direction, number, body, media, sid, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (phone, direction, number, body, dumps(list(media)) if media else None, sid,
+             self.now()),
+        ).lastrowid
+
+    def sandbox_thread(self, phone: str, *, after_id: int = 0, limit: int = 200) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT * FROM sandbox_inbox WHERE phone = ? AND id > ? ORDER BY id LIMIT ?",
+            (phone, after_id, int(limit)),
+        ).fetchall()
+        return [_message_dict(r) for r in rows]
+
+    def sandbox_phones(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT phone FROM sandbox_inbox GROUP BY phone ORDER BY MIN(id)"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+
+# ---- runtime: delivery statuses (Twilio's MessageStatus) ranked so they never go backwards
+OPTED_OUT_CODE = "21610"  # Twilio: the recipient replied STOP; nothing may be sent to it
+DELIVERY_RANK = {
+    "accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2,
+    "delivered": 3, "undelivered": 3, "failed": 3, "read": 3, "canceled": 3,
+}
+
+
+def _status_rank_sql(column: str) -> str:
+    """SQL for the rank of a status column: -2 when empty, -1 when unknown."""
+    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in DELIVERY_RANK.items())
+    return f"(CASE WHEN {column} IS NULL THEN -2 ELSE (CASE {column} {cases} ELSE -1 END) END)"
+
+
+def _message_dict(row: sqlite3.Row) -> dict:
+    found = dict(row)
+    found["media"] = json.loads(found["media"]) if found.get("media") else []
+    return found
+
+
+def _outbox_dict(row: sqlite3.Row) -> dict:
+    return _message_dict(row)
+
+
 @contextlib.contextmanager
 def _file_lock(path: str | None) -> Iterator[None]:
     if path is None:
@@ -880,6 +1257,93 @@ def m0001_core(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX messages_conversation ON messages (conversation_id, id);
+        """
+    )
+
+
+@migrations()
+def m0002_runtime(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Each inbound MessageSid once: claimed by one atomic insert, with the TwiML answered.
+        CREATE TABLE inbound_claims (
+            sid TEXT PRIMARY KEY,
+            phone TEXT NOT NULL,
+            account_sid TEXT,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            reply TEXT,
+            claimed_at TEXT NOT NULL
+        );
+        -- What the runtime sends outside a TwiML reply, written with the state change.
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'conversation'
+                CHECK (channel IN ('conversation', 'notification')),
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'blocked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_owner TEXT,
+            lease_until TEXT,
+            sid TEXT,
+            delivery_status TEXT,
+            error_code TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_open ON outbox (phone, id) WHERE status IN ('pending', 'sending');
+        CREATE INDEX outbox_sid ON outbox (sid);
+        CREATE INDEX outbox_message ON outbox (message_id);
+        CREATE TABLE opt_outs (
+            phone TEXT PRIMARY KEY,
+            reason TEXT,
+            created_at TEXT NOT NULL
+        );
+        -- The best delivery status seen per sid, even before the sender recorded the sid.
+        CREATE TABLE message_statuses (
+            sid TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            error_code TEXT,
+            updated_at TEXT NOT NULL
+        );
+        -- Downloads of inbound media, done by the worker off the request path.
+        CREATE TABLE media_fetches (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            content_type TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'fetching', 'done', 'failed', 'refused')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_owner TEXT,
+            lease_until TEXT,
+            file TEXT,
+            size INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT
+        );
+        CREATE INDEX media_fetches_due ON media_fetches (status, next_attempt_at);
+        CREATE INDEX media_fetches_message ON media_fetches (message_id);
+        -- The local sandbox's simulated phones: what each one sent and received.
+        CREATE TABLE sandbox_inbox (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+            number TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            sid TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sandbox_inbox_phone ON sandbox_inbox (phone, id);
         """
     )
 
