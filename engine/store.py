@@ -899,7 +899,7 @@ class Store:
         if row["message_id"] is not None:
             self._fail_message(row["message_id"], error_code)
         if opted_out:
-            self.add_opt_out(row["phone"], reason=f"Twilio error {OPTED_OUT_CODE}")
+            self.record_opt_out(row["phone"], source=f"twilio error {OPTED_OUT_CODE}")
         return True
 
     def outbox_messages(self, *, phone: str | None = None, status: str | None = None,
@@ -938,16 +938,17 @@ class Store:
             "SELECT 1 FROM opt_outs WHERE phone = ?", (phone,)
         ).fetchone() is not None
 
-    def add_opt_out(self, phone: str, *, reason: str) -> bool:
+    def record_opt_out(self, phone: str, *, source: str) -> bool:
         """Send nothing more to `phone`; False if it had opted out already."""
         self._require_write()
         return self.conn.execute(
-            "INSERT INTO opt_outs (phone, reason, created_at) VALUES (?, ?, ?)"
+            "INSERT INTO opt_outs (phone, source, created_at) VALUES (?, ?, ?)"
             " ON CONFLICT (phone) DO NOTHING",
-            (phone, reason, self.now()),
+            (phone, source, self.now()),
         ).rowcount == 1
 
-    def remove_opt_out(self, phone: str) -> bool:
+    def clear_opt_out(self, phone: str) -> bool:
+        """Let `phone` be sent messages again (it texted START); False if it was not out."""
         self._require_write()
         return self.conn.execute(
             "DELETE FROM opt_outs WHERE phone = ?", (phone,)
@@ -1301,7 +1302,7 @@ def m0002_runtime(db: sqlite_utils.Database) -> None:
         CREATE INDEX outbox_message ON outbox (message_id);
         CREATE TABLE opt_outs (
             phone TEXT PRIMARY KEY,
-            reason TEXT,
+            source TEXT,
             created_at TEXT NOT NULL
         );
         -- The best delivery status seen per sid, even before the sender recorded the sid.
