@@ -1,7 +1,7 @@
 """Sample records standing in for a company's system of record. Imports engine.store.
 
-`topics/sample_data.json` holds users and their cases; `parley init-db --sample-data`, the
-transcript runner and the designer's simulator load it.
+`topics/data/sample_records.json` (SAMPLE_RECORDS) holds users and their cases; `parley init-db
+--sample-data`, the transcript runner, the sandbox and the designer's simulator load it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from pathlib import Path
 
 from engine.store import Store
 
+SAMPLE_RECORDS = Path(__file__).resolve().parent.parent / "topics" / "data" / "sample_records.json"
 
-def load_sample_data(store: Store, path: str | Path) -> dict[str, int]:
+
+def load_sample_data(store: Store, path: str | Path = SAMPLE_RECORDS) -> dict[str, int]:
     """Insert the users and cases of `path` that are not stored yet; returns counts added."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     added = {"users": 0, "cases": 0}

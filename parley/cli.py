@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from engine.errors import ParleyError, TopicError, TopicNotFound
+from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
-SAMPLE_DATA = TOPICS_DIR / "sample_data.json"
 
 
 def default_database() -> str:
@@ -32,12 +32,12 @@ database_option = click.option(
 
 
 def topic_files(paths: tuple[str, ...]) -> list[Path]:
-    """JSON topic files named directly or found in folders (not transcripts, not data)."""
+    """JSON topic files named directly or found in folders (not in their subfolders)."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found += sorted(p for p in path.glob("*.json") if p.name != "sample_data.json")
+            found += sorted(path.glob("*.json"))
         else:
             found.append(path)
     return found
@@ -143,7 +143,7 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
     others = [d for d in others if d["id"] != document["id"]]
     with tempfile.TemporaryDirectory(prefix="parley-chat-") as folder:
         store = open_store(Path(folder) / "chat.sqlite", synchronous="OFF")
-        load_sample_data(store, SAMPLE_DATA)
+        load_sample_data(store)
         if user_name:
             user = store.user(user_name=user_name)
             if user is None:
@@ -188,7 +188,7 @@ def test_transcripts(paths: tuple[str, ...], topics_dir: str, require_coverage: 
         path = Path(name)
         files += sorted(path.glob("*.json")) if path.is_dir() else [path]
     topics = [read_topic(p) for p in topic_files((topics_dir,))]
-    report = run_transcripts(files, topics, sample_data=SAMPLE_DATA)
+    report = run_transcripts(files, topics, sample_data=SAMPLE_RECORDS)
     for result in report.results:
         mark = click.style("PASS", fg="green") if result.passed else click.style("FAIL", fg="red")
         click.echo(f"{mark} {result.path}: {result.name}")
@@ -224,7 +224,7 @@ def init_db(database: str, sample_data: bool) -> None:
     click.echo(f"{database}: {len(applied)} migration(s) applied" if applied
                else f"{database}: schema is current")
     if sample_data:
-        added = load_sample_data(store, SAMPLE_DATA)
+        added = load_sample_data(store)
         click.echo(f"sample data: {added['users']} user(s), {added['cases']} case(s) added")
     store.close()
 

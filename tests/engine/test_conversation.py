@@ -71,7 +71,7 @@ HTTP_LIST = {
 def store(tmp_path):
     clock = ManualClock()
     store = open_store(tmp_path / "parley.sqlite", clock=clock)
-    load_sample_data(store, ROOT / "topics" / "sample_data.json")
+    load_sample_data(store)
     yield store
     store.close()
 

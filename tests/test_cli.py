@@ -1,0 +1,136 @@
+"""The `parley` command as an author uses it: validate, test, import/export, draw, chat."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from click.testing import CliRunner
+
+from engine.validation import problems
+from parley.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPICS = sorted(str(p) for p in (ROOT / "topics").glob("*.json"))
+
+BROKEN = {
+    "id": "broken",
+    "name": "Broken",
+    "version": 1,
+    "start": "ask",
+    "nodes": [
+        {"id": "ask", "type": "input.static_choice", "prompt": "Pick", "var": "x",
+         "options": [{"label": "Stop", "value": "a"}, {"label": "B", "value": "a"}],
+         "next": "nowhere"},
+        {"id": "lonely", "type": "response.text", "text": "{{ unclosed", "next": "ask"},
+    ],
+}
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+class TestValidate:
+    def test_the_example_topics_are_clean(self, runner):
+        result = runner.invoke(main, ["validate", *TOPICS])
+        assert result.exit_code == 0, result.output
+        assert "error" not in result.output
+        assert result.output.count(": ok") == len(TOPICS)
+
+    def test_a_broken_topic_gets_every_error_with_its_json_path(self, runner, tmp_path):
+        path = tmp_path / "broken.json"
+        path.write_text(json.dumps(BROKEN))
+        result = runner.invoke(main, ["validate", str(path)])
+        assert result.exit_code == 1
+        for fragment in ("$.nodes[0].next", "$.nodes[0].options[0].label",
+                         "$.nodes[0].options[1].value", "$.nodes[1].text", "$.nodes[1]"):
+            assert f"error: {fragment}" in result.output, (fragment, result.output)
+
+    def test_a_file_that_is_not_json_is_an_error_not_a_crash(self, runner, tmp_path):
+        path = tmp_path / "bad.json"
+        path.write_text('{"id": "x",, }')
+        result = runner.invoke(main, ["validate", str(path)])
+        assert result.exit_code == 1
+        assert "error: $" in result.output
+
+
+class TestTranscripts:
+    def test_every_example_transcript_passes_with_full_coverage(self, runner):
+        result = runner.invoke(main, ["test", str(ROOT / "topics" / "transcripts"),
+                                      "--require-coverage"])
+        assert result.exit_code == 0, result.output
+        assert " 0 failed" in result.output
+        assert "missed" not in result.output
+        covered = [line for line in result.output.splitlines() if "100% of nodes" in line]
+        assert len(covered) == len(TOPICS)
+
+    def test_a_wrong_expectation_fails_and_shows_the_difference(self, runner, tmp_path):
+        transcript = {"name": "wrong", "turns": [{"user": "router on fire", "bot": ["Hi"]}]}
+        path = tmp_path / "wrong.json"
+        path.write_text(json.dumps(transcript))
+        result = runner.invoke(main, ["test", str(path)])
+        assert result.exit_code == 1
+        assert "FAIL" in result.output and "Unplug the router" in result.output
+
+
+class TestImportExport:
+    def test_export_then_import_gives_back_the_identical_document(self, runner, tmp_path):
+        database = str(tmp_path / "parley.sqlite")
+        source = ROOT / "topics" / "install_appointment.json"
+        assert runner.invoke(main, ["import", str(source), "-d", database]).exit_code == 0
+        first = tmp_path / "first.json"
+        assert runner.invoke(main, ["export", "install_appointment", "-o", str(first),
+                                    "-d", database]).exit_code == 0
+        assert json.loads(first.read_text()) == json.loads(source.read_text())
+        assert problems(json.loads(first.read_text())) == []
+        again = runner.invoke(main, ["import", str(first), "-d", database])
+        assert "unchanged" in again.output
+        second = tmp_path / "second.json"
+        runner.invoke(main, ["export", "install_appointment", "-o", str(second), "-d", database])
+        assert second.read_bytes() == first.read_bytes()
+
+    def test_import_stores_nothing_when_one_file_is_broken(self, runner, tmp_path):
+        database = str(tmp_path / "parley.sqlite")
+        broken = tmp_path / "broken.json"
+        broken.write_text(json.dumps(BROKEN))
+        good = ROOT / "topics" / "router_fire.json"
+        result = runner.invoke(main, ["import", str(good), str(broken), "-d", database])
+        assert result.exit_code == 1
+        missing = runner.invoke(main, ["export", "router_fire", "-d", database])
+        assert missing.exit_code != 0 and "no topic" in missing.output
+
+    def test_import_with_publish_makes_topics_live(self, runner, tmp_path):
+        database = str(tmp_path / "parley.sqlite")
+        result = runner.invoke(main, ["import", *TOPICS, "--publish", "-d", database])
+        assert result.exit_code == 0, result.output
+        assert result.output.count("published") == len(TOPICS)
+
+
+class TestDiagramAndChat:
+    def test_diagram_writes_an_svg_with_every_node(self, runner, tmp_path):
+        output = tmp_path / "report_issue.svg"
+        result = runner.invoke(main, ["diagram", str(ROOT / "topics" / "report_issue.json"),
+                                      "-o", str(output)])
+        assert result.exit_code == 0, result.output
+        # Parsed as XML, as a browser reads it (Graphviz writes "-" as &#45; in attributes).
+        ids = {element.get("id") for element in ElementTree.parse(output).iter()}
+        for node in json.loads((ROOT / "topics" / "report_issue.json").read_text())["nodes"]:
+            assert f"node-{node['id']}" in ids
+
+    def test_chat_talks_to_a_topic_through_the_engine(self, runner):
+        result = runner.invoke(main, ["chat", str(ROOT / "topics" / "install_appointment.json")],
+                               input="change\n2\nno\n")
+        assert result.exit_code == 0, result.output
+        assert "Is this ok?" in result.output
+        assert "Done. Your install appointment is now on Dec 27th between 1pm and 4pm." \
+            in result.output
+        assert "(conversation closed)" in result.output
+
+    def test_chat_as_a_linked_sample_user(self, runner):
+        result = runner.invoke(main, ["chat", str(ROOT / "topics" / "open_cases.json"),
+                                      "--user", "abel.tuter"], input="6\n/quit\n")
+        assert "CS0010006 Monitor flickers after update" in result.output
