@@ -1,0 +1,109 @@
+"""Designer log-in: werkzeug password hashes, server-side sessions that logout really ends.
+
+The session cookie holds a random token; the store keeps only its SHA-256, so logging out (or a
+password change) invalidates every copy of the cookie. Imports designer.db and Flask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from designer.db import get_store
+
+bp = Blueprint("auth", __name__)
+
+OPEN_ENDPOINTS = frozenset({"auth.login", "static"})
+# Compared against when the user name is unknown, so both cases take the same time.
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+@bp.before_app_request
+def load_author() -> None:
+    g.author = None
+    token = session.get("token")
+    if token:
+        hours = current_app.config["SESSION_LIFETIME_HOURS"]
+        g.author = get_store().session_author(token_hash(token), max_age_seconds=hours * 3600)
+        if g.author is None:
+            session.clear()
+    if g.author is None and request.endpoint not in OPEN_ENDPOINTS:
+        if wants_json():
+            return jsonify(error="Please log in again."), 401
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_refused(error: CSRFError):
+    message = f"The form was refused ({error.description}). Reload the page and try again."
+    if wants_json():
+        return jsonify(error=message), 400
+    return render_template("error.html", title="Request refused", message=message), 400
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("index")
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    if g.author is not None and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    error = None
+    user_name = ""
+    if request.method == "POST":
+        user_name = request.form.get("user_name", "").strip()
+        password = request.form.get("password", "")
+        store = get_store()
+        author = store.author(user_name) if user_name else None
+        valid = check_password_hash(author["password_hash"] if author else _DUMMY_HASH, password)
+        if author is None or not valid:
+            error = "Unknown user name or wrong password."
+        else:
+            token = secrets.token_urlsafe(32)
+            with store.write():
+                store.open_author_session(author["id"], token_hash(token))
+            session.clear()  # a fresh session (and CSRF token) for the logged-in user
+            session["token"] = token
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+    status = 401 if error else 200
+    return render_template("login.html", error=error, user_name=user_name), status
+
+
+@bp.post("/logout")
+def logout():
+    token = session.get("token")
+    if token:
+        store = get_store()
+        with store.write():
+            store.close_author_session(token_hash(token))
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,223 @@
+"""The topic editor: the editing page, live checks with the diagram, saving, publishing,
+version history and diffs. Imports designer.db/documents/kinds and engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from designer.db import get_store
+from designer.documents import (
+    Checked,
+    check_document,
+    check_text,
+    json_diff,
+    node_diff,
+    problem_json,
+    topic_changes,
+)
+from designer.kinds import editor_spec
+from engine.errors import ParleyError, Problem, TopicNotFound
+from engine.store import dumps
+
+bp = Blueprint("editor", __name__, url_prefix="/topics")
+
+_SVG_CACHE: OrderedDict[str, str] = OrderedDict()
+_SVG_LOCK = threading.Lock()
+_SVG_CACHE_SIZE = 64
+
+
+def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict | None = None,
+                   removed_nodes: list[dict] | None = None) -> tuple[str | None, str | None]:
+    """(SVG, None) or (None, why it could not be drawn). Recent drawings are cached."""
+    from engine.diagram import render_svg
+
+    key = hashlib.sha256(dumps([document, [problem_json(p) for p in problems], diff,
+                                removed_nodes]).encode()).hexdigest()
+    with _SVG_LOCK:
+        if key in _SVG_CACHE:
+            _SVG_CACHE.move_to_end(key)
+            return _SVG_CACHE[key], None
+    try:
+        svg = render_svg(document, problems=list(problems), diff=diff or None,
+                         removed_nodes=removed_nodes or None)
+    except (ParleyError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        return None, f"The diagram cannot be drawn yet: {exc}"
+    except Exception as exc:  # graphviz.ExecutableNotFound, CalledProcessError...
+        return None, f"Graphviz could not draw the diagram: {exc}"
+    with _SVG_LOCK:
+        _SVG_CACHE[key] = svg
+        while len(_SVG_CACHE) > _SVG_CACHE_SIZE:
+            _SVG_CACHE.popitem(last=False)
+    return svg, None
+
+
+def summary_or_404(topic_id: str) -> dict:
+    summary = get_store().topic_summary(topic_id)
+    if summary is None or summary["deleted_at"]:
+        abort(404, f"There is no topic {topic_id!r}.")
+    return summary
+
+
+def document_or_404(topic_id: str, version: int | None = None) -> dict:
+    try:
+        return get_store().topic_document(topic_id, version)
+    except TopicNotFound:
+        abort(404, f"Topic {topic_id!r} has no version {version}.")
+
+
+def _posted() -> Checked:
+    """The document the editor sent: raw JSON text (the JSON view) or a parsed object."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        abort(400, "Send a JSON object with the topic.")
+    if isinstance(payload.get("text"), str):
+        return check_text(payload["text"])
+    return check_document(payload.get("document"))
+
+
+def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
+    out = {
+        "document": checked.document,
+        "problems": [problem_json(p) for p in checked.problems],
+        "errors": len(checked.errors),
+        "warnings": len(checked.warnings),
+        "svg": None,
+        "diagram_error": None,
+    }
+    if with_diagram and checked.document is not None:
+        out["svg"], out["diagram_error"] = render_diagram(checked.document,
+                                                          problems=checked.problems)
+    return out
+
+
+@bp.get("/<topic_id>/edit")
+def edit(topic_id: str):
+    summary = summary_or_404(topic_id)
+    version = request.args.get("version", type=int)
+    document = document_or_404(topic_id, version)
+    store = get_store()
+    return render_template(
+        "editor.html", summary=summary, document=document,
+        version=version or summary["latest_version"], spec=editor_spec(),
+        versions=store.topic_versions(topic_id), transcripts=store.transcripts(topic_id),
+        sample_users=store.query_records("users", limit=20))
+
+
+@bp.post("/<topic_id>/check")
+def check(topic_id: str):
+    """Every problem of the posted document, and its diagram with problem nodes marked."""
+    summary_or_404(topic_id)
+    checked = _posted()
+    return jsonify(_check_json(checked, with_diagram=request.args.get("diagram") != "0"))
+
+
+@bp.post("/<topic_id>/save")
+def save(topic_id: str):
+    """Store the posted document as a new draft version (errors and all)."""
+    summary_or_404(topic_id)
+    checked = _posted()
+    document = checked.document
+    if document is None:
+        return jsonify({**_check_json(checked, with_diagram=False),
+                        "error": "The JSON does not parse: nothing was saved."}), 400
+    if document.get("id") != topic_id:
+        problem = Problem("$.id", f"the id must stay {topic_id!r}: use Rename on the topic "
+                          "list to change it")
+        return jsonify({**_check_json(Checked(document, [problem, *checked.problems]),
+                                      with_diagram=False),
+                        "error": "The id changed: nothing was saved."}), 400
+    note = (request.get_json(silent=True) or {}).get("note") or None
+    store = get_store()
+    with store.write():
+        version = store.save_topic_version(
+            document, author=g.author["user_name"], note=note,
+            errors=len(checked.errors), warnings=len(checked.warnings))
+    return jsonify({**_check_json(checked, with_diagram=False), "version": version,
+                    "message": f"Saved as draft version {version}."})
+
+
+@bp.post("/<topic_id>/publish")
+def publish(topic_id: str):
+    """Publish a stored version; refused while it has errors."""
+    summary_or_404(topic_id)
+    payload = request.get_json(silent=True) if request.is_json else request.form
+    try:
+        version = int((payload or {}).get("version", ""))
+    except ValueError:
+        abort(400, "Say which version to publish.")
+    document = document_or_404(topic_id, version)
+    checked = check_document(document)
+    if checked.errors:
+        message = (f"Version {version} has {len(checked.errors)} error(s): fix them, save, "
+                   "then publish.")
+        if request.is_json:
+            return jsonify({**_check_json(checked, with_diagram=False), "error": message}), 409
+        flash(message, "error")
+        return redirect(url_for("editor.versions", topic_id=topic_id)), 303
+    store = get_store()
+    with store.write():
+        store.publish_topic_version(topic_id, version, by=g.author["user_name"])
+    message = (f"Version {version} is published: new conversations use it now; conversations "
+               "already under way finish on the version they started with.")
+    if request.is_json:
+        return jsonify(version=version, message=message)
+    flash(message, "success")
+    return redirect(url_for("editor.versions", topic_id=topic_id), 303)
+
+
+@bp.get("/<topic_id>/versions")
+def versions(topic_id: str):
+    summary = summary_or_404(topic_id)
+    return render_template("versions.html", summary=summary,
+                           versions=get_store().topic_versions(topic_id))
+
+
+@bp.get("/<topic_id>/diff")
+def diff(topic_id: str):
+    """Two versions side by side: canonical JSON diff and a diagram with changes coloured."""
+    summary = summary_or_404(topic_id)
+    latest = summary["latest_version"]
+    new_version = request.args.get("b", default=latest, type=int)
+    old_version = request.args.get("a", default=max(new_version - 1, 1), type=int)
+    old = document_or_404(topic_id, old_version)
+    new = document_or_404(topic_id, new_version)
+    changes = node_diff(old, new)
+    old_nodes = {n.get("id"): n for n in old.get("nodes", []) if isinstance(n, dict)}
+    marks = {**{i: "added" for i in changes["added"]},
+             **{i: "changed" for i in changes["changed"]}}
+    removed = [old_nodes[i] for i in changes["removed"]]
+    svg, diagram_error = render_diagram(new, diff={**marks, **{i: "removed" for i in
+                                                                changes["removed"]}},
+                                        removed_nodes=removed)
+    return render_template(
+        "diff.html", summary=summary, old_version=old_version, new_version=new_version,
+        versions=get_store().topic_versions(topic_id), changes=changes,
+        topic_changes=topic_changes(old, new), svg=svg, diagram_error=diagram_error,
+        lines=json_diff(old, new, old_label=f"version {old_version}",
+                        new_label=f"version {new_version}"))
+
+
+@bp.get("/<topic_id>/diagram.svg")
+def diagram(topic_id: str):
+    summary_or_404(topic_id)
+    document = document_or_404(topic_id, request.args.get("version", type=int))
+    svg, error = render_diagram(document, problems=check_document(document).problems)
+    if svg is None:
+        abort(422, error)
+    return Response(svg, mimetype="image/svg+xml")
