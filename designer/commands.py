@@ -16,8 +16,21 @@ MIN_PASSWORD = 8
 
 
 def _database(database: str | None) -> str:
+    """The --database given, else the app's (under `flask`), else the designer's default."""
     if database:
         return database
+    from flask import current_app, has_app_context
+    from flask.cli import NoAppException, ScriptInfo
+
+    if has_app_context():
+        return current_app.config["DATABASE"]
+    context = click.get_current_context(silent=True)
+    info = context.find_object(ScriptInfo) if context else None
+    if info is not None:
+        try:
+            return info.load_app().config["DATABASE"]
+        except NoAppException:
+            pass
     from designer import create_app
 
     return create_app().config["DATABASE"]

@@ -417,7 +417,7 @@ window.Parley = window.Parley || {};
             input.classList.add("mono");
             return input;
           } },
-          { key: "next", label: "Goes to", render: (row) => nodeSelect(row.next, (v) => { setValue(row, "next", v); changed({}); }, { none: "(node's next)" }) },
+          { key: "next", label: "Goes to", render: (row) => nodeSelect(row.next, (v) => { setValue(row, "next", v); changed({}); }, { none: "↳ next" }) },
         ], () => ({ label: "", value: "" }));
       case "card_fields":
         return listWidget(obj, Object.assign({ add_label: "Add a field" }, f), path, [

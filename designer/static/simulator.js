@@ -28,7 +28,7 @@
 
   function userBubble(text, photoName, opening) {
     const bubble = el("div", "bubble user" + (opening ? " opening" : ""));
-    if (photoName) bubble.append(el("div", "photo", `📷 ${photoName}`));
+    if (photoName) bubble.append(el("div", "photo", `[photo: ${photoName}]`));
     if (text) bubble.append(el("div", "body", text));
     if (opening) bubble.append(el("div", "meta", "opens the topic"));
     $("sim-messages").append(bubble);

@@ -1,0 +1,99 @@
+"""Fixtures for the designer: an app on a temporary database, a logged-in client, a live server.
+
+CSRF protection stays on in every test: clients read the token from a page as a browser would.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from designer import create_app
+from engine.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPICS = ROOT / "topics"
+AUTHOR, PASSWORD = "ada", "correct horse battery"
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf[_-]token" (?:value|content)="([^"]+)"', html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+class Author:
+    """A test client logged in as a designer user, with the session's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        page = client.get("/login")
+        response = client.post("/login", data={
+            "user_name": AUTHOR, "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+        assert response.status_code == 302, response.text
+        self.token = csrf_token(client.get("/topics/new").text)
+
+    def post(self, url: str, **kwargs):
+        data = kwargs.pop("data", None)
+        if "json" in kwargs:
+            headers = {"X-CSRFToken": self.token, **kwargs.pop("headers", {})}
+            return self.client.post(url, headers=headers, **kwargs)
+        return self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({
+        "SECRET_KEY": "test secret",
+        "DATABASE": str(tmp_path / "parley.sqlite"),
+        "SIMULATOR_DIR": str(tmp_path / "simulator"),
+    })
+    store = open_store(app.config["DATABASE"])
+    with store.write():
+        store.add_author(AUTHOR, generate_password_hash(PASSWORD), display_name="Ada Lovelace")
+    store.close()
+    return app
+
+
+@pytest.fixture
+def store(app):
+    store = open_store(app.config["DATABASE"])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def author(client) -> Author:
+    return Author(client)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app served by werkzeug on 127.0.0.1 in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
