@@ -1,0 +1,83 @@
+"""The Twilio runtime: the web app a Twilio number's webhooks point at.
+
+A Flask app on top of engine/ (it imports engine, never designer). `create_app` checks the
+configuration and refuses to start when it is wrong (no auth token outside the sandbox, the
+notification number equal to the conversational one...), applies migrations once, and
+registers the Twilio webhooks, health check, topic media and, in the sandbox, the phone page.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from engine.catalog import Catalog
+from engine.conversation import EngineSettings, Interceptor
+from engine.store import open_store
+from webhook.config import DEFAULTS, Settings, load_settings
+
+
+@dataclass
+class Runtime:
+    """What one runtime process shares between requests: settings, topics, interceptors."""
+
+    settings: Settings
+    catalog: Catalog = field(default_factory=Catalog)
+    engine_settings: EngineSettings = field(default_factory=EngineSettings)
+    # Features that answer before the bot (account linking, subscriptions) add theirs here.
+    interceptors: list[Interceptor] = field(default_factory=list)
+    clock: Callable[[], float] = time.time
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the runtime; `test_config` replaces the environment's and instance's settings.
+
+    The instance folder (database, sandbox token, fetched media) is PARLEY_INSTANCE_PATH, or
+    `INSTANCE_PATH` in `test_config`, or Flask's default `instance/` beside the package.
+
+    Raises engine.errors.ConfigError when the configuration is wrong.
+    """
+    overrides = test_config if test_config is not None else {}
+    instance_path = overrides.get("INSTANCE_PATH") or os.environ.get("PARLEY_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path or None)
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("PARLEY")
+    else:
+        app.config.from_mapping(test_config)
+    settings = load_settings(app.config, instance_path=app.instance_path)
+    app.config["DATABASE"] = settings.database
+
+    runtime = Runtime(
+        settings,
+        engine_settings=EngineSettings(idle_timeout_minutes=settings.idle_timeout_minutes),
+        clock=app.config.get("CLOCK") or time.time,
+    )
+    app.extensions["parley"] = runtime
+    open_store(settings.database).close()  # migrations, once, before the first request
+
+    if settings.trust_proxy:
+        n = settings.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,
+                                x_prefix=n)
+
+    from webhook import db, views
+
+    db.init_app(app)
+    app.register_blueprint(views.bp)
+    if settings.sandbox:
+        from webhook import sandbox
+
+        app.register_blueprint(sandbox.bp)
+    return app
+
+
+def get_runtime(app: Flask | None = None) -> Runtime:
+    return (app or current_app).extensions["parley"]

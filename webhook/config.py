@@ -1,0 +1,263 @@
+"""The runtime's settings: defaults, and the checks that stop a misconfigured start.
+
+Imports engine.errors only. Keys come from `PARLEY_<KEY>` environment variables (Flask's
+`from_prefixed_env`), the instance folder's `config.py`, or `create_app(test_config)`; each
+check raises `ConfigError` with one sentence that says what to set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+# A made-up account for the local sandbox: never a real Twilio account.
+SANDBOX_ACCOUNT_SID = "AC" + "00" * 16
+SANDBOX_SMS_NUMBER = "+15550009999"
+SANDBOX_PHONES = ("+15550100001", "+15550100002")
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": None,  # default: <instance>/parley.sqlite
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_API_BASE_URL": None,  # e.g. a local Twilio mock; None: Twilio itself
+    "SMS_NUMBER": None,
+    "NOTIFY_NUMBER": None,
+    "PUBLIC_URL": None,
+    "IDLE_TIMEOUT_MINUTES": 30,
+    "SANDBOX": False,
+    "SANDBOX_PHONES": list(SANDBOX_PHONES),
+    "TRUST_PROXY": 0,  # how many proxies in front set X-Forwarded-* (0: trust none)
+    # Inbound media: hosts it may come from ("*.example.com" matches subdomains), and
+    # host:port pairs allowed over plain http on loopback (for tests only).
+    "MEDIA_HOSTS": ["api.twilio.com", "media.twiliocdn.com", "*.twiliocdn.com"],
+    "MEDIA_TEST_HOSTS": [],
+    "MEDIA_MAX_BYTES": 5 * 1024 * 1024,
+    "MEDIA_FOLDER": str(ROOT / "topics" / "media"),  # what /media/<name> serves
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # a Twilio webhook is a few kilobytes
+    # The sender (parley worker): lease, batch and retry policy.
+    "OUTBOX_BATCH": 20,
+    "OUTBOX_LEASE_SECONDS": 60,
+    "OUTBOX_BACKOFF_SECONDS": 5.0,
+    "OUTBOX_BACKOFF_MAX_SECONDS": 600.0,
+    "OUTBOX_MAX_ATTEMPTS": 12,
+    "WORKER_POLL_SECONDS": 1.0,
+    "TWILIO_TIMEOUT_SECONDS": 15.0,
+}
+
+_STRING_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "SMS_NUMBER",
+                "NOTIFY_NUMBER", "PUBLIC_URL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked configuration of one runtime process."""
+
+    database: str
+    account_sid: str | None
+    auth_token: str  # the real token, or the sandbox's own
+    api_base_url: str | None
+    sms_number: str
+    notify_number: str | None
+    public_url: str | None  # no trailing slash
+    idle_timeout_minutes: float
+    sandbox: bool
+    sandbox_transport: bool  # the sender delivers to sandbox phones, not to Twilio
+    sandbox_phones: tuple[str, ...]
+    trust_proxy: int
+    media_hosts: tuple[str, ...]
+    media_test_hosts: tuple[str, ...]
+    media_max_bytes: int
+    media_folder: str
+    instance_path: str
+    outbox_batch: int
+    outbox_lease_seconds: float
+    outbox_backoff_seconds: float
+    outbox_backoff_max_seconds: float
+    outbox_max_attempts: int
+    worker_poll_seconds: float
+    twilio_timeout_seconds: float
+
+    def from_number(self, channel: str) -> str:
+        if channel == "notification" and self.notify_number:
+            return self.notify_number
+        return self.sms_number
+
+    def absolute_url(self, url: str, *, base: str | None = None) -> str:
+        """A runtime-relative URL ("/media/x.png") made absolute with the public URL."""
+        if not url.startswith("/") or url.startswith("//"):
+            return url
+        root = self.public_url or (base or "").rstrip("/")
+        return root + url if root else url
+
+
+
+def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
+    """Check the runtime's configuration; raises ConfigError naming what to fix."""
+    for key in _STRING_KEYS:
+        if config.get(key) is not None and not isinstance(config[key], str):
+            config[key] = str(config[key])  # from_prefixed_env turns digits into numbers
+    sandbox = _flag(config.get("SANDBOX"), "SANDBOX")
+    token = (config.get("TWILIO_AUTH_TOKEN") or "").strip()
+    real_credentials = bool(token and (config.get("TWILIO_ACCOUNT_SID") or "").strip())
+    if not token:
+        if not sandbox:
+            raise ConfigError(
+                "PARLEY_TWILIO_AUTH_TOKEN is not set: set it to your Twilio auth token so "
+                "requests can be checked, or set PARLEY_SANDBOX=1 to try Parley locally "
+                "without Twilio.")
+        token = sandbox_token(instance_path)
+    account_sid = (config.get("TWILIO_ACCOUNT_SID") or "").strip() or None
+    if account_sid is not None and not ACCOUNT_SID.match(account_sid):
+        raise ConfigError(f"PARLEY_TWILIO_ACCOUNT_SID {account_sid!r} is not an account SID "
+                          "(AC followed by 32 hexadecimal digits).")
+    if account_sid is None and not sandbox:
+        raise ConfigError("PARLEY_TWILIO_ACCOUNT_SID is not set: set it to your Twilio "
+                          "account SID (AC...), which sends messages and fetches media.")
+    sms_number = (config.get("SMS_NUMBER") or "").strip() or None
+    if sms_number is None:
+        if not sandbox:
+            raise ConfigError("PARLEY_SMS_NUMBER is not set: set it to the Twilio number "
+                              "that users text, in E.164 form such as +15551234567.")
+        sms_number = SANDBOX_SMS_NUMBER
+    _check_number("SMS_NUMBER", sms_number)
+    notify_number = (config.get("NOTIFY_NUMBER") or "").strip() or None
+    if notify_number is not None:
+        _check_number("NOTIFY_NUMBER", notify_number)
+        if notify_number == sms_number:
+            raise ConfigError("PARLEY_NOTIFY_NUMBER must differ from PARLEY_SMS_NUMBER: use "
+                              "a separate Twilio number for notifications.")
+    public_url = _public_url(config.get("PUBLIC_URL"), sandbox=sandbox)
+    api_base_url = (config.get("TWILIO_API_BASE_URL") or "").strip().rstrip("/") or None
+    if api_base_url is not None and urlsplit(api_base_url).scheme not in ("http", "https"):
+        raise ConfigError(f"PARLEY_TWILIO_API_BASE_URL {api_base_url!r} is not an http(s) URL.")
+    idle = _number(config, "IDLE_TIMEOUT_MINUTES", minimum=0.1)
+    database = config.get("DATABASE") or str(Path(instance_path) / "parley.sqlite")
+    trust_proxy = int(_number(config, "TRUST_PROXY", minimum=0))
+    media_hosts = _hosts(config.get("MEDIA_HOSTS"), "MEDIA_HOSTS")
+    media_test_hosts = _hosts(config.get("MEDIA_TEST_HOSTS"), "MEDIA_TEST_HOSTS")
+    for entry in media_test_hosts:
+        _check_loopback(entry)
+    phones = tuple(_hosts(config.get("SANDBOX_PHONES"), "SANDBOX_PHONES")) or SANDBOX_PHONES
+    for phone in phones:
+        _check_number("SANDBOX_PHONES", phone)
+    return Settings(
+        database=str(database),
+        account_sid=account_sid or (SANDBOX_ACCOUNT_SID if sandbox else None),
+        auth_token=token,
+        api_base_url=api_base_url,
+        sms_number=sms_number,
+        notify_number=notify_number,
+        public_url=public_url,
+        idle_timeout_minutes=idle,
+        sandbox=sandbox,
+        sandbox_transport=sandbox and not real_credentials,
+        sandbox_phones=phones,
+        trust_proxy=trust_proxy,
+        media_hosts=media_hosts,
+        media_test_hosts=media_test_hosts,
+        media_max_bytes=int(_number(config, "MEDIA_MAX_BYTES", minimum=1)),
+        media_folder=str(config.get("MEDIA_FOLDER")),
+        instance_path=instance_path,
+        outbox_batch=int(_number(config, "OUTBOX_BATCH", minimum=1)),
+        outbox_lease_seconds=_number(config, "OUTBOX_LEASE_SECONDS", minimum=1),
+        outbox_backoff_seconds=_number(config, "OUTBOX_BACKOFF_SECONDS", minimum=0),
+        outbox_backoff_max_seconds=_number(config, "OUTBOX_BACKOFF_MAX_SECONDS", minimum=0),
+        outbox_max_attempts=int(_number(config, "OUTBOX_MAX_ATTEMPTS", minimum=1)),
+        worker_poll_seconds=_number(config, "WORKER_POLL_SECONDS", minimum=0.01),
+        twilio_timeout_seconds=_number(config, "TWILIO_TIMEOUT_SECONDS", minimum=0.1),
+    )
+
+
+def sandbox_token(instance_path: str) -> str:
+    """The sandbox's own signing token: random, kept in the instance folder, made once."""
+    path = Path(instance_path) / "sandbox_token"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = "sandbox-" + secrets.token_hex(16)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(token)
+    return token
+
+
+def _flag(value: Any, key: str) -> bool:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("", "0", "false", "no", "off"):
+            return False
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        raise ConfigError(f"PARLEY_{key} must be 1 or 0, not {value!r}.")
+    return bool(value)
+
+
+def _number(config: dict[str, Any], key: str, *, minimum: float) -> float:
+    value = config.get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"PARLEY_{key} must be a number, not {value!r}.") from None
+    if number < minimum:
+        raise ConfigError(f"PARLEY_{key} must be at least {minimum:g}, not {value!r}.")
+    return number
+
+
+def _check_number(key: str, number: str) -> None:
+    if not E164.match(number):
+        raise ConfigError(f"PARLEY_{key} {number!r} is not a phone number in E.164 form "
+                          "such as +15551234567.")
+
+
+def _public_url(value: Any, *, sandbox: bool) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        if sandbox:
+            return None  # the sandbox signs and checks with the URL each request came to
+        raise ConfigError("PARLEY_PUBLIC_URL is not set: set it to the https address Twilio "
+                          "calls, such as https://sms.example.com, so signatures can be checked.")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+            or parts.fragment:
+        raise ConfigError(f"PARLEY_PUBLIC_URL {text!r} must be an http(s) address without a "
+                          "query, such as https://sms.example.com.")
+    return text.rstrip("/")
+
+
+def _hosts(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[,\s]+", value) if part]
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"PARLEY_{key} must be a list of names (comma-separated).")
+    return tuple(v.strip().lower() if key != "SANDBOX_PHONES" else v.strip() for v in value)
+
+
+def _check_loopback(entry: str) -> None:
+    host = entry.rsplit(":", 1)[0].strip("[]") if ":" in entry else entry
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(f"PARLEY_MEDIA_TEST_HOSTS may only name loopback hosts such as "
+                          f"127.0.0.1:8081, not {entry!r}.")

@@ -1,0 +1,146 @@
+"""The local sandbox's phone page: try Parley in a browser with no Twilio account.
+
+Imports engine.sms/store, webhook.db/media/security. Registered only when SANDBOX is on. A
+simulated phone texts the runtime through the very path Twilio uses: the server side of this
+page builds Twilio's form, signs it with the sandbox's token and posts it to /twilio/sms
+(in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
+the sender delivers (agent replies, notifications) land in the phone's thread, which the page
+polls. Its script is a static file: the page's CSP allows no inline script.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
+from werkzeug.test import Client
+
+from engine.sms import segment_count
+from webhook import get_runtime
+from webhook.config import E164
+from webhook.db import get_db
+from webhook.media import IMAGE_TYPES, SANDBOX_UPLOAD, sandbox_upload_folder, sniff_image
+from webhook.security import public_root, public_url, sign
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("")
+@bp.get("/")
+def phone() -> str:
+    settings = get_runtime().settings
+    phones = list(dict.fromkeys([*settings.sandbox_phones, *get_db().sandbox_phones()]))
+    return render_template("sandbox.html", phones=phones, sms_number=settings.sms_number,
+                           notify_number=settings.notify_number)
+
+
+@bp.get("/thread")
+def thread() -> Response:
+    phone_number = _phone(request.args.get("phone", ""))
+    after = request.args.get("after", 0, type=int)
+    messages = get_db().sandbox_thread(phone_number, after_id=after)
+    return jsonify(messages=[{key: m[key] for key in
+                              ("id", "direction", "number", "body", "media", "created_at")}
+                             for m in messages])
+
+
+@bp.post("/send")
+def send() -> tuple[Response, int]:
+    """Text the runtime from a simulated phone, optionally with an image."""
+    settings = get_runtime().settings
+    if request.headers.get("X-Parley-Sandbox") != "1":
+        abort(403)  # only the page's script sets it: no cross-site form can post here
+    request.max_content_length = settings.media_max_bytes + 64 * 1024
+    phone_number = _phone(request.form.get("phone", ""))
+    body = request.form.get("body", "")
+    media: list[tuple[str, str]] = []
+    upload = request.files.get("image")
+    if upload is not None and upload.filename:
+        data = upload.read(settings.media_max_bytes + 1)
+        if len(data) > settings.media_max_bytes:
+            return jsonify(error=f"The image is over {settings.media_max_bytes} bytes."), 413
+        kind = sniff_image(data)
+        if kind is None:
+            return jsonify(error="That file is not an image (JPEG, PNG, GIF, WebP...)."), 415
+        folder = sandbox_upload_folder(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = uuid.uuid4().hex + IMAGE_TYPES[kind]
+        (folder / name).write_bytes(data)
+        media.append((public_url(f"/sandbox/uploads/{name}"), kind))
+    if not body.strip() and not media:
+        return jsonify(error="Type a message or attach an image."), 400
+
+    store = get_db()
+    with store.write():
+        store.sandbox_add(phone_number, direction="sent", number=settings.sms_number,
+                          body=body, media=[url for url, _kind in media])
+    sid = "SM" + uuid.uuid4().hex
+    params = {
+        "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
+        "AccountSid": settings.account_sid, "From": phone_number, "To": settings.sms_number,
+        "Body": body, "NumMedia": str(len(media)), "NumSegments": str(segment_count(body) or 1),
+        "SmsStatus": "received", "ApiVersion": "2010-04-01",
+    }
+    for index, (url, kind) in enumerate(media):
+        params[f"MediaUrl{index}"] = url
+        params[f"MediaContentType{index}"] = kind
+    signature = sign(public_url("/twilio/sms"), params, settings.auth_token)
+    # Through the whole app, as Twilio would come in (signature check included).
+    answer = Client(current_app._get_current_object()).post(
+        "/twilio/sms", base_url=public_root() + "/", data=params,
+        headers={"X-Twilio-Signature": signature})
+    if answer.status_code != 200:
+        return jsonify(error=f"The runtime answered {answer.status_code}."), 502
+    replies = parse_twiml(answer.get_data())
+    with store.write():
+        for reply_body, reply_media in replies:
+            store.sandbox_add(phone_number, direction="received", number=settings.sms_number,
+                              body=reply_body, media=reply_media, sid=sid)
+    return jsonify(sid=sid, replies=len(replies)), 200
+
+
+@bp.get("/uploads/<name>")
+def upload(name: str) -> Response:
+    if not SANDBOX_UPLOAD.match(f"/sandbox/uploads/{name}"):
+        abort(404)
+    return send_from_directory(sandbox_upload_folder(get_runtime().settings), name)
+
+
+def parse_twiml(data: bytes) -> list[tuple[str, list[str]]]:
+    """(body, media URLs) of each <Message> of a TwiML reply."""
+    messages = []
+    for element in ET.fromstring(data).iter("Message"):
+        body_element = element.find("Body")
+        body = body_element.text if body_element is not None else element.text
+        media = [m.text or "" for m in element.iter("Media")]
+        messages.append((body or "", media))
+    return messages
+
+
+def _phone(value: str) -> str:
+    value = value.strip()
+    if not E164.match(value):
+        abort(400, description="a sandbox phone number must look like +15550100001")
+    return value

@@ -1,0 +1,158 @@
+"""Twilio's webhooks (inbound messages, status callbacks), the health check, topic media.
+
+Imports engine, webhook.db/security/media. One inbound message is one `Engine.process`
+transaction (BEGIN IMMEDIATE): the MessageSid is claimed first in it, and the TwiML answered
+is stored in it, so a retried or replayed sid gets the very same answer and never runs the
+engine twice; SQLite's write lock makes one phone's messages go through one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
+from twilio.twiml.messaging_response import Message, MessagingResponse
+from werkzeug.datastructures import MultiDict
+
+from engine.errors import StoreError
+from engine.messages import Inbound, Media, Outbound, Reply
+from engine.store import OPTED_OUT_CODE, Store
+from webhook import get_runtime
+from webhook.db import get_db, get_engine
+from webhook.media import refusal
+from webhook.security import public_url, twilio_request
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio", __name__)
+
+MAX_MEDIA = 10  # Twilio sends at most ten media items with one message
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """The TwiML answered the first time a MessageSid was seen."""
+
+    twiml: str
+
+
+def render_twiml(messages: list[Outbound], message_ids: list[int]) -> str:
+    """TwiML for the bot's messages: one <Message> each, with <Media> for images.
+
+    Each message names the status callback that records its delivery next to it.
+    """
+    settings = get_runtime().settings
+    root = public_url("/")
+    response = MessagingResponse()
+    for message, message_id in zip(messages, message_ids, strict=True):
+        action = public_url("/twilio/status", f"message={message_id}")
+        element = Message(action=action)
+        if message.media:
+            if message.body:
+                element.body(message.body)
+            for url in message.media:
+                element.media(settings.absolute_url(url, base=root))
+        else:
+            element.value = message.body
+        response.append(element)
+    return str(response)
+
+
+def inbound_media(form: MultiDict) -> tuple[Media, ...]:
+    try:
+        count = min(int(form.get("NumMedia", "0")), MAX_MEDIA)
+    except ValueError:
+        abort(400)
+    found = []
+    for index in range(count):
+        url = form.get(f"MediaUrl{index}")
+        if url:
+            found.append(Media(url, form.get(f"MediaContentType{index}", "")))
+    return tuple(found)
+
+
+@bp.post("/twilio/sms")
+@twilio_request
+def sms() -> Response:
+    """Twilio's "A message comes in" webhook: run the engine once, answer with TwiML."""
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsMessageSid")
+    phone = form.get("From")
+    if not sid or not phone:
+        abort(400)
+    inbound = Inbound(phone, form.get("Body", ""), inbound_media(form), sid, form.get("To"))
+    opt_out_type = form.get("OptOutType", "").upper()
+    settings = get_runtime().settings
+    answered: dict[str, str] = {}
+
+    def claim(store: Store) -> StoredReply | None:
+        if store.claim_inbound(sid, phone=phone, account_sid=form.get("AccountSid")):
+            return None
+        return StoredReply(store.inbound_reply(sid) or str(MessagingResponse()))
+
+    def record(store: Store, reply: Reply) -> None:
+        # Twilio's own opt-out handling tells us about STOP/START in OptOutType; features
+        # (subscriptions) may have recorded it already from the words themselves.
+        if opt_out_type == "STOP":
+            store.record_opt_out(phone, source="twilio opt-out")
+        elif opt_out_type == "START":
+            store.clear_opt_out(phone)
+        twiml = render_twiml(reply.messages, reply.message_ids)
+        store.save_inbound_reply(sid, twiml, conversation_id=reply.conversation_id)
+        message = store.message_by_sid(sid)
+        for position, media in enumerate(inbound.media):
+            store.enqueue_media_fetch(message["id"], position, url=media.url,
+                                      content_type=media.content_type,
+                                      refused=refusal(media.url, media.content_type, settings))
+        answered["twiml"] = twiml
+
+    result = get_engine().process(inbound, before=claim, after=record)
+    if isinstance(result, StoredReply):
+        log.info("repeated MessageSid %s: answered with the stored reply", sid)
+        return Response(result.twiml, mimetype="application/xml")
+    return Response(answered["twiml"], mimetype="application/xml")
+
+
+@bp.post("/twilio/status")
+@twilio_request
+def status() -> tuple[str, int]:
+    """Status callbacks: record the delivery status; a late "sent" never undoes "delivered"."""
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status_value = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+    if not sid or not status_value:
+        abort(400)
+    error_code = form.get("ErrorCode") or None
+    message_id = request.args.get("message", type=int)
+    store = get_db()
+    with store.write():
+        store.apply_message_status(sid, status_value, error_code=error_code,
+                                   message_id=message_id)
+        if error_code == OPTED_OUT_CODE and form.get("To"):
+            store.record_opt_out(form["To"], source=f"twilio error {OPTED_OUT_CODE}")
+    return "", 204
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when the database answers and its schema is current, else 503."""
+    try:
+        store = get_db()
+        reachable = store.ping()
+        current = store.migrations_current()
+    except (StoreError, sqlite3.Error) as exc:
+        log.error("health check: %s", exc)
+        return jsonify(status="error", database="unreachable"), 503
+    healthy = reachable and current
+    return jsonify(status="ok" if healthy else "error", database="ok",
+                   migrations="current" if current else "pending"), 200 if healthy else 503
+
+
+@bp.get("/media/<path:name>")
+def media(name: str) -> Response:
+    """Images the bot sends (topics/media), at a public URL Twilio can fetch."""
+    response = send_from_directory(get_runtime().settings.media_folder, name, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,67 @@
+"""The worker: the outbox sender and inbound media downloads, in a loop.
+
+Imports webhook.outbox/media/db. `parley worker` runs it as its own process; `parley serve`
+runs it in a thread beside the web server. Several workers may run at once: each leases its
+own messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from flask import Flask
+
+from webhook import get_runtime
+from webhook.db import open_runtime_store
+from webhook.media import fetch_pending
+from webhook.outbox import Sender, Transport
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, app: Flask, *, transport: Transport | None = None):
+        self.app = app
+        self.settings = get_runtime(app).settings
+        self.transport = transport
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+
+    def run_once(self) -> int:
+        """One round: send what is due, fetch media that is due; returns the work done."""
+        store = open_runtime_store(self.app)
+        try:
+            sender = Sender(store, self.settings, transport=self.transport, owner=self.owner)
+            done = sender.send_due()
+            done += fetch_pending(store, self.settings, owner=self.owner)
+            return done
+        finally:
+            store.close()
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until `stop` is set, pausing when there is nothing to do."""
+        log.info("worker %s started", self.owner)
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # noqa: BLE001 - keep delivering after a bad round
+                log.exception("worker round failed")
+                busy = 0
+            if not busy:
+                stop.wait(self.settings.worker_poll_seconds)
+        log.info("worker %s stopped", self.owner)
+
+    def drain(self, *, timeout: float = 10.0) -> None:
+        """Run rounds until a round finds nothing to do (tests, `parley worker --once`)."""
+        deadline = time.monotonic() + timeout
+        while self.run_once() and time.monotonic() < deadline:
+            pass
+
+    def start_thread(self) -> tuple[threading.Thread, threading.Event]:
+        stop = threading.Event()
+        thread = threading.Thread(target=self.run, args=(stop,), name="parley-worker",
+                                  daemon=True)
+        thread.start()
+        return thread, stop
