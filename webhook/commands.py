@@ -103,8 +103,6 @@ def _load_examples(database: str) -> None:
             return
         documents = []
         for path in sorted(EXAMPLE_TOPICS.glob("*.json")):
-            if path.name == "sample_data.json":
-                continue
             document = json.loads(path.read_text(encoding="utf-8"))
             try:
                 check(document, source=str(path))
@@ -115,7 +113,7 @@ def _load_examples(database: str) -> None:
             for document in documents:
                 version = store.save_topic_version(document, author="examples")
                 store.publish_topic_version(document["id"], version, by="examples")
-        load_sample_data(store, EXAMPLE_TOPICS / "sample_data.json")
+        load_sample_data(store)
         click.echo(f"Loaded {len(documents)} example topics and the sample records.")
     finally:
         store.close()

@@ -1,0 +1,158 @@
+"""Fixtures for the runtime: an app on a temporary database, and Twilio's side of webhooks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from engine.sample import load_sample_data
+from engine.store import Store
+from tests.support.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+from webhook import create_app
+from webhook.sandbox import parse_twiml
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPICS = ROOT / "topics"
+PUBLIC_URL = "https://sms.example.com"
+SMS_NUMBER = "+15005550001"
+NOTIFY_NUMBER = "+15005550002"
+ACCOUNT_SID = TEST_ACCOUNT_SID
+TOKEN = TEST_AUTH_TOKEN
+
+
+def runtime_config(folder: Path, **overrides) -> dict:
+    """A complete production-like configuration on a temporary instance folder."""
+    config = {
+        "INSTANCE_PATH": str(folder / "instance"),
+        "DATABASE": str(folder / "parley.sqlite"),
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "SMS_NUMBER": SMS_NUMBER,
+        "NOTIFY_NUMBER": NOTIFY_NUMBER,
+        "PUBLIC_URL": PUBLIC_URL,
+        "OUTBOX_BACKOFF_SECONDS": 0,
+        "TWILIO_TIMEOUT_SECONDS": 5,
+    }
+    config.update(overrides)
+    return config
+
+
+def example_topics() -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TOPICS.glob("*.json"))]
+
+
+def publish(store: Store, *documents: dict) -> None:
+    with store.write():
+        for document in documents:
+            version = store.save_topic_version(document)
+            store.publish_topic_version(document["id"], version)
+
+
+def load_examples(store: Store) -> None:
+    publish(store, *example_topics())
+    load_sample_data(store)
+
+
+def replies(response) -> list[tuple[str, list[str]]]:
+    """(body, media URLs) of each <Message> of a TwiML answer."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/xml"
+    return parse_twiml(response.get_data())
+
+
+def bodies(response) -> list[str]:
+    return [body for body, _media in replies(response)]
+
+
+def new_sid(prefix: str = "SM") -> str:
+    return prefix + uuid.uuid4().hex
+
+
+class Twilio:
+    """Twilio's side of the webhooks: its form fields, signed with the account's token."""
+
+    def __init__(self, client, *, url: str = PUBLIC_URL, token: str = TOKEN,
+                 account_sid: str = ACCOUNT_SID, to: str = SMS_NUMBER):
+        self.client = client
+        self.url = url
+        self.token = token
+        self.account_sid = account_sid
+        self.to = to
+        self._numbers = itertools.count(1)
+
+    def message_params(self, phone: str, body: str = "", *, media: tuple = (),
+                       sid: str | None = None, **extra: str) -> dict:
+        """An inbound message's form exactly as Twilio posts it."""
+        sid = sid or new_sid("MM" if media else "SM")
+        params = {
+            "ToCountry": "US", "ToState": "CA", "SmsMessageSid": sid, "NumMedia": str(len(media)),
+            "ToCity": "", "FromZip": "94107", "SmsSid": sid, "FromState": "CA",
+            "SmsStatus": "received", "FromCity": "SAN FRANCISCO", "Body": body,
+            "FromCountry": "US", "To": self.to, "ToZip": "", "NumSegments": "1",
+            "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": self.account_sid,
+            "From": phone, "ApiVersion": "2010-04-01",
+        }
+        for index, (url, content_type) in enumerate(media):
+            params[f"MediaUrl{index}"] = url
+            params[f"MediaContentType{index}"] = content_type
+        params.update(extra)
+        return params
+
+    def post(self, path: str, params: dict, *, query: str = "", signed_url: str | None = None,
+             signature: str | None = None, headers: dict | None = None,
+             base_url: str | None = None):
+        """POST a signed webhook; `signed_url` is the URL Twilio signed (default: ours)."""
+        full = f"{self.url}{path}" + (f"?{query}" if query else "")
+        if signature is None:
+            signature = RequestValidator(self.token).compute_signature(signed_url or full, params)
+        sent_headers = {"X-Twilio-Signature": signature} if signature else {}
+        sent_headers.update(headers or {})
+        return self.client.post(path + (f"?{query}" if query else ""), data=params,
+                                headers=sent_headers, base_url=base_url or "http://localhost/")
+
+    def text(self, phone: str, body: str = "", *, media: tuple = (), sid: str | None = None,
+             **extra: str):
+        return self.post("/twilio/sms", self.message_params(phone, body, media=media, sid=sid,
+                                                            **extra))
+
+    def status(self, sid: str, status: str, *, to: str = "+15550100001",
+               error_code: str | None = None, message_id: int | None = None):
+        """A status callback for an outbound message."""
+        params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status,
+                  "SmsStatus": status, "AccountSid": self.account_sid, "From": self.to,
+                  "To": to, "ApiVersion": "2010-04-01"}
+        if error_code:
+            params["ErrorCode"] = error_code
+        query = f"message={message_id}" if message_id is not None else ""
+        return self.post("/twilio/status", params, query=query)
+
+
+@pytest.fixture
+def config(tmp_path) -> dict:
+    return runtime_config(tmp_path)
+
+
+@pytest.fixture
+def app(config):
+    return create_app(config)
+
+
+@pytest.fixture
+def store(app):
+    store = Store(app.config["DATABASE"])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def twilio(app) -> Twilio:
+    return Twilio(app.test_client())
+
+
+def count(store: Store, table: str) -> int:
+    return store.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
