@@ -1,0 +1,115 @@
+"""The example topics, played end to end through POST /twilio/sms as Twilio sends them.
+
+Every transcript in topics/transcripts (the seven example conversations: the assistant, the
+install appointment, open cases, the purchase follow-up, reporting an issue, the router on
+fire, the serial number) runs against a fresh runtime: each turn is Twilio's signed form, each
+answer is the TwiML. A photo (MMS) comes from a loopback server standing in for Twilio's media
+host; the worker downloads it afterwards, off the request path.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from engine.store import Store
+from engine.transcripts import DEFAULT_PHONE, ManualClock, expected_messages, load_transcript
+from tests.webhook.conftest import (
+    ACCOUNT_SID,
+    PUBLIC_URL,
+    ROOT,
+    Twilio,
+    load_examples,
+    new_sid,
+    replies,
+    runtime_config,
+)
+from tests.webhook.servers import MediaServer
+from webhook import create_app
+from webhook.worker import Worker
+
+TRANSCRIPTS = sorted((ROOT / "topics" / "transcripts").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def label_photo(tmp_path_factory) -> bytes:
+    """A JPEG "photo" of the device label, drawn by Graphviz."""
+    out = tmp_path_factory.mktemp("photo") / "label.jpg"
+    subprocess.run(["dot", "-Tjpg", str(ROOT / "topics/media/serial-number.dot"), "-o",
+                    str(out)], check=True)
+    return out.read_bytes()
+
+
+@pytest.fixture
+def media_server():
+    with MediaServer() as server:
+        yield server
+
+
+def absolute(url: str) -> str:
+    return PUBLIC_URL + url if url.startswith("/") else url
+
+
+def test_every_example_topic_has_transcripts():
+    groups = {path.stem.rsplit("_", 1)[0] for path in TRANSCRIPTS}
+    assert groups == {"assistant", "install_appointment", "open_cases", "purchase_followup",
+                      "report_issue", "router_fire", "serial_number"}
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
+def test_transcript_through_the_webhook(path: Path, tmp_path, media_server, label_photo):
+    transcript = load_transcript(path)
+    clock = ManualClock()
+    app = create_app(runtime_config(tmp_path, CLOCK=clock,
+                                    MEDIA_TEST_HOSTS=[media_server.netloc]))
+    store = Store(app.config["DATABASE"], clock=clock)
+    load_examples(store)
+    phone = transcript.get("phone", DEFAULT_PHONE)
+    if transcript.get("user"):
+        with store.write():
+            store.link_phone(phone, store.user(user_name=transcript["user"])["id"])
+    twilio = Twilio(app.test_client())
+    served: dict[str, tuple[str, bytes]] = {}
+    for number, turn in enumerate(transcript["turns"]):
+        clock.advance(minutes=turn.get("advance_minutes", 0), seconds=1)
+        sid = new_sid("MM" if turn.get("media") else "SM")
+        media = []
+        for index, item in enumerate(turn.get("media", ())):
+            location = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/ME{index}"
+            content = label_photo if item["content_type"].startswith("image/") else b"hello"
+            media_server.files[location] = served[location] = (item["content_type"], content)
+            media.append((media_server.base_url + location, item["content_type"]))
+        response = twilio.text(phone, turn["user"], media=tuple(media), sid=sid)
+        expected = [(body, [absolute(url) for url in urls])
+                    for body, urls in expected_messages(turn)]
+        assert replies(response) == expected, f"turn {number + 1}: {turn['user']!r}"
+
+    # Nothing was fetched while answering; the worker downloads the images afterwards.
+    assert media_server.requests == []
+    Worker(app).drain()
+    fetched = {r.path for r in media_server.requests}
+    assert fetched == {p for p, (kind, _c) in served.items() if kind.startswith("image/")}
+    for request in media_server.requests:
+        assert request.headers["Authorization"].startswith("Basic ")
+    for message in store.conn.execute(
+            "SELECT id FROM messages WHERE direction = 'in' AND media IS NOT NULL"):
+        for item in store.message(message[0])["media"]:
+            location = item["url"].removeprefix(media_server.base_url)
+            if item["content_type"].startswith("image/"):
+                stored = Path(app.instance_path) / item["file"]
+                assert stored.read_bytes() == served[location][1]
+                assert item["bytes"] == len(label_photo)
+            else:
+                assert "not an image" in item["error"] and "file" not in item
+    store.close()
+
+
+def test_a_topic_image_is_fetchable_where_the_twiml_says(twilio, store):
+    load_examples(store)
+    [(caption, [url]), _prompt] = replies(twilio.text("+15550100042", "serial number"))
+    assert url == f"{PUBLIC_URL}/media/serial-number.png"
+    image = twilio.client.get(url.removeprefix(PUBLIC_URL))
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert image.get_data().startswith(b"\x89PNG")
