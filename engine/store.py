@@ -938,21 +938,33 @@ class Store:
             "SELECT 1 FROM opt_outs WHERE phone = ?", (phone,)
         ).fetchone() is not None
 
-    def record_opt_out(self, phone: str, *, source: str) -> bool:
+    def record_opt_out(self, phone: str, *, source: str, message_sid: str | None = None,
+                       body: str | None = None) -> bool:
         """Send nothing more to `phone`; False if it had opted out already."""
         self._require_write()
-        return self.conn.execute(
+        changed = self.conn.execute(
             "INSERT INTO opt_outs (phone, source, created_at) VALUES (?, ?, ?)"
             " ON CONFLICT (phone) DO NOTHING",
             (phone, source, self.now()),
         ).rowcount == 1
+        if changed:  # accounts: consent evidence for every change, whatever caused it
+            self.record_subscription_event("opted_out", phone=phone, source=source,
+                                           user_id=self.linked_user_id(phone),
+                                           message_sid=message_sid, body=body)
+        return changed
 
-    def clear_opt_out(self, phone: str) -> bool:
+    def clear_opt_out(self, phone: str, *, source: str = "sms", message_sid: str | None = None,
+                      body: str | None = None) -> bool:
         """Let `phone` be sent messages again (it texted START); False if it was not out."""
         self._require_write()
-        return self.conn.execute(
+        changed = self.conn.execute(
             "DELETE FROM opt_outs WHERE phone = ?", (phone,)
         ).rowcount == 1
+        if changed:  # accounts: consent evidence for every change, whatever caused it
+            self.record_subscription_event("opted_in", phone=phone, source=source,
+                                           user_id=self.linked_user_id(phone),
+                                           message_sid=message_sid, body=body)
+        return changed
 
     def apply_message_status(self, sid: str, status: str, *, error_code: str | None = None,
                              message_id: int | None = None) -> str:

@@ -17,6 +17,7 @@ import click
 from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
+from parley.accounts_cli import notify, users
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
@@ -294,6 +295,10 @@ def export_topic(topic_id: str, version: int | None, output: str | None, databas
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+main.add_command(users)
+main.add_command(notify)
 
 
 def run() -> None:

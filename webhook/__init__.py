@@ -61,6 +61,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         clock=app.config.get("CLOCK") or time.time,
     )
     app.extensions["parley"] = runtime
+    from webhook import accounts  # account linking and subscriptions answer before the bot
+
+    runtime.interceptors.extend(accounts.interceptors(app.config))
     open_store(settings.database).close()  # migrations, once, before the first request
 
     if settings.trust_proxy:
@@ -68,10 +71,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,
                                 x_prefix=n)
 
-    from webhook import db, views
+    from webhook import db, notifications, views
 
     db.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(notifications.bp)
     if settings.sandbox:
         from webhook import sandbox
 

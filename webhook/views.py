@@ -96,9 +96,11 @@ def sms() -> Response:
         # Twilio's own opt-out handling tells us about STOP/START in OptOutType; features
         # (subscriptions) may have recorded it already from the words themselves.
         if opt_out_type == "STOP":
-            store.record_opt_out(phone, source="twilio opt-out")
+            store.record_opt_out(phone, source="twilio opt-out", message_sid=sid,
+                                 body=inbound.body)
         elif opt_out_type == "START":
-            store.clear_opt_out(phone)
+            store.clear_opt_out(phone, source="twilio opt-in", message_sid=sid,
+                                body=inbound.body)
         twiml = render_twiml(reply.messages, reply.message_ids)
         store.save_inbound_reply(sid, twiml, conversation_id=reply.conversation_id)
         message = store.message_by_sid(sid)
@@ -131,7 +133,8 @@ def status() -> tuple[str, int]:
         store.apply_message_status(sid, status_value, error_code=error_code,
                                    message_id=message_id)
         if error_code == OPTED_OUT_CODE and form.get("To"):
-            store.record_opt_out(form["To"], source=f"twilio error {OPTED_OUT_CODE}")
+            store.record_opt_out(form["To"], source=f"twilio error {OPTED_OUT_CODE}",
+                                 message_sid=sid)
     return "", 204
 
 

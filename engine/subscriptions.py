@@ -1,0 +1,162 @@
+"""Notification subscriptions and carrier keywords: STOP, START, HELP, NOTIFICATIONS.
+
+An engine Interceptor, plus the rule of who may be sent a notification. Imports engine.store
+and engine.conversation (types only).
+
+Two things are kept apart:
+
+- the opt-out ledger (the runtime's `opt_outs` table): a number that texted STOP gets nothing
+  at all until it texts START (or YES, as Twilio treats it), whoever owns it;
+- a linked account's notification setting (`users.notifications`), off until START.
+
+Every change of either is recorded in `subscription_events` with its time and the message that
+caused it, as consent evidence (the store's opt-out methods do it for the ledger, whoever calls
+them: this interceptor, Twilio's OptOutType, or a send refused with error 21610).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.conversation import Turn
+
+# Twilio's default opt-out, opt-in and help keywords: single words, any case, blanks trimmed.
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
+                           "OPTOUT"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
+OPTED_OUT_OPT_IN_WORDS = frozenset({"YES"})  # an opt-in only from a number that opted out
+HELP_WORDS = frozenset({"HELP", "INFO"})
+SETTING_WORDS = frozenset({"NOTIFICATION", "NOTIFICATIONS"})
+
+
+@dataclass(frozen=True)
+class SubscriptionTexts:
+    """What the assistant says about subscriptions. {program} and {contact} are filled in."""
+
+    status_on: str = "Notifications are currently on. Text STOP to turn them off."
+    status_off: str = "Notifications are currently off. Text START to turn them on."
+    subscribed: str = ("You are subscribed to notifications from {program}. Text STOP to "
+                       "unsubscribe.")
+    unsubscribed: str = ("You are unsubscribed from {program} and will get no more messages. "
+                         "Text START to resubscribe.")
+    resumed: str = "You will get messages from {program} again. Text STOP to opt out."
+    guest: str = ("Notifications need a linked account. Text LINK to link yours, then START "
+                  "to turn notifications on.")
+    help: str = ("{program}: support by text. For help, contact {contact}. Msg frequency "
+                 "varies. Msg & data rates may apply. Text STOP to opt out, NOTIFICATIONS for "
+                 "your notification setting.")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a notification may go to a user, and to which numbers if so."""
+
+    allowed: bool
+    reason: str  # "ok", "no_such_user", "guest", "not_subscribed", "opted_out"
+    phones: tuple[str, ...] = ()
+
+
+class Subscriptions:
+    """The Interceptor for carrier keywords and the notification setting.
+
+    It runs first: a keyword is answered whatever topic the user is in, and while a number is
+    opted out nothing is answered at all (the turn is handled, silently).
+    """
+
+    def __init__(self, *, program: str = "Parley", contact: str = "our support team",
+                 texts: SubscriptionTexts | None = None):
+        self.program = program
+        self.contact = contact
+        self.texts = texts or SubscriptionTexts()
+
+    def intercept(self, turn: Turn) -> bool:
+        word = turn.text.strip().upper()
+        opted_out = turn.store.is_opted_out(turn.conversation.phone)
+        if word in OPT_OUT_WORDS:
+            self._stop(turn, word)
+        elif word in OPT_IN_WORDS or (opted_out and word in OPTED_OUT_OPT_IN_WORDS):
+            self._start(turn, word, opted_out=opted_out)
+        elif opted_out:
+            turn.reply.events.append("suppressed:opted_out")
+        elif word in HELP_WORDS:
+            self._say(turn, self.texts.help)
+        elif word in SETTING_WORDS:
+            self._status(turn)
+        else:
+            return False
+        return True
+
+    def _say(self, turn: Turn, text: str) -> None:
+        turn.say(text.format(program=self.program, contact=self.contact), kind="system")
+
+    def _status(self, turn: Turn) -> None:
+        user = turn.user
+        if user is None:
+            self._say(turn, self.texts.guest)
+        elif turn.store.notifications_on(user["id"]):
+            self._say(turn, self.texts.status_on)
+        else:
+            self._say(turn, self.texts.status_off)
+
+    def _stop(self, turn: Turn, word: str) -> None:
+        evidence = _evidence(turn, word)
+        user = turn.user
+        turn.store.record_opt_out(turn.conversation.phone, **evidence)
+        if user is not None:
+            set_notifications(turn.store, user["id"], False, phone=turn.conversation.phone,
+                              **evidence)
+        turn.reply.events.append("opted_out")
+        self._say(turn, self.texts.unsubscribed)
+
+    def _start(self, turn: Turn, word: str, *, opted_out: bool) -> None:
+        evidence = _evidence(turn, word)
+        phone, user = turn.conversation.phone, turn.user
+        if opted_out:
+            turn.store.clear_opt_out(phone, **evidence)
+            turn.reply.events.append("opted_in")
+        if user is None:
+            if opted_out:
+                self._say(turn, self.texts.resumed)
+            self._say(turn, self.texts.guest)
+            return
+        set_notifications(turn.store, user["id"], True, phone=phone, **evidence)
+        turn.reply.events.append("subscribed")
+        self._say(turn, self.texts.subscribed)
+
+
+def _evidence(turn: Turn, word: str) -> dict:
+    return {"source": "sms", "message_sid": turn.inbound.sid, "body": word}
+
+
+# ------------------------------------------------------------------ ledger and setting
+
+
+def set_notifications(store: Store, user_id: int, on: bool, *, phone: str | None,
+                      source: str, message_sid: str | None = None,
+                      body: str | None = None) -> bool:
+    """Turn a user's notifications on or off, recording the change; False if unchanged."""
+    changed = store.set_notifications(user_id, on)
+    if changed:
+        store.record_subscription_event("subscribed" if on else "unsubscribed", phone=phone,
+                                        user_id=user_id, source=source,
+                                        message_sid=message_sid, body=body)
+    return changed
+
+
+def may_notify(store: Store, user_id: int) -> Decision:
+    """Whether user `user_id` may be sent a notification now, and on which numbers."""
+    if store.user(user_id=user_id) is None:
+        return Decision(False, "no_such_user")
+    phones = store.linked_phones(user_id)
+    if not phones:
+        return Decision(False, "guest")  # no phone linked: only a guest could be reached
+    if not store.notifications_on(user_id):
+        return Decision(False, "not_subscribed")
+    reachable = tuple(p for p in phones if not store.is_opted_out(p))
+    if not reachable:
+        return Decision(False, "opted_out")
+    return Decision(True, "ok", reachable)

@@ -1,0 +1,132 @@
+"""Notifications to users with accounts: `POST /api/notifications` and `notify_user`.
+
+Imports engine (store, subscriptions, errors) and webhook.outbox/db. A notification is queued
+in the outbox (channel "notification": sent from NOTIFY_NUMBER when configured, else
+SMS_NUMBER) only for a linked account that turned notifications on and whose number has not
+opted out; otherwise nothing is queued and the reason is answered. It never touches the state
+of a conversation the user is in: it is stored beside it, as a system message.
+
+    curl -X POST https://sms.example.com/api/notifications \\
+         -H "Authorization: Bearer $PARLEY_NOTIFY_API_TOKEN" -H "Content-Type: application/json" \\
+         -d '{"user_id": 1, "message": "Your case CS0010001 was resolved.",
+              "link": "https://support.example.com/cases/CS0010001"}'
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from engine.errors import ParleyError
+from engine.store import Store
+from engine.subscriptions import may_notify
+from webhook.db import get_db
+from webhook.outbox import enqueue
+
+bp = Blueprint("notifications", __name__)
+
+REFUSALS = {
+    "no_such_user": (404, "there is no user with that id"),
+    "guest": (409, "the user has no linked phone: guests cannot receive notifications"),
+    "not_subscribed": (409, "the user has not turned notifications on (they text START)"),
+    "opted_out": (409, "the user's number opted out (they text START to opt back in)"),
+}
+
+
+@dataclass(frozen=True)
+class Notified:
+    """What became of one notification."""
+
+    queued: bool
+    reason: str  # "ok" or one of REFUSALS
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+def notification_body(message: str, *, link: str | None = None) -> str:
+    return f"{message}\n{link}" if link else message
+
+
+def notify_user(store: Store, user_id: int, *, message: str, link: str | None = None,
+                image: str | None = None) -> Notified:
+    """Queue a notification for `user_id` if they may receive it (opens its own write)."""
+    if not message.strip():
+        raise ParleyError("a notification needs a message")
+    body = notification_body(message.strip(), link=link)
+    with store.write():
+        decision = may_notify(store, user_id)
+        if not decision.allowed:
+            return Notified(False, decision.reason)
+        ids: list[int] = []
+        for phone in decision.phones:
+            ids += enqueue(store, to=phone, body=body, media=[image] if image else (),
+                           message_id=_beside_conversation(store, phone, body, image),
+                           channel="notification")
+    return Notified(True, "ok", ids)
+
+
+def _beside_conversation(store: Store, phone: str, body: str, image: str | None) -> int | None:
+    """Store the notification in the phone's open conversation (its state untouched), so an
+    agent who takes the conversation over sees it; None when there is no conversation."""
+    conversation = store.open_conversation(phone)
+    if conversation is None:
+        return None
+    return store.add_message(conversation.id, direction="out", sender="system", body=body,
+                             media=[image] if image else (), kind="notification")
+
+
+# ------------------------------------------------------------------ the HTTP API
+
+
+def _authorized() -> bool:
+    expected = current_app.config.get("NOTIFY_API_TOKEN")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not expected or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), str(expected).encode())
+
+
+def _problem(status: int, reason: str, detail: str) -> tuple[Response, int]:
+    return jsonify(queued=False, reason=reason, detail=detail), status
+
+
+@bp.post("/api/notifications")
+def create() -> tuple[Response, int]:
+    """Send a notification: JSON {"user_id", "message", optional "link" and "image"}."""
+    if not current_app.config.get("NOTIFY_API_TOKEN"):
+        return _problem(503, "disabled", "set PARLEY_NOTIFY_API_TOKEN to enable this API")
+    if not _authorized():
+        response, status = _problem(401, "unauthorized", "a valid bearer token is required")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="parley"'
+        return response, status
+    data = request.get_json(silent=True)
+    problem = _invalid(data)
+    if problem:
+        return _problem(400, "invalid", problem)
+    try:
+        result = notify_user(get_db(), data["user_id"], message=data["message"],
+                             link=data.get("link"), image=data.get("image"))
+    except ParleyError as exc:
+        return _problem(400, "invalid", str(exc))
+    if not result.queued:
+        status, detail = REFUSALS[result.reason]
+        return _problem(status, result.reason, detail)
+    return jsonify(queued=True, reason="ok", outbox_ids=result.outbox_ids), 202
+
+
+def _invalid(data: object) -> str | None:
+    """What is wrong with a request body, or None."""
+    if not isinstance(data, dict):
+        return "send a JSON object"
+    if not isinstance(data.get("user_id"), int) or isinstance(data.get("user_id"), bool):
+        return "user_id must be an integer"
+    if not isinstance(data.get("message"), str) or not data["message"].strip():
+        return "message must be a non-empty string"
+    for key in ("link", "image"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str)
+                                  or not value.startswith(("https://", "http://", "/"))):
+            return f"{key} must be an http(s) URL"
+    return None
