@@ -1,0 +1,128 @@
+"""A misconfigured runtime does not start, and says in one sentence what to set."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from engine.errors import ConfigError
+from tests.webhook.conftest import NOTIFY_NUMBER, SMS_NUMBER, TOKEN, Twilio, runtime_config
+from webhook import create_app, get_runtime
+from webhook.commands import serve
+
+
+def clear_parley_environment(monkeypatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("PARLEY_"):
+            monkeypatch.delenv(key)
+
+
+def without(config: dict, *keys: str) -> dict:
+    return {k: v for k, v in config.items() if k not in keys}
+
+
+class TestFailClosed:
+    def test_no_auth_token_refuses_to_start(self, tmp_path):
+        with pytest.raises(ConfigError, match="PARLEY_TWILIO_AUTH_TOKEN is not set.*"
+                                              "PARLEY_SANDBOX=1"):
+            create_app(without(runtime_config(tmp_path), "TWILIO_AUTH_TOKEN"))
+
+    def test_a_blank_auth_token_is_no_token(self, tmp_path):
+        with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+            create_app(runtime_config(tmp_path, TWILIO_AUTH_TOKEN="  "))
+
+    def test_the_sandbox_starts_without_twilio_and_signs_with_its_own_token(self, tmp_path):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True})
+        settings = get_runtime(app).settings
+        assert settings.sandbox and settings.sandbox_transport
+        assert settings.auth_token.startswith("sandbox-") and settings.auth_token != TOKEN
+        assert settings.database == str(tmp_path / "instance" / "parley.sqlite")
+        # The token is kept, so every process of the sandbox checks the same signatures.
+        again = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": "1"})
+        assert get_runtime(again).settings.auth_token == settings.auth_token
+        # A request signed with a guessed token is refused even here.
+        twilio = Twilio(app.test_client(), token="guess", url="http://localhost",
+                        account_sid=settings.account_sid)
+        assert twilio.text("+15550100001", "hi").status_code == 403
+
+    def test_the_sandbox_with_real_credentials_sends_through_twilio(self, tmp_path):
+        app = create_app(runtime_config(tmp_path, SANDBOX=True))
+        assert not get_runtime(app).settings.sandbox_transport
+
+    def test_the_notification_number_must_differ(self, tmp_path):
+        with pytest.raises(ConfigError, match="PARLEY_NOTIFY_NUMBER must differ"):
+            create_app(runtime_config(tmp_path, NOTIFY_NUMBER=SMS_NUMBER))
+
+    @pytest.mark.parametrize("overrides, message", [
+        ({"TWILIO_ACCOUNT_SID": None}, "PARLEY_TWILIO_ACCOUNT_SID is not set"),
+        ({"TWILIO_ACCOUNT_SID": "ACnothex"}, "is not an account SID"),
+        ({"SMS_NUMBER": None}, "PARLEY_SMS_NUMBER is not set"),
+        ({"SMS_NUMBER": "555-0100"}, "not a phone number in E.164"),
+        ({"NOTIFY_NUMBER": "0800 NOTIFY"}, "PARLEY_NOTIFY_NUMBER '0800 NOTIFY' is not"),
+        ({"PUBLIC_URL": None}, "PARLEY_PUBLIC_URL is not set"),
+        ({"PUBLIC_URL": "sms.example.com"}, "must be an http\\(s\\) address"),
+        ({"PUBLIC_URL": "https://sms.example.com/?a=1"}, "without a query"),
+        ({"IDLE_TIMEOUT_MINUTES": "soon"}, "PARLEY_IDLE_TIMEOUT_MINUTES must be a number"),
+        ({"IDLE_TIMEOUT_MINUTES": 0}, "must be at least"),
+        ({"SANDBOX": "maybe"}, "PARLEY_SANDBOX must be 1 or 0"),
+        ({"MEDIA_TEST_HOSTS": ["media.example.com:443"]}, "only name loopback hosts"),
+        ({"TWILIO_API_BASE_URL": "ftp://mock"}, "not an http\\(s\\) URL"),
+    ])
+    def test_each_mistake_is_named(self, tmp_path, overrides, message):
+        with pytest.raises(ConfigError, match=message) as info:
+            create_app(runtime_config(tmp_path, **overrides))
+        assert str(info.value).count(". ") == 0  # one sentence
+
+
+class TestSources:
+    def test_environment_variables_with_the_parley_prefix(self, tmp_path, monkeypatch):
+        for key, value in runtime_config(tmp_path).items():
+            monkeypatch.setenv(f"PARLEY_{key}", str(value))
+        # Digits-only values come back from from_prefixed_env as numbers: still strings here.
+        monkeypatch.setenv("PARLEY_TWILIO_AUTH_TOKEN", "12345678901234567890")
+        monkeypatch.setenv("PARLEY_IDLE_TIMEOUT_MINUTES", "45")
+        monkeypatch.setenv("PARLEY_MEDIA_TEST_HOSTS", "127.0.0.1:8081, localhost:8082")
+        settings = get_runtime(create_app()).settings
+        assert settings.auth_token == "12345678901234567890"
+        assert settings.idle_timeout_minutes == 45
+        assert settings.notify_number == NOTIFY_NUMBER
+        assert settings.media_test_hosts == ("127.0.0.1:8081", "localhost:8082")
+
+    def test_an_instance_config_file(self, tmp_path, monkeypatch):
+        instance = tmp_path / "instance"
+        instance.mkdir()
+        (instance / "config.py").write_text(
+            f'TWILIO_ACCOUNT_SID = "AC{"ab" * 16}"\nTWILIO_AUTH_TOKEN = "file-token"\n'
+            f'SMS_NUMBER = "{SMS_NUMBER}"\nPUBLIC_URL = "https://file.example.com"\n')
+        clear_parley_environment(monkeypatch)
+        monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(instance))
+        settings = get_runtime(create_app()).settings
+        assert (settings.auth_token, settings.public_url) == \
+            ("file-token", "https://file.example.com")
+
+    def test_the_wsgi_module_fails_closed_too(self, tmp_path, monkeypatch):
+        clear_parley_environment(monkeypatch)
+        monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(tmp_path / "instance"))
+        monkeypatch.delitem(sys.modules, "webhook.wsgi", raising=False)
+        with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
+            importlib.import_module("webhook.wsgi")
+
+
+class TestServeCommand:
+    def test_the_sandbox_refuses_to_listen_beyond_this_machine(self, monkeypatch):
+        clear_parley_environment(monkeypatch)
+        result = CliRunner().invoke(serve, ["--host", "0.0.0.0"])
+        assert result.exit_code != 0
+        assert "only listens on this machine" in result.output
+
+    def test_without_a_sandbox_a_missing_token_is_one_clear_error(self, tmp_path,
+                                                                   monkeypatch):
+        clear_parley_environment(monkeypatch)
+        monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(tmp_path / "instance"))
+        result = CliRunner().invoke(serve, ["--no-sandbox"])
+        assert result.exit_code == 1
+        assert "Error: PARLEY_TWILIO_AUTH_TOKEN is not set" in result.output
