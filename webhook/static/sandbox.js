@@ -10,6 +10,8 @@
   const imageInput = document.getElementById("image");
   const errorEl = document.getElementById("error");
   const smsNumber = phoneEl.dataset.smsNumber;
+  const threadUrl = phoneEl.dataset.threadUrl;
+  const sendUrl = phoneEl.dataset.sendUrl;
   let lastId = 0;
   let polling = null;
 
@@ -58,7 +60,7 @@
     const phone = select.value;
     try {
       const response = await fetch(
-        "thread?phone=" + encodeURIComponent(phone) + "&after=" + lastId,
+        threadUrl + "?phone=" + encodeURIComponent(phone) + "&after=" + lastId,
         { headers: { Accept: "application/json" } });
       if (!response.ok) return;
       const data = await response.json();
@@ -92,7 +94,7 @@
     const button = document.getElementById("send");
     button.disabled = true;
     try {
-      const response = await fetch("send", {
+      const response = await fetch(sendUrl, {
         method: "POST", body: form, headers: { "X-Parley-Sandbox": "1" },
       });
       if (!response.ok) {

@@ -1,0 +1,234 @@
+"""The local sandbox: a phone page that texts the runtime with no Twilio account anywhere."""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from html.parser import HTMLParser
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.store import Store
+from tests.support.browser import screenshot_dir
+from tests.support.prism import free_port
+from tests.webhook.conftest import ROOT, load_examples
+from webhook import create_app
+from webhook.outbox import enqueue, send_in_conversation
+from webhook.worker import Worker
+
+PNG = (ROOT / "topics/media/serial-number.png").read_bytes()
+PHONE = "+15550100001"
+NOTIFY = "+15550009998"
+SEND = {"X-Parley-Sandbox": "1"}
+
+
+def sandbox_config(tmp_path, **overrides) -> dict:
+    return {"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True,
+            "NOTIFY_NUMBER": NOTIFY, **overrides}
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    app = create_app(sandbox_config(tmp_path))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    yield app, app.test_client(), store
+    store.close()
+
+
+def thread(client, phone: str = PHONE) -> list[tuple[str, str, list[str]]]:
+    response = client.get("/sandbox/thread", query_string={"phone": phone})
+    assert response.status_code == 200
+    return [(m["direction"], m["body"], m["media"]) for m in response.json["messages"]]
+
+
+class _Scripts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.handlers, self._in_script = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.handlers += [name for name in attrs if name.startswith("on")]
+        if tag == "script":
+            self.scripts.append(attrs.get("src"))
+            self._in_script = True
+
+    def handle_endtag(self, tag):
+        self._in_script = self._in_script and tag != "script"
+
+    def handle_data(self, data):
+        if self._in_script and data.strip():
+            self.scripts.append("inline")
+
+
+class TestPhonePage:
+    def test_the_page_has_no_inline_script_and_a_strict_policy(self, sandbox):
+        _app, client, _store = sandbox
+        response = client.get("/sandbox")
+        assert response.status_code == 200
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+        parser = _Scripts()
+        parser.feed(response.get_data(as_text=True))
+        assert parser.scripts == ["/static/sandbox.js"]
+        assert parser.handlers == []
+        script = client.get("/static/sandbox.js")
+        assert script.status_code == 200 and "javascript" in script.mimetype
+
+    def test_the_simulated_numbers_are_listed(self, sandbox):
+        _app, client, _store = sandbox
+        page = client.get("/sandbox").get_data(as_text=True)
+        assert re.findall(r'<option value="([^"]+)"', page) == ["+15550100001", "+15550100002"]
+
+    def test_no_sandbox_no_phone_page(self, app):
+        assert app.test_client().get("/sandbox").status_code == 404
+
+
+class TestTexting:
+    def test_a_text_goes_through_the_signed_webhook_and_the_replies_show(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", data={"phone": PHONE, "body": "hello"},
+                               headers=SEND)
+        assert response.status_code == 200
+        got = thread(client)
+        assert got[0] == ("sent", "hello", [])
+        assert got[1][1].startswith("Hi, I'm Parley")
+        assert got[2][1].startswith("What can I help you with?")
+        # Stored like any Twilio message, under its own MessageSid.
+        assert store.message_by_sid(response.json["sid"])["body"] == "hello"
+
+    def test_phones_have_their_own_threads(self, sandbox):
+        _app, client, _store = sandbox
+        client.post("/sandbox/send", data={"phone": PHONE, "body": "hello"}, headers=SEND)
+        client.post("/sandbox/send", data={"phone": "+15550100003", "body": "fire"},
+                    headers=SEND)
+        assert thread(client, "+15550100003")[1][1].startswith("Unplug the router")
+        assert all("Unplug" not in body for _d, body, _m in thread(client))
+        page = client.get("/sandbox").get_data(as_text=True)
+        assert '<option value="+15550100003">' in page
+
+    def test_only_the_pages_script_may_send(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", data={"phone": PHONE, "body": "hello"})
+        assert response.status_code == 403
+        assert thread(client) == []
+
+    def test_a_phone_number_must_look_like_one(self, sandbox):
+        _app, client, _store = sandbox
+        response = client.post("/sandbox/send", data={"phone": "5550100", "body": "hello"},
+                               headers=SEND)
+        assert response.status_code == 400
+
+    def test_a_photo_is_uploaded_served_and_recorded_as_media(self, sandbox):
+        app, client, store = sandbox
+        client.post("/sandbox/send", data={"phone": PHONE, "body": "serial number"},
+                    headers=SEND)
+        image_reply = thread(client)[1]
+        assert image_reply[2] == ["http://localhost/media/serial-number.png"]
+        response = client.post("/sandbox/send", headers=SEND, data={
+            "phone": PHONE, "body": "", "image": (io.BytesIO(PNG), "label.png")})
+        assert response.status_code == 200
+        sent = thread(client)[3]
+        [url] = sent[2]
+        assert re.fullmatch(r"http://localhost/sandbox/uploads/[0-9a-f]{32}\.png", url)
+        assert client.get(url.removeprefix("http://localhost")).get_data() == PNG
+        assert thread(client)[4][1] == \
+            "Got it, thanks! We'll register your device and text you when it's done."
+        Worker(app).drain()
+        [item] = store.message_by_sid(response.json["sid"])["media"]
+        assert (item["url"], item["content_type"]) == (url, "image/png")
+        assert item["bytes"] == len(PNG) and item["file"].startswith("media/inbound/")
+
+    def test_a_file_that_is_not_an_image_is_refused(self, sandbox):
+        _app, client, _store = sandbox
+        response = client.post("/sandbox/send", headers=SEND, data={
+            "phone": PHONE, "body": "", "image": (io.BytesIO(b"%PDF-1.7"), "doc.pdf")})
+        assert response.status_code == 415
+        assert thread(client) == []
+
+
+class TestSenderInTheSandbox:
+    def test_agent_replies_and_notifications_reach_the_phone(self, sandbox):
+        app, client, store = sandbox
+        client.post("/sandbox/send", data={"phone": PHONE, "body": "AGENT"}, headers=SEND)
+        conversation_id = store.open_conversation(PHONE).id
+        with store.write():
+            message_id = send_in_conversation(store, conversation_id,
+                                              body="Hi, this is Beth. How can I help?")
+            enqueue(store, to=PHONE, body="Your case CS0010001 was resolved.",
+                    channel="notification")
+        Worker(app).drain()
+        got = thread(client)[-2:]
+        assert got == [("received", "Hi, this is Beth. How can I help?", []),
+                       ("received", "Your case CS0010001 was resolved.", [])]
+        numbers = [m["number"] for m in
+                   client.get("/sandbox/thread", query_string={"phone": PHONE}).json["messages"]]
+        assert numbers[-2:] == ["+15550009999", NOTIFY]
+        assert store.message(message_id)["status"] == "delivered"
+
+
+@pytest.fixture
+def live_sandbox(tmp_path):
+    """The sandbox served over HTTP with its sender thread, as `parley serve` runs it."""
+    port = free_port()
+    app = create_app(sandbox_config(tmp_path, PUBLIC_URL=f"http://127.0.0.1:{port}",
+                                    WORKER_POLL_SECONDS=0.1))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    _worker, stop = Worker(app).start_thread()
+    try:
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        stop.set()
+        server.shutdown()
+        store.close()
+
+
+def test_the_phone_page_in_a_browser(live_sandbox, page, tmp_path):
+    from playwright.sync_api import expect
+
+    url, store = live_sandbox
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{url}/sandbox")
+    received = page.locator("#thread li.received")
+
+    page.fill("#body", "serial number")
+    page.click("#send")
+    expect(received.nth(1)).to_have_text("Please send a photo of that label.")
+    image = received.nth(0).locator("img")
+    expect(image).to_have_attribute("src", f"{url}/media/serial-number.png")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=image.element_handle())
+
+    photo = tmp_path / "label.png"
+    photo.write_bytes(PNG)
+    page.set_input_files("#image", str(photo))
+    page.click("#send")
+    expect(received.nth(2)).to_contain_text("Got it, thanks!")
+    expect(page.locator("#thread li.sent img")).to_have_count(1)
+
+    # A notification from the separate number arrives through the sender thread.
+    with store.write():
+        enqueue(store, to=PHONE, body="Your device is registered.", channel="notification")
+    expect(page.locator("#thread li.received", has_text="Your device is registered.")) \
+        .to_contain_text(f"from {NOTIFY}")
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
+
+    # Another simulated phone has a thread of its own.
+    page.fill("#new-phone", "+15550100005")
+    page.click("#add-phone button")
+    expect(page.locator("#thread li")).to_have_count(0)
+    page.fill("#body", "fire")
+    page.press("#body", "Enter")
+    expect(page.locator("#thread li.received").first).to_contain_text("Unplug the router")
+    page.select_option("#phone-select", PHONE)
+    expect(page.locator("#thread li.received", has_text="Got it, thanks!")).to_have_count(1)
+    assert problems == []
