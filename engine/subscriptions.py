@@ -154,9 +154,10 @@ def may_notify(store: Store, user_id: int) -> Decision:
     phones = store.linked_phones(user_id)
     if not phones:
         return Decision(False, "guest")  # no phone linked: only a guest could be reached
-    if not store.notifications_on(user_id):
-        return Decision(False, "not_subscribed")
+    # The carrier-level opt-out is the stronger reason: it silences even a subscribed user.
     reachable = tuple(p for p in phones if not store.is_opted_out(p))
     if not reachable:
         return Decision(False, "opted_out")
+    if not store.notifications_on(user_id):
+        return Decision(False, "not_subscribed")
     return Decision(True, "ok", reachable)
