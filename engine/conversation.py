@@ -398,6 +398,16 @@ class Engine:
         turn.reply.events.append("closed")
 
     def _handoff(self, turn: Turn, *, reason: str, message: str | None = None) -> None:
+        # Seam (live agents): an interceptor may take the hand-off over, e.g. to queue the
+        # chat for agents, or to say what happens instead when none is available. It returns
+        # True when it did, calling `hand_over` itself if the chat goes to people.
+        if any(getattr(i, "handoff", _never)(turn, reason=reason, message=message)
+               for i in self.interceptors):
+            return
+        self.hand_over(turn, reason=reason, message=message)
+
+    def hand_over(self, turn: Turn, *, reason: str, message: str | None = None) -> None:
+        """Give the conversation to people: say `message`; the bot is silent from now on."""
         turn.say(message or self.texts.handoff, kind="system")
         state = turn.state
         state.update(mode="handoff", handoff_reason=reason)
@@ -656,7 +666,7 @@ def render_card(node: dict, context: dict) -> str:
     return "\n".join(line for line in lines if line.strip())
 
 
-def _never(*_args: Any) -> bool:
+def _never(*_args: Any, **_kwargs: Any) -> bool:
     """Stands in for an optional Interceptor method that an interceptor does not have."""
     return False
 

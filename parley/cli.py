@@ -18,6 +18,7 @@ from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
 from parley.accounts_cli import notify, users
+from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
@@ -299,6 +300,9 @@ def export_topic(topic_id: str, version: int | None, output: str | None, databas
 
 main.add_command(users)
 main.add_command(notify)
+
+
+main.add_command(agents)
 
 
 def run() -> None:

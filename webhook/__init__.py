@@ -80,6 +80,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         from webhook import sandbox
 
         app.register_blueprint(sandbox.bp)
+    from webhook import workspace  # live agents: the hand-off desk and the agent workspace
+
+    workspace.init_app(app)
     return app
 
 

@@ -14,10 +14,12 @@ import uuid
 
 from flask import Flask
 
+from engine import handoff
 from webhook import get_runtime
 from webhook.db import open_runtime_store
 from webhook.media import fetch_pending
 from webhook.outbox import Sender, Transport
+from webhook.workspace import get_desk
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class Worker:
             sender = Sender(store, self.settings, transport=self.transport, owner=self.owner)
             done = sender.send_due()
             done += fetch_pending(store, self.settings, owner=self.owner)
+            # Live agents: chats nobody accepted in time go back to the bot, with an apology.
+            done += handoff.sweep(store, get_desk(self.app))
             return done
         finally:
             store.close()

@@ -1,0 +1,108 @@
+"""Fixtures for live agents: the runtime with examples and two agents, signed-in clients.
+
+CSRF protection stays on: clients read the token from a page as a browser would. Webhooks are
+signed with the real RequestValidator (tests.webhook.conftest.Twilio).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from engine.store import Store
+from tests.webhook.conftest import Twilio, load_examples, runtime_config
+from webhook import create_app
+
+PHONE = "+15550100001"  # Abel Tuter's mobile in the sample records
+GUEST = "+15550107777"
+PASSWORD = "correct horse battery"
+AGENTS = {"beth": "Beth Anglin", "fred": "Fred Agent"}
+CARD_URL = "https://support.example.com/cases/{{ record.number }}"
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf[_-]token" (?:value|content)="([^"]+)"', html)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+class AgentClient:
+    """A test client signed in to the workspace as an agent, with its CSRF token."""
+
+    def __init__(self, client, user_name: str):
+        self.client = client
+        page = client.get("/agent/login")
+        response = client.post("/agent/login", data={
+            "user_name": user_name, "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+        assert response.status_code == 302, response.text
+        self.token = csrf_token(client.get("/agent/").text)
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        headers = {"X-Requested-With": "fetch", **kwargs.pop("headers", {})}
+        return self.client.post(url, data={"csrf_token": self.token, **(data or {})},
+                                headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def queue(self) -> dict:
+        response = self.get("/agent/api/queue")
+        assert response.status_code == 200, response.text
+        return response.json
+
+    def conversation(self, conversation_id: int, **params) -> dict:
+        response = self.get(f"/agent/api/conversations/{conversation_id}", query_string=params)
+        assert response.status_code == 200, response.text
+        return response.json
+
+    def accept(self, entry_id: int):
+        return self.post(f"/agent/queue/{entry_id}/accept")
+
+    def reply(self, conversation_id: int, **data):
+        return self.post(f"/agent/conversations/{conversation_id}/reply", data=data)
+
+
+def add_agents(store: Store) -> None:
+    with store.write():
+        for user_name, display_name in AGENTS.items():
+            store.add_agent(user_name, generate_password_hash(PASSWORD),
+                            display_name=display_name)
+
+
+@pytest.fixture
+def config(tmp_path) -> dict:
+    return runtime_config(tmp_path, SECRET_KEY="test secret", AGENT_CARD_URL=CARD_URL)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    add_agents(store)
+    store.close()
+    return app
+
+
+@pytest.fixture
+def store(app):
+    store = Store(app.config["DATABASE"])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def twilio(app) -> Twilio:
+    return Twilio(app.test_client())
+
+
+@pytest.fixture
+def beth(app) -> AgentClient:
+    return AgentClient(app.test_client(), "beth")
+
+
+@pytest.fixture
+def fred(app) -> AgentClient:
+    return AgentClient(app.test_client(), "fred")

@@ -1,0 +1,134 @@
+"""The agent workspace: live agents sign in, take chats from the queue and answer them.
+
+A blueprint package of the runtime. Imports engine (handoff, store, errors), webhook (db,
+media, security) and Flask-WTF. `webhook.create_app` calls `init_app(app)` once; it sets the
+desk (the hand-off Interceptor) before the other interceptors, signs agents in with their own
+cookie (`parley_agent`, path /agent, HttpOnly, SameSite=Lax, Secure when the public URL is
+https), checks a CSRF token on every POST of the workspace (and only there: Twilio's webhooks
+are checked by signature), and serves agents' images at a public URL for Twilio to fetch.
+
+Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
+
+    AGENT_HOURS                 when agents work, e.g. "mon-fri 09:00-17:00, sat 10:00-13:00";
+                                empty (default): always
+    AGENT_TIMEZONE              the time zone of AGENT_HOURS (default UTC)
+    AGENT_WHEN_UNAVAILABLE      "callback" (default): promise a text back and queue the
+                                request; "bot": the user stays with the bot
+    AGENT_QUEUE_TIMEOUT_MINUTES a chat nobody accepts in this time goes back to the bot with
+                                an apology (default 15; 0: never)
+    AGENT_PRESENCE_SECONDS      an agent whose workspace was open this recently counts as
+                                signed in (default 90)
+    AGENT_SESSION_HOURS         how long a sign-in lasts (default 12)
+    AGENT_UPLOAD_MAX_BYTES      largest image an agent may send (default 5 MB, Twilio's limit)
+    AGENT_CARD_URL              link line of case cards, a template such as
+                                "https://support.example.com/cases/{{ record.number }}"
+    SECRET_KEY                  signs the agent cookie (default: a random key kept in the
+                                instance folder as agent_secret_key)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from flask_wtf.csrf import CSRFProtect
+
+from engine.errors import ConfigError
+from engine.handoff import DeskSettings, HandoffDesk, OpeningHours
+
+csrf = CSRFProtect()
+
+DEFAULTS: dict[str, Any] = {
+    "AGENT_HOURS": "",
+    "AGENT_TIMEZONE": "UTC",
+    "AGENT_WHEN_UNAVAILABLE": "callback",
+    "AGENT_QUEUE_TIMEOUT_MINUTES": 15,
+    "AGENT_PRESENCE_SECONDS": 90,
+    "AGENT_SESSION_HOURS": 12,
+    "AGENT_UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
+    "AGENT_CARD_URL": "",
+}
+COOKIE_NAME = "parley_agent"
+
+
+def init_app(app: Flask) -> None:
+    """Set up the workspace on the runtime app (after its settings are loaded)."""
+    from webhook import get_runtime
+    from webhook.workspace import auth, media, views
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    runtime = get_runtime(app)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(runtime.settings.instance_path)
+    public = runtime.settings.public_url or ""
+    app.config.update(
+        SESSION_COOKIE_NAME=COOKIE_NAME,
+        SESSION_COOKIE_PATH="/agent",  # never sent with Twilio's webhooks or the sandbox
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=public.startswith("https://"),
+        WTF_CSRF_CHECK_DEFAULT=False,  # the workspace checks its own POSTs (views.bp)
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the sign-in
+    )
+    app.permanent_session_lifetime = timedelta(hours=_number(app.config,
+                                                             "AGENT_SESSION_HOURS", 0.1))
+    csrf.init_app(app)
+    desk = HandoffDesk(desk_settings(app.config))
+    app.extensions["parley_desk"] = desk
+    # First: while people own a chat, the desk claims every message before any other
+    # feature could answer (carrier keywords are passed on; see engine.handoff).
+    runtime.interceptors.insert(0, desk)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(media.bp)
+
+
+def desk_settings(config: Mapping[str, Any]) -> DeskSettings:
+    """The hand-off rules the configuration asks for; ConfigError names a bad key."""
+    return DeskSettings(
+        hours=OpeningHours.parse(str(config.get("AGENT_HOURS") or ""),
+                                 zone=str(config.get("AGENT_TIMEZONE") or "UTC")),
+        when_unavailable=str(config.get("AGENT_WHEN_UNAVAILABLE") or "callback").lower(),
+        queue_timeout_minutes=_number(config, "AGENT_QUEUE_TIMEOUT_MINUTES", 0),
+        presence_seconds=_number(config, "AGENT_PRESENCE_SECONDS", 5),
+        card_url=str(config.get("AGENT_CARD_URL") or ""),
+    )
+
+
+def get_desk(app: Flask | None = None) -> HandoffDesk:
+    return (app or current_app).extensions["parley_desk"]
+
+
+def _number(config: Mapping[str, Any], key: str, minimum: float) -> float:
+    value = config.get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"PARLEY_{key} must be a number, not {value!r}.") from None
+    if number < minimum:
+        raise ConfigError(f"PARLEY_{key} must be at least {minimum:g}, not {value!r}.")
+    return number
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A random key kept in the instance folder, made once (by whichever process is first)."""
+    path = Path(instance_path) / "agent_secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key

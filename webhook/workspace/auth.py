@@ -1,0 +1,165 @@
+"""Agents' sign-in: werkzeug password hashes, server-side sessions that sign-out really ends.
+
+Imports engine.store (through webhook.db) and Flask. The `parley_agent` cookie holds a random
+token; the store keeps only its SHA-256, so signing out, a password change or removing the
+agent ends every copy of the cookie. A session's last_seen_at (refreshed at most every
+TOUCH_SECONDS while the workspace is open) is what "an agent is signed in" means to the desk.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.store import parse_iso
+from webhook.db import get_db
+from webhook.workspace import csrf
+
+bp = Blueprint("agent_auth", __name__, url_prefix="/agent",
+               template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+TOUCH_SECONDS = 30.0
+# Checked when the user name is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" \
+        or request.headers.get("X-Requested-With") == "fetch"
+
+
+def current_agent() -> dict | None:
+    """The signed-in agent of this request (loaded once), or None."""
+    if "agent" in g:
+        return g.agent
+    g.agent = None
+    token = session.get("agent_token")
+    if token:
+        store = get_db()
+        hours = float(current_app.config["AGENT_SESSION_HOURS"])
+        agent = store.session_agent(token_hash(token), max_age_seconds=hours * 3600)
+        if agent is None:
+            session.clear()
+        else:
+            if store.clock() - parse_iso(agent["last_seen_at"]) > TOUCH_SECONDS:
+                with store.write():
+                    store.touch_agent_session(token_hash(token))
+            g.agent = agent
+    return g.agent
+
+
+def agent_required(view: Callable) -> Callable:
+    """Redirect to the sign-in page (401 for the page's scripts) without a live session."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        if current_agent() is None:
+            if wants_json():
+                return jsonify(error="Please sign in again."), 401
+            return redirect(url_for("agent_auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return checked
+
+
+def protect() -> None:
+    """CSRF check for the workspace's POSTs (a before_request of its blueprints)."""
+    if request.method == "POST":
+        csrf.protect()
+
+
+bp.before_request(protect)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_refused(error: CSRFError):
+    message = f"The form was refused ({error.description}) Reload the page and try again."
+    if wants_json():
+        return jsonify(error=message), 400
+    return render_template("workspace/error.html", title="Request refused",
+                           message=message), 400
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/agent") and not target.startswith("//") \
+            and "\\" not in target:
+        return target
+    return url_for("workspace.queue")
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    if current_agent() is not None and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")))
+    error, user_name = None, ""
+    if request.method == "POST":
+        user_name = request.form.get("user_name", "").strip()
+        password = request.form.get("password", "")
+        store = get_db()
+        agent = store.agent(user_name) if user_name else None
+        valid = check_password_hash(agent["password_hash"] if agent else _DUMMY_HASH, password)
+        if agent is None or not valid:
+            error = "Unknown user name or wrong password."
+        else:
+            token = secrets.token_urlsafe(32)
+            with store.write():
+                store.open_agent_session(agent["id"], token_hash(token))
+            session.clear()  # a fresh session, and CSRF token, for the signed-in agent
+            session["agent_token"] = token
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("workspace/login.html", error=error, user_name=user_name), \
+        401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    token = session.get("agent_token")
+    if token:
+        store = get_db()
+        with store.write():
+            store.close_agent_session(token_hash(token))
+    session.clear()
+    return redirect(url_for("agent_auth.login"))
+
+
+# Scripts come from static files only: no inline script, no inline event handlers.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'",
+    "img-src 'self' https: data:", "connect-src 'self'", "object-src 'none'",
+    "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
+])
+
+
+def add_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype in ("text/html", "application/json"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+bp.after_request(add_headers)

@@ -1,0 +1,118 @@
+"""`parley agents`: create live agents, list them, set passwords, remove them.
+
+A click group that needs no running app. Imports engine.store and werkzeug. The database is
+--database, else $PARLEY_DATABASE, else the runtime's: parley.sqlite in $PARLEY_INSTANCE_PATH
+or in instance/ beside the code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from werkzeug.security import generate_password_hash
+
+from engine.errors import StoreError
+from engine.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+MIN_PASSWORD = 8
+
+
+def runtime_database() -> str:
+    if os.environ.get("PARLEY_DATABASE"):
+        return os.environ["PARLEY_DATABASE"]
+    instance = os.environ.get("PARLEY_INSTANCE_PATH") or str(ROOT / "instance")
+    return str(Path(instance) / "parley.sqlite")
+
+
+database_option = click.option(
+    "--database", "-d", default=runtime_database,
+    show_default="$PARLEY_DATABASE, or parley.sqlite in the runtime's instance folder",
+    help="SQLite file of the Parley database.")
+
+
+def _password(value: str | None) -> str:
+    password = value or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
+@click.group("agents")
+def agents() -> None:
+    """Live agents: the people who sign in to the workspace (/agent) and answer chats."""
+
+
+@agents.command("add")
+@click.argument("user_name")
+@click.option("--display-name", help="Name users and agents see (default: USER_NAME).")
+@click.option("--password", help="Password (prompted when left out; avoid it in scripts).")
+@database_option
+def add(user_name: str, display_name: str | None, password: str | None, database: str) -> None:
+    """Create an agent."""
+    secret = _password(password)
+    store = open_store(database)
+    try:
+        with store.write():
+            store.add_agent(user_name, generate_password_hash(secret), display_name=display_name)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"agent {user_name!r} created")
+
+
+@agents.command("list")
+@database_option
+def list_agents(database: str) -> None:
+    """List agents, when they last signed in and were last seen."""
+    store = open_store(database)
+    try:
+        found = store.list_agents()
+    finally:
+        store.close()
+    if not found:
+        click.echo("no agents yet: create one with `parley agents add NAME`")
+    for agent in found:
+        click.echo("\t".join([agent["user_name"], agent["display_name"],
+                              agent["last_login_at"] or "never signed in",
+                              agent["last_seen_at"] or "-"]))
+
+
+@agents.command("set-password")
+@click.argument("user_name")
+@click.option("--password", help="New password (prompted when left out).")
+@database_option
+def set_password(user_name: str, password: str | None, database: str) -> None:
+    """Change an agent's password; their open sessions end."""
+    secret = _password(password)
+    store = open_store(database)
+    try:
+        with store.write():
+            found = store.set_agent_password(user_name, generate_password_hash(secret))
+    finally:
+        store.close()
+    if not found:
+        raise click.ClickException(f"no agent {user_name!r}")
+    click.echo(f"password of {user_name!r} changed; their sessions were ended")
+
+
+@agents.command("remove")
+@click.argument("user_name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@database_option
+def remove(user_name: str, yes: bool, database: str) -> None:
+    """Remove an agent; their open chats go back to the queue."""
+    if not yes:
+        click.confirm(f"Remove agent {user_name!r}?", abort=True)
+    store = open_store(database)
+    try:
+        with store.write():
+            found = store.remove_agent(user_name)
+    finally:
+        store.close()
+    if not found:
+        raise click.ClickException(f"no agent {user_name!r}")
+    click.echo(f"agent {user_name!r} removed")

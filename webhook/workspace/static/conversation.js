@@ -1,0 +1,160 @@
+// One conversation: the whole history (bot turns included), new messages and delivery
+// statuses as they arrive (polling), and the agent's replies, notes and actions.
+(function () {
+  "use strict";
+  const P = window.Parley;
+  const chat = document.getElementById("chat");
+  const list = document.getElementById("messages");
+  const stateEl = document.getElementById("chat-state");
+  const errorEl = document.getElementById("chat-error");
+  const acceptButton = document.getElementById("accept");
+  const form = document.getElementById("reply");
+  const noteForm = document.getElementById("note");
+  const notesEl = document.getElementById("notes");
+  const POLL_MS = 1500;
+  const SENDERS = {user: "User", bot: "Bot", agent: "Agent", system: "System"};
+  const shown = new Map();  // message id -> its <li>
+  const watched = new Set();  // ids whose status or media may still change
+  let lastId = 0;
+  let entry = null;
+  let busy = false;
+
+  function mediaNode(media) {
+    if (media.src) {
+      const img = P.el("img", "media");
+      img.src = media.src;
+      img.alt = "image";
+      return img;
+    }
+    if (media.state === "failed") return P.el("span", "media-note", "Image not kept: " + media.error);
+    return P.el("span", "media-note", "Image on its way…");
+  }
+
+  function statusText(message) {
+    if (!message.status) return "";
+    return message.reason ? message.status + ": " + message.reason : message.status;
+  }
+
+  function render(message) {
+    const item = P.el("li", "msg " + message.direction + " " + message.sender + " kind-" + message.kind);
+    item.dataset.id = message.id;
+    const head = P.el("div", "meta");
+    head.appendChild(P.el("span", "sender", SENDERS[message.sender] || message.sender));
+    head.appendChild(P.el("time", null, P.time(message.created_at)));
+    item.appendChild(head);
+    const media = P.el("div", "media-list");
+    for (const m of message.media) media.appendChild(mediaNode(m));
+    item.appendChild(media);
+    if (message.body) item.appendChild(P.el("p", "body", message.body));
+    const status = P.el("div", "status " + (message.status || ""), statusText(message));
+    item.appendChild(status);
+    return item;
+  }
+
+  function place(message) {
+    const item = render(message);
+    const old = shown.get(message.id);
+    if (old) old.replaceWith(item); else list.appendChild(item);
+    shown.set(message.id, item);
+    if (message.final) watched.delete(message.id); else watched.add(message.id);
+  }
+
+  function showEntry(current) {
+    entry = current;
+    const texts = {
+      waiting: "Waiting for an agent.",
+      mine: "You are handling this chat.",
+      taken: (current.agent || "Another agent") + " is handling this chat.",
+      ended: "This chat has ended (" + (current.outcome || "") + ").",
+    };
+    stateEl.textContent = texts[current.state];
+    stateEl.className = "state " + current.state;
+    acceptButton.hidden = current.state !== "waiting";
+    const mine = current.state === "mine";
+    for (const control of document.querySelectorAll("#reply button, #reply textarea, #reply input, #reply select, #actions button")) {
+      control.disabled = !mine;
+    }
+  }
+
+  function showNotes(notes) {
+    notesEl.replaceChildren(...notes.map((note) => {
+      const li = P.el("li");
+      li.appendChild(P.el("span", "meta", (note.agent_name || "agent") + " · " + P.time(note.created_at)));
+      li.appendChild(P.el("p", "body", note.body));
+      return li;
+    }));
+  }
+
+  async function poll() {
+    if (busy) return;
+    busy = true;
+    try {
+      const url = chat.dataset.api + "?after=" + lastId + "&watch=" + [...watched].join(",");
+      const result = await P.get(url);
+      if (!result.ok) return;
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+      for (const message of result.data.messages) {
+        place(message);
+        lastId = Math.max(lastId, message.id);
+      }
+      for (const message of result.data.updates) place(message);
+      showEntry(result.data.entry);
+      showNotes(result.data.notes);
+      if (atBottom || result.data.messages.length) list.scrollTop = list.scrollHeight;
+    } finally {
+      busy = false;
+    }
+  }
+
+  function selectedKind() {
+    return form.querySelector('input[name="kind"]:checked').value;
+  }
+
+  function showPane() {
+    const kind = selectedKind();
+    for (const pane of form.querySelectorAll(".pane")) pane.hidden = pane.dataset.kind !== kind;
+  }
+
+  async function send(event) {
+    event.preventDefault();
+    P.showError(errorEl, "");
+    const result = await P.post(form.action, new FormData(form));
+    if (!result.ok) {
+      P.showError(errorEl, result.data.error || "The reply was not sent.");
+      return;
+    }
+    form.querySelector("#reply-body").value = "";
+    form.querySelector("#reply-image").value = "";
+    form.querySelector("#reply-caption").value = "";
+    form.querySelector("#reply-number").value = "";
+    await poll();
+  }
+
+  async function act(event) {
+    event.preventDefault();
+    const target = event.currentTarget;
+    if (target.dataset.confirm && !window.confirm(target.dataset.confirm)) return;
+    const result = await P.post(target.action, new FormData(target));
+    if (!result.ok) P.showError(errorEl, result.data.error || "That did not work.");
+    if (target === noteForm && result.ok) noteForm.querySelector("textarea").value = "";
+    await poll();
+  }
+
+  async function accept() {
+    const result = await P.post(entry.accept_url, new FormData());
+    if (!result.ok) P.showError(errorEl, result.data.error || "The chat could not be accepted.");
+    await poll();
+  }
+
+  for (const radio of form.querySelectorAll('input[name="kind"]')) radio.addEventListener("change", showPane);
+  form.addEventListener("submit", send);
+  document.getElementById("reply-body").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+  for (const actionForm of document.querySelectorAll("#actions form")) actionForm.addEventListener("submit", act);
+  noteForm.addEventListener("submit", act);
+  acceptButton.addEventListener("click", accept);
+  showPane();
+  poll();
+  window.setInterval(poll, POLL_MS);
+})();

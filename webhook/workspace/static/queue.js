@@ -1,0 +1,79 @@
+// The queue: who waits (and how long), my chats, callback requests. Polls the server every
+// few seconds; accepting is a POST that only one agent can win.
+(function () {
+  "use strict";
+  const P = window.Parley;
+  const root = document.getElementById("queue");
+  const errorEl = document.getElementById("queue-error");
+  const POLL_MS = 2000;
+
+  function row(entry, action) {
+    const tr = P.el("tr");
+    tr.dataset.entry = entry.id;
+    tr.appendChild(P.el("td", "phone", entry.phone));
+    tr.appendChild(P.el("td", null, entry.user || "guest"));
+    tr.appendChild(P.el("td", null, entry.reason));
+    tr.appendChild(P.el("td", "preview", entry.last_text));
+    tr.appendChild(P.el("td", "waited", P.duration(entry.waited)));
+    const cell = P.el("td");
+    if (action === "accept") {
+      const button = P.el("button", "accept", "Accept");
+      button.type = "button";
+      button.addEventListener("click", () => accept(entry, button));
+      cell.appendChild(button);
+      const view = P.el("a", "view", "View");
+      view.href = entry.url;
+      cell.appendChild(view);
+    } else {
+      const open = P.el("a", "open", "Open");
+      open.href = entry.url;
+      cell.appendChild(open);
+    }
+    tr.appendChild(cell);
+    return tr;
+  }
+
+  function fill(name, entries, action) {
+    const body = document.getElementById(name);
+    body.replaceChildren(...entries.map((e) => row(e, action)));
+    document.getElementById(name + "-count").textContent = entries.length;
+    document.getElementById(name + "-empty").hidden = entries.length > 0;
+  }
+
+  async function accept(entry, button) {
+    button.disabled = true;
+    const result = await P.post(entry.accept_url, new FormData());
+    if (result.ok) {
+      window.location.assign(result.data.url);
+      return;
+    }
+    P.showError(errorEl, result.data.error || "The chat could not be accepted.");
+    refresh();
+  }
+
+  async function refresh() {
+    const result = await P.get(root.dataset.api);
+    if (!result.ok) {
+      if (result.status) P.showError(errorEl, result.data.error);
+      return;
+    }
+    const data = result.data;
+    fill("waiting", data.waiting, "accept");
+    fill("mine", data.mine, "open");
+    fill("callbacks", data.callbacks, "accept");
+    const ended = document.getElementById("ended");
+    ended.replaceChildren(...data.ended.map((e) => {
+      const li = P.el("li");
+      const link = P.el("a", null, e.phone + (e.user ? " · " + e.user : ""));
+      link.href = e.url;
+      li.appendChild(link);
+      li.appendChild(P.el("span", "muted", " " + (e.outcome || "")));
+      return li;
+    }));
+    document.getElementById("presence").textContent =
+      data.agents_present + " agent(s) signed in" + (data.open_now ? "" : " · outside opening hours");
+  }
+
+  refresh();
+  window.setInterval(refresh, POLL_MS);
+})();

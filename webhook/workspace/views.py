@@ -1,0 +1,321 @@
+"""The workspace's pages and the JSON its scripts poll: queue, conversation, replies, actions.
+
+Imports engine (handoff, store), webhook (db, media) and the workspace's auth/media. Pages are
+rendered on the server; static/*.js polls `api/queue` and `api/conversations/<id>` (new
+messages after the last one shown, plus the delivery status of those still on their way) and
+renders every text a user wrote with textContent. Each action is one `store.write()`
+transaction through engine.handoff; a fetch from a script gets JSON, a plain form a redirect.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+
+from engine import handoff
+from engine.handoff import HandoffError
+from engine.store import parse_iso
+from webhook import get_runtime
+from webhook.db import get_db
+from webhook.media import inbound_folder
+from webhook.workspace import get_desk
+from webhook.workspace.auth import add_headers, agent_required, current_agent, protect, wants_json
+from webhook.workspace.media import UploadRefused, no_sniff, save_upload
+
+bp = Blueprint("workspace", __name__, url_prefix="/agent")
+bp.before_request(protect)
+bp.after_request(add_headers)
+
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})
+INBOUND_NAME = re.compile(r"^\d+-\d+\.[a-z]{3,4}$")
+MAX_WATCHED = 200
+# Twilio's error codes an agent is most likely to meet, in words.
+TWILIO_ERRORS = {
+    "21211": "not a valid phone number",
+    "21408": "sending to this region is not enabled",
+    "21610": "the user opted out (texted STOP)",
+    "21614": "not a mobile number",
+    "30003": "the phone is unreachable (off or out of coverage)",
+    "30004": "the message was blocked",
+    "30005": "unknown phone number",
+    "30006": "a landline, or a carrier that cannot be reached",
+    "30007": "filtered by the carrier",
+    "30008": "unknown error at the carrier",
+}
+
+
+# -------------------------------------------------------------------- the queue
+
+
+@bp.get("/")
+@agent_required
+def queue() -> str:
+    return render_template("workspace/queue.html", agent=current_agent())
+
+
+@bp.get("/api/queue")
+@agent_required
+def queue_data() -> Response:
+    store, agent = get_db(), current_agent()
+    now = store.clock()
+    desk = get_desk()
+    waiting = store.queue_entries(waiting=True)
+    return jsonify(
+        waiting=[_entry_json(e, now) for e in waiting if e["kind"] == "chat"],
+        callbacks=[_entry_json(e, now) for e in waiting if e["kind"] == "callback"],
+        mine=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"])],
+        ended=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"],
+                                                                ended=True, limit=10)],
+        agents_present=store.agents_present(
+            seen_within_seconds=desk.settings.presence_seconds),
+        open_now=desk.settings.hours.is_open(now),
+    )
+
+
+@bp.post("/queue/<int:entry_id>/accept")
+@agent_required
+def accept(entry_id: int):
+    store = get_db()
+    try:
+        with store.write():
+            entry = handoff.accept(store, entry_id, agent=current_agent(), desk=get_desk())
+    except HandoffError as exc:
+        return _refused(str(exc), status=409, back=url_for("workspace.queue"))
+    target = url_for("workspace.conversation", conversation_id=entry["conversation_id"])
+    if wants_json():
+        return jsonify(ok=True, url=target)
+    return redirect(target)
+
+
+# -------------------------------------------------------------------- a conversation
+
+
+@bp.get("/conversations/<int:conversation_id>")
+@agent_required
+def conversation(conversation_id: int) -> str:
+    store = get_db()
+    found = store.conversation(conversation_id)
+    entry = store.latest_queue_entry(conversation_id)
+    if found is None or entry is None:
+        abort(404)
+    user = store.user(user_id=found["user_id"]) if found["user_id"] else None
+    cases = store.query_records("cases", where={"opened_by": user["user_name"]},
+                                order_by="-opened_at", limit=50) if user else []
+    return render_template(
+        "workspace/conversation.html", agent=current_agent(), conversation=found, entry=entry,
+        user=user, phones=store.linked_phones(user["id"]) if user else [], cases=cases)
+
+
+@bp.get("/api/conversations/<int:conversation_id>")
+@agent_required
+def conversation_data(conversation_id: int) -> Response:
+    """New messages after `after`, the current state of the `watch`ed ones, notes, owner."""
+    store, agent = get_db(), current_agent()
+    found = store.conversation(conversation_id)
+    entry = store.latest_queue_entry(conversation_id)
+    if found is None or entry is None:
+        abort(404)
+    after = request.args.get("after", 0, type=int)
+    watched = _ids(request.args.get("watch", ""))
+    new = store.messages(conversation_id, after_id=after)
+    changed = [m for m in (store.message(i) for i in watched)
+               if m is not None and m["conversation_id"] == conversation_id]
+    errors = store.outbox_errors([m["id"] for m in [*new, *changed]
+                                  if m["status"] in ("failed", "undelivered")])
+    return jsonify(
+        entry=_entry_state(entry, agent, closed=found["closed_at"] is not None),
+        messages=[_message_json(m, errors) for m in new],
+        updates=[_message_json(m, errors) for m in changed],
+        notes=store.agent_notes(conversation_id),
+    )
+
+
+@bp.post("/conversations/<int:conversation_id>/reply")
+@agent_required
+def reply(conversation_id: int):
+    """Text, Card or Image: stored in the conversation and queued for the sender."""
+    store, agent, desk = get_db(), current_agent(), get_desk()
+    kind = request.form.get("kind", "text")
+    body = request.form.get("caption" if kind == "image" else "body", "").strip()
+    media: list[str] = []
+    try:
+        if kind == "card":
+            number = request.form.get("record_number", "").strip() \
+                or request.form.get("record", "")
+            body = _card_text(number, desk.settings.card_url)
+        elif kind == "image":
+            settings = get_runtime().settings
+            upload = request.files.get("image")
+            if upload is None:
+                raise UploadRefused("Choose an image to send.")
+            limit = int(float(current_app.config["AGENT_UPLOAD_MAX_BYTES"]))
+            media = [save_upload(upload, settings=settings, max_bytes=limit)]
+        elif kind != "text":
+            raise HandoffError(f"Unknown kind of reply {kind!r}.")
+        with store.write():
+            handoff.owned_entry(store, conversation_id, agent=agent)
+            message_id = handoff.send_to_user(store, conversation_id, body=body, media=media,
+                                              kind=kind, sender="agent")
+    except (HandoffError, UploadRefused) as exc:
+        return _refused(str(exc), status=400, back=_page(conversation_id))
+    return _done(_page(conversation_id), message_id=message_id)
+
+
+@bp.post("/conversations/<int:conversation_id>/transfer")
+@agent_required
+def transfer(conversation_id: int):
+    return _act(conversation_id, handoff.transfer_to_bot, "The chat is back with the bot.")
+
+
+@bp.post("/conversations/<int:conversation_id>/end")
+@agent_required
+def end(conversation_id: int):
+    return _act(conversation_id, handoff.end_chat, "The chat is ended.")
+
+
+@bp.post("/conversations/<int:conversation_id>/notes")
+@agent_required
+def note(conversation_id: int):
+    store = get_db()
+    if store.latest_queue_entry(conversation_id) is None:
+        abort(404)
+    try:
+        with store.write():
+            handoff.add_note(store, conversation_id, agent=current_agent(),
+                             body=request.form.get("body", ""))
+    except HandoffError as exc:
+        return _refused(str(exc), status=400, back=_page(conversation_id))
+    return _done(_page(conversation_id))
+
+
+@bp.get("/media/inbound/<name>")
+@agent_required
+def inbound_media(name: str) -> Response:
+    """An image a user sent, as the worker downloaded it: for signed-in agents only."""
+    if not INBOUND_NAME.match(name):
+        abort(404)
+    response = send_from_directory(inbound_folder(get_runtime().settings), name)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return no_sniff(response)
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _act(conversation_id: int, action, done_text: str):
+    store = get_db()
+    try:
+        with store.write():
+            action(store, conversation_id, agent=current_agent(), desk=get_desk())
+    except HandoffError as exc:
+        return _refused(str(exc), status=409, back=_page(conversation_id))
+    return _done(_page(conversation_id), flash_text=done_text)
+
+
+def _card_text(number: str, url_template: str) -> str:
+    number = number.strip().upper()
+    found = get_db().query_records("cases", where={"number": number}, limit=1) \
+        if number else []
+    if not found:
+        raise HandoffError(f"There is no case {number or '(none chosen)'}.")
+    return handoff.case_card(found[0], url=url_template)
+
+
+def _page(conversation_id: int) -> str:
+    return url_for("workspace.conversation", conversation_id=conversation_id)
+
+
+def _done(back: str, *, flash_text: str | None = None, **data):
+    if wants_json():
+        return jsonify(ok=True, **data)
+    if flash_text:
+        flash(flash_text, "info")
+    return redirect(back)
+
+
+def _refused(message: str, *, status: int, back: str):
+    if wants_json():
+        return jsonify(error=message), status
+    flash(message, "error")
+    return redirect(back)
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(",")[:MAX_WATCHED] if part.isdigit()]
+
+
+def _entry_json(entry: dict, now: float) -> dict:
+    return {
+        "id": entry["id"], "conversation_id": entry["conversation_id"],
+        "phone": entry["phone"], "kind": entry["kind"], "reason": entry["reason"],
+        "queued_at": entry["queued_at"],
+        "waited": max(0, int(now - parse_iso(entry["queued_at"]))),
+        "agent": entry["agent_name"], "user": entry["user_display_name"],
+        "last_text": (entry["last_text"] or "")[:140], "outcome": entry["outcome"],
+        "url": _page(entry["conversation_id"]),
+        "accept_url": url_for("workspace.accept", entry_id=entry["id"]),
+    }
+
+
+def _entry_state(entry: dict, agent: dict, *, closed: bool) -> dict:
+    if entry["ended_at"] is not None:
+        state = "ended"
+    elif entry["agent_id"] is None:
+        state = "waiting"
+    else:
+        state = "mine" if entry["agent_id"] == agent["id"] else "taken"
+    return {"id": entry["id"], "state": state, "agent": entry["agent_name"],
+            "outcome": entry["outcome"], "kind": entry["kind"], "closed": closed,
+            "accept_url": url_for("workspace.accept", entry_id=entry["id"])}
+
+
+def _message_json(message: dict, errors: dict[int, str]) -> dict:
+    status = message["status"]
+    reason = None
+    if status in ("failed", "undelivered"):
+        code = message["error_code"]
+        reason = errors.get(message["id"]) or (
+            f"error {code}: {TWILIO_ERRORS.get(code, 'see Twilio error ' + code)}"
+            if code else "no reason given")
+    outbound = message["direction"] == "out"
+    return {
+        "id": message["id"], "direction": message["direction"], "sender": message["sender"],
+        "kind": message["kind"], "body": message["body"], "created_at": message["created_at"],
+        "status": status or ("pending" if outbound and message["sender"] != "bot" else None),
+        "final": (not outbound and all(_media_settled(m) for m in message["media"]))
+        or status in FINAL_STATUSES,
+        "reason": reason,
+        "media": [_media_json(m) for m in message["media"]],
+    }
+
+
+def _media_settled(media) -> bool:
+    return not isinstance(media, dict) or "file" in media or "error" in media
+
+
+def _media_json(media) -> dict:
+    """Where the page may show an image from: never a Twilio URL (it needs credentials)."""
+    if isinstance(media, str):  # what the bot or an agent sent: a public or runtime URL
+        safe = media.startswith("https://") or (media.startswith("/")
+                                                and not media.startswith("//"))
+        return {"src": media if safe else None, "state": "ready"}
+    if "file" in media:
+        name = Path(media["file"]).name
+        return {"src": url_for("workspace.inbound_media", name=name), "state": "ready"}
+    if "error" in media:
+        return {"src": None, "state": "failed", "error": media["error"]}
+    return {"src": None, "state": "pending"}
