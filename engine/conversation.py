@@ -49,7 +49,8 @@ class Texts:
     anything_else: str = "Is there anything else I can help you with? (yes/no)"
     restart: str = "OK, let's start over."
     goodbye: str = "Thanks for texting us. Goodbye!"
-    handoff: str = "I'm connecting you with a live agent. Please wait here; they will reply shortly."
+    handoff: str = ("I'm connecting you with a live agent. Please wait here; they will reply "
+                    "shortly.")
     escalate: str = "I'm having trouble understanding. Let me connect you with a live agent."
     error: str = "Sorry, something went wrong on our side. Let me connect you with a live agent."
     account_needed: str = "That needs a linked account. Text LINK to link your account first."

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import click
 
+from designer.commands import designer_user
 from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
 from parley.accounts_cli import notify, users
+from parley.up import up
+from webhook.commands import serve, worker
 from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,11 +301,9 @@ def export_topic(topic_id: str, version: int | None, output: str | None, databas
         click.echo(text, nl=False)
 
 
-main.add_command(users)
-main.add_command(notify)
-
-
-main.add_command(agents)
+# Commands that live with the part of Parley they serve.
+for command in (up, serve, worker, designer_user, agents, users, notify):
+    main.add_command(command)
 
 
 def run() -> None:

@@ -1,0 +1,131 @@
+"""`parley up`: the whole of Parley on one machine, for trying it and for developing it.
+
+The top layer (imports engine, webhook, designer). Starts the runtime with its sender thread
+and the designer, on one embedded SQLite database, with the example topics published. Without
+Twilio credentials it is the local sandbox: a browser phone texts the bot, and a designer
+user and an agent are made with random passwords, printed at every start (local only).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+import click
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from engine.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+SANDBOX_LOGINS = ("admin", "agent")
+
+
+def _local_secret(path: Path) -> str:
+    """A random secret kept in a 0600 file, made on first use (sandbox only)."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret)
+    return secret
+
+
+def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
+    """A designer user and an agent for the sandbox; their passwords are kept locally."""
+    from engine.store import open_store
+
+    path = instance / "sandbox-logins.txt"
+    known = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, _, password = line.partition(" ")
+            known[name] = password
+    store = open_store(database)
+    try:
+        with store.write():
+            if store.author("admin") is None or "admin" not in known:
+                known["admin"] = secrets.token_urlsafe(9)
+                if store.author("admin") is None:
+                    store.add_author("admin", generate_password_hash(known["admin"]),
+                                     display_name="Sandbox author")
+                else:
+                    store.set_author_password("admin", generate_password_hash(known["admin"]))
+            if store.agent("agent") is None or "agent" not in known:
+                known["agent"] = secrets.token_urlsafe(9)
+                if store.agent("agent") is None:
+                    store.add_agent("agent", generate_password_hash(known["agent"]),
+                                    display_name="Sandbox agent")
+                else:
+                    store.set_agent_password("agent", generate_password_hash(known["agent"]))
+    finally:
+        store.close()
+    instance.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{name} {known[name]}\n" for name in SANDBOX_LOGINS))
+    return known
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int,
+              help="Port of the runtime (webhooks, sandbox phone, agent workspace).")
+@click.option("--designer-port", default=5001, show_default=True, type=int)
+def up(host: str, port: int, designer_port: int) -> None:
+    """Start the runtime, its sender and the designer, with the example topics loaded."""
+    import designer
+    from webhook import create_app, get_runtime
+    from webhook.commands import _is_loopback, _load_examples
+    from webhook.worker import Worker
+
+    sandbox = not os.environ.get("PARLEY_TWILIO_AUTH_TOKEN")
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    database = os.environ.setdefault("PARLEY_DATABASE",
+                                     str(ROOT / "instance" / "parley.sqlite"))
+    if sandbox:
+        if not _is_loopback(host):
+            raise click.ClickException(
+                f"the sandbox only listens on this machine (127.0.0.1), not on {host}: its "
+                "phone page needs no password.")
+        os.environ["PARLEY_SANDBOX"] = "1"
+        os.environ.setdefault("PARLEY_PUBLIC_URL", f"http://{shown}:{port}")
+        # The pepper must live outside the database; in the sandbox, a local file will do.
+        os.environ.setdefault("PARLEY_PIN_PEPPER", _local_secret(ROOT / "instance" / "pin_pepper"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        runtime = create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = get_runtime(runtime).settings
+    _load_examples(settings.database)
+    designer_app = designer.create_app()
+    Worker(runtime).start_thread()
+    designer_server = make_server(host, designer_port, designer_app, threaded=True)
+    threading.Thread(target=designer_server.serve_forever, name="designer",
+                     daemon=True).start()
+    runtime_server = make_server(host, port, runtime, threaded=True)
+
+    click.echo("")
+    click.echo(f"Parley is up, on the database {database}")
+    click.echo(f"  designer         http://{shown}:{designer_port}/")
+    click.echo(f"  agent workspace  http://{shown}:{port}/agent/")
+    if settings.sandbox:
+        logins = _ensure_sandbox_logins(settings.database, Path(runtime.instance_path))
+        click.echo(f"  sandbox phone    http://{shown}:{port}/sandbox  (text the bot here)")
+        click.echo(f"  sign in as admin / {logins['admin']} (designer) and "
+                   f"agent / {logins['agent']} (workspace)")
+    else:
+        click.echo(f"  Twilio webhook   {settings.public_url}/twilio/sms")
+    click.echo("Press Ctrl+C to stop.\n")
+    try:
+        runtime_server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        designer_server.shutdown()
