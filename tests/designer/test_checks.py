@@ -1,0 +1,100 @@
+"""Live checks in the editor: every problem with its JSON path, and the diagram, fast enough."""
+
+from __future__ import annotations
+
+import json
+import time
+from html import unescape
+
+from tests.designer.conftest import TOPICS
+from tests.engine.topicgen import generate_topic
+
+REPORT = json.loads((TOPICS / "report_issue.json").read_text(encoding="utf-8"))
+
+
+def check(author, topic_id: str, **payload) -> dict:
+    response = author.post(f"/topics/{topic_id}/check", json=payload)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def new(author, topic_id: str) -> None:
+    assert author.post("/topics/new", data={"name": topic_id, "id": topic_id}).status_code == 303
+
+
+class TestCheck:
+    def test_a_clean_topic_has_no_problems_and_a_diagram(self, author):
+        new(author, "report_issue")
+        result = check(author, "report_issue", document=REPORT)
+        assert (result["errors"], result["warnings"], result["problems"]) == (0, 0, [])
+        svg = unescape(result["svg"])
+        for node in REPORT["nodes"]:
+            assert f'id="node-{node["id"]}"' in svg
+        assert "Product issue" in svg  # edges carry the choice labels
+
+    def test_schema_and_semantic_problems_come_with_their_paths(self, author):
+        new(author, "report_issue")
+        doc = json.loads(json.dumps(REPORT))
+        doc["nodes"][1]["min_length"] = "three"   # schema: wrong type
+        doc["nodes"][3]["next"] = "nowhere"        # semantic: unknown node
+        del doc["nodes"][2]["var"]                 # schema: required field
+        result = check(author, "report_issue", document=doc)
+        by_path = {p["path"]: p for p in result["problems"] if p["severity"] == "error"}
+        assert "$.nodes[1].min_length" in by_path
+        assert by_path["$.nodes[3].next"]["node"] == "confirm"
+        assert any(p["path"] == "$.nodes[2]" and "var" in p["message"]
+                   for p in result["problems"])
+        assert result["errors"] == sum(p["severity"] == "error" for p in result["problems"])
+        # The diagram marks the problem node.
+        svg = unescape(result["svg"])
+        confirm = svg[svg.index('id="node-confirm"'):]
+        assert "problem-error" in confirm[:300]
+
+    def test_the_json_view_text_is_parsed_strictly(self, author):
+        new(author, "report_issue")
+        result = check(author, "report_issue", text='{"id": "a", "id": "b"}')
+        assert result["document"] is None and result["svg"] is None
+        assert result["errors"] >= 1 and "id" in result["problems"][0]["message"]
+        text = json.dumps(REPORT, indent=2)
+        result = check(author, "report_issue", text=text)
+        assert result["document"] == REPORT and result["errors"] == 0
+
+    def test_a_large_topic_checks_and_draws_in_a_few_seconds(self, author):
+        doc = generate_topic(300, seed=3)
+        new(author, doc["id"])
+        began = time.monotonic()
+        result = check(author, doc["id"], document=doc)
+        elapsed = time.monotonic() - began
+        assert result["errors"] == 0 and result["svg"]
+        assert unescape(result["svg"]).count('id="node-') >= 300
+        assert elapsed < 10, f"checking and drawing 300 nodes took {elapsed:.1f}s"
+
+    def test_the_diagram_can_be_downloaded(self, author):
+        new(author, "report_issue")
+        response = author.get("/topics/report_issue/diagram.svg")
+        assert response.mimetype == "image/svg+xml"
+        assert b"<svg" in response.data
+
+
+class TestEditorPage:
+    def test_the_editor_opens_any_version(self, author, store):
+        new(author, "report_issue")
+        with store.write():
+            store.save_topic_version(REPORT, author="ada")
+        html = author.get("/topics/report_issue/edit?version=1").text
+        assert "You are looking at version 1" in html
+        start = html.index('id="editor-data">') + len('id="editor-data">')
+        data = json.loads(html[start:html.index("</script>", start)])
+        assert data["version"] == 1 and data["latest_version"] == 2
+        assert data["document"]["nodes"] == [
+            {"id": "done", "type": "flow.end", "message": "Thanks, goodbye!"}]
+        assert set(data["spec"]["kinds"]) == {
+            "input.text", "input.static_choice", "input.dynamic_choice", "input.boolean",
+            "input.file_picker", "response.text", "response.image", "response.link",
+            "response.card", "flow.branch", "flow.set", "flow.lookup", "flow.create_record",
+            "flow.handoff", "flow.end"}
+
+    def test_unknown_topics_and_versions_are_404(self, author):
+        assert author.get("/topics/nothing/edit").status_code == 404
+        new(author, "report_issue")
+        assert author.get("/topics/report_issue/edit?version=7").status_code == 404
