@@ -67,7 +67,8 @@ class AgentClient:
 def add_agents(store: Store) -> None:
     with store.write():
         for user_name, display_name in AGENTS.items():
-            store.add_agent(user_name, generate_password_hash(PASSWORD),
+            # A cheap hash method keeps the tests quick; the CLI uses werkzeug's default.
+            store.add_agent(user_name, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
                             display_name=display_name)
 
 
@@ -106,3 +107,17 @@ def beth(app) -> AgentClient:
 @pytest.fixture
 def fred(app) -> AgentClient:
     return AgentClient(app.test_client(), "fred")
+
+
+@pytest.fixture
+def cli(app):
+    """Run `parley ...` on the app's database; returns click's Result."""
+    from click.testing import CliRunner
+
+    from parley.cli import main
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, [*args, "--database", app.config["DATABASE"]],
+                                  input=input)
+
+    return run
