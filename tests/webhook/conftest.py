@@ -58,6 +58,19 @@ def load_examples(store: Store) -> None:
     load_sample_data(store)
 
 
+def sign_in_agent(store: Store, token: str = "agent-session") -> str:
+    """A live agent signed in (the desk queues hand-offs only while one is)."""
+    with store.write():
+        agent_id = store.add_agent("beth", "not-a-real-hash", display_name="Beth Anglin")
+        store.open_agent_session(agent_id, token)
+    return token
+
+
+def agent_still_here(store: Store, token: str = "agent-session") -> None:
+    with store.write():
+        store.touch_agent_session(token)
+
+
 def replies(response) -> list[tuple[str, list[str]]]:
     """(body, media URLs) of each <Message> of a TwiML answer."""
     assert response.status_code == 200, response.get_data(as_text=True)

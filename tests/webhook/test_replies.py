@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from engine.store import Store
-from tests.webhook.conftest import ROOT, load_examples, new_sid, publish
+from tests.webhook.conftest import ROOT, load_examples, new_sid, publish, sign_in_agent
 from webhook.outbox import enqueue
 
 PHONE = "+15550100001"
@@ -82,6 +82,7 @@ class TestTwiml:
 
     def test_while_an_agent_owns_the_conversation_the_bot_answers_nothing(self, twilio, store):
         load_examples(store)
+        sign_in_agent(store)
         twilio.text(PHONE, "AGENT")
         sid = new_sid()
         response = twilio.text(PHONE, "are you there?", sid=sid)
