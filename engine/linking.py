@@ -92,7 +92,11 @@ class AccountLinking:
     def redacts(self, turn: Turn) -> bool:
         """PIN and code answers are never stored (the engine stores "[redacted]")."""
         linking = turn.state.get("linking")
-        return bool(linking) and linking["step"] in SECRET_STEPS
+        if not linking:
+            return False
+        # After "that doesn't match" people often send their PIN again where the user name
+        # is asked for: digits alone are never kept either.
+        return linking["step"] in SECRET_STEPS or turn.text.strip().isdigit()
 
     def account_required(self, turn: Turn, topic: CompiledTopic) -> bool:
         """A guest started a topic that needs an account: link first, then start it."""

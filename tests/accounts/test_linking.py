@@ -286,6 +286,14 @@ class TestSecretsStayOut:
         for secret in (PIN, WRONG_PIN, code):
             assert secret not in dump
 
+    def test_a_pin_sent_where_the_user_name_is_asked_for_is_redacted_too(self, store):
+        engine = make_engine(store)
+        say(engine, "LINK")
+        say(engine, PIN)
+        conversation = store.open_conversation(ABEL_PHONE)
+        assert [m["body"] for m in store.messages(conversation.id)
+                if m["direction"] == "in"] == ["LINK", "[redacted]"]
+
     def test_nothing_is_logged_with_a_pin_or_code(self, store, clock, caplog):
         caplog.set_level(logging.DEBUG)
         engine = make_engine(store)
