@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.accounts import AccountPolicy
+from engine.errors import ConfigError
 from engine.linking import LinkingTexts
 from engine.store import Store
 from engine.subscriptions import SubscriptionTexts
@@ -28,6 +30,7 @@ from tests.webhook.conftest import (
     runtime_config,
 )
 from webhook import create_app, get_runtime
+from webhook.accounts import account_policy
 from webhook.outbox import Sender
 
 API_TOKEN = "test-notify-token"
@@ -301,3 +304,23 @@ class TestNotificationsApi:
             assert [s["From"] for s in sends(prism, mark, 1)] == [SMS_NUMBER]
         finally:
             store.close()
+
+
+class TestConfiguration:
+    def test_the_runtime_reads_the_linking_policy(self):
+        policy = account_policy({"PIN_PEPPER": 1234, "LINK_FACTORS": "TOTP",
+                                 "LINK_REQUIRE_MATCHING_PHONE": "0", "LINK_MAX_FAILURES": "3",
+                                 "LINK_LOCKOUT_MINUTES": 30, "PROGRAM_NAME": "Acme IT"})
+        assert policy == AccountPolicy(pepper=b"1234", factors=frozenset({"totp"}),
+                                       require_matching_phone=False, max_failures=3,
+                                       lockout_minutes=30, issuer="Acme IT")
+
+    @pytest.mark.parametrize(("config", "message"), [
+        ({"LINK_FACTORS": "pin,sms"}, "LINK_FACTORS must name one or both of"),
+        ({"LINK_REQUIRE_MATCHING_PHONE": "maybe"}, "LINK_REQUIRE_MATCHING_PHONE must be 1 or 0"),
+        ({"LINK_MAX_FAILURES": "0"}, "LINK_MAX_FAILURES must be at least 1"),
+    ])
+    def test_a_wrong_value_stops_the_start_naming_the_key(self, tmp_path, clock, prism, config,
+                                                          message):
+        with pytest.raises(ConfigError, match=message):
+            make_app(tmp_path, clock, prism.base_url, **config)
