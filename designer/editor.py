@@ -5,13 +5,16 @@ version history and diffs. Imports designer.db/documents/kinds and engine.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -67,6 +70,17 @@ def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict |
     return svg, None
 
 
+def sample_users() -> list[dict]:
+    """The sample users the simulator can text as (from the sample records file)."""
+    path = current_app.config["SAMPLE_DATA"]
+    try:
+        records = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [{"user_name": u["user_name"], "display_name": u.get("display_name") or u["user_name"]}
+            for u in records.get("users", []) if isinstance(u, dict) and "user_name" in u]
+
+
 def summary_or_404(topic_id: str) -> dict:
     summary = get_store().topic_summary(topic_id)
     if summary is None or summary["deleted_at"]:
@@ -116,7 +130,7 @@ def edit(topic_id: str):
         "editor.html", summary=summary, document=document,
         version=version or summary["latest_version"], spec=editor_spec(),
         versions=store.topic_versions(topic_id), transcripts=store.transcripts(topic_id),
-        sample_users=store.query_records("users", limit=20))
+        sample_users=sample_users())
 
 
 @bp.post("/<topic_id>/check")

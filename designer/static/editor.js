@@ -461,8 +461,8 @@ window.Parley = window.Parley || {};
       },
       el("span", { className: "swatch " + kindClass(n.type) }),
       el("span", { className: "node-id mono", text: String(n.id) }),
-      n.id === S.doc.start ? el("span", { className: "start-mark", title: "Start", text: "start" }) : null,
-      el("span", { className: "node-kind", text: (kindSpec(n.type) || { label: n.type || "?" }).label }),
+      el("span", { className: "node-kind" }, (kindSpec(n.type) || { label: n.type || "?" }).label,
+        n.id === S.doc.start ? el("span", { className: "start-mark", title: "The topic starts here", text: "start" }) : null),
       c && c.error ? el("span", { className: "badge error", text: String(c.error) }) : null,
       c && !c.error && c.warning ? el("span", { className: "badge warning", text: String(c.warning) }) : null);
       list.append(item);

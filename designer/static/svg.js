@@ -41,12 +41,13 @@ Parley.insertSvg = function (container, svgText) {
 Parley.zoomSvg = function (svg, zoom) {
   if (!svg) return;
   if (zoom === null) {
+    // Fit the panel, but never blow a small drawing up beyond its natural size.
     svg.style.width = "100%";
     svg.style.height = "auto";
-    svg.style.maxHeight = "100%";
+    svg.style.maxWidth = svg.dataset.naturalWidth + "px";
     return;
   }
-  svg.style.maxHeight = "none";
+  svg.style.maxWidth = "none";
   svg.style.width = Math.round(Number(svg.dataset.naturalWidth) * zoom) + "px";
   svg.style.height = Math.round(Number(svg.dataset.naturalHeight) * zoom) + "px";
 };
