@@ -10,9 +10,10 @@ waits in the queue for the next agent) or stays with the bot, as configured. Its
 runs first on every message: while people own a conversation it claims every message (the
 engine has already stored it, text and images, for the agents), so the bot says nothing.
 
-The functions below (`accept`, `send_to_user`, `transfer_to_bot`, `end_chat`, `sweep`) are what
-the workspace and the worker call; each runs in the caller's `store.write()` transaction.
-Messages to the user outside a TwiML reply go through the store's outbox.
+The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
+`end_chat`, `add_note`: each in the caller's `store.write()` transaction) and what the worker
+calls (`sweep`, which opens its own). Messages to the user outside a TwiML reply go through the
+store's outbox, so the sender delivers them with the runtime's Twilio client.
 """
 
 from __future__ import annotations

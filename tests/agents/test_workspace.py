@@ -232,6 +232,14 @@ class TestReplies:
         assert public.get_data() == png()
         assert public.headers["X-Content-Type-Options"] == "nosniff"
 
+    def test_an_image_larger_than_a_webhook_is_taken(self, app, beth, twilio, store):
+        assert app.config["MAX_CONTENT_LENGTH"] < 300_000  # the runtime's own limit
+        conversation_id = handed_off(twilio, beth)
+        photo = png() + b"\x00" * 300_000
+        response = beth.reply(conversation_id, kind="image", image=(io.BytesIO(photo), "a.png"))
+        assert response.status_code == 200, response.text
+        assert app.test_client().get(store.outbox_messages()[-1]["media"][0]).get_data() == photo
+
     @pytest.mark.parametrize("data, problem", [
         (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
          "Send a JPEG, PNG or GIF image."),

@@ -37,7 +37,17 @@ from webhook.workspace.auth import add_headers, agent_required, current_agent, p
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
 
 bp = Blueprint("workspace", __name__, url_prefix="/agent")
-bp.before_request(protect)
+
+
+@bp.before_request
+def allow_image_uploads() -> None:
+    """An agent's image may be larger than a Twilio webhook (the runtime's body limit)."""
+    if request.endpoint == "workspace.reply":
+        limit = int(float(current_app.config["AGENT_UPLOAD_MAX_BYTES"]))
+        request.max_content_length = limit + 64 * 1024  # room for the other fields
+
+
+bp.before_request(protect)  # after the limit is set: the CSRF check reads the form
 bp.after_request(add_headers)
 
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})

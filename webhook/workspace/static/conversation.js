@@ -18,10 +18,20 @@
   let lastId = 0;
   let entry = null;
   let busy = false;
+  let stick = true;  // keep the newest message in view unless the agent scrolled up
+
+  list.addEventListener("scroll", () => {
+    stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  });
+
+  function follow() {
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
 
   function mediaNode(media) {
     if (media.src) {
       const img = P.el("img", "media");
+      img.addEventListener("load", follow);  // an image grows the list once it arrives
       img.src = media.src;
       img.alt = "image";
       return img;
@@ -92,7 +102,6 @@
       const url = chat.dataset.api + "?after=" + lastId + "&watch=" + [...watched].join(",");
       const result = await P.get(url);
       if (!result.ok) return;
-      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       for (const message of result.data.messages) {
         place(message);
         lastId = Math.max(lastId, message.id);
@@ -100,7 +109,7 @@
       for (const message of result.data.updates) place(message);
       showEntry(result.data.entry);
       showNotes(result.data.notes);
-      if (atBottom || result.data.messages.length) list.scrollTop = list.scrollHeight;
+      follow();
     } finally {
       busy = false;
     }
