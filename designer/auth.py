@@ -65,6 +65,21 @@ def csrf_refused(error: CSRFError):
     return render_template("error.html", title="Request refused", message=message), 400
 
 
+@bp.app_errorhandler(400)
+@bp.app_errorhandler(404)
+@bp.app_errorhandler(413)
+@bp.app_errorhandler(422)
+def http_error(error):
+    """Errors as a page in the designer's look (or JSON for the editor's script)."""
+    titles = {400: "Bad request", 404: "Not found", 413: "File too large",
+              422: "Cannot do that"}
+    message = error.description or titles.get(error.code, "Error")
+    if wants_json():
+        return jsonify(error=message), error.code
+    return render_template("error.html", title=titles.get(error.code, "Error"),
+                           message=message), error.code
+
+
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target

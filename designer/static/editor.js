@@ -923,6 +923,8 @@ window.Parley = window.Parley || {};
     setTab("node");
     renderNodeList();
     runCheck();
+    // Messages from the previous page ("Topic created") make way for the workspace.
+    setTimeout(() => document.querySelectorAll(".flashes").forEach((f) => f.remove()), 6000);
   }
 
   Parley.editor = {
