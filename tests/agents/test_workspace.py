@@ -53,6 +53,20 @@ class TestSignIn:
             assert response.status_code == 401
             assert "Unknown user name or wrong password." in response.text
 
+    def test_guessing_locks_the_user_name(self, app):
+        client = app.test_client()
+        token = csrf_token(client.get("/agent/login").text)
+
+        def sign_in(password: str):
+            return client.post("/agent/login", data={
+                "user_name": "beth", "password": password, "csrf_token": token})
+
+        for attempt in range(5):
+            assert sign_in(f"guess {attempt}").status_code == 401
+        response = sign_in("correct horse battery")
+        assert response.status_code == 401 and "Too many failed sign-ins" in response.text
+        assert AgentClient(app.test_client(), "fred").token  # others are not locked
+
     def test_the_cookie_is_the_agents_own_httponly_and_lax(self, app):
         client = app.test_client()
         token = csrf_token(client.get("/agent/login").text)
