@@ -137,6 +137,12 @@ def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def node_type(node: Any) -> str | None:
+    """The node's type if it is one of the known ones, else None (whatever the value is)."""
+    kind = node.get("type") if isinstance(node, dict) else None
+    return kind if isinstance(kind, str) and kind in NODE_TYPES else None
+
+
 def _node_id(doc: Any, parts: tuple) -> str | None:
     """Id of the node that the path `parts` lies in, if it is one with a string id."""
     if len(parts) >= 2 and parts[0] == "nodes" and isinstance(parts[1], int):
@@ -170,8 +176,8 @@ def transitions(node: Any) -> list[Transition]:
     """
     if not isinstance(node, dict):
         return []
-    kind = node.get("type")
-    if kind not in NODE_TYPES:
+    kind = node_type(node)
+    if kind is None:
         return _any_transitions(node)
     out: list[Transition] = []
     default = _str(node.get("next"))
@@ -368,7 +374,7 @@ def _drop_consequences(findings: list[_Finding], doc: Any) -> list[_Finding]:
     """
     root = _dict(doc)
     bad_nodes = {index for index, node in enumerate(_list(root.get("nodes")))
-                 if isinstance(node, dict) and node.get("type") not in NODE_TYPES}
+                 if isinstance(node, dict) and node_type(node) is None}
     bad_sources = {name for name, spec in _dict(root.get("data_sources")).items()
                    if isinstance(spec, dict) and spec.get("kind") not in ("sqlite", "http")}
 
@@ -391,8 +397,8 @@ def _where(parts: tuple, doc: Any) -> str:
     if len(parts) == 2 and parts[0] == "nodes":
         nodes = _list(_dict(doc).get("nodes"))
         node = nodes[parts[1]] if isinstance(parts[1], int) and parts[1] < len(nodes) else None
-        kind = _dict(node).get("type")
-        return f"a {kind} node" if kind in NODE_TYPES else "a node"
+        kind = node_type(node)
+        return f"a {kind} node" if kind else "a node"
     if len(parts) == 2 and parts[0] == "data_sources":
         return "a data source"
     last = parts[-1]
@@ -569,8 +575,7 @@ class _Topic:
         for index, data in enumerate(_list(doc.get("nodes"))):
             if not isinstance(data, dict) or not _str(data.get("id")):
                 continue
-            kind = data.get("type") if data.get("type") in NODE_TYPES else None
-            node = _Node(index, data["id"], kind, data, transitions(data))
+            node = _Node(index, data["id"], node_type(data), data, transitions(data))
             nodes.append(node)
             first.setdefault(node.id, node)
         topic = cls(doc, nodes, first)
@@ -835,11 +840,8 @@ def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
     for node in topic.nodes:
         data, base = node.data, ("nodes", node.index)
 
-        def ok(*parts: str | int, _data=data, _base=base) -> bool:
-            value = _data
-            for part in parts:
-                value = value[part] if isinstance(value, dict | list) else None
-            return isinstance(value, str) and not topic.has_error(*_base, *parts)
+        def ok(key: str, _data=data, _base=base) -> bool:
+            return isinstance(_data.get(key), str) and not topic.has_error(*_base, key)
 
         for key, kind in _TEXT_FIELDS.get(node.type or "", ()):
             if kind == "message" and key in data and ok(key):
