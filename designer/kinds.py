@@ -172,5 +172,7 @@ TOPIC_FIELDS = [
 
 def editor_spec() -> dict:
     """Everything the editor's script needs to build forms."""
-    return {"kinds": NODE_KINDS, "data_sources": DATA_SOURCE_FIELDS, "topic": TOPIC_FIELDS,
+    # JSON objects lose their key order on the way (tojson sorts keys): `order` keeps it.
+    return {"kinds": NODE_KINDS, "order": list(NODE_KINDS),
+            "data_sources": DATA_SOURCE_FIELDS, "topic": TOPIC_FIELDS,
             "variable_types": ["string", "number", "boolean", "object", "array"]}

@@ -497,7 +497,7 @@ window.Parley = window.Parley || {};
       changed({ inspector: true });
     });
     const kindSelect = el("select", { "aria-label": "Kind of node", onchange: () => changeKind(node, kindSelect.value) });
-    for (const [type, k] of Object.entries(spec.kinds)) kindSelect.append(el("option", { value: type, text: `${k.group}: ${k.label}` }));
+    for (const type of spec.order) kindSelect.append(el("option", { value: type, text: `${spec.kinds[type].group}: ${spec.kinds[type].label}` }));
     kindSelect.value = node.type;
     form.append(el("div", { className: "node-head" },
       el("span", { className: "swatch big " + kindClass(node.type) }),
@@ -889,7 +889,8 @@ window.Parley = window.Parley || {};
   function init() {
     const kindSelect = $("add-kind");
     const groups = {};
-    for (const [type, k] of Object.entries(spec.kinds)) {
+    for (const type of spec.order) {
+      const k = spec.kinds[type];
       if (!groups[k.group]) { groups[k.group] = el("optgroup", { label: k.group }); kindSelect.append(groups[k.group]); }
       groups[k.group].append(el("option", { value: type, text: k.label }));
     }

@@ -218,3 +218,41 @@ def test_the_seed_topic_renders_and_chats(tab, live_server, store):
     page.locator('#node-list [data-node="open_case"]').click()
     expect(page.locator('.inspector [data-path="$.nodes[2].fields"]')).to_contain_text("Column")
     shot(page, "10-seed-topic-create-record-form")
+
+
+def test_every_node_kind_has_a_form_and_nodes_can_be_removed(tab, live_server):
+    page = tab
+    page.click("text=New topic")
+    page.fill("input[name=name]", "All kinds")
+    page.click("button:has-text('Create')")
+    expect(page.locator('#diagram svg [id="node-done"]')).to_be_visible()
+    kinds = page.locator("#add-kind option").evaluate_all("options => options.map(o => o.value)")
+    assert kinds == SCHEMA["$defs"]["node"]["properties"]["type"]["enum"]  # in the schema's order
+    page.uncheck("#add-connect")
+    for index, kind in enumerate(kinds, start=1):
+        page.select_option("#add-kind", kind)
+        node_id = f"n{index}"
+        page.fill("#add-id", node_id)
+        page.click("#add-btn")
+        form = page.locator(f'.inspector .node-form[data-path="$.nodes[{index}]"]')
+        expect(form).to_be_visible()
+        expect(form.locator(".node-head select")).to_have_value(kind)
+        # Each kind's required fields are on its form, flagged until filled in.
+        expect(page.locator(f'#diagram svg [id="node-{node_id}"]')).to_be_visible()
+    expect(page.locator("#node-list .node-item")).to_have_count(16)
+    # Kind-specific widgets: choices, card fields, conditions, a data source, mappings.
+    for index, selector in [(2, '[data-path="$.nodes[2].options"] .add-row'),
+                            (9, '[data-path="$.nodes[9].fields"] .add-row'),
+                            (10, '[data-path="$.nodes[10].conditions"] .add-row'),
+                            (11, '[data-path="$.nodes[11].values"] .add-row'),
+                            (13, '[data-path="$.nodes[13].fields"] .add-row')]:
+        page.locator(f'#node-list [data-node="n{index}"]').click()
+        expect(page.locator(f".inspector {selector}")).to_be_visible()
+    page.locator('#node-list [data-node="n12"]').click()
+    expect(page.locator('.inspector [data-path="$.nodes[12].source"] select')).to_be_visible()
+    shot(page, "11-every-kind")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(".inspector button:has-text('Delete node')")
+    expect(page.locator("#node-list .node-item")).to_have_count(15)
+    expect(page.locator('#diagram svg [id="node-n12"]')).to_have_count(0)
+    assert [p for p in page.problems if "favicon" not in p] == []
