@@ -6,12 +6,15 @@ Pure functions over documents (no Flask, no SQL). Imports engine.validation and 
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from dataclasses import dataclass
 
 from engine.errors import Problem, TopicError
 from engine.topic import export_text
 from engine.validation import load_json_text, problems
+
+log = logging.getLogger(__name__)
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -44,7 +47,13 @@ def check_text(text: str | bytes, *, source: str | None = None) -> Checked:
 def check_document(document: object) -> Checked:
     if not isinstance(document, dict):
         return Checked(None, [Problem("$", "a topic is a JSON object: { ... }")])
-    return Checked(document, problems(document))
+    try:
+        found = problems(document)
+    except Exception as exc:  # a checker bug must not lock the author out of the editor
+        log.exception("validation failed on topic %r", document.get("id"))
+        found = [Problem("$", f"the topic could not be checked ({type(exc).__name__}: {exc}); "
+                         "it cannot be published until it can")]
+    return Checked(document, found)
 
 
 def problem_json(problem: Problem) -> dict:

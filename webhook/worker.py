@@ -18,7 +18,7 @@ from engine import handoff
 from webhook import get_runtime
 from webhook.db import open_runtime_store
 from webhook.media import fetch_pending
-from webhook.outbox import Sender, Transport
+from webhook.outbox import Sender, Transport, TwilioTransport
 from webhook.workspace import get_desk
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,10 @@ class Worker:
     def __init__(self, app: Flask, *, transport: Transport | None = None):
         self.app = app
         self.settings = get_runtime(app).settings
+        # One Twilio client (and its connection pool) for the worker's life; the sandbox's
+        # transport writes to the round's own store.
+        if transport is None and not self.settings.sandbox_transport:
+            transport = TwilioTransport(self.settings)
         self.transport = transport
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
 

@@ -59,6 +59,23 @@ class TestCheck:
         result = check(author, "report_issue", text=text)
         assert result["document"] == REPORT and result["errors"] == 0
 
+    def test_a_checker_failure_blocks_publishing_but_not_editing(self, author, monkeypatch):
+        import designer.documents
+
+        new(author, "report_issue")
+
+        def broken_checker(document):
+            raise KeyError("label")
+
+        monkeypatch.setattr(designer.documents, "problems", broken_checker)
+        result = check(author, "report_issue", document=REPORT)
+        assert result["errors"] == 1 and "could not be checked" in result["problems"][0]["message"]
+        assert result["svg"]  # the diagram still draws
+        saved = author.post("/topics/report_issue/save", json={"document": REPORT})
+        assert saved.status_code == 200
+        refused = author.post("/topics/report_issue/publish", json={"version": 2})
+        assert refused.status_code == 409
+
     def test_a_large_topic_checks_and_draws_in_a_few_seconds(self, author):
         doc = generate_topic(300, seed=3)
         new(author, doc["id"])
