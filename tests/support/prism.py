@@ -14,9 +14,13 @@ Known gaps of the mock, so tests don't rely on it for these:
   ``^AC[0-9a-fA-F]{32}$``). Phone numbers and the body length are not checked.
 * ``StatusCallback`` is only validated; Prism never calls it. Tests simulate Twilio's status
   callbacks by posting to the webhook themselves.
-* ``media_url``: Prism 5.16 keeps only the last of repeated form keys
-  (stoplightio/prism#2473), so any create with ``media_url`` (even a single URL) gets a 422
-  "MediaUrl must be array" although real Twilio accepts it.
+* Repeated form keys (``MediaUrl`` sent twice for two images): Prism 5.16 parses a form body
+  as repeated keys (OpenAPI's default for arrays: style ``form``, explode ``true``) only when
+  the description says so explicitly (stoplightio/prism#2473); Twilio's description relies on
+  the default, so Prism would refuse every ``media_url`` with "MediaUrl must be array".
+  :func:`served_spec` therefore serves a copy of the description in which every form array
+  states that default: the contract is unchanged (a bad URL is still refused), and MMS sends
+  are checked like any other.
 
 Prism runs at ``--verboseLevel debug`` so its log holds each request's form body;
 :meth:`PrismServer.requests` parses the log into :class:`PrismRequest` records.
@@ -54,6 +58,36 @@ _BODY = re.compile(r"\[NEGOTIATOR\] .*debug\s+< Body: ?(.*)$")
 _STATUS = re.compile(r"\[NEGOTIATOR\] .*> Responding with \"(\d{3})\"")
 _ERROR = re.compile(r"\[VALIDATOR\] .*error\s+(.*)$")
 _TERMINATED = re.compile(r"\[HTTP SERVER\] .*Request terminated with error: (\S+)")
+
+
+def served_spec(spec: Path) -> Path:
+    """The description Prism serves: `spec` with OpenAPI's default form encoding stated.
+
+    Only `encoding` entries are added (style form, explode true: what OpenAPI 3 already means
+    for an array in a form body); nothing of the contract changes.
+    """
+    import json
+
+    document = json.loads(Path(spec).read_text(encoding="utf-8"))
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            content = operation.get("requestBody", {}).get("content", {})
+            form = content.get("application/x-www-form-urlencoded")
+            if not form:
+                continue
+            properties = form.get("schema", {}).get("properties", {})
+            encoding = form.setdefault("encoding", {})
+            for name, schema in properties.items():
+                if schema.get("type") == "array":
+                    encoding.setdefault(name, {"style": "form", "explode": True})
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    served = LOG_DIR / f"served-{Path(spec).name}"
+    partial = served.with_name(f"{served.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(document), encoding="utf-8")
+    os.replace(partial, served)  # atomic: another Prism may be reading it
+    return served
 
 
 def free_port() -> int:
@@ -159,7 +193,7 @@ class PrismServer:
                     str(self.port),
                     "-v",
                     "debug",
-                    str(self.spec),
+                    str(served_spec(self.spec)),
                 ],
                 cwd=REPO_ROOT,
                 stdin=subprocess.DEVNULL,

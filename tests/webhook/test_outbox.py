@@ -1,7 +1,8 @@
 """The outbox and its sender: the real twilio client against Prism (Twilio's contract).
 
-Error answers Prism cannot give (it only knows Twilio's 201 example) come from ErrorApi, a
-local server answering Twilio's error bodies to the same real client.
+Error answers Prism cannot give (Twilio's description documents only the 201 of a message
+create) come from ErrorApi, a local server answering Twilio's documented error bodies to the
+same real client.
 """
 
 from __future__ import annotations
@@ -82,6 +83,21 @@ class TestDelivery:
         twilio.status(PRISM_SID, "sent", to=PHONE)
         assert prism_store.message(message_id)["status"] == "delivered"
         assert prism_store.outbox_messages()[0]["delivery_status"] == "delivered"
+
+    def test_images_go_with_their_public_urls_and_pass_twilios_contract(
+            self, prism, prism_app, prism_store):
+        with prism_store.write():
+            enqueue(prism_store, to=PHONE, body="Here it is:",
+                    media=["/media/serial-number.png", "https://cdn.example.com/b.png"])
+        mark = prism.log_size()
+        Worker(prism_app).drain()
+        [request] = creates(prism, mark, 1)
+        assert request.ok and request.errors == []
+        assert request.form["MediaUrl"] == ["https://sms.example.com/media/serial-number.png",
+                                            "https://cdn.example.com/b.png"]
+        assert request.form["Body"] == ["Here it is:"]
+        [row] = prism_store.outbox_messages()
+        assert row["status"] == "sent"
 
     def test_notifications_go_from_the_notification_number(self, prism, prism_app,
                                                             prism_store):
@@ -273,19 +289,6 @@ class TestFailures:
             enqueue(error_store, to=OTHER, body="two")
         Worker(error_app).drain()
         assert writes == ["ok", "ok"]
-
-    def test_media_goes_with_the_public_url(self, api, error_app, error_store):
-        # Prism 5.16 refuses every media_url (stoplightio/prism#2473), so media is checked
-        # here: the URL Twilio must fetch is absolute.
-        with error_store.write():
-            enqueue(error_store, to=PHONE, body="Here it is:",
-                    media=["/media/serial-number.png"])
-        Worker(error_app).drain()
-        [request] = api.requests
-        assert request.form["MediaUrl"] == ["https://sms.example.com/media/serial-number.png"]
-        assert request.form["Body"] == ["Here it is:"]
-        assert request.headers["Authorization"].startswith("Basic ")
-
 
 class TestEnqueue:
     def test_it_needs_the_callers_write_transaction(self, store):
