@@ -23,6 +23,7 @@ from designer.db import get_store
 from designer.documents import check_document, problem_json
 from designer.editor import summary_or_404
 from engine import sms
+from engine.assembly import standard_interceptors
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
@@ -153,7 +154,8 @@ def start(topic_id: str):
                 abort(400, f"There is no sample user {as_user!r}.")
             with store.write():
                 store.link_phone(DEFAULT_PHONE, user["id"])
-        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)))
+        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
+                        interceptors=standard_interceptors())
         try:
             reply = engine.start(DEFAULT_PHONE, topic_id)
         except (TopicError, ParleyError) as exc:
@@ -182,7 +184,8 @@ def send(topic_id: str):
         media = (Media(DEFAULT_MEDIA_URL, content_type),)
     store = Store(path, synchronous="OFF", clock=_clock(_turn(payload)))
     try:
-        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)))
+        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
+                        interceptors=standard_interceptors())
         reply = engine.process(Inbound(DEFAULT_PHONE, text, media))
     finally:
         store.close()

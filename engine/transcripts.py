@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from engine.assembly import standard_interceptors
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine, EngineSettings
 from engine.errors import Problem, TranscriptError
@@ -26,6 +27,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "transcript.s
 DEFAULT_PHONE = "+15550100001"
 DEFAULT_MEDIA_URL = "https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM0/Media/ME0"
 START_TIME = 1_767_225_600.0  # 2026-01-01T00:00:00Z: transcripts never depend on today
+AGENT_SESSION = "transcript-agent-session"  # a stored hash; no one signs in with it
 
 
 class ManualClock:
@@ -136,10 +138,19 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
                     raise TranscriptError(f"{path}: no sample user {transcript['user']!r}")
                 with store.write():
                     store.link_phone(phone, user["id"])
-            engine = Engine(store, catalog=StaticCatalog(topics), settings=settings)
+            engine = Engine(store, catalog=StaticCatalog(topics), settings=settings,
+                            interceptors=standard_interceptors())
+            on_duty = transcript.get("agent_on_duty", False)
+            if on_duty:
+                with store.write():
+                    agent_id = store.add_agent("agent", "!", display_name="Transcript agent")
+                    store.open_agent_session(agent_id, AGENT_SESSION)
             result = TranscriptResult(path, transcript["name"])
             for index, turn in enumerate(transcript["turns"]):
                 clock.advance(minutes=turn.get("advance_minutes", 0), seconds=1)
+                if on_duty:  # the agent's workspace page stays open, so they stay present
+                    with store.write():
+                        store.touch_agent_session(AGENT_SESSION)
                 media = tuple(Media(m.get("url", DEFAULT_MEDIA_URL), m["content_type"])
                               for m in turn.get("media", ()))
                 reply = engine.process(Inbound(phone, turn["user"], media))

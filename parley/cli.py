@@ -136,6 +136,7 @@ def diagram(topic: str, output: str, database: str) -> None:
 @click.option("--user", "user_name", help="Chat as this sample user (a linked account).")
 def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None:
     """Talk to a topic in the terminal, through the same engine as the runtime."""
+    from engine.assembly import standard_interceptors
     from engine.catalog import StaticCatalog
     from engine.conversation import Engine
     from engine.messages import Inbound, Media
@@ -155,7 +156,8 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
                 raise click.ClickException(f"no sample user {user_name!r}")
             with store.write():
                 store.link_phone(phone, user["id"])
-        engine = Engine(store, catalog=StaticCatalog([document, *others]))
+        engine = Engine(store, catalog=StaticCatalog([document, *others]),
+                        interceptors=standard_interceptors())
         click.echo(f"Chatting with {document['name']!r}. Type /photo to send an image, "
                    "/quit to leave.")
         reply = engine.start(phone, document["id"])

@@ -21,14 +21,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.accounts import AccountPolicy, parse_factors, pepper_bytes
+from engine.assembly import DEFAULT_CONTACT, DEFAULT_PROGRAM
 from engine.errors import ConfigError
 from engine.linking import AccountLinking
 from engine.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROGRAM = "Parley"
-DEFAULT_CONTACT = "text AGENT to reach a person"
 
 
 def account_policy(config: Mapping[str, Any]) -> AccountPolicy:
