@@ -55,20 +55,26 @@ def measure(size: int, folder: Path, *, phones: int, answers: int) -> float:
     return elapsed / (len(script) - warm)
 
 
+def run(*, phones: int, answers: int, rounds: int,
+        sizes: tuple[int, ...] = SIZES) -> dict[int, list[float]]:
+    """Seconds per message of every round, by topic size; sizes interleaved in each round."""
+    results: dict[int, list[float]] = {size: [] for size in sizes}
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
+        for round_ in range(rounds):
+            for size in sizes:
+                sub = Path(folder) / f"r{round_}"
+                sub.mkdir(exist_ok=True)
+                results[size].append(measure(size, sub, phones=phones, answers=answers))
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phones", type=int, default=200)
     parser.add_argument("--answers", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    results: dict[int, list[float]] = {size: [] for size in SIZES}
-    with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
-        for round_ in range(args.rounds):
-            for size in SIZES:
-                sub = Path(folder) / f"r{round_}"
-                sub.mkdir(exist_ok=True)
-                results[size].append(measure(size, sub, phones=args.phones,
-                                             answers=args.answers))
+    results = run(phones=args.phones, answers=args.answers, rounds=args.rounds)
     base = min(results[SIZES[0]])
     print(f"Engine cost per message ({args.phones} conversations x {args.answers} answers, "
           f"best of {args.rounds} rounds)\n")

@@ -6,7 +6,8 @@ INSERT ... ON CONFLICT DO NOTHING), and answer TwiML of the same size as Parley'
 Served by gunicorn with the same settings as Parley: `gunicorn bench.floor:app`.
 
 Configured by environment: FLOOR_DATABASE, FLOOR_AUTH_TOKEN, FLOOR_PUBLIC_URL,
-FLOOR_REPLY_CHARS (length of the reply text).
+FLOOR_REPLY_CHARS (length of the reply text; `reply_chars_for` turns a measured size of
+Parley's answers into it).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ def create_app() -> Flask:
         return Response(str(reply), mimetype="text/xml")
 
     return app
+
+
+def reply_chars_for(reply_bytes: float) -> int:
+    """The FLOOR_REPLY_CHARS that make the floor's TwiML answer `reply_bytes` long."""
+    empty = MessagingResponse()
+    empty.message("")
+    return max(0, round(reply_bytes) - len(str(empty).encode()))
 
 
 app = create_app()

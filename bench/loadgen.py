@@ -42,15 +42,20 @@ class Prepared:
 
 
 def prepare(base_url: str, *, auth_token: str, phones: int, per_phone: int,
-            path: str = "/twilio/sms", run: int = 0) -> dict[str, deque[Prepared]]:
-    """Signed requests, grouped by phone, in the order each phone sends them."""
+            path: str = "/twilio/sms", run: int = 0,
+            first_phone: int = 0) -> dict[str, deque[Prepared]]:
+    """Signed requests, grouped by phone, in the order each phone sends them.
+
+    Phones are +1555 followed by seven digits, from `first_phone` on: give each round its
+    own range and every round starts fresh conversations.
+    """
     validator = RequestValidator(auth_token)
     parts = urlsplit(base_url)
     host = parts.netloc
     url = base_url.rstrip("/") + path
     counter = itertools.count()
     queues: dict[str, deque[Prepared]] = {}
-    for p in range(phones):
+    for p in range(first_phone, first_phone + phones):
         phone = f"+1555{p:07d}"
         queue = deque()
         for i in range(per_phone):
@@ -78,10 +83,15 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    reply_bytes: int = 0  # bodies of the 200 answers, added up
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def mean_reply_bytes(self) -> float:
+        return self.reply_bytes / self.ok if self.ok else 0.0
 
     def percentile(self, q: float) -> float:
         if not self.latencies:
@@ -99,7 +109,8 @@ class _Connection:
         self.host, self.port = host, port
         self.reader = self.writer = None
 
-    async def request(self, raw: bytes) -> int:
+    async def request(self, raw: bytes) -> tuple[int, int]:
+        """Send one request; (status, body length) of the answer."""
         for attempt in range(2):
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -113,7 +124,7 @@ class _Connection:
                     raise
         raise ConnectionError("unreachable")
 
-    async def _read_response(self) -> int:
+    async def _read_response(self) -> tuple[int, int]:
         status_line = await self.reader.readuntil(b"\r\n")
         status = int(status_line.split()[1])
         length, close = 0, False
@@ -131,7 +142,7 @@ class _Connection:
             await self.reader.readexactly(length)
         if close:
             self.close()
-        return status
+        return status, length
 
     def close(self) -> None:
         if self.writer is not None:
@@ -144,7 +155,7 @@ async def _saturate(base_url: str, queues: dict[str, deque[Prepared]], *, worker
     parts = urlsplit(base_url)
     idle: deque[str] = deque(p for p, q in queues.items() if q)
     latencies: list[float] = []
-    counts = {"sent": 0, "ok": 0, "errors": 0}
+    counts = {"sent": 0, "ok": 0, "errors": 0, "bytes": 0}
     deadline = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -155,11 +166,12 @@ async def _saturate(base_url: str, queues: dict[str, deque[Prepared]], *, worker
             started = time.perf_counter()
             counts["sent"] += 1
             try:
-                status = await connection.request(prepared.raw)
+                status, length = await connection.request(prepared.raw)
             except (ConnectionError, OSError, asyncio.IncompleteReadError):
-                status = 0
+                status, length = 0, 0
             latencies.append(time.perf_counter() - started)
             counts["ok" if status == 200 else "errors"] += 1
+            counts["bytes"] += length if status == 200 else 0
             if queues[phone]:
                 idle.append(phone)
         connection.close()
@@ -167,7 +179,7 @@ async def _saturate(base_url: str, queues: dict[str, deque[Prepared]], *, worker
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
     return Result(counts["sent"], counts["ok"], counts["errors"],
-                  time.perf_counter() - started, latencies)
+                  time.perf_counter() - started, latencies, counts["bytes"])
 
 
 async def _paced(base_url: str, queues: dict[str, deque[Prepared]], *, rate: float,
@@ -178,20 +190,21 @@ async def _paced(base_url: str, queues: dict[str, deque[Prepared]], *, rate: flo
         pool.put_nowait(_Connection(parts.hostname, parts.port or 80))
     idle: deque[str] = deque(p for p, q in queues.items() if q)
     latencies: list[float] = []
-    counts = {"sent": 0, "ok": 0, "errors": 0}
+    counts = {"sent": 0, "ok": 0, "errors": 0, "bytes": 0}
     tasks = []
 
     async def one(phone: str, prepared: Prepared, due: float) -> None:
         connection = await pool.get()
         try:
-            status = await connection.request(prepared.raw)
+            status, length = await connection.request(prepared.raw)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
-            status = 0
+            status, length = 0, 0
         finally:
             pool.put_nowait(connection)
         # Latency from when the message was due, so queueing in the client counts too.
         latencies.append(time.perf_counter() - due)
         counts["ok" if status == 200 else "errors"] += 1
+        counts["bytes"] += length if status == 200 else 0
         if queues[phone]:
             idle.append(phone)
 
@@ -213,7 +226,7 @@ async def _paced(base_url: str, queues: dict[str, deque[Prepared]], *, rate: flo
     for _ in range(connections):
         (await pool.get()).close()
     return Result(counts["sent"], counts["ok"], counts["errors"],
-                  time.perf_counter() - started, latencies)
+                  time.perf_counter() - started, latencies, counts["bytes"])
 
 
 def saturate(base_url: str, queues, *, workers: int = 32, seconds: float = 10.0) -> Result:

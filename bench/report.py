@@ -1,0 +1,191 @@
+"""The benchmark's markdown table and its PNG plot. Imports bench's result types only.
+
+Every row is a ratio measured side by side in one run; the absolute numbers beside it are
+what this machine did at that moment, not a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.designer import DesignerResults
+from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults
+from bench.webhook_load import WebhookResults
+
+THROUGHPUT_GOAL = 0.80  # Parley at 80% or more of the floor
+FLAT_GOAL = 1.25  # "flat": within 1.25x
+
+
+@dataclass
+class Results:
+    webhook: WebhookResults | None = None
+    engine: dict[int, list[float]] | None = None  # topic nodes -> seconds per message
+    engine_conversations: int = 0
+    sender: SenderResults | None = None
+    designer: DesignerResults | None = None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+def _mib(kib: list[int]) -> str:
+    return f"{max(kib) / 1024:,.0f} MiB" if kib else "n/a"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
+    """(figure, Parley, reference, ratio, goal) for each line of the table."""
+    out: list[tuple[str, str, str, str, str]] = []
+    web = results.webhook
+    if web is not None:
+        p, f = web.parley, web.floor
+        ratio = p.best_rate / f.best_rate if f.best_rate else 0.0
+        out.append(("Webhook throughput at saturation", f"{p.best_rate:,.0f} req/s",
+                    f"floor {f.best_rate:,.0f} req/s", f"{ratio:.2f}",
+                    f">= {THROUGHPUT_GOAL:.2f}: {_verdict(ratio >= THROUGHPUT_GOAL)}"))
+        pp, fp = p.best_paced, f.best_paced
+        if pp is not None and fp is not None:
+            def percentiles(r):
+                return " / ".join(f"{r.percentile(q) * 1e3:,.0f}" for q in (0.5, 0.95, 0.99))
+            out.append(("Latency p50 / p95 / p99 at 50% of saturation",
+                        f"{percentiles(pp)} ms", f"floor {percentiles(fp)} ms",
+                        f"p99 {pp.percentile(0.99) / fp.percentile(0.99):.2f}", "-"))
+    if results.engine:
+        sizes = sorted(results.engine)
+        base = min(results.engine[sizes[0]])
+        for size in sizes:
+            best = min(results.engine[size])
+            goal = "-"
+            if size == 1000:
+                goal = f"<= {FLAT_GOAL}x: {_verdict(best / base <= FLAT_GOAL)}"
+            out.append((f"Engine per message, {size:,}-node topic", f"{best * 1e6:,.0f} µs",
+                        f"{sizes[0]:,} nodes" if size != sizes[0] else "-",
+                        f"{best / base:.2f}x", goal))
+    if web is not None:
+        empty = web.history[0].best_rate
+        for level, target in sorted(web.history.items()):
+            if level == 0:
+                continue
+            ratio = target.best_rate / empty if empty else 0.0
+            out.append((f"Webhook throughput, {level:,} conversations stored",
+                        f"{target.best_rate:,.0f} req/s", f"empty database {empty:,.0f} req/s",
+                        f"{ratio:.2f}",
+                        f">= {1 / FLAT_GOAL:.2f}: {_verdict(ratio >= 1 / FLAT_GOAL)}"))
+    if results.sender is not None:
+        best = results.sender.best
+        out.append(("Sender (one worker) through twilio to Prism", f"{best:,.0f} msg/s",
+                    f"Twilio per number: long code {LONG_CODE_MPS:g}/s, toll-free "
+                    f"{TOLL_FREE_MPS:g}/s",
+                    f"{best / LONG_CODE_MPS:,.0f}x / {best / TOLL_FREE_MPS:,.0f}x",
+                    f"> 1x: {_verdict(best > TOLL_FREE_MPS)}"))
+    if results.designer is not None:
+        d = results.designer
+        out.append((f"Designer: validate a {d.nodes}-node topic", _ms(d.validate_seconds),
+                    "-", "-", "-"))
+        out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
+                    "-", "-", "-"))
+    if web is not None and web.parley_rss_kib:
+        ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
+        out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
+                    f"floor {_mib(web.floor_rss_kib)}", f"{ratio:.2f}", "-"))
+        biggest = max(web.history)
+        if biggest:
+            out.append((f"Peak RSS, {biggest:,} conversations stored",
+                        _mib(web.history_rss_kib.get(biggest, [])), "-", "-", "-"))
+    return out
+
+
+def table(results: Results) -> str:
+    lines = ["| figure | Parley | reference | ratio | goal |", "|---|---:|---:|---:|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    return "\n".join(lines)
+
+
+def conditions(results: Results, *, command: str, cores: int) -> str:
+    """One paragraph on how the figures were taken."""
+    parts = [f"`{command}` on {cores} cores."]
+    web = results.webhook
+    if web is not None:
+        parts.append(
+            f"gunicorn, {web.workers} sync workers each, on 127.0.0.1; best of {web.rounds} "
+            f"interleaved rounds of {web.seconds:g} s; Parley's answers average "
+            f"{web.parley_reply_bytes:,.0f} bytes, the floor's {web.floor_reply_bytes:,.0f}.")
+        errors = web.parley.errors + web.floor.errors + sum(
+            t.errors for level, t in web.history.items() if level)
+        if errors:
+            parts.append(f"{errors} request(s) failed (not counted as answered).")
+    if results.engine:
+        parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
+                     f"of {len(next(iter(results.engine.values())))} rounds.")
+    if results.sender is not None and results.sender.failed:
+        parts.append(f"Sender: {results.sender.failed} message(s) not delivered.")
+    return " ".join(parts)
+
+
+def plot(results: Results, path: Path) -> Path | None:
+    """Curves: engine cost vs topic size, throughput vs stored history, latency spread."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [name for name, present in (
+        ("engine", bool(results.engine)), ("history", results.webhook is not None),
+        ("latency", results.webhook is not None and results.webhook.parley.best_paced))
+        if present]
+    if not panels:
+        return None
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2),
+                                squeeze=False)
+    for axis, panel in zip(axes[0], panels, strict=True):
+        if panel == "engine":
+            sizes = sorted(results.engine)
+            axis.plot(sizes, [min(results.engine[s]) * 1e6 for s in sizes], "o-",
+                      label="best round")
+            base = min(results.engine[sizes[0]]) * 1e6
+            axis.axhline(base * FLAT_GOAL, color="#dc2626", linestyle=":",
+                         label=f"goal: {FLAT_GOAL}x the {sizes[0]}-node figure")
+            axis.set_xscale("log")
+            axis.set_ylim(bottom=0)
+            axis.set_xlabel("topic nodes")
+            axis.set_ylabel("engine time per message (µs)")
+            axis.set_title("Engine cost vs topic size")
+        elif panel == "history":
+            web = results.webhook
+            levels = sorted(web.history)
+            axis.plot(range(len(levels)), [web.history[lv].best_rate for lv in levels], "o-",
+                      label="Parley")
+            axis.axhline(web.floor.best_rate, color="#64748b", linestyle="--",
+                         label="floor (empty)")
+            axis.axhline(web.history[0].best_rate / FLAT_GOAL, color="#dc2626",
+                         linestyle=":", label=f"goal: within {FLAT_GOAL}x of empty")
+            axis.set_xticks(range(len(levels)), [f"{lv:,}" for lv in levels])
+            axis.set_ylim(bottom=0)
+            axis.set_xlabel("closed conversations stored (10 messages each)")
+            axis.set_ylabel("requests/s at saturation")
+            axis.set_title("Webhook throughput vs stored history")
+        else:
+            web = results.webhook
+            for target, style in ((web.parley, "-"), (web.floor, "--")):
+                latencies = sorted(target.best_paced.latencies)
+                if not latencies:
+                    continue
+                share = [(i + 1) / len(latencies) for i in range(len(latencies))]
+                axis.plot([x * 1e3 for x in latencies], share, style,
+                          label=f"{target.label} at {target.best_rate / 2:,.0f} req/s")
+            axis.set_xscale("log")
+            axis.set_xlabel("latency (ms)")
+            axis.set_ylabel("share of requests answered")
+            axis.set_title("Latency at 50% of saturation")
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,110 @@
+"""`python -m bench`: every benchmark in one run, printed as one markdown table and a plot.
+
+Imports the rest of bench/. What it measures, and what limits each figure: bench/README.md.
+The full run takes about a quarter of an hour on 2 cores (most of it building a database of
+1,000,000 stored conversations); `--quick` stops at 100,000 and runs shorter rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import designer, engine_cost, report, sender, webhook_load
+from bench.servers import ROOT, default_workers
+
+SECTIONS = ("webhook", "engine", "sender", "designer")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Parley's benchmarks: ratios measured side by side in one run.")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run: history up to 100,000 conversations, 2 rounds "
+                             "of 5 s, fewer engine conversations")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per figure (3)")
+    parser.add_argument("--seconds", type=float, help="length of one load round (10)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="gunicorn workers per server (2 x cores + 1)")
+    parser.add_argument("--history", help="stored conversations to compare with an empty "
+                                          "database, comma-separated (100000,1000000)")
+    parser.add_argument("--engine-phones", type=int,
+                        help="conversations per topic size in the engine benchmark (200)")
+    parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
+    parser.add_argument("--designer-nodes", type=int, default=500)
+    parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--parley-source", type=Path, default=ROOT,
+                        help="serve Parley from this checkout (e.g. to compare with an older "
+                             "commit); the floor and the load stay this one's")
+    parser.add_argument("--work-dir", type=Path,
+                        help="keep databases and server logs here (default: a temporary "
+                             "folder, removed at the end)")
+    parser.add_argument("--output", type=Path, default=ROOT / "var" / "bench",
+                        help="where results.md and bench.png go (var/bench)")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.rounds = args.rounds or (2 if quick else 3)
+    args.seconds = args.seconds or (5.0 if quick else 10.0)
+    history = args.history or ("100000" if quick else "100000,1000000")
+    args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
+    args.engine_phones = args.engine_phones or (50 if quick else 200)
+    args.sender_messages = args.sender_messages or (100 if quick else 300)
+    args.only = set(SECTIONS if not args.only else args.only.split(","))
+    unknown = args.only - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def measure(args: argparse.Namespace, folder: Path) -> report.Results:
+    results = report.Results()
+    if "webhook" in args.only:
+        say("webhook: Parley and the floor under gunicorn")
+        results.webhook = webhook_load.run(
+            folder / "webhook", history=args.history, workers=args.workers,
+            seconds=args.seconds, rounds=args.rounds, say=say, source=args.parley_source)
+    if "engine" in args.only:
+        say("engine: cost per message vs topic size")
+        results.engine = engine_cost.run(phones=args.engine_phones, answers=3,
+                                         rounds=args.rounds)
+        results.engine_conversations = args.engine_phones
+    if "sender" in args.only:
+        say("sender: outbox to Prism through the twilio client")
+        (folder / "sender").mkdir(parents=True, exist_ok=True)
+        results.sender = sender.run(folder / "sender", messages=args.sender_messages,
+                                    rounds=args.rounds)
+    if "designer" in args.only:
+        say(f"designer: validate and draw a {args.designer_nodes}-node topic")
+        results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)
+    return results
+
+
+def main(argv: list[str] | None = None) -> report.Results:
+    args = parse_args(argv)
+    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        results = measure(args, args.work_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="parley-bench-") as folder:
+            results = measure(args, Path(folder))
+    text = "\n".join([
+        "## Parley benchmarks", "",
+        report.conditions(results, command=command, cores=os.cpu_count() or 1), "",
+        report.table(results), ""])
+    print(text, flush=True)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.md").write_text(text, encoding="utf-8")
+    picture = report.plot(results, args.output / "bench.png")
+    if picture is not None:
+        say(f"wrote {args.output / 'results.md'} and {picture}")
+    return results

@@ -1,0 +1,234 @@
+"""Webhook throughput and latency: Parley and the floor under gunicorn, side by side.
+
+Imports bench (loadgen, servers, floor) and engine.store (to add stored history). Each server
+gets its own database: Parley's with the example topics and sample records, the floor's
+empty, and Parley's again with 100,000 or 1,000,000 closed conversations of history. Rounds
+are interleaved (P, F, P+history..., P, F, ...) so that noise from other work on the machine
+hits every server alike; the best round of each is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import loadgen
+from bench.floor import reply_chars_for
+from bench.servers import ROOT, Gunicorn
+
+SCRIPT_LENGTH = len(loadgen.SCRIPT)
+CONCURRENCY = 32  # requests in flight at saturation: several per gunicorn worker
+MIN_PHONES = 2 * CONCURRENCY
+
+
+@dataclass
+class Target:
+    """One server under load and what each of its rounds measured."""
+
+    key: str  # "parley", "floor", or "history-N"
+    label: str
+    server: Gunicorn
+    token: str
+    estimate: float = 0.0  # requests/s of the warm-up, to size each round's phones
+    saturation: list[loadgen.Result] = field(default_factory=list)
+    paced: list[loadgen.Result] = field(default_factory=list)
+
+    @property
+    def best_rate(self) -> float:
+        return max((r.rate for r in self.saturation), default=0.0)
+
+    @property
+    def best_paced(self) -> loadgen.Result | None:
+        """The paced round with the lowest p99 (the least disturbed one)."""
+        return min(self.paced, key=lambda r: r.percentile(0.99), default=None)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.saturation + self.paced)
+
+
+class Phones:
+    """Hands out fresh phone ranges and request batches, so every round starts new
+    conversations and no MessageSid repeats."""
+
+    def __init__(self):
+        self.next_phone = 0
+        self.run = 0
+
+    def requests(self, target: Target, *, phones: int, per_phone: int):
+        first, self.next_phone = self.next_phone, self.next_phone + phones
+        # Two hex digits of each MessageSid name the batch; fe and ff are the history's.
+        run, self.run = self.run, (self.run + 1) % 0xFE
+        return loadgen.prepare(target.server.base_url, auth_token=target.token,
+                               phones=phones, per_phone=per_phone, run=run, first_phone=first)
+
+
+# -------------------------------------------------------------------- databases
+
+
+def parley_database(path: Path, *, log: Path) -> None:
+    """A runtime database as a newcomer makes one: migrations, sample records, topics."""
+    topics = sorted(str(p) for p in (ROOT / "topics").glob("*.json"))
+    for args in (["init-db", "--sample-data"], ["import", *topics, "--publish"]):
+        with open(log, "ab") as out:
+            subprocess.run([sys.executable, "-m", "parley", *args, "--database", str(path)],
+                           check=True, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+
+def history_databases(folder: Path, levels: list[int], *, log: Path,
+                      say: Callable[[str], None]) -> dict[int, Path]:
+    """A Parley database per history level, each grown from a copy of the one before."""
+    from engine.store import add_bulk_history, open_store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "history-0.sqlite"
+    parley_database(base, log=log)
+    made, previous, stored = {0: base}, base, 0
+    for level in sorted(set(levels) - {0}):
+        path = folder / f"history-{level}.sqlite"
+        shutil.copyfile(previous, path)
+        say(f"generating stored history: {level:,} conversations of 10 messages")
+        store = open_store(path, synchronous="OFF")
+        try:
+            add_bulk_history(store, conversations=level - stored, phones=max(1, level // 4))
+        finally:
+            store.close()
+        made[level], previous, stored = path, path, level
+    return made
+
+
+# -------------------------------------------------------------------- servers
+
+
+def parley_server(name: str, database: Path, folder: Path, *, workers: int,
+                  source: Path = ROOT) -> tuple[Gunicorn, str]:
+    token = secrets.token_hex(16)
+    server = Gunicorn(name, "webhook.wsgi:app", {}, workers, folder / f"{name}.log",
+                      source=source)
+    server.env.update({
+        "PARLEY_DATABASE": str(database),
+        "PARLEY_INSTANCE_PATH": str(folder / f"{name}-instance"),
+        "PARLEY_TWILIO_AUTH_TOKEN": token,
+        "PARLEY_TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
+        "PARLEY_SMS_NUMBER": loadgen.TO_NUMBER,
+        "PARLEY_PUBLIC_URL": server.base_url,
+        "PARLEY_PIN_PEPPER": secrets.token_hex(16),
+    })
+    return server, token
+
+
+def floor_server(folder: Path, *, workers: int, reply_chars: int) -> tuple[Gunicorn, str]:
+    token = secrets.token_hex(16)
+    server = Gunicorn("floor", "bench.floor:app", {}, workers, folder / "floor.log")
+    server.env.update({
+        "FLOOR_DATABASE": str(folder / "floor.sqlite"),
+        "FLOOR_AUTH_TOKEN": token,
+        "FLOOR_PUBLIC_URL": server.base_url,
+        "FLOOR_REPLY_CHARS": str(reply_chars),
+    })
+    return server, token
+
+
+# -------------------------------------------------------------------- rounds
+
+
+def saturation_round(target: Target, phones: Phones, *, seconds: float) -> loadgen.Result:
+    """Requests/s with CONCURRENCY requests in flight, from phones that each walk the script
+    about once (so the round holds the whole mix)."""
+    count = max(MIN_PHONES, math.ceil(target.estimate * seconds / SCRIPT_LENGTH))
+    queues = phones.requests(target, phones=count, per_phone=3 * SCRIPT_LENGTH)
+    return loadgen.saturate(target.server.base_url, queues, workers=CONCURRENCY,
+                            seconds=seconds)
+
+
+def paced_round(target: Target, phones: Phones, *, rate: float,
+                seconds: float) -> loadgen.Result:
+    total = math.ceil(rate * seconds)
+    count = max(MIN_PHONES, math.ceil(total / SCRIPT_LENGTH))
+    queues = phones.requests(target, phones=count, per_phone=2 * SCRIPT_LENGTH)
+    return loadgen.paced(target.server.base_url, queues, rate=rate, seconds=seconds,
+                         connections=2 * CONCURRENCY)
+
+
+@dataclass
+class WebhookResults:
+    parley: Target
+    floor: Target
+    history: dict[int, Target]  # level -> target (0 is the parley target itself)
+    parley_reply_bytes: float  # average size of Parley's answers over the run
+    floor_reply_bytes: float
+    workers: int
+    seconds: float
+    rounds: int
+    parley_rss_kib: list[int]
+    floor_rss_kib: list[int]
+    history_rss_kib: dict[int, list[int]]
+
+
+def run(folder: Path, *, history: list[int], workers: int, seconds: float, rounds: int,
+        say: Callable[[str], None], source: Path = ROOT) -> WebhookResults:
+    """Build the databases, start the servers, run interleaved rounds, stop the servers."""
+    log = folder / "setup.log"
+    databases = history_databases(folder / "databases", [0, *history], log=log, say=say)
+    servers: list[Gunicorn] = []
+    try:
+        targets: dict[int, Target] = {}
+        for level in sorted(databases):
+            name = "parley" if level == 0 else f"parley-{level}"
+            server, token = parley_server(name, databases[level], folder, workers=workers,
+                                          source=source)
+            servers.append(server.start())
+            label = "Parley" if level == 0 else f"Parley, {level:,} conversations stored"
+            targets[level] = Target("parley" if level == 0 else f"history-{level}", label,
+                                    server, token)
+        phones = Phones()
+        warm = min(3.0, seconds)
+        say(f"warming up {len(targets)} Parley server(s) with {workers} workers each")
+        for target in targets.values():
+            target.estimate = max(loadgen.saturate(
+                target.server.base_url, phones.requests(target, phones=MIN_PHONES,
+                                                        per_phone=SCRIPT_LENGTH),
+                workers=CONCURRENCY, seconds=warm).rate, 1.0)
+        parley = targets[0]
+        # The floor answers TwiML as long as Parley's average answer (measured just now).
+        probe = saturation_round(parley, phones, seconds=warm)
+        chars = reply_chars_for(probe.mean_reply_bytes)
+        server, token = floor_server(folder, workers=workers, reply_chars=chars)
+        servers.append(server.start())
+        floor = Target("floor", "floor", server, token)
+        floor.estimate = max(loadgen.saturate(
+            server.base_url, phones.requests(floor, phones=MIN_PHONES, per_phone=SCRIPT_LENGTH),
+            workers=CONCURRENCY, seconds=warm).rate, 1.0)
+        order = [parley, floor, *(targets[level] for level in sorted(targets) if level)]
+        for round_ in range(rounds):
+            say(f"saturation round {round_ + 1}/{rounds}: "
+                + ", ".join(t.key for t in order))
+            for target in order:
+                target.saturation.append(saturation_round(target, phones, seconds=seconds))
+        for round_ in range(rounds):
+            say(f"latency round {round_ + 1}/{rounds} at 50% of each one's saturation")
+            for target in (parley, floor):
+                target.paced.append(paced_round(target, phones, rate=target.best_rate / 2,
+                                                seconds=seconds))
+        parley_rounds = parley.saturation + parley.paced
+        answered = sum(r.ok for r in parley_rounds)
+        floor_rounds = floor.saturation + floor.paced
+        return WebhookResults(
+            parley=parley, floor=floor, history=targets,
+            parley_reply_bytes=sum(r.reply_bytes for r in parley_rounds) / max(answered, 1),
+            floor_reply_bytes=sum(r.reply_bytes for r in floor_rounds)
+            / max(sum(r.ok for r in floor_rounds), 1),
+            workers=workers, seconds=seconds, rounds=rounds,
+            parley_rss_kib=parley.server.peak_rss_kib(),
+            floor_rss_kib=floor.server.peak_rss_kib(),
+            history_rss_kib={level: t.server.peak_rss_kib() for level, t in targets.items()},
+        )
+    finally:
+        for server in servers:
+            server.stop()

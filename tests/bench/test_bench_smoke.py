@@ -1,0 +1,78 @@
+"""The benchmark's machinery on a minimal setting: every row printed, every server stopped.
+
+No timing assertions: the figures of a run this short mean nothing, and the machines are
+shared. What is checked is what a newcomer running `python -m bench` relies on.
+"""
+
+from __future__ import annotations
+
+from engine.store import add_bulk_history, open_store
+
+MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--history", "300",
+           "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30"]
+
+ROWS = (
+    "Webhook throughput at saturation",
+    "Latency p50 / p95 / p99 at 50% of saturation",
+    "Engine per message, 10-node topic",
+    "Engine per message, 100-node topic",
+    "Engine per message, 1,000-node topic",
+    "Engine per message, 5,000-node topic",
+    "Webhook throughput, 300 conversations stored",
+    "Sender (one worker) through twilio to Prism",
+    "Designer: validate a 30-node topic",
+    "Designer: draw a 30-node topic (SVG)",
+    "Peak RSS of a runtime worker after the load",
+)
+
+
+class TestMinimalRun:
+    def test_prints_every_row_and_writes_the_plot(self, tmp_path, capsys):
+        from bench.run import main
+
+        results = main([*MINIMAL, "--work-dir", str(tmp_path / "work"),
+                        "--output", str(tmp_path / "out")])
+
+        printed = capsys.readouterr().out
+        for row in ROWS:
+            assert f"| {row} |" in printed, row
+        assert (tmp_path / "out" / "results.md").read_text(encoding="utf-8") in printed
+        assert (tmp_path / "out" / "bench.png").read_bytes().startswith(b"\x89PNG")
+        web = results.webhook
+        targets = [web.floor, *web.history.values()]
+        # Every request was answered 200, and every round sent some.
+        assert all(t.errors == 0 for t in targets)
+        assert all(r.ok for t in targets for r in t.saturation)
+        assert web.parley.paced and web.floor.paced
+        # The floor answered TwiML the size of Parley's answers (within one message's markup).
+        assert abs(web.floor_reply_bytes - web.parley_reply_bytes) < 100
+        assert results.sender.failed == 0
+        assert results.designer.problems == 0
+        # Every server was stopped.
+        assert all(t.server.proc is None for t in targets)
+
+
+class TestBulkHistory:
+    def test_closed_conversations_with_their_messages_and_claims(self, tmp_path):
+        store = open_store(tmp_path / "history.sqlite", synchronous="OFF")
+        try:
+            add_bulk_history(store, conversations=120, batch=50)
+            conn = store.conn
+            assert conn.execute("SELECT count(*) FROM conversations"
+                                " WHERE closed_at IS NOT NULL").fetchone()[0] == 120
+            assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1200
+            assert conn.execute("SELECT count(*) FROM inbound_claims").fetchone()[0] == 600
+            # A quarter as many phones as conversations, none of the load generator's.
+            phones = {r[0] for r in conn.execute("SELECT phone FROM conversations")}
+            assert len(phones) == 30
+            assert all(p.startswith("+1444") and len(p) == 12 for p in phones)
+            # Each stored reply names the bot message that answered the user's.
+            reply, answer = conn.execute(
+                "SELECT c.reply, m.body FROM inbound_claims c"
+                " JOIN messages m ON m.id = (SELECT id FROM messages WHERE sid = c.sid) + 1"
+                " LIMIT 1").fetchone()
+            assert answer in reply
+            # Nothing open: the webhook finds no conversation for these phones.
+            assert store.open_conversation(next(iter(phones))) is None
+        finally:
+            store.close()
