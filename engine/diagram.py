@@ -97,13 +97,14 @@ def _excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _html(text: str) -> str:
-    return html.escape(text, quote=False)
-
-
 def _esc(text: str) -> str:
     """For attributes Graphviz reads as escString, where a backslash starts an escape."""
     return text.replace("\\", "\\\\")
+
+
+def _html(text: str) -> str:
+    # Graphviz expands escapes such as \N (the node name) even inside HTML-like labels.
+    return _esc(html.escape(text, quote=False))
 
 
 def _summary(node: dict) -> str:

@@ -56,6 +56,7 @@ NODE_TYPE_ORDER = (
 BUILTIN_NAMES = frozenset({"user", "phone", "vars", "topic"})
 
 MAX_SEGMENTS = 3  # longer messages get a warning: costly, and tiring to read on a phone
+_COUNTED_TRAPS = 10  # dead ends whose message counts the nodes leading into them
 
 _IDENTIFIER_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
 _IDENTIFIER_RULE = (
@@ -926,12 +927,15 @@ def _strongly_connected(vertices: Iterable[int],
     return components
 
 
-def _reach(starts: Iterable[int], successors: list[list[int]]) -> set[int]:
+def _reach(starts: Iterable[int], successors: list[list[int]], *,
+           within: set[int] | None = None) -> set[int]:
+    """The vertices reachable from `starts` (themselves included), optionally only through
+    vertices of `within`."""
     seen = set(starts)
     queue = deque(seen)
     while queue:
         for succ in successors[queue.popleft()]:
-            if succ not in seen:
+            if succ not in seen and (within is None or succ in within):
                 seen.add(succ)
                 queue.append(succ)
     return seen
@@ -1027,6 +1031,7 @@ def _traps(topic: _Topic, graph: _Graph, reachable: set[int]) -> Iterator[Proble
     stuck_set = set(stuck)
     components = _strongly_connected(
         stuck, lambda v: (s for s in graph.successors[v] if s in stuck_set))
+    counted = 0
     for component in components:
         members = set(component)
         if any(s not in members for v in component for s in graph.successors[v]):
@@ -1036,9 +1041,13 @@ def _traps(topic: _Topic, graph: _Graph, reachable: set[int]) -> Iterator[Proble
             continue  # an input-free loop, reported as such by _input_free_loops
         first = min(component, key=lambda v: graph.nodes[v].index)
         node = graph.nodes[first]
-        upstream = len(_reach(component, predecessors) & stuck_set) - len(component)
-        also = (f"; {upstream} other node{'s' * (upstream != 1)} lead{'s' * (upstream == 1)} "
-                "only here") if upstream else ""
+        also = ""
+        if counted < _COUNTED_TRAPS:  # a walk per trap: bounded, to stay linear
+            counted += 1
+            upstream = len(_reach(component, predecessors, within=stuck_set)) - len(component)
+            if upstream:
+                also = (f"; {upstream} other node{'s' * (upstream != 1)} that can't end "
+                        f"lead{'s' * (upstream == 1)} here")
         if len(component) == 1 and first not in graph.successors[first]:
             message = f"the conversation can never end at node {node.id!r}: it has no way out"
         else:

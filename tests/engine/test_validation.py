@@ -386,7 +386,7 @@ class TestBrokenTopics:
                      "next": "retry", "on_max_attempts": "retry"})))
         [problem] = errors(doc)
         assert problem.path == "$.nodes[17]"
-        assert "1 other node leads only here" in problem.message
+        assert "1 other node that can't end leads here" in problem.message
 
 
 class TestWarnings:
