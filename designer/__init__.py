@@ -7,14 +7,13 @@ makes the editor live (validation, diagram, simulator).
 
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from engine.instance import instance_secret
 from engine.sample import SAMPLE_RECORDS
 
 csrf = CSRFProtect()
@@ -43,7 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["PREFERRED_URL_SCHEME"] == "https"
     if not app.config["SECRET_KEY"]:
-        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
 
     app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
     csrf.init_app(app)
@@ -60,21 +59,3 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(designer_user)
     app.add_url_rule("/", endpoint="index", view_func=topics.index)
     return app
-
-
-def _instance_secret(instance_path: str) -> str:
-    """A random secret key kept in the instance folder, made on first start."""
-    path = Path(instance_path) / "secret_key"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker made it first
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key

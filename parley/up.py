@@ -19,21 +19,10 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from engine.errors import ConfigError
+from engine.instance import instance_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_LOGINS = ("admin", "agent")
-
-
-def _local_secret(path: Path) -> str:
-    """A random secret kept in a 0600 file, made on first use (sandbox only)."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secret)
-    return secret
 
 
 def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
@@ -96,7 +85,8 @@ def up(host: str, port: int, designer_port: int) -> None:
         os.environ["PARLEY_SANDBOX"] = "1"
         os.environ.setdefault("PARLEY_PUBLIC_URL", f"http://{shown}:{port}")
         # The pepper must live outside the database; in the sandbox, a local file will do.
-        os.environ.setdefault("PARLEY_PIN_PEPPER", _local_secret(ROOT / "instance" / "pin_pepper"))
+        os.environ.setdefault("PARLEY_PIN_PEPPER", instance_secret(ROOT / "instance", "pin_pepper",
+                                                      make=lambda: secrets.token_urlsafe(32)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         runtime = create_app()

@@ -25,6 +25,7 @@ from engine.assembly import DEFAULT_CONTACT, DEFAULT_PROGRAM
 from engine.errors import ConfigError
 from engine.linking import AccountLinking
 from engine.subscriptions import Subscriptions
+from webhook.config import flag, number
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,10 @@ def account_policy(config: Mapping[str, Any]) -> AccountPolicy:
     return AccountPolicy(
         pepper=pepper_bytes(str(pepper) if pepper is not None else None),
         factors=parse_factors(factors),
-        require_matching_phone=_flag(config.get("LINK_REQUIRE_MATCHING_PHONE", True),
+        require_matching_phone=flag(config.get("LINK_REQUIRE_MATCHING_PHONE", True),
                                      "LINK_REQUIRE_MATCHING_PHONE"),
-        max_failures=int(_number(config, "LINK_MAX_FAILURES", 5, minimum=1)),
-        lockout_minutes=_number(config, "LINK_LOCKOUT_MINUTES", 15, minimum=1),
+        max_failures=int(number(config, "LINK_MAX_FAILURES", default=5, minimum=1)),
+        lockout_minutes=number(config, "LINK_LOCKOUT_MINUTES", default=15, minimum=1),
         issuer=str(config.get("PROGRAM_NAME") or DEFAULT_PROGRAM),
     )
 
@@ -57,25 +58,3 @@ def interceptors(config: Mapping[str, Any]) -> list:
                       contact=str(config.get("HELP_CONTACT") or DEFAULT_CONTACT)),
         AccountLinking(policy=policy),
     ]
-
-
-def _flag(value: Any, key: str) -> bool:
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        raise ConfigError(f"PARLEY_{key} must be 1 or 0, not {value!r}.")
-    return bool(value)
-
-
-def _number(config: Mapping[str, Any], key: str, default: float, *, minimum: float) -> float:
-    value = config.get(key, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"PARLEY_{key} must be a number, not {value!r}.") from None
-    if number < minimum:
-        raise ConfigError(f"PARLEY_{key} must be at least {minimum:g}, not {value!r}.")
-    return number

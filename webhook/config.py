@@ -8,15 +8,16 @@ check raises `ConfigError` with one sentence that says what to set.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
+from engine.instance import instance_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +110,7 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
     for key in _STRING_KEYS:
         if config.get(key) is not None and not isinstance(config[key], str):
             config[key] = str(config[key])  # from_prefixed_env turns digits into numbers
-    sandbox = _flag(config.get("SANDBOX"), "SANDBOX")
+    sandbox = flag(config.get("SANDBOX"), "SANDBOX")
     token = (config.get("TWILIO_AUTH_TOKEN") or "").strip()
     real_credentials = bool(token and (config.get("TWILIO_ACCOUNT_SID") or "").strip())
     if not token:
@@ -143,9 +144,9 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
     api_base_url = (config.get("TWILIO_API_BASE_URL") or "").strip().rstrip("/") or None
     if api_base_url is not None and urlsplit(api_base_url).scheme not in ("http", "https"):
         raise ConfigError(f"PARLEY_TWILIO_API_BASE_URL {api_base_url!r} is not an http(s) URL.")
-    idle = _number(config, "IDLE_TIMEOUT_MINUTES", minimum=0.1)
+    idle = number(config, "IDLE_TIMEOUT_MINUTES", minimum=0.1)
     database = config.get("DATABASE") or str(Path(instance_path) / "parley.sqlite")
-    trust_proxy = int(_number(config, "TRUST_PROXY", minimum=0))
+    trust_proxy = int(number(config, "TRUST_PROXY", minimum=0))
     media_hosts = _hosts(config.get("MEDIA_HOSTS"), "MEDIA_HOSTS")
     media_test_hosts = _hosts(config.get("MEDIA_TEST_HOSTS"), "MEDIA_TEST_HOSTS")
     for entry in media_test_hosts:
@@ -168,38 +169,27 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         trust_proxy=trust_proxy,
         media_hosts=media_hosts,
         media_test_hosts=media_test_hosts,
-        media_max_bytes=int(_number(config, "MEDIA_MAX_BYTES", minimum=1)),
+        media_max_bytes=int(number(config, "MEDIA_MAX_BYTES", minimum=1)),
         media_folder=str(config.get("MEDIA_FOLDER")),
         instance_path=instance_path,
-        outbox_batch=int(_number(config, "OUTBOX_BATCH", minimum=1)),
-        outbox_lease_seconds=_number(config, "OUTBOX_LEASE_SECONDS", minimum=1),
-        outbox_backoff_seconds=_number(config, "OUTBOX_BACKOFF_SECONDS", minimum=0),
-        outbox_backoff_max_seconds=_number(config, "OUTBOX_BACKOFF_MAX_SECONDS", minimum=0),
-        outbox_max_attempts=int(_number(config, "OUTBOX_MAX_ATTEMPTS", minimum=1)),
-        worker_poll_seconds=_number(config, "WORKER_POLL_SECONDS", minimum=0.01),
-        twilio_timeout_seconds=_number(config, "TWILIO_TIMEOUT_SECONDS", minimum=0.1),
+        outbox_batch=int(number(config, "OUTBOX_BATCH", minimum=1)),
+        outbox_lease_seconds=number(config, "OUTBOX_LEASE_SECONDS", minimum=1),
+        outbox_backoff_seconds=number(config, "OUTBOX_BACKOFF_SECONDS", minimum=0),
+        outbox_backoff_max_seconds=number(config, "OUTBOX_BACKOFF_MAX_SECONDS", minimum=0),
+        outbox_max_attempts=int(number(config, "OUTBOX_MAX_ATTEMPTS", minimum=1)),
+        worker_poll_seconds=number(config, "WORKER_POLL_SECONDS", minimum=0.01),
+        twilio_timeout_seconds=number(config, "TWILIO_TIMEOUT_SECONDS", minimum=0.1),
     )
 
 
 def sandbox_token(instance_path: str) -> str:
     """The sandbox's own signing token: random, kept in the instance folder, made once."""
-    path = Path(instance_path) / "sandbox_token"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = "sandbox-" + secrets.token_hex(16)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(token)
-    return token
+    return instance_secret(instance_path, "sandbox_token",
+                           make=lambda: "sandbox-" + secrets.token_hex(16))
 
 
-def _flag(value: Any, key: str) -> bool:
+def flag(value: Any, key: str) -> bool:
+    """A yes/no setting: 1/0, true/false, yes/no, on/off (empty is no)."""
     if isinstance(value, str):
         lowered = value.strip().lower()
         if lowered in ("", "0", "false", "no", "off"):
@@ -210,15 +200,17 @@ def _flag(value: Any, key: str) -> bool:
     return bool(value)
 
 
-def _number(config: dict[str, Any], key: str, *, minimum: float) -> float:
-    value = config.get(key)
+def number(config: Mapping[str, Any], key: str, *, minimum: float,
+           default: float | None = None) -> float:
+    """A numeric setting of at least `minimum`; ConfigError names the key otherwise."""
+    value = config.get(key, default)
     try:
-        number = float(value)
+        result = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"PARLEY_{key} must be a number, not {value!r}.") from None
-    if number < minimum:
+    if result < minimum:
         raise ConfigError(f"PARLEY_{key} must be at least {minimum:g}, not {value!r}.")
-    return number
+    return result
 
 
 def _check_number(key: str, number: str) -> None:

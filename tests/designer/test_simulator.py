@@ -111,8 +111,10 @@ class TestEngine:
     def test_a_linked_account_can_be_simulated(self, author, store):
         create(author, store, topic("open_cases"))
         guest = Chat(author, topic("open_cases"))
+        # As over SMS, a guest is offered account linking first (engine.assembly).
         assert guest.bodies() == [
-            "That needs a linked account. Text LINK to link your account first."]
+            "My open cases needs a linked account. To link yours, reply with your user name "
+            "or email address. Text MENU to stop."]
         abel = Chat(author, topic("open_cases"), user="abel.tuter")
         assert abel.bodies()[0].startswith("You have these open cases.")
         assert "CS0010006 Monitor flickers after update" in abel.bodies()[0]

@@ -28,18 +28,16 @@ Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
-from engine.errors import ConfigError
 from engine.handoff import DeskSettings, HandoffDesk, OpeningHours
+from engine.instance import instance_secret
+from webhook.config import number
 
 csrf = CSRFProtect()
 
@@ -65,7 +63,8 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, value)
     runtime = get_runtime(app)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret(runtime.settings.instance_path)
+        app.config["SECRET_KEY"] = instance_secret(runtime.settings.instance_path,
+                                                    "agent_secret_key")
     public = runtime.settings.public_url or ""
     app.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
@@ -76,8 +75,8 @@ def init_app(app: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # the workspace checks its own POSTs (views.bp)
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the sign-in
     )
-    app.permanent_session_lifetime = timedelta(hours=_number(app.config,
-                                                             "AGENT_SESSION_HOURS", 0.1))
+    app.permanent_session_lifetime = timedelta(
+        hours=number(app.config, "AGENT_SESSION_HOURS", minimum=0.1))
     csrf.init_app(app)
     desk = HandoffDesk(desk_settings(app.config))
     app.extensions["parley_desk"] = desk
@@ -95,40 +94,11 @@ def desk_settings(config: Mapping[str, Any]) -> DeskSettings:
         hours=OpeningHours.parse(str(config.get("AGENT_HOURS") or ""),
                                  zone=str(config.get("AGENT_TIMEZONE") or "UTC")),
         when_unavailable=str(config.get("AGENT_WHEN_UNAVAILABLE") or "callback").lower(),
-        queue_timeout_minutes=_number(config, "AGENT_QUEUE_TIMEOUT_MINUTES", 0),
-        presence_seconds=_number(config, "AGENT_PRESENCE_SECONDS", 5),
+        queue_timeout_minutes=number(config, "AGENT_QUEUE_TIMEOUT_MINUTES", minimum=0),
+        presence_seconds=number(config, "AGENT_PRESENCE_SECONDS", minimum=5),
         card_url=str(config.get("AGENT_CARD_URL") or ""),
     )
 
 
 def get_desk(app: Flask | None = None) -> HandoffDesk:
     return (app or current_app).extensions["parley_desk"]
-
-
-def _number(config: Mapping[str, Any], key: str, minimum: float) -> float:
-    value = config.get(key)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"PARLEY_{key} must be a number, not {value!r}.") from None
-    if number < minimum:
-        raise ConfigError(f"PARLEY_{key} must be at least {minimum:g}, not {value!r}.")
-    return number
-
-
-def _instance_secret(instance_path: str) -> str:
-    """A random key kept in the instance folder, made once (by whichever process is first)."""
-    path = Path(instance_path) / "agent_secret_key"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
