@@ -56,6 +56,9 @@ NODE_TYPE_ORDER = (
 BUILTIN_NAMES = frozenset({"user", "phone", "vars", "topic"})
 
 MAX_SEGMENTS = 3  # longer messages get a warning: costly, and tiring to read on a phone
+# How the engine lists a static choice's options under its prompt (engine.conversation).
+_OPTIONS_PER_PAGE = 9
+_REPLY_HINT = "Reply with a number."
 _COUNTED_TRAPS = 10  # dead ends whose message counts the nodes leading into them
 
 _IDENTIFIER_PATTERN = "^[a-z][a-z0-9_]{0,63}$"
@@ -846,7 +849,10 @@ def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
 
         for key, kind in _TEXT_FIELDS.get(node.type or "", ()):
             if kind == "message" and key in data and ok(key):
-                yield node.at(key), data[key], node.id
+                text = data[key]
+                if node.type == "input.static_choice" and key == "prompt":
+                    text = _with_options(text, data.get("options"))
+                yield node.at(key), text, node.id
         if node.type == "response.link" and ok("label") and ok("url"):
             yield node.path, f"{data['label']}: {data['url']}", node.id
         if node.type == "response.card" and ok("title"):
@@ -857,6 +863,14 @@ def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
             if isinstance(data.get("url"), str):
                 lines.append(data["url"])
             yield node.path, "\n".join(lines), node.id
+
+
+def _with_options(prompt: str, options: Any) -> str:
+    """A static choice's prompt as the engine sends it: with its first page of options."""
+    labels = [o["label"] for o in _list(options)[:_OPTIONS_PER_PAGE]
+              if isinstance(o, dict) and isinstance(o.get("label"), str)]
+    lines = [prompt, *(f"{n}. {label}" for n, label in enumerate(labels, start=1)), _REPLY_HINT]
+    return "\n".join(lines)
 
 
 def _show_chars(chars: list[str]) -> str:

@@ -402,6 +402,12 @@ class TestWarnings:
         assert problem.path == "$.nodes[11].text"
         assert "about 4 SMS segments" in problem.message
 
+    def test_choice_prompt_is_measured_with_its_options(self):
+        doc = mutated(lambda d: node(d, "ask_kind")["options"][0].update(label="Track ☕"))
+        [problem] = warnings(doc)
+        assert problem.path == "$.nodes[0].prompt"
+        assert "'☕' (U+2615)" in problem.message
+
     def test_card_is_measured_as_one_message(self):
         fields = [{"label": f"F{i}", "value": "v" * 150} for i in range(4)]
         doc = mutated(lambda d: node(d, "show").update(fields=fields))
