@@ -21,39 +21,21 @@ from statemachine.exceptions import InvalidDefinition
 from statemachine.io import create_machine_class_from_definition
 
 from engine.errors import Problem, TopicError
-
-INPUT_TYPES = frozenset(
-    {"input.text", "input.static_choice", "input.dynamic_choice", "input.boolean",
-     "input.file_picker"}
+from engine.validation import (  # noqa: F401  (node kinds: re-exported for the engine)
+    INPUT_TYPES,
+    RESPONSE_TYPES,
+    TERMINAL_TYPES,
+    transitions,
 )
-RESPONSE_TYPES = frozenset({"response.text", "response.image", "response.link", "response.card"})
-TERMINAL_TYPES = frozenset({"flow.handoff", "flow.end"})
 
 
 def edges(node: dict) -> list[tuple[str, str, str]]:
-    """(event, target, label) of every transition leaving `node`, in a stable order."""
-    kind, out = node.get("type"), []
-    if kind == "input.static_choice":
-        for index, option in enumerate(node.get("options", [])):
-            target = option.get("next") or node.get("next")
-            if target:
-                out.append((f"option_{index}", target, option.get("label", "")))
-    elif kind == "input.boolean":
-        out += [("yes", node.get("on_yes"), "yes"), ("no", node.get("on_no"), "no")]
-    elif kind == "flow.branch":
-        for index, condition in enumerate(node.get("conditions", [])):
-            out.append((f"when_{index}", condition.get("next"),
-                        condition.get("label") or condition.get("when", "")))
-        out.append(("otherwise", node.get("otherwise"), "otherwise"))
-    elif kind not in TERMINAL_TYPES and node.get("next"):
-        out.append(("next", node["next"], ""))
-    if kind == "input.dynamic_choice":
-        out.append(("empty", node.get("on_empty") or node.get("next"), "empty"))
-    if kind == "flow.lookup":
-        out.append(("not_found", node.get("on_not_found") or node.get("next"), "not found"))
-    if kind in INPUT_TYPES and node.get("on_max_attempts"):
-        out.append(("gave_up", node["on_max_attempts"], "no valid answer"))
-    return [(event, target, label) for event, target, label in out if target]
+    """(event, target, label) of every transition leaving `node`, in a stable order.
+
+    The validator's reading of a node is the one definition of its transitions, so what is
+    checked, drawn and run can never disagree.
+    """
+    return [(t.event, t.target, t.label) for t in transitions(node)]
 
 
 class _Cursor:
