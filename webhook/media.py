@@ -83,8 +83,13 @@ class MediaPolicy:
 
         With `resolve`, also refuse a host whose addresses are not all public.
         """
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError as exc:
+            # Reliability fix: urlsplit raises on e.g. "https://[" ("Invalid IPv6 URL"); that
+            # used to be a 500 that lost the whole inbound message. Refuse the URL instead.
+            raise MediaRefused(f"{url!r} is not a URL") from exc
         if not host or parts.username or parts.password:
             raise MediaRefused(f"{url!r} is not a plain URL with a host")
         try:
@@ -133,7 +138,12 @@ def download(url: str, *, policy: MediaPolicy, auth: tuple[str, str] | None,
             raise MediaUnavailable(f"cannot fetch {url}: {exc}") from exc
         with response:
             if response.is_redirect:
-                url = urljoin(url, response.headers.get("Location", ""))
+                try:
+                    url = urljoin(url, response.headers.get("Location", ""))
+                except ValueError as exc:
+                    # Reliability fix: a malformed Location used to escape the fetch job and
+                    # fail the worker's whole round, again at every lease expiry.
+                    raise MediaRefused(f"{url} redirects to a malformed URL") from exc
                 continue
             if response.status_code >= 500 or response.status_code == 429:
                 raise MediaUnavailable(f"{url} answered {response.status_code}")
@@ -165,7 +175,10 @@ def sandbox_upload_name(url: str, settings: Settings) -> str | None:
     """The file name of a sandbox phone's upload that `url` names (sandbox only)."""
     if not settings.sandbox:
         return None
-    match = SANDBOX_UPLOAD.match(urlsplit(url).path)
+    try:
+        match = SANDBOX_UPLOAD.match(urlsplit(url).path)
+    except ValueError:  # reliability fix: not a URL at all (check_url refuses it)
+        return None
     return match.group(1) if match else None
 
 

@@ -128,6 +128,8 @@ def status() -> tuple[str, int]:
         abort(400)
     error_code = form.get("ErrorCode") or None
     message_id = request.args.get("message", type=int)
+    if message_id is not None and not 0 < message_id < 2**63:
+        message_id = None  # reliability fix: a huge id was a 500 (SQLite's OverflowError)
     store = get_db()
     with store.write():
         store.apply_message_status(sid, status_value, error_code=error_code,
