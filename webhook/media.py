@@ -119,6 +119,10 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise MediaUnavailable(f"cannot resolve {host}: {exc}") from exc
+    except UnicodeError as exc:
+        # Reliability fix: a name the IDNA codec refuses ("x..twiliocdn.com" matches
+        # *.twiliocdn.com) raised out of the media job and failed the worker's whole round.
+        raise MediaRefused(f"{host!r} is not a valid host name") from exc
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
@@ -136,14 +140,14 @@ def download(url: str, *, policy: MediaPolicy, auth: tuple[str, str] | None,
                                    allow_redirects=False, timeout=(5, timeout))
         except requests.RequestException as exc:
             raise MediaUnavailable(f"cannot fetch {url}: {exc}") from exc
+        except ValueError as exc:
+            # Reliability fix: requests parses a redirect's Location even when it does not
+            # follow it; a malformed one ("http://[") raised ValueError out of the media job,
+            # which failed the worker's whole round, again at every lease expiry.
+            raise MediaRefused(f"{url} answered with a malformed redirect") from exc
         with response:
             if response.is_redirect:
-                try:
-                    url = urljoin(url, response.headers.get("Location", ""))
-                except ValueError as exc:
-                    # Reliability fix: a malformed Location used to escape the fetch job and
-                    # fail the worker's whole round, again at every lease expiry.
-                    raise MediaRefused(f"{url} redirects to a malformed URL") from exc
+                url = urljoin(url, response.headers.get("Location", ""))
                 continue
             if response.status_code >= 500 or response.status_code == 429:
                 raise MediaUnavailable(f"{url} answered {response.status_code}")
