@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from werkzeug.security import generate_password_hash
 
+from engine.store import open_store
+from tests.designer.conftest import AUTHOR, PASSWORD
 from tests.support.prism import free_port
 from tests.webhook.conftest import ROOT
 from tests.webhook.test_serving import environment, wait_until_up
@@ -189,3 +192,17 @@ def wait_for(condition, *, timeout: float, interval: float = 0.05, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def designer_app(folder: Path):
+    """The designer on its own database, with the author tests/designer signs in as."""
+    from designer import create_app
+
+    app = create_app({"SECRET_KEY": "test secret", "DATABASE": str(folder / "designer.sqlite"),
+                      "SIMULATOR_DIR": str(folder / "simulator")})
+    store = open_store(app.config["DATABASE"])
+    with store.write():
+        # A cheap hash keeps the tests quick; the CLI uses werkzeug's default.
+        store.add_author(AUTHOR, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+    store.close()
+    return app

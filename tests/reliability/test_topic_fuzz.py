@@ -19,15 +19,13 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
-from werkzeug.security import generate_password_hash
 
-from designer import create_app as create_designer
 from engine.errors import TopicError
 from engine.store import open_store
 from engine.topic import compile_topic
 from engine.validation import check, load_json_text, problems
-from tests.designer.conftest import AUTHOR, PASSWORD, Author
-from tests.reliability.conftest import SOAK
+from tests.designer.conftest import Author
+from tests.reliability.conftest import SOAK, designer_app
 from tests.webhook.conftest import example_topics
 
 EXAMPLES = 1500 if SOAK else 150
@@ -160,15 +158,8 @@ class TestValidator:
 
 @pytest.fixture(scope="module")
 def designer(tmp_path_factory):
-    """The designer app on its own database (as tests/designer), with a signed-in author."""
-    folder = tmp_path_factory.mktemp("topic-fuzz")
-    app = create_designer({"SECRET_KEY": "test secret",
-                           "DATABASE": str(folder / "parley.sqlite"),
-                           "SIMULATOR_DIR": str(folder / "simulator")})
-    store = open_store(app.config["DATABASE"])
-    with store.write():
-        store.add_author(AUTHOR, generate_password_hash(PASSWORD))
-    store.close()
+    """The designer app on its own database, with a signed-in author."""
+    app = designer_app(tmp_path_factory.mktemp("topic-fuzz"))
     return app, Author(app.test_client())
 
 
@@ -205,13 +196,3 @@ class TestDesignerImport:
         except TopicError as error:
             for problem in error.problems:
                 assert f"<code>{escape(problem.path)}</code>" in page, problem.path
-
-    def test_an_upload_over_the_limit_is_413_and_stores_nothing(self, designer):
-        app, author = designer
-        before = stored_versions(app)
-        response = author.post("/topics/import", data={
-            "file": (io.BytesIO(b" " * (5 * 1024 * 1024)), "huge.json")},
-            content_type="multipart/form-data")
-        assert response.status_code == 413
-        assert stored_versions(app) == before
-
