@@ -88,10 +88,10 @@ class Load:
 
         async def worker() -> None:
             while idle:
+                phone = idle.popleft()
                 if self.answered and self.rng.random() < RESEND_SHARE:
                     self.resent_answered += 1
                     await self.post(self.rng.choice(self.answered))
-                phone = idle.popleft()
                 prepared = self.queues[phone].popleft()
                 self.attempted += 1
                 if await self.post(prepared) == 200:
