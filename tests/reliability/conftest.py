@@ -10,6 +10,7 @@ start-up wait of tests.webhook.test_serving, the local servers of tests.webhook.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -75,7 +76,7 @@ class Gunicorn:
         """SIGKILL one busy worker; returns its pid once the master has replaced it."""
         before = self.worker_pids()
         assert before, "no gunicorn worker to kill"
-        victim = before[0]
+        victim = random.choice(before)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -41,7 +41,7 @@ from webhook.sandbox import parse_twiml
 if SOAK:
     PHONES, PER_PHONE, WORKER_KILLS, RUNTIME_KILLS = 1000, 16, 24, 3
 else:
-    PHONES, PER_PHONE, WORKER_KILLS, RUNTIME_KILLS = 300, 10, 5, 1
+    PHONES, PER_PHONE, WORKER_KILLS, RUNTIME_KILLS = 300, 10, 10, 1
 CONCURRENCY = 24  # requests in flight: several per gunicorn worker
 RESEND_SHARE = 0.04  # answered requests resent later, as Twilio does after a timeout
 REQUEST_TIMEOUT = 30.0
