@@ -14,6 +14,7 @@ a fixed rate) gives latency percentiles.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import statistics
 import time
@@ -229,11 +230,22 @@ async def _paced(base_url: str, queues: dict[str, deque[Prepared]], *, rate: flo
                   time.perf_counter() - started, latencies, counts["bytes"])
 
 
+def run_coroutine(coroutine):
+    """Run `coroutine` to the end, in a thread of its own if this one already runs a loop
+    (Playwright's sync API, for one, keeps a loop running in the main thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def saturate(base_url: str, queues, *, workers: int = 32, seconds: float = 10.0) -> Result:
-    return asyncio.run(_saturate(base_url, queues, workers=workers, seconds=seconds))
+    return run_coroutine(_saturate(base_url, queues, workers=workers, seconds=seconds))
 
 
 def paced(base_url: str, queues, *, rate: float, seconds: float = 10.0,
           connections: int = 64) -> Result:
-    return asyncio.run(_paced(base_url, queues, rate=rate, seconds=seconds,
+    return run_coroutine(_paced(base_url, queues, rate=rate, seconds=seconds,
                               connections=connections))

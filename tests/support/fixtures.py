@@ -30,9 +30,15 @@ def twilio_client(prism: PrismServer):
     return make_twilio_client(prism)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian chromium driven by Playwright's sync API."""
+    """Headless Debian chromium driven by Playwright's sync API.
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is started, and `asyncio.run()` (the load generator of the benchmark and
+    reliability tests) refuses to run inside one. Stopping Playwright after each browser
+    module leaves the thread free for them.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
