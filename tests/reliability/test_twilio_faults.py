@@ -46,11 +46,6 @@ def error_spec(folder: Path, status: int, code: int, message: str) -> Path:
     return path
 
 
-def created(prism: PrismServer, since: int = 0) -> list:
-    return [r for r in prism.requests(since) if r.method == "POST"
-            and r.path.endswith("/Messages.json")]
-
-
 def answered(prism: PrismServer, status: int) -> int:
     return prism.log_text().count(f'Responding with "{status}"')
 
