@@ -21,7 +21,14 @@ from typing import Any, Protocol
 from engine import sms
 from engine.catalog import Catalog
 from engine.datasources import fetch_json, read_items
-from engine.errors import DataSourceError, FetchRequired, ParleyError, StoreError, TopicNotFound
+from engine.errors import (
+    DataSourceError,
+    FetchRequired,
+    OutsideWork,
+    ParleyError,
+    StoreError,
+    TopicNotFound,
+)
 from engine.matching import match_choice, normalize, parse_yes_no
 from engine.messages import Inbound, Outbound, Reply
 from engine.store import ConversationRow, Store, parse_iso
@@ -174,7 +181,9 @@ class Engine:
                     return reply
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)
-        raise DataSourceError("a message needed more HTTP data sources than allowed")
+            except OutsideWork as work:
+                fetched[work.key] = work.compute()
+        raise DataSourceError("a message needed more outside work than allowed")
 
     def start(self, phone: str, topic_id: str) -> Reply:
         """Open a fresh conversation on `phone` that runs `topic_id` from its start.
@@ -188,7 +197,9 @@ class Engine:
                     return self._start_fresh(phone, topic_id, fetched)
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)
-        raise DataSourceError("starting the topic needed more HTTP data sources than allowed")
+            except OutsideWork as work:
+                fetched[work.key] = work.compute()
+        raise DataSourceError("starting the topic needed more outside work than allowed")
 
     def _start_fresh(self, phone: str, topic_id: str, fetched: dict[str, Any]) -> Reply:
         store = self.store
@@ -233,7 +244,7 @@ class Engine:
         try:
             if not any(interceptor.intercept(turn) for interceptor in self.interceptors):
                 self._dispatch(turn)
-        except (FetchRequired, StoreError):
+        except (FetchRequired, OutsideWork, StoreError):
             raise
         except (ParleyError, RenderError, KeyError, TypeError, ValueError) as exc:
             # A broken topic must not strand the user: apologise and hand over to a person.

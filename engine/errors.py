@@ -64,6 +64,18 @@ class DiagramError(ParleyError):
     """A topic diagram could not be drawn (Graphviz missing or failing)."""
 
 
+class OutsideWork(ParleyError):
+    """Slow work (a PIN's scrypt hash) the engine needs done outside the write transaction.
+
+    Like FetchRequired: the caller rolls back, runs `compute()` with no lock held, and runs the
+    message again with the result under `key`, so one slow check never stalls every SMS.
+    """
+
+    def __init__(self, key: str, compute):
+        self.key, self.compute = key, compute
+        super().__init__(f"compute {key.split(':', 1)[0]} outside the transaction")
+
+
 class FetchRequired(ParleyError):
     """The engine needs an HTTP data source fetched outside the write transaction.
 

@@ -63,6 +63,25 @@ class TestLinking:
             "remove the link."]
         assert store.linked_user_id(ABEL_PHONE) == store.user(user_name="abel.tuter")["id"]
 
+    def test_the_slow_pin_hash_never_runs_under_the_write_lock(self, store, clock,
+                                                                monkeypatch):
+        # scrypt takes a noticeable time; under BEGIN IMMEDIATE it would stall every SMS.
+        from engine import accounts
+
+        seen_in_transaction = []
+        real_check = accounts.check_pin
+
+        def watched(*args, **kwargs):
+            seen_in_transaction.append(store.in_write)
+            return real_check(*args, **kwargs)
+
+        monkeypatch.setattr(accounts, "check_pin", watched)
+        engine = make_engine(store)
+        say(engine, "LINK")
+        say(engine, "abel.tuter")
+        assert say(engine, PIN) == [TEXTS.ask_code]
+        assert seen_in_transaction == [False]
+
     def test_email_in_any_case_identifies_the_user(self, store, clock):
         engine = make_engine(store)
         assert link(engine, store, clock, name="Abel.Tuter@EXAMPLE.com")[0].startswith(
