@@ -333,7 +333,8 @@ class Store:
             return None
         return ConversationRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
 
-    def start_conversation(self, phone: str, *, user_id: int | None, state: dict) -> ConversationRow:
+    def start_conversation(self, phone: str, *, user_id: int | None,
+                           state: dict) -> ConversationRow:
         self._require_write()
         now = self.now()
         cur = self.conn.execute(
