@@ -6,7 +6,7 @@ what this machine did at that moment, not a claim.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.designer import DesignerResults
@@ -24,6 +24,7 @@ class Results:
     engine_conversations: int = 0
     sender: SenderResults | None = None
     designer: DesignerResults | None = None
+    failures: list[str] = field(default_factory=list)  # sections that could not run
 
 
 def _ms(seconds: float) -> str:
@@ -32,6 +33,10 @@ def _ms(seconds: float) -> str:
 
 def _mib(kib: list[int]) -> str:
     return f"{max(kib) / 1024:,.0f} MiB" if kib else "n/a"
+
+
+def _percentiles(result) -> str:
+    return " / ".join(f"{result.percentile(q) * 1e3:,.0f}" for q in (0.5, 0.95, 0.99))
 
 
 def _verdict(ok: bool) -> str:
@@ -50,11 +55,18 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     f">= {THROUGHPUT_GOAL:.2f}: {_verdict(ratio >= THROUGHPUT_GOAL)}"))
         pp, fp = p.best_paced, f.best_paced
         if pp is not None and fp is not None:
-            def percentiles(r):
-                return " / ".join(f"{r.percentile(q) * 1e3:,.0f}" for q in (0.5, 0.95, 0.99))
             out.append(("Latency p50 / p95 / p99 at 50% of saturation",
-                        f"{percentiles(pp)} ms", f"floor {percentiles(fp)} ms",
+                        f"{_percentiles(pp)} ms", f"floor {_percentiles(fp)} ms",
                         f"p99 {pp.percentile(0.99) / fp.percentile(0.99):.2f}", "-"))
+        b = web.baseline
+        if b is not None and b.best_paced is not None and fp is not None:
+            ratio = b.best_rate / f.best_rate if f.best_rate else 0.0
+            out.append(("Baseline checkout: throughput at saturation",
+                        f"{b.best_rate:,.0f} req/s", f"floor {f.best_rate:,.0f} req/s",
+                        f"{ratio:.2f}", "-"))
+            out.append(("Baseline checkout: p50 / p95 / p99 at 50%",
+                        f"{_percentiles(b.best_paced)} ms", f"floor {_percentiles(fp)} ms",
+                        f"p99 {b.best_paced.percentile(0.99) / fp.percentile(0.99):.2f}", "-"))
     if results.engine:
         sizes = sorted(results.engine)
         base = min(results.engine[sizes[0]])
@@ -82,7 +94,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     f"Twilio per number: long code {LONG_CODE_MPS:g}/s, toll-free "
                     f"{TOLL_FREE_MPS:g}/s",
                     f"{best / LONG_CODE_MPS:,.0f}x / {best / TOLL_FREE_MPS:,.0f}x",
-                    f"> 1x: {_verdict(best > TOLL_FREE_MPS)}"))
+                    f"above {TOLL_FREE_MPS:g}/s: {_verdict(best > TOLL_FREE_MPS)}"))
     if results.designer is not None:
         d = results.designer
         out.append((f"Designer: validate a {d.nodes}-node topic", _ms(d.validate_seconds),
@@ -122,6 +134,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     if results.engine:
         parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
                      f"of {len(next(iter(results.engine.values())))} rounds.")
+    for failure in results.failures:
+        parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:
         parts.append(f"Sender: {results.sender.failed} message(s) not delivered.")
     return " ".join(parts)
@@ -133,6 +147,7 @@ def plot(results: Results, path: Path) -> Path | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     panels = [name for name, present in (
         ("engine", bool(results.engine)), ("history", results.webhook is not None),
@@ -179,6 +194,10 @@ def plot(results: Results, path: Path) -> Path | None:
                 axis.plot([x * 1e3 for x in latencies], share, style,
                           label=f"{target.label} at {target.best_rate / 2:,.0f} req/s")
             axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.xaxis.set_minor_formatter(FuncFormatter(
+                lambda value, _: f"{value:g}" if f"{value:.0e}"[0] in "25" else ""))
+            axis.tick_params(axis="x", which="minor", labelsize=7)
             axis.set_xlabel("latency (ms)")
             axis.set_ylabel("share of requests answered")
             axis.set_title("Latency at 50% of saturation")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from bench import designer, engine_cost, report, sender, webhook_load
@@ -38,9 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
     parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
-    parser.add_argument("--parley-source", type=Path, default=ROOT,
+    parser.add_argument("--parley-source", type=lambda p: Path(p).resolve(), default=ROOT,
                         help="serve Parley from this checkout (e.g. to compare with an older "
                              "commit); the floor and the load stay this one's")
+    parser.add_argument("--baseline-source", type=lambda p: Path(p).resolve(),
+                        help="also serve Parley from this checkout in the same rounds (e.g. "
+                             "`git archive COMMIT | tar -x -C DIR`), to compare before/after")
     parser.add_argument("--work-dir", type=Path,
                         help="keep databases and server logs here (default: a temporary "
                              "folder, removed at the end)")
@@ -50,7 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     quick = args.quick
     args.rounds = args.rounds or (2 if quick else 3)
     args.seconds = args.seconds or (5.0 if quick else 10.0)
-    history = args.history or ("100000" if quick else "100000,1000000")
+    history = args.history if args.history is not None else \
+        ("100000" if quick else "100000,1000000")
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
@@ -66,31 +72,47 @@ def say(text: str) -> None:
 
 
 def measure(args: argparse.Namespace, folder: Path) -> report.Results:
+    """Run the sections asked for; one that fails is reported and the others still run."""
     results = report.Results()
-    if "webhook" in args.only:
-        say("webhook: Parley and the floor under gunicorn")
+
+    def webhook() -> None:
         results.webhook = webhook_load.run(
             folder / "webhook", history=args.history, workers=args.workers,
-            seconds=args.seconds, rounds=args.rounds, say=say, source=args.parley_source)
-    if "engine" in args.only:
-        say("engine: cost per message vs topic size")
+            seconds=args.seconds, rounds=args.rounds, say=say, source=args.parley_source,
+            baseline=args.baseline_source)
+
+    def engine() -> None:
         results.engine = engine_cost.run(phones=args.engine_phones, answers=3,
                                          rounds=args.rounds)
         results.engine_conversations = args.engine_phones
-    if "sender" in args.only:
-        say("sender: outbox to Prism through the twilio client")
+
+    def send() -> None:
         (folder / "sender").mkdir(parents=True, exist_ok=True)
         results.sender = sender.run(folder / "sender", messages=args.sender_messages,
                                     rounds=args.rounds)
-    if "designer" in args.only:
-        say(f"designer: validate and draw a {args.designer_nodes}-node topic")
+
+    def design() -> None:
         results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)
+
+    for name, title, step in (
+            ("webhook", "Parley and the floor under gunicorn", webhook),
+            ("engine", "cost per message vs topic size", engine),
+            ("sender", "outbox to Prism through the twilio client", send),
+            ("designer", f"validate and draw a {args.designer_nodes}-node topic", design)):
+        if name not in args.only:
+            continue
+        say(f"{name}: {title}")
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - report it, and measure the rest
+            say(f"{name} failed:\n{traceback.format_exc()}")
+            results.failures.append(f"{name}: {type(exc).__name__}: {exc}")
     return results
 
 
 def main(argv: list[str] | None = None) -> report.Results:
     args = parse_args(argv)
-    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
         results = measure(args, args.work_dir)
@@ -107,4 +129,6 @@ def main(argv: list[str] | None = None) -> report.Results:
     picture = report.plot(results, args.output / "bench.png")
     if picture is not None:
         say(f"wrote {args.output / 'results.md'} and {picture}")
+    if results.failures and argv is None:
+        sys.exit(1)
     return results

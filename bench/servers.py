@@ -70,8 +70,9 @@ class Gunicorn:
                 [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                  "--workers", str(self.workers), "--worker-class", "sync", "--timeout", "30",
                  "--log-level", "warning", "--chdir", str(self.source), self.app],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                # `python -m` puts the working directory first on sys.path: the source's.
+                cwd=self.source, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -169,11 +169,16 @@ class WebhookResults:
     parley_rss_kib: list[int]
     floor_rss_kib: list[int]
     history_rss_kib: dict[int, list[int]]
+    baseline: Target | None = None  # Parley served from another checkout, if asked
 
 
 def run(folder: Path, *, history: list[int], workers: int, seconds: float, rounds: int,
-        say: Callable[[str], None], source: Path = ROOT) -> WebhookResults:
-    """Build the databases, start the servers, run interleaved rounds, stop the servers."""
+        say: Callable[[str], None], source: Path = ROOT,
+        baseline: Path | None = None) -> WebhookResults:
+    """Build the databases, start the servers, run interleaved rounds, stop the servers.
+
+    `baseline` is another checkout (an older commit, say) whose Parley joins the rounds.
+    """
     log = folder / "setup.log"
     databases = history_databases(folder / "databases", [0, *history], log=log, say=say)
     servers: list[Gunicorn] = []
@@ -187,10 +192,18 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
             label = "Parley" if level == 0 else f"Parley, {level:,} conversations stored"
             targets[level] = Target("parley" if level == 0 else f"history-{level}", label,
                                     server, token)
+        extra: list[Target] = []
+        if baseline is not None:
+            copy = databases[0].with_name("baseline.sqlite")
+            shutil.copyfile(databases[0], copy)
+            server, token = parley_server("baseline", copy, folder, workers=workers,
+                                          source=baseline)
+            servers.append(server.start())
+            extra.append(Target("baseline", "Parley (baseline checkout)", server, token))
         phones = Phones()
         warm = min(3.0, seconds)
         say(f"warming up {len(targets)} Parley server(s) with {workers} workers each")
-        for target in targets.values():
+        for target in [*targets.values(), *extra]:
             target.estimate = max(loadgen.saturate(
                 target.server.base_url, phones.requests(target, phones=MIN_PHONES,
                                                         per_phone=SCRIPT_LENGTH),
@@ -205,7 +218,7 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
         floor.estimate = max(loadgen.saturate(
             server.base_url, phones.requests(floor, phones=MIN_PHONES, per_phone=SCRIPT_LENGTH),
             workers=CONCURRENCY, seconds=warm).rate, 1.0)
-        order = [parley, floor, *(targets[level] for level in sorted(targets) if level)]
+        order = [parley, floor, *extra, *(targets[level] for level in sorted(targets) if level)]
         for round_ in range(rounds):
             say(f"saturation round {round_ + 1}/{rounds}: "
                 + ", ".join(t.key for t in order))
@@ -213,7 +226,7 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
                 target.saturation.append(saturation_round(target, phones, seconds=seconds))
         for round_ in range(rounds):
             say(f"latency round {round_ + 1}/{rounds} at 50% of each one's saturation")
-            for target in (parley, floor):
+            for target in (parley, floor, *extra):
                 target.paced.append(paced_round(target, phones, rate=target.best_rate / 2,
                                                 seconds=seconds))
         parley_rounds = parley.saturation + parley.paced
@@ -228,6 +241,7 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
             parley_rss_kib=parley.server.peak_rss_kib(),
             floor_rss_kib=floor.server.peak_rss_kib(),
             history_rss_kib={level: t.server.peak_rss_kib() for level, t in targets.items()},
+            baseline=extra[0] if extra else None,
         )
     finally:
         for server in servers:

@@ -33,6 +33,7 @@ class TestMinimalRun:
         results = main([*MINIMAL, "--work-dir", str(tmp_path / "work"),
                         "--output", str(tmp_path / "out")])
 
+        assert results.failures == []
         printed = capsys.readouterr().out
         for row in ROWS:
             assert f"| {row} |" in printed, row
