@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import shutil
 import time
 import xml.etree.ElementTree as ET
 
@@ -14,8 +13,6 @@ from hypothesis import strategies as st
 from engine import diagram
 from engine.errors import DiagramError, Problem
 from tests.engine.topicgen import generate_topic
-
-pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
 
 SVG = "{http://www.w3.org/2000/svg}"
 
