@@ -159,6 +159,12 @@ class Store:
         self._columns.clear()
         return pending
 
+    def release(self) -> None:
+        """Roll back whatever a request left open, so a reused connection starts clean."""
+        if self.conn.in_transaction:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+
     def migrations_current(self) -> bool:
         return not migrations.pending(self.db)
 

@@ -58,8 +58,8 @@ def get_engine() -> Engine:
 def close_db(_exc: BaseException | None = None) -> None:
     """Give the connection back: it stays open, but never with a transaction left open."""
     store = g.pop("db", None)
-    if store is not None and store.conn.in_transaction:
-        store.conn.execute("ROLLBACK")
+    if store is not None:
+        store.release()
 
 
 def init_app(app: Flask) -> None:
