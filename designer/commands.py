@@ -9,10 +9,9 @@ from __future__ import annotations
 import click
 from werkzeug.security import generate_password_hash
 
+from engine.commandline import default_database, new_password
 from engine.errors import StoreError
 from engine.store import open_store
-
-MIN_PASSWORD = 8
 
 
 def _database(database: str | None) -> str:
@@ -31,21 +30,12 @@ def _database(database: str | None) -> str:
             return info.load_app().config["DATABASE"]
         except NoAppException:
             pass
-    from designer import create_app
-
-    return create_app().config["DATABASE"]
+    return default_database()
 
 
 database_option = click.option(
     "--database", "-d", envvar="PARLEY_DATABASE",
     help="SQLite file of the Parley database (default: $PARLEY_DATABASE or the designer's).")
-
-
-def _password(value: str | None) -> str:
-    password = value or click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
-    return password
 
 
 @click.group("designer-user")
@@ -61,7 +51,7 @@ def designer_user() -> None:
 def add(user_name: str, display_name: str | None, password: str | None,
         database: str | None) -> None:
     """Create a designer user."""
-    secret = _password(password)
+    secret = new_password(password)
     store = open_store(_database(database))
     try:
         with store.write():
@@ -96,7 +86,7 @@ def list_users(database: str | None) -> None:
 @database_option
 def set_password(user_name: str, password: str | None, database: str | None) -> None:
     """Change a designer user's password; their open sessions end."""
-    secret = _password(password)
+    secret = new_password(password)
     store = open_store(_database(database))
     try:
         with store.write():

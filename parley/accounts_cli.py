@@ -15,20 +15,11 @@ from pathlib import Path
 import click
 
 from engine import accounts
+from engine.commandline import database_option
 from engine.errors import ParleyError
 from engine.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def default_database() -> str:
-    # The same default as parley.cli's (not imported from there: it imports this module).
-    return os.environ.get("PARLEY_DATABASE") or str(ROOT / "instance" / "parley.sqlite")
-
-
-database_option = click.option(
-    "--database", "-d", default=default_database, show_default="$PARLEY_DATABASE or "
-    "instance/parley.sqlite", help="SQLite file of the Parley database.")
 
 
 @contextmanager

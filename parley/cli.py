@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from designer.commands import designer_user
+from engine.commandline import database_option, default_database
 from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
@@ -25,15 +26,6 @@ from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
-
-
-def default_database() -> str:
-    return os.environ.get("PARLEY_DATABASE") or str(ROOT / "instance" / "parley.sqlite")
-
-
-database_option = click.option(
-    "--database", "-d", default=default_database, show_default="$PARLEY_DATABASE or "
-    "instance/parley.sqlite", help="SQLite file of the Parley database.")
 
 
 def topic_files(paths: tuple[str, ...]) -> list[Path]:

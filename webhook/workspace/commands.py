@@ -7,37 +7,12 @@ or in instance/ beside the code.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import click
 from werkzeug.security import generate_password_hash
 
+from engine.commandline import database_option, new_password
 from engine.errors import StoreError
 from engine.store import open_store
-
-ROOT = Path(__file__).resolve().parents[2]
-MIN_PASSWORD = 8
-
-
-def runtime_database() -> str:
-    if os.environ.get("PARLEY_DATABASE"):
-        return os.environ["PARLEY_DATABASE"]
-    instance = os.environ.get("PARLEY_INSTANCE_PATH") or str(ROOT / "instance")
-    return str(Path(instance) / "parley.sqlite")
-
-
-database_option = click.option(
-    "--database", "-d", default=runtime_database,
-    show_default="$PARLEY_DATABASE, or parley.sqlite in the runtime's instance folder",
-    help="SQLite file of the Parley database.")
-
-
-def _password(value: str | None) -> str:
-    password = value or click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise click.ClickException(f"the password needs at least {MIN_PASSWORD} characters")
-    return password
 
 
 @click.group("agents")
@@ -52,7 +27,7 @@ def agents() -> None:
 @database_option
 def add(user_name: str, display_name: str | None, password: str | None, database: str) -> None:
     """Create an agent."""
-    secret = _password(password)
+    secret = new_password(password)
     store = open_store(database)
     try:
         with store.write():
@@ -87,7 +62,7 @@ def list_agents(database: str) -> None:
 @database_option
 def set_password(user_name: str, password: str | None, database: str) -> None:
     """Change an agent's password; their open sessions end."""
-    secret = _password(password)
+    secret = new_password(password)
     store = open_store(database)
     try:
         with store.write():
