@@ -132,12 +132,24 @@ def _turn(payload: dict) -> int:
         return 0
 
 
-@bp.post("/topics/<topic_id>/simulator/start")
-def start(topic_id: str):
-    """Open a fresh chat on the draft (a new simulator database for this session)."""
+def _request(topic_id: str):
+    """(payload, draft, refusal) of a simulator request; the draft is None when refused."""
     summary_or_404(topic_id)
     payload = _payload()
     draft, refusal = _draft(topic_id, payload)
+    return payload, draft, refusal
+
+
+def _engine(store: Store, draft: dict) -> Engine:
+    """The runtime's engine, with its features, on the draft and the published role topics."""
+    return Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
+                  interceptors=standard_interceptors())
+
+
+@bp.post("/topics/<topic_id>/simulator/start")
+def start(topic_id: str):
+    """Open a fresh chat on the draft (a new simulator database for this session)."""
+    payload, draft, refusal = _request(topic_id)
     if draft is None:
         return refusal
     path = _sim_path()
@@ -154,8 +166,7 @@ def start(topic_id: str):
                 abort(400, f"There is no sample user {as_user!r}.")
             with store.write():
                 store.link_phone(DEFAULT_PHONE, user["id"])
-        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
-                        interceptors=standard_interceptors())
+        engine = _engine(store, draft)
         try:
             reply = engine.start(DEFAULT_PHONE, topic_id)
         except (TopicError, ParleyError) as exc:
@@ -168,9 +179,7 @@ def start(topic_id: str):
 @bp.post("/topics/<topic_id>/simulator/send")
 def send(topic_id: str):
     """What the user texts (and an optional photo) in, the bot's exact SMS out."""
-    summary_or_404(topic_id)
-    payload = _payload()
-    draft, refusal = _draft(topic_id, payload)
+    payload, draft, refusal = _request(topic_id)
     if draft is None:
         return refusal
     path = _sim_path()
@@ -184,8 +193,7 @@ def send(topic_id: str):
         media = (Media(DEFAULT_MEDIA_URL, content_type),)
     store = Store(path, synchronous="OFF", clock=_clock(_turn(payload)))
     try:
-        engine = Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
-                        interceptors=standard_interceptors())
+        engine = _engine(store, draft)
         reply = engine.process(Inbound(DEFAULT_PHONE, text, media))
     finally:
         store.close()
@@ -199,9 +207,7 @@ def _transcript_schema() -> Draft202012Validator:
 @bp.post("/topics/<topic_id>/transcripts")
 def save_transcript(topic_id: str):
     """Keep the chat as a transcript test, after checking that it replays identically."""
-    summary_or_404(topic_id)
-    payload = _payload()
-    draft, refusal = _draft(topic_id, payload)
+    payload, draft, refusal = _request(topic_id)
     if draft is None:
         return refusal
     name = str(payload.get("name") or "").strip() or f"{draft.get('name', topic_id)} chat"
