@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from engine import sms
 from engine.catalog import Catalog
+from engine.commits import CommitGroup, SoloCommits
 from engine.datasources import fetch_json, read_items
 from engine.errors import (
     DataSourceError,
@@ -149,8 +150,11 @@ class Engine:
     def __init__(self, store: Store, *, catalog: Catalog | None = None,
                  settings: EngineSettings | None = None,
                  interceptors: Iterable[Interceptor] = (),
-                 fetch: Callable[..., Any] = fetch_json):
+                 fetch: Callable[..., Any] = fetch_json,
+                 commits: SoloCommits | CommitGroup | None = None):
         self.store = store
+        # A threaded server passes its process's CommitGroup: messages share COMMITs.
+        self.commits = commits if commits is not None else SoloCommits()
         self.catalog = catalog if catalog is not None else Catalog()
         self.settings = settings or EngineSettings()
         self.texts = self.settings.texts
@@ -165,20 +169,25 @@ class Engine:
         """Handle `inbound` in one write transaction, with optional steps inside it.
 
         `before` may answer instead of the engine (e.g. a repeated MessageSid); `after` records
-        what was sent. HTTP data sources are fetched between attempts, outside the transaction.
+        what was sent. Both get the store of the transaction, which under a CommitGroup may be
+        another thread's. HTTP data sources are fetched between attempts, outside it.
         """
         fetched: dict[str, Any] = {}
+
+        def transaction(engine: Engine) -> Reply:
+            # Possibly run by another thread's engine (see engine/commits.py).
+            if before is not None:
+                earlier = before(engine.store)
+                if earlier is not None:
+                    return earlier
+            reply = engine.handle(inbound, fetched=fetched)
+            if after is not None:
+                after(engine.store, reply)
+            return reply
+
         for _attempt in range(MAX_FETCHES + 1):
             try:
-                with self.store.write():
-                    if before is not None:
-                        earlier = before(self.store)
-                        if earlier is not None:
-                            return earlier
-                    reply = self.handle(inbound, fetched=fetched)
-                    if after is not None:
-                        after(self.store, reply)
-                    return reply
+                return self.commits.run(self, transaction)
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)
             except OutsideWork as work:

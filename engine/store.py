@@ -59,6 +59,38 @@ class ConversationRow:
     rev: int
 
 
+class WriterQueue:
+    """Writers to one database wait their turn on a lock file, then take SQLite's lock.
+
+    SQLite's own busy handler makes a waiting writer sleep 1, 2, 5, 10... ms between tries, so
+    under load the write lock sits free while every waiter sleeps. flock() instead queues the
+    waiters in the kernel and wakes the next one the moment the lock is released. The kernel
+    drops a lock when its holder dies, so a killed worker never blocks the others.
+    """
+
+    def __init__(self, path: str | None):
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+
+    @classmethod
+    def for_database(cls, database: str) -> WriterQueue:
+        if database == ":memory:" or database.startswith("file:"):
+            return cls(None)
+        return cls(database + "-writer")
+
+    def __enter__(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Store:
     """A connection to Parley's database. One per thread; cheap to open."""
 
@@ -92,10 +124,12 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.RLock()
         self._depth = 0
+        self._writer_queue = WriterQueue.for_database(self.path)
         self._columns: dict[str, tuple[str, ...]] = {}
 
     def close(self) -> None:
         self.conn.close()
+        self._writer_queue.close()
 
     def now(self) -> str:
         return utc_iso(self.clock())
@@ -108,22 +142,37 @@ class Store:
         with self._lock:
             if self._depth:
                 raise StoreError("a write transaction is already open on this connection")
-            self._begin("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self
-            except BaseException:
+            with self._writer_queue:
+                self._begin("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield self
+                except BaseException:
+                    self._depth = 0
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                    raise
                 self._depth = 0
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.execute("ROLLBACK")
-                raise StoreError(f"could not commit: {exc}") from exc
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.conn.execute("ROLLBACK")
+                    raise StoreError(f"could not commit: {exc}") from exc
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[Store]:
+        """A nested part of the open write transaction that can fail on its own: on an
+        exception only its own changes are rolled back, and the transaction goes on."""
+        self._require_write()
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            raise
+        self.conn.execute("RELEASE part")
 
     @property
     def in_write(self) -> bool:

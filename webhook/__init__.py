@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.catalog import Catalog
+from engine.commits import CommitGroup
 from engine.conversation import EngineSettings, Interceptor
 from engine.store import open_store
 from webhook.config import DEFAULTS, Settings, load_settings
@@ -33,6 +34,8 @@ class Runtime:
     # Features that answer before the bot (account linking, subscriptions) add theirs here.
     interceptors: list[Interceptor] = field(default_factory=list)
     clock: Callable[[], float] = time.time
+    # The threads of one process share COMMITs of inbound messages (engine/commits.py).
+    commits: CommitGroup = field(default_factory=CommitGroup)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

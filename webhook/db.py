@@ -52,7 +52,7 @@ def get_engine() -> Engine:
 
     runtime = get_runtime()
     return Engine(get_db(), catalog=runtime.catalog, settings=runtime.engine_settings,
-                  interceptors=runtime.interceptors)
+                  interceptors=runtime.interceptors, commits=runtime.commits)
 
 
 def close_db(_exc: BaseException | None = None) -> None:

@@ -22,7 +22,8 @@ from engine.store import OPTED_OUT_CODE, Store
 from webhook import get_runtime
 from webhook.db import get_db, get_engine
 from webhook.media import refusal
-from webhook.security import public_url, twilio_request
+from webhook.config import Settings
+from webhook.security import public_root, twilio_request
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,18 @@ class StoredReply:
     twiml: str
 
 
-def render_twiml(messages: list[Outbound], message_ids: list[int]) -> str:
+def render_twiml(messages: list[Outbound], message_ids: list[int], *, root: str,
+                 settings: Settings) -> str:
     """TwiML for the bot's messages: one <Message> each, with <Media> for images.
 
-    Each message names the status callback that records its delivery next to it.
+    Each message names the status callback that records its delivery next to it. Needs no
+    request: it may run on another thread's engine (engine/commits.py), so the public `root`
+    is passed in.
     """
-    settings = get_runtime().settings
-    root = public_url("/")
+    status_url = root + "/twilio/status?message="
     response = MessagingResponse()
     for message, message_id in zip(messages, message_ids, strict=True):
-        action = public_url("/twilio/status", f"message={message_id}")
-        element = Message(action=action)
+        element = Message(action=f"{status_url}{message_id}")
         if message.media:
             if message.body:
                 element.body(message.body)
@@ -85,10 +87,12 @@ def sms() -> Response:
     inbound = Inbound(phone, form.get("Body", ""), inbound_media(form), sid, form.get("To"))
     opt_out_type = form.get("OptOutType", "").upper()
     settings = get_runtime().settings
+    root = public_root()
+    account_sid = form.get("AccountSid")
     answered: dict[str, str] = {}
 
     def claim(store: Store) -> StoredReply | None:
-        if store.claim_inbound(sid, phone=phone, account_sid=form.get("AccountSid")):
+        if store.claim_inbound(sid, phone=phone, account_sid=account_sid):
             return None
         return StoredReply(store.inbound_reply(sid) or str(MessagingResponse()))
 
@@ -101,9 +105,9 @@ def sms() -> Response:
         elif opt_out_type == "START":
             store.clear_opt_out(phone, source="twilio opt-in", message_sid=sid,
                                 body=inbound.body)
-        twiml = render_twiml(reply.messages, reply.message_ids)
+        twiml = render_twiml(reply.messages, reply.message_ids, root=root, settings=settings)
         store.save_inbound_reply(sid, twiml, conversation_id=reply.conversation_id)
-        message = store.message_by_sid(sid)
+        message = store.message_by_sid(sid) if inbound.media else None
         for position, media in enumerate(inbound.media):
             store.enqueue_media_fetch(message["id"], position, url=media.url,
                                       content_type=media.content_type,

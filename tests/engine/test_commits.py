@@ -1,0 +1,261 @@
+"""Shared commits (engine/commits.py) and the writers' queue (engine/store.py WriterQueue).
+
+Threads of one process hand their write transactions to a CommitGroup: what queued while a
+group ran commits together in the next one, each piece in its own savepoint, so a piece that
+fails is rolled back alone and a group that fails stores nothing. Writers of several
+connections or processes take turns on the database's lock file, which the kernel releases
+when a holder dies.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from engine.catalog import StaticCatalog
+from engine.commits import CommitGroup
+from engine.conversation import Engine
+from engine.errors import StoreError
+from engine.messages import Inbound
+from engine.store import open_store
+from tests.engine.test_conversation import CHOOSE_FRUIT, ROOT
+
+
+class Stores:
+    """One connection per thread, as the runtime keeps them, all closed at the end."""
+
+    def __init__(self, path):
+        self.path = path
+        self.opened = []
+
+    def engine(self, group: CommitGroup) -> Engine:
+        store = open_store(self.path)
+        self.opened.append(store)
+        return Engine(store, catalog=StaticCatalog([CHOOSE_FRUIT]), commits=group)
+
+    def close(self):
+        for store in self.opened:
+            store.close()
+
+
+@pytest.fixture
+def stores(tmp_path):
+    stores = Stores(tmp_path / "parley.sqlite")
+    open_store(stores.path).close()  # migrated once, up front
+    yield stores
+    stores.close()
+
+
+def setting_writer(key: str, *, fail: BaseException | None = None, hold=None):
+    """A piece of work that stores `key`, optionally waits for `hold`, or fails after it."""
+
+    def work(engine: Engine) -> str:
+        engine.store.set_setting(key, "stored")
+        if hold is not None:
+            hold.wait(10)
+        if fail is not None:
+            raise fail
+        return f"{key} by {threading.get_ident()}"
+
+    return work
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+class Outcomes:
+    """Runs pieces in their own threads and keeps what each thread got back."""
+
+    def __init__(self, stores: Stores, group: CommitGroup):
+        self.stores, self.group = stores, group
+        self.results: dict[str, object] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, key: str, work) -> None:
+        engine = self.stores.engine(self.group)
+
+        def run():
+            try:
+                self.results[key] = self.group.run(engine, work)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at it
+                self.results[key] = exc
+
+        thread = threading.Thread(target=run)
+        self.threads.append(thread)
+        thread.start()
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(20)
+            assert not thread.is_alive()
+
+
+def stored(stores: Stores, key: str) -> bool:
+    reader = open_store(stores.path)
+    try:
+        return reader.get_setting(key) == "stored"
+    finally:
+        reader.close()
+
+
+class TestCommitGroup:
+    def test_work_queued_while_a_group_runs_commits_together_in_the_next(self, stores):
+        group = CommitGroup()
+        outcomes = Outcomes(stores, group)
+        hold = threading.Event()
+        outcomes.start("first", setting_writer("first", hold=hold))
+        wait_for(lambda: stored_in_flight(group))
+        for key in ("b", "c", "d"):
+            outcomes.start(key, setting_writer(key))
+        wait_for(lambda: group.waiting == 3)
+        hold.set()
+        outcomes.join()
+
+        assert (group.groups, group.pieces) == (2, 4)
+        for key in ("first", "b", "c", "d"):
+            assert outcomes.results[key].startswith(f"{key} by ")
+            assert stored(stores, key)
+        # Each thread got its own answer, although one thread ran b, c and d.
+        assert len({outcomes.results[k].split(" by ")[1] for k in ("b", "c", "d")}) == 1
+
+    def test_a_failing_piece_is_rolled_back_alone_and_its_thread_gets_the_error(self, stores):
+        group = CommitGroup()
+        outcomes = Outcomes(stores, group)
+        hold = threading.Event()
+        outcomes.start("first", setting_writer("first", hold=hold))
+        wait_for(lambda: stored_in_flight(group))
+        outcomes.start("b", setting_writer("b"))
+        wait_for(lambda: group.waiting == 1)
+        outcomes.start("bad", setting_writer("bad", fail=ValueError("broken topic")))
+        wait_for(lambda: group.waiting == 2)
+        outcomes.start("d", setting_writer("d"))
+        wait_for(lambda: group.waiting == 3)
+        hold.set()
+        outcomes.join()
+
+        assert isinstance(outcomes.results["bad"], ValueError)
+        assert not stored(stores, "bad")
+        assert all(stored(stores, key) for key in ("first", "b", "d"))
+
+    def test_a_group_that_cannot_commit_stores_nothing_and_fails_every_piece(self, stores):
+        class Abandoned(BaseException):
+            """Not an Exception: escapes the piece, as a worker's SystemExit would."""
+
+        group = CommitGroup()
+        outcomes = Outcomes(stores, group)
+        hold = threading.Event()
+        outcomes.start("first", setting_writer("first", hold=hold))
+        wait_for(lambda: stored_in_flight(group))
+        # "fatal" queues first, so its own thread leads the next group and raises in it.
+        outcomes.start("fatal", setting_writer("fatal", fail=Abandoned()))
+        wait_for(lambda: group.waiting == 1)
+        outcomes.start("b", setting_writer("b"))
+        wait_for(lambda: group.waiting == 2)
+        hold.set()
+        outcomes.join()
+
+        assert isinstance(outcomes.results["fatal"], Abandoned)
+        assert isinstance(outcomes.results["b"], StoreError)
+        assert stored(stores, "first")
+        assert not stored(stores, "b") and not stored(stores, "fatal")
+        # The group is usable afterwards.
+        outcomes.start("after", setting_writer("after"))
+        outcomes.join()
+        assert stored(stores, "after")
+
+    def test_many_threads_each_get_their_own_conversation(self, stores):
+        group = CommitGroup()
+        answers: dict[str, list[list[str]]] = {}
+        errors: list[BaseException] = []
+
+        def converse(index: int) -> None:
+            engine = stores.engine(group)
+            phone = f"+1555020{index:04d}"
+            try:
+                answers[phone] = [
+                    [m.body for m in engine.process(Inbound(phone, body, sid=f"SM{index}-{n}"))
+                     .messages]
+                    for n, body in enumerate(("fruit", "2", "1234"))]
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=converse, args=(i,)) for i in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors
+        assert group.pieces == 24 * 3
+        assert group.groups <= group.pieces
+        assert len(answers) == 24
+        for phone, replies in answers.items():
+            assert replies[0][0].startswith("Which fruit?"), phone
+            assert replies[1] == ["Your PIN?"], phone
+            assert replies[2][0] == "You chose banana.", (phone, replies)
+
+
+def stored_in_flight(group: CommitGroup) -> bool:
+    """True once a group is running (the first piece holds the write transaction)."""
+    return group._leading and group.waiting == 0  # noqa: SLF001
+
+
+class TestWriterQueue:
+    def test_a_second_writer_waits_for_the_first_then_goes_on(self, stores):
+        first, second = open_store(stores.path), open_store(stores.path)
+        stores.opened += [first, second]
+        inside, release, done = threading.Event(), threading.Event(), threading.Event()
+
+        def hold():
+            with first.write():
+                first.set_setting("first", "stored")
+                inside.set()
+                release.wait(10)
+
+        def write_second():
+            with second.write():
+                second.set_setting("second", "stored")
+            done.set()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        inside.wait(10)
+        writer = threading.Thread(target=write_second)
+        writer.start()
+        assert not done.wait(0.3)
+        release.set()
+        assert done.wait(10)
+        holder.join(10), writer.join(10)
+        assert stored(stores, "first") and stored(stores, "second")
+
+    def test_a_writer_killed_mid_transaction_blocks_no_one(self, stores):
+        holder = subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys, time\n"
+             "from engine.store import open_store\n"
+             f"store = open_store({str(stores.path)!r})\n"
+             "with store.write():\n"
+             "    store.set_setting('killed', 'stored')\n"
+             "    print('holding', flush=True)\n"
+             "    time.sleep(60)\n"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            holder.kill()
+            holder.wait(10)
+            store = open_store(stores.path, timeout=5)
+            stores.opened.append(store)
+            started = time.monotonic()
+            with store.write():
+                store.set_setting("after", "stored")
+            assert time.monotonic() - started < 5
+        finally:
+            holder.kill()
+        assert stored(stores, "after") and not stored(stores, "killed")
