@@ -53,6 +53,7 @@ class Gunicorn:
     workers: int
     log_path: Path
     source: Path = ROOT  # the checkout whose code the workers import
+    threads: int = 1  # more than one: gunicorn's gthread workers
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -68,7 +69,7 @@ class Gunicorn:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(self.workers), "--worker-class", "sync", "--timeout", "30",
+                 "--workers", str(self.workers), "--timeout", "30", *self.worker_options(),
                  "--log-level", "warning", "--chdir", str(self.source), self.app],
                 # `python -m` puts the working directory first on sys.path: the source's.
                 cwd=self.source, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -84,6 +85,11 @@ class Gunicorn:
         self.stop()
         raise RuntimeError(f"{self.name}: gunicorn did not answer in {timeout:.0f}s:\n"
                            f"{self.log_tail()}")
+
+    def worker_options(self) -> list[str]:
+        if self.threads > 1:
+            return ["--worker-class", "gthread", "--threads", str(self.threads)]
+        return ["--worker-class", "sync"]
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -20,9 +20,9 @@ from engine.errors import StoreError
 from engine.messages import Inbound, Media, Outbound, Reply
 from engine.store import OPTED_OUT_CODE, Store
 from webhook import get_runtime
+from webhook.config import Settings
 from webhook.db import get_db, get_engine
 from webhook.media import refusal
-from webhook.config import Settings
 from webhook.security import public_root, twilio_request
 
 log = logging.getLogger(__name__)
