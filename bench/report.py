@@ -53,6 +53,10 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         out.append(("Webhook throughput at saturation", f"{p.best_rate:,.0f} req/s",
                     f"floor {f.best_rate:,.0f} req/s", f"{ratio:.2f}",
                     f">= {THROUGHPUT_GOAL:.2f}: {_verdict(ratio >= THROUGHPUT_GOAL)}"))
+        if len(web.floors) > 1:
+            out.append(("The floor under each setting (the best is the reference)", "-",
+                        "; ".join(f"{t.server.serving}: {t.best_rate:,.0f} req/s"
+                                  for t in web.floors), "-", "-"))
         pp, fp = p.best_paced, f.best_paced
         if pp is not None and fp is not None:
             out.append(("Latency p50 / p95 / p99 at 50% of saturation",
@@ -124,10 +128,11 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     web = results.webhook
     if web is not None:
         parts.append(
-            f"gunicorn, {web.workers} sync workers each, on 127.0.0.1; best of {web.rounds} "
+            f"gunicorn on 127.0.0.1: Parley with {web.serving} (webhook/gunicorn.conf.py), "
+            f"the floor with {web.floor.server.serving}; best of {web.rounds} "
             f"interleaved rounds of {web.seconds:g} s; Parley's answers average "
             f"{web.parley_reply_bytes:,.0f} bytes, the floor's {web.floor_reply_bytes:,.0f}.")
-        errors = web.parley.errors + web.floor.errors + sum(
+        errors = web.parley.errors + sum(t.errors for t in web.floors) + sum(
             t.errors for level, t in web.history.items() if level)
         if errors:
             parts.append(f"{errors} request(s) failed (not counted as answered).")

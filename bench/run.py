@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from bench import designer, engine_cost, report, sender, webhook_load
-from bench.servers import ROOT, default_workers
+from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
 SECTIONS = ("webhook", "engine", "sender", "designer")
 
@@ -31,8 +31,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "of 5 s, fewer engine conversations")
     parser.add_argument("--rounds", type=int, help="interleaved rounds per figure (3)")
     parser.add_argument("--seconds", type=float, help="length of one load round (10)")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="gunicorn workers per server (2 x cores + 1)")
+    parser.add_argument("--workers", type=int,
+                        help="gunicorn workers serving Parley (as webhook/gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int,
+                        help="threads per worker serving Parley, 1 for sync workers (as "
+                             "webhook/gunicorn.conf.py)")
     parser.add_argument("--history", help="stored conversations to compare with an empty "
                                           "database, comma-separated (100000,1000000)")
     parser.add_argument("--engine-phones", type=int,
@@ -60,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
+    production = runtime_serving()
+    args.serving = Serving(args.workers or production.workers,
+                           args.threads or production.threads)
     args.only = set(SECTIONS if not args.only else args.only.split(","))
     unknown = args.only - set(SECTIONS)
     if unknown:
@@ -77,7 +83,8 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
 
     def webhook() -> None:
         results.webhook = webhook_load.run(
-            folder / "webhook", history=args.history, workers=args.workers,
+            folder / "webhook", history=args.history, serving=args.serving,
+            floor_servings=[args.serving, textbook_serving()],
             seconds=args.seconds, rounds=args.rounds, say=say, source=args.parley_source,
             baseline=args.baseline_source)
 

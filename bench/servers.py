@@ -7,6 +7,7 @@ its own process group and `stop()` ends that group, so nothing is left running.
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -26,9 +27,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def default_workers() -> int:
+@dataclass(frozen=True)
+class Serving:
+    """How gunicorn serves an app: worker processes, and threads in each (1: sync workers)."""
+
+    workers: int
+    threads: int = 1
+
+    def __str__(self) -> str:
+        if self.threads > 1:
+            return f"{self.workers} gthread workers x {self.threads} threads"
+        return f"{self.workers} sync workers"
+
+
+def textbook_serving() -> Serving:
     """gunicorn's usual advice: 2 x cores + 1 sync workers."""
-    return 2 * (os.cpu_count() or 1) + 1
+    return Serving(2 * (os.cpu_count() or 1) + 1)
+
+
+def runtime_serving() -> Serving:
+    """The runtime's production settings, read from webhook/gunicorn.conf.py itself."""
+    saved = {k: os.environ.pop(k) for k in ("PARLEY_WORKERS", "PARLEY_THREADS")
+             if k in os.environ}
+    try:
+        conf = runpy.run_path(str(ROOT / "webhook" / "gunicorn.conf.py"))
+    finally:
+        os.environ.update(saved)
+    threads = conf.get("threads", 1) if conf.get("worker_class") == "gthread" else 1
+    return Serving(conf["workers"], threads)
 
 
 def clean_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -41,7 +67,7 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
 
 @dataclass
 class Gunicorn:
-    """`gunicorn APP` with sync workers, the same settings for Parley and the floor.
+    """`gunicorn APP` with the given Serving, so Parley and the floor can be served alike.
 
     No access log and no worker recycling (max_requests), so that a worker's peak memory
     is still there to read after the load; otherwise as in webhook/gunicorn.conf.py.
@@ -50,10 +76,9 @@ class Gunicorn:
     name: str
     app: str  # "webhook.wsgi:app" or "bench.floor:app"
     env: dict[str, str]
-    workers: int
+    serving: Serving
     log_path: Path
     source: Path = ROOT  # the checkout whose code the workers import
-    threads: int = 1  # more than one: gunicorn's gthread workers
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -86,9 +111,13 @@ class Gunicorn:
         raise RuntimeError(f"{self.name}: gunicorn did not answer in {timeout:.0f}s:\n"
                            f"{self.log_tail()}")
 
+    @property
+    def workers(self) -> int:
+        return self.serving.workers
+
     def worker_options(self) -> list[str]:
-        if self.threads > 1:
-            return ["--worker-class", "gthread", "--threads", str(self.threads)]
+        if self.serving.threads > 1:
+            return ["--worker-class", "gthread", "--threads", str(self.serving.threads)]
         return ["--worker-class", "sync"]
 
     def stop(self) -> None:

@@ -5,6 +5,10 @@ gets its own database: Parley's with the example topics and sample records, the 
 empty, and Parley's again with 100,000 or 1,000,000 closed conversations of history. Rounds
 are interleaved (P, F, P+history..., P, F, ...) so that noise from other work on the machine
 hits every server alike; the best round of each is kept.
+
+Parley is served as in production (webhook/gunicorn.conf.py). The floor is served both that
+way and with gunicorn's textbook 2 x cores + 1 sync workers, and the better of the two is the
+reference: Parley is never compared with a floor held back by Parley's own choice.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 
 from bench import loadgen
 from bench.floor import reply_chars_for
-from bench.servers import ROOT, Gunicorn
+from bench.servers import ROOT, Gunicorn, Serving
 
 SCRIPT_LENGTH = len(loadgen.SCRIPT)
 CONCURRENCY = 32  # requests in flight at saturation: several per gunicorn worker
@@ -31,7 +35,7 @@ MIN_PHONES = 2 * CONCURRENCY
 class Target:
     """One server under load and what each of its rounds measured."""
 
-    key: str  # "parley", "floor", or "history-N"
+    key: str  # "parley", "floor", "floor-2", or "history-N"
     label: str
     server: Gunicorn
     token: str
@@ -106,10 +110,10 @@ def history_databases(folder: Path, levels: list[int], *, log: Path,
 # -------------------------------------------------------------------- servers
 
 
-def parley_server(name: str, database: Path, folder: Path, *, workers: int,
+def parley_server(name: str, database: Path, folder: Path, *, serving: Serving,
                   source: Path = ROOT) -> tuple[Gunicorn, str]:
     token = secrets.token_hex(16)
-    server = Gunicorn(name, "webhook.wsgi:app", {}, workers, folder / f"{name}.log",
+    server = Gunicorn(name, "webhook.wsgi:app", {}, serving, folder / f"{name}.log",
                       source=source)
     server.env.update({
         "PARLEY_DATABASE": str(database),
@@ -123,11 +127,12 @@ def parley_server(name: str, database: Path, folder: Path, *, workers: int,
     return server, token
 
 
-def floor_server(folder: Path, *, workers: int, reply_chars: int) -> tuple[Gunicorn, str]:
+def floor_server(name: str, folder: Path, *, serving: Serving,
+                 reply_chars: int) -> tuple[Gunicorn, str]:
     token = secrets.token_hex(16)
-    server = Gunicorn("floor", "bench.floor:app", {}, workers, folder / "floor.log")
+    server = Gunicorn(name, "bench.floor:app", {}, serving, folder / f"{name}.log")
     server.env.update({
-        "FLOOR_DATABASE": str(folder / "floor.sqlite"),
+        "FLOOR_DATABASE": str(folder / f"{name}.sqlite"),
         "FLOOR_AUTH_TOKEN": token,
         "FLOOR_PUBLIC_URL": server.base_url,
         "FLOOR_REPLY_CHARS": str(reply_chars),
@@ -159,11 +164,12 @@ def paced_round(target: Target, phones: Phones, *, rate: float,
 @dataclass
 class WebhookResults:
     parley: Target
-    floor: Target
+    floor: Target  # the better-served floor: the reference
+    floors: list[Target]  # the floor under each setting tried
     history: dict[int, Target]  # level -> target (0 is the parley target itself)
     parley_reply_bytes: float  # average size of Parley's answers over the run
     floor_reply_bytes: float
-    workers: int
+    serving: Serving  # Parley's
     seconds: float
     rounds: int
     parley_rss_kib: list[int]
@@ -172,12 +178,14 @@ class WebhookResults:
     baseline: Target | None = None  # Parley served from another checkout, if asked
 
 
-def run(folder: Path, *, history: list[int], workers: int, seconds: float, rounds: int,
-        say: Callable[[str], None], source: Path = ROOT,
+def run(folder: Path, *, history: list[int], serving: Serving, floor_servings: list[Serving],
+        seconds: float, rounds: int, say: Callable[[str], None], source: Path = ROOT,
         baseline: Path | None = None) -> WebhookResults:
     """Build the databases, start the servers, run interleaved rounds, stop the servers.
 
-    `baseline` is another checkout (an older commit, say) whose Parley joins the rounds.
+    Parley is served with `serving`, the floor with each of `floor_servings` (duplicates
+    dropped). `baseline` is another checkout (an older commit, say) whose Parley joins the
+    rounds.
     """
     log = folder / "setup.log"
     databases = history_databases(folder / "databases", [0, *history], log=log, say=say)
@@ -186,7 +194,7 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
         targets: dict[int, Target] = {}
         for level in sorted(databases):
             name = "parley" if level == 0 else f"parley-{level}"
-            server, token = parley_server(name, databases[level], folder, workers=workers,
+            server, token = parley_server(name, databases[level], folder, serving=serving,
                                           source=source)
             servers.append(server.start())
             label = "Parley" if level == 0 else f"Parley, {level:,} conversations stored"
@@ -196,13 +204,13 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
         if baseline is not None:
             copy = databases[0].with_name("baseline.sqlite")
             shutil.copyfile(databases[0], copy)
-            server, token = parley_server("baseline", copy, folder, workers=workers,
+            server, token = parley_server("baseline", copy, folder, serving=serving,
                                           source=baseline)
             servers.append(server.start())
             extra.append(Target("baseline", "Parley (baseline checkout)", server, token))
         phones = Phones()
         warm = min(3.0, seconds)
-        say(f"warming up {len(targets)} Parley server(s) with {workers} workers each")
+        say(f"warming up {len(targets)} Parley server(s), {serving} each")
         for target in [*targets.values(), *extra]:
             target.estimate = max(loadgen.saturate(
                 target.server.base_url, phones.requests(target, phones=MIN_PHONES,
@@ -212,18 +220,25 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
         # The floor answers TwiML as long as Parley's average answer (measured just now).
         probe = saturation_round(parley, phones, seconds=warm)
         chars = reply_chars_for(probe.mean_reply_bytes)
-        server, token = floor_server(folder, workers=workers, reply_chars=chars)
-        servers.append(server.start())
-        floor = Target("floor", "floor", server, token)
-        floor.estimate = max(loadgen.saturate(
-            server.base_url, phones.requests(floor, phones=MIN_PHONES, per_phone=SCRIPT_LENGTH),
-            workers=CONCURRENCY, seconds=warm).rate, 1.0)
-        order = [parley, floor, *extra, *(targets[level] for level in sorted(targets) if level)]
+        floors: list[Target] = []
+        for index, floor_serving in enumerate(dict.fromkeys(floor_servings)):
+            name = "floor" if index == 0 else f"floor-{index + 1}"
+            server, token = floor_server(name, folder, serving=floor_serving, reply_chars=chars)
+            servers.append(server.start())
+            floor = Target(name, f"floor, {floor_serving}", server, token)
+            floor.estimate = max(loadgen.saturate(
+                server.base_url, phones.requests(floor, phones=MIN_PHONES,
+                                                 per_phone=SCRIPT_LENGTH),
+                workers=CONCURRENCY, seconds=warm).rate, 1.0)
+            floors.append(floor)
+        order = [parley, *floors, *extra,
+                 *(targets[level] for level in sorted(targets) if level)]
         for round_ in range(rounds):
             say(f"saturation round {round_ + 1}/{rounds}: "
                 + ", ".join(t.key for t in order))
             for target in order:
                 target.saturation.append(saturation_round(target, phones, seconds=seconds))
+        floor = max(floors, key=lambda t: t.best_rate)
         for round_ in range(rounds):
             say(f"latency round {round_ + 1}/{rounds} at 50% of each one's saturation")
             for target in (parley, floor, *extra):
@@ -233,11 +248,11 @@ def run(folder: Path, *, history: list[int], workers: int, seconds: float, round
         answered = sum(r.ok for r in parley_rounds)
         floor_rounds = floor.saturation + floor.paced
         return WebhookResults(
-            parley=parley, floor=floor, history=targets,
+            parley=parley, floor=floor, floors=floors, history=targets,
             parley_reply_bytes=sum(r.reply_bytes for r in parley_rounds) / max(answered, 1),
             floor_reply_bytes=sum(r.reply_bytes for r in floor_rounds)
             / max(sum(r.ok for r in floor_rounds), 1),
-            workers=workers, seconds=seconds, rounds=rounds,
+            serving=serving, seconds=seconds, rounds=rounds,
             parley_rss_kib=parley.server.peak_rss_kib(),
             floor_rss_kib=floor.server.peak_rss_kib(),
             history_rss_kib={level: t.server.peak_rss_kib() for level, t in targets.items()},

@@ -6,13 +6,16 @@ shared. What is checked is what a newcomer running `python -m bench` relies on.
 
 from __future__ import annotations
 
+from bench.servers import runtime_serving, textbook_serving
 from engine.store import add_bulk_history, open_store
 
-MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--history", "300",
+MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
+           "--history", "300",
            "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30"]
 
 ROWS = (
     "Webhook throughput at saturation",
+    "The floor under each setting (the best is the reference)",
     "Latency p50 / p95 / p99 at 50% of saturation",
     "Engine per message, 10-node topic",
     "Engine per message, 100-node topic",
@@ -40,7 +43,12 @@ class TestMinimalRun:
         assert (tmp_path / "out" / "results.md").read_text(encoding="utf-8") in printed
         assert (tmp_path / "out" / "bench.png").read_bytes().startswith(b"\x89PNG")
         web = results.webhook
-        targets = [web.floor, *web.history.values()]
+        targets = [*web.floors, *web.history.values()]
+        # Parley as asked; the floor both that way and with textbook sync workers.
+        assert str(web.serving) == "2 gthread workers x 2 threads"
+        assert {str(t.server.serving) for t in web.floors} == {
+            "2 gthread workers x 2 threads", str(textbook_serving())}
+        assert web.floor.best_rate == max(t.best_rate for t in web.floors)
         # Every request was answered 200, and every round sent some.
         assert all(t.errors == 0 for t in targets)
         assert all(r.ok for t in targets for r in t.saturation)
@@ -51,6 +59,14 @@ class TestMinimalRun:
         assert results.designer.problems == 0
         # Every server was stopped.
         assert all(t.server.proc is None for t in targets)
+
+
+class TestServing:
+    def test_parley_is_benchmarked_as_gunicorn_conf_serves_it(self, monkeypatch):
+        monkeypatch.setenv("PARLEY_WORKERS", "11")  # an operator's override is not the default
+        serving = runtime_serving()
+        assert serving.threads > 1 and 1 <= serving.workers <= 8
+        assert str(serving).endswith(f"gthread workers x {serving.threads} threads")
 
 
 class TestBulkHistory:
