@@ -21,9 +21,9 @@ class DesignerResults:
 
 
 def run(*, nodes: int, rounds: int) -> DesignerResults:
+    from devtools.topicgen import generate_topic
     from engine.diagram import render_svg
     from engine.validation import problems
-    from tests.engine.topicgen import generate_topic
 
     document = generate_topic(nodes, seed=1)
     validate, draw, found, svg = [], [], [], ""

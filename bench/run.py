@@ -22,9 +22,9 @@ from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 SECTIONS = ("webhook", "engine", "sender", "designer")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench",
+        prog=prog,
         description="Parley's benchmarks: ratios measured side by side in one run.")
     parser.add_argument("--quick", action="store_true",
                         help="a short run: history up to 100,000 conversations, 2 rounds "
@@ -117,9 +117,11 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
     return results
 
 
-def main(argv: list[str] | None = None) -> report.Results:
-    args = parse_args(argv)
-    command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+def main(argv: list[str] | None = None, *, prog: str = "python -m bench") -> report.Results:
+    """Run, print and write the results; `prog` is how the command was typed
+    ("python -m bench" or "parley bench"), for the help and the printed conditions."""
+    args = parse_args(argv, prog=prog)
+    command = shlex.join([*prog.split(), *(sys.argv[1:] if argv is None else argv)])
     if args.work_dir is not None:
         args.work_dir.mkdir(parents=True, exist_ok=True)
         results = measure(args, args.work_dir)

@@ -30,7 +30,7 @@ class SenderResults:
 
 def run(folder: Path, *, messages: int, rounds: int) -> SenderResults:
     """Queue `messages` to distinct phones, time the worker until they are all sent; repeat."""
-    from tests.support.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, PrismServer
+    from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, PrismServer
     from webhook import create_app
     from webhook.db import open_runtime_store
     from webhook.outbox import enqueue

@@ -295,6 +295,23 @@ def export_topic(topic_id: str, version: int | None, output: str | None, databas
         click.echo(text, nl=False)
 
 
+@main.command("bench", add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
+def bench(arguments: tuple[str, ...]) -> None:
+    """Benchmark Parley against the floor; prints a table (`parley bench --help`)."""
+    try:
+        from bench.run import main as run_benchmarks
+    except ImportError as exc:
+        raise click.ClickException(
+            "the benchmarks run from a checkout of Parley (bench/ beside engine/), "
+            f"after ./scripts/setup: {exc}") from exc
+    results = run_benchmarks(list(arguments), prog="parley bench")
+    if results.failures:
+        raise click.ClickException("some benchmarks could not run: "
+                                   + "; ".join(results.failures))
+
+
 # Commands that live with the part of Parley they serve.
 for command in (up, serve, worker, designer_user, agents, users, notify):
     main.add_command(command)

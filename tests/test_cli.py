@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -134,3 +136,19 @@ class TestDiagramAndChat:
         result = runner.invoke(main, ["chat", str(ROOT / "topics" / "open_cases.json"),
                                       "--user", "abel.tuter"], input="6\n/quit\n")
         assert "CS0010006 Monitor flickers after update" in result.output
+
+
+class TestBench:
+    def test_parley_bench_is_the_benchmark_command(self):
+        # A real process: argparse prints the help and exits, as a user would see it.
+        done = subprocess.run([sys.executable, "-m", "parley", "bench", "--help"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("usage: parley bench")
+        assert "--quick" in done.stdout and "--only" in done.stdout
+
+    def test_an_unknown_section_is_refused_before_anything_runs(self):
+        done = subprocess.run([sys.executable, "-m", "parley", "bench", "--only", "nope"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 2
+        assert "unknown section(s): nope" in done.stderr

@@ -8,8 +8,8 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioRestException
 
+from devtools.prism import twilio_client as make_twilio_client
 from tests.support.browser import screenshot_dir
-from tests.support.prism import twilio_client as make_twilio_client
 
 TO, FROM = "+15005550006", "+15005550001"
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from devtools.prism import TWILIO_SPEC, PrismServer
 from engine import accounts
 from engine.accounts import AccountPolicy
 from engine.sample import load_sample_data
 from engine.store import Store, open_store
 from engine.transcripts import ManualClock
-from tests.support.prism import TWILIO_SPEC, PrismServer
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_CASES = json.loads((ROOT / "topics" / "open_cases.json").read_text(encoding="utf-8"))

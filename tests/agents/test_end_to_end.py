@@ -5,7 +5,7 @@ The runtime is served on 127.0.0.1 with its worker thread sending through the re
 webhook posts, and a loopback media host for the photo the user sends.
 
 MMS and Prism: the agent's image goes through the real client to Prism like any reply, and
-Twilio's contract accepts it (tests/support/prism.py states OpenAPI's default form encoding
+Twilio's contract accepts it (devtools/prism.py states OpenAPI's default form encoding
 that Prism needs to read repeated MediaUrl keys); its URL is then fetched without a cookie,
 as Twilio would. Prism answers every create with the same example sid, so the status
 callbacks below name the messages by their `message` id too.
@@ -22,11 +22,11 @@ from playwright.sync_api import expect
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
+from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
 from engine.store import Store
 from tests.agents.conftest import CARD_URL, PASSWORD, add_agents
 from tests.agents.test_workspace import png
 from tests.support.browser import screenshot_dir
-from tests.support.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
 from tests.webhook.conftest import load_examples
 from tests.webhook.servers import MediaServer
 from webhook import create_app

@@ -6,8 +6,8 @@ import json
 import time
 from html import unescape
 
+from devtools.topicgen import generate_topic
 from tests.designer.conftest import TOPICS
-from tests.engine.topicgen import generate_topic
 
 REPORT = json.loads((TOPICS / "report_issue.json").read_text(encoding="utf-8"))
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devtools.topicgen import generate_topic
 from engine import diagram
 from engine.errors import DiagramError, Problem
-from tests.engine.topicgen import generate_topic
 
 SVG = "{http://www.w3.org/2000/svg}"
 

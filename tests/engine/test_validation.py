@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from devtools.topicgen import generate_topic
 from engine import validation
 from engine.errors import Problem, TopicError
 from engine.topic import edges as engine_edges
 from engine.validation import check, load_json_text, problems
-from tests.engine.topicgen import generate_topic
 
 TOPICS_DIR = Path(__file__).resolve().parents[2] / "topics"
 

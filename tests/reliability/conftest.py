@@ -4,7 +4,7 @@ its port, workers killable one by one), sender processes, and Twilio's side of t
 Everything listens on 127.0.0.1. Helpers of the other suites are reused: the runtime's
 configuration and signed-request client (tests.webhook.conftest), the environment and
 start-up wait of tests.webhook.test_serving, the local servers of tests.webhook.servers, Prism
-(tests.support.prism) and the load generator's signed requests (bench.loadgen).
+(devtools.prism) and the load generator's signed requests (bench.loadgen).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from werkzeug.security import generate_password_hash
 
+from devtools.prism import free_port
 from engine.store import open_store
 from tests.designer.conftest import AUTHOR, PASSWORD
-from tests.support.prism import free_port
 from tests.webhook.conftest import ROOT
 from tests.webhook.test_serving import environment, wait_until_up
 

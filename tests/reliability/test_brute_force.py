@@ -18,6 +18,7 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from devtools.prism import free_port
 from engine.linking import LinkingTexts
 from engine.store import Store, open_store
 from tests.accounts.conftest import (
@@ -30,7 +31,6 @@ from tests.accounts.conftest import (
     code_at,
     set_up_factors,
 )
-from tests.support.prism import free_port
 from tests.webhook.conftest import TOKEN, Twilio, load_examples, runtime_config
 from webhook.sandbox import parse_twiml
 

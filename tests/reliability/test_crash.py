@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from bench import loadgen
+from devtools.prism import free_port
 from engine.conversation import Engine
 from engine.messages import Inbound
 from engine.store import Store, open_store
 from tests.reliability.conftest import ARTIFACTS, SOAK
-from tests.support.prism import free_port
 from tests.webhook.conftest import TOKEN, load_examples, runtime_config
 from webhook import create_app, get_runtime
 from webhook.sandbox import parse_twiml

@@ -21,9 +21,9 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from bench import loadgen
+from devtools.prism import free_port
 from engine.store import Store, open_store
 from tests.reliability.conftest import wait_for
-from tests.support.prism import free_port
 from tests.webhook.conftest import TOKEN, Twilio, load_examples, runtime_config
 from webhook import create_app
 from webhook.db import get_db

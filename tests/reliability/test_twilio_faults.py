@@ -2,7 +2,7 @@
 inbound webhooks never wait for it.
 
 Sends go through the real `twilio` client (the `parley worker` process) to Stoplight Prism
-serving Twilio's own description (tests.support.prism), or to copies of it whose message create
+serving Twilio's own description (devtools.prism), or to copies of it whose message create
 answers only Twilio's documented 500 or 429 error; the slow API is a loopback server that
 answers Twilio's documented example after 20 seconds.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from bench import loadgen
+from devtools.prism import TWILIO_SPEC, PrismServer, free_port
 from engine.store import Store, open_store
 from tests.agents.conftest import AgentClient, add_agents
 from tests.reliability.conftest import wait_for
-from tests.support.prism import TWILIO_SPEC, PrismServer, free_port
 from tests.webhook.conftest import TOKEN, Twilio, load_examples, runtime_config
 from tests.webhook.servers import _Server
 from webhook import create_app

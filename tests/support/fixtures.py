@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.prism import PrismServer
+from devtools.prism import twilio_client as make_twilio_client
 from tests.support.browser import launch_chromium
-from tests.support.prism import PrismServer
-from tests.support.prism import twilio_client as make_twilio_client
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
+from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from engine.sample import load_sample_data
 from engine.store import Store
-from tests.support.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from webhook import create_app
 from webhook.sandbox import parse_twiml
 

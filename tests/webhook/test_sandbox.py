@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.serving import make_server
 
+from devtools.prism import free_port
 from engine.store import Store
 from tests.support.browser import screenshot_dir
-from tests.support.prism import free_port
 from tests.webhook.conftest import ROOT, load_examples
 from webhook import create_app
 from webhook.outbox import enqueue, send_in_conversation

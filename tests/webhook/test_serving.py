@@ -14,8 +14,8 @@ import pytest
 import requests
 from twilio.request_validator import RequestValidator
 
+from devtools.prism import free_port
 from engine.store import Store, open_store
-from tests.support.prism import free_port
 from tests.webhook.conftest import ROOT, TOKEN, Twilio, load_examples, new_sid, runtime_config
 from webhook.outbox import enqueue
 

@@ -1,7 +1,7 @@
 """Run Stoplight Prism as a contract-checking mock of Twilio's REST API.
 
 Prism (installed by ``scripts/setup`` into ``.tools/prism``) serves Twilio's own OpenAPI
-description (``tests/data/twilio/twilio_api_v2010.json``): every request is validated against
+description (``devtools/twilio/twilio_api_v2010.json``): every request is validated against
 Twilio's contract (a missing ``To`` is answered 422, a missing Basic auth header 401) and
 answered with Twilio's example response, so a created message always has the sid
 ``SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`` and does NOT echo what was sent.
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 PRISM_BIN = REPO_ROOT / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
-TWILIO_SPEC = REPO_ROOT / "tests" / "data" / "twilio" / "twilio_api_v2010.json"
+TWILIO_SPEC = REPO_ROOT / "devtools" / "twilio" / "twilio_api_v2010.json"
 LOG_DIR = REPO_ROOT / "test-artifacts" / "prism"
 
 TEST_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
