@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.designer import DesignerResults
 from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults
+from bench.servers import runtime_serving
 from bench.webhook_load import WebhookResults
 
 THROUGHPUT_GOAL = 0.80  # Parley at 80% or more of the floor
@@ -128,7 +129,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     web = results.webhook
     if web is not None:
         parts.append(
-            f"gunicorn on 127.0.0.1: Parley with {web.serving} (webhook/gunicorn.conf.py), "
+            f"gunicorn on 127.0.0.1: Parley with {web.serving}"
+            f"{' (webhook/gunicorn.conf.py)' if web.serving == runtime_serving() else ''}, "
             f"the floor with {web.floor.server.serving}; best of {web.rounds} "
             f"interleaved rounds of {web.seconds:g} s; Parley's answers average "
             f"{web.parley_reply_bytes:,.0f} bytes, the floor's {web.floor_reply_bytes:,.0f}.")

@@ -5,7 +5,7 @@
 Several worker processes share one SQLite file: each opens its own connections, and the write
 lock serializes the messages of a phone. Each process runs several threads so that the
 messages it handles at the same moment share one COMMIT (engine/commits.py): on 2 cores, 3
-processes of 4 threads served about 1.7 times what 5 single-threaded ones did (bench/README.md).
+processes of 4 threads served about 1.4 times what 5 single-threaded ones did (bench/README.md).
 Run the sender beside it as its own process: `parley worker`. Configuration comes from PARLEY_*
 environment variables (see the README).
 """

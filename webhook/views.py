@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 from werkzeug.datastructures import MultiDict
 
+from engine.conversation import Engine
 from engine.errors import StoreError
 from engine.messages import Inbound, Media, Outbound, Reply
 from engine.store import OPTED_OUT_CODE, Store
@@ -152,13 +153,20 @@ def status() -> tuple[str, int]:
     message_id = request.args.get("message", type=int)
     if message_id is not None and not 0 < message_id < 2**63:
         message_id = None  # reliability fix: a huge id was a 500 (SQLite's OverflowError)
-    store = get_db()
-    with store.write():
+    opted_out = form.get("To") if error_code == OPTED_OUT_CODE else None
+
+    def record(engine: Engine) -> None:
+        # Twilio calls back for every message sent, so callbacks share COMMITs with the
+        # inbound messages (engine/commits.py): nothing here may read the request.
+        store = engine.store
         store.apply_message_status(sid, status_value, error_code=error_code,
                                    message_id=message_id)
-        if error_code == OPTED_OUT_CODE and form.get("To"):
-            store.record_opt_out(form["To"], source=f"twilio error {OPTED_OUT_CODE}",
+        if opted_out:
+            store.record_opt_out(opted_out, source=f"twilio error {OPTED_OUT_CODE}",
                                  message_sid=sid)
+
+    engine = get_engine()
+    engine.commits.run(engine, record)
     return "", 204
 
 
