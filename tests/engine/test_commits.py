@@ -106,18 +106,26 @@ def stored(stores: Stores, key: str) -> bool:
         reader.close()
 
 
+def queued_behind_a_running_group(stores: Stores, pieces: dict) -> tuple[CommitGroup, Outcomes]:
+    """A group whose first piece ("first") holds the transaction until `pieces` (key: work)
+    have queued behind it, in order; then it lets go and every thread is joined."""
+    group = CommitGroup()
+    outcomes = Outcomes(stores, group)
+    hold = threading.Event()
+    outcomes.start("first", setting_writer("first", hold=hold))
+    wait_for(lambda: stored_in_flight(group))
+    for position, (key, work) in enumerate(pieces.items(), 1):
+        outcomes.start(key, work)
+        wait_for(lambda position=position: group.waiting == position)
+    hold.set()
+    outcomes.join()
+    return group, outcomes
+
+
 class TestCommitGroup:
     def test_work_queued_while_a_group_runs_commits_together_in_the_next(self, stores):
-        group = CommitGroup()
-        outcomes = Outcomes(stores, group)
-        hold = threading.Event()
-        outcomes.start("first", setting_writer("first", hold=hold))
-        wait_for(lambda: stored_in_flight(group))
-        for key in ("b", "c", "d"):
-            outcomes.start(key, setting_writer(key))
-        wait_for(lambda: group.waiting == 3)
-        hold.set()
-        outcomes.join()
+        group, outcomes = queued_behind_a_running_group(
+            stores, {key: setting_writer(key) for key in ("b", "c", "d")})
 
         assert (group.groups, group.pieces) == (2, 4)
         for key in ("first", "b", "c", "d"):
@@ -127,19 +135,10 @@ class TestCommitGroup:
         assert len({outcomes.results[k].split(" by ")[1] for k in ("b", "c", "d")}) == 1
 
     def test_a_failing_piece_is_rolled_back_alone_and_its_thread_gets_the_error(self, stores):
-        group = CommitGroup()
-        outcomes = Outcomes(stores, group)
-        hold = threading.Event()
-        outcomes.start("first", setting_writer("first", hold=hold))
-        wait_for(lambda: stored_in_flight(group))
-        outcomes.start("b", setting_writer("b"))
-        wait_for(lambda: group.waiting == 1)
-        outcomes.start("bad", setting_writer("bad", fail=ValueError("broken topic")))
-        wait_for(lambda: group.waiting == 2)
-        outcomes.start("d", setting_writer("d"))
-        wait_for(lambda: group.waiting == 3)
-        hold.set()
-        outcomes.join()
+        _, outcomes = queued_behind_a_running_group(stores, {
+            "b": setting_writer("b"),
+            "bad": setting_writer("bad", fail=ValueError("broken topic")),
+            "d": setting_writer("d")})
 
         assert isinstance(outcomes.results["bad"], ValueError)
         assert not stored(stores, "bad")
@@ -149,18 +148,9 @@ class TestCommitGroup:
         class Abandoned(BaseException):
             """Not an Exception: escapes the piece, as a worker's SystemExit would."""
 
-        group = CommitGroup()
-        outcomes = Outcomes(stores, group)
-        hold = threading.Event()
-        outcomes.start("first", setting_writer("first", hold=hold))
-        wait_for(lambda: stored_in_flight(group))
         # "fatal" queues first, so its own thread leads the next group and raises in it.
-        outcomes.start("fatal", setting_writer("fatal", fail=Abandoned()))
-        wait_for(lambda: group.waiting == 1)
-        outcomes.start("b", setting_writer("b"))
-        wait_for(lambda: group.waiting == 2)
-        hold.set()
-        outcomes.join()
+        _, outcomes = queued_behind_a_running_group(stores, {
+            "fatal": setting_writer("fatal", fail=Abandoned()), "b": setting_writer("b")})
 
         assert isinstance(outcomes.results["fatal"], Abandoned)
         assert isinstance(outcomes.results["b"], StoreError)
