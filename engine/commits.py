@@ -114,6 +114,7 @@ class CommitGroup:
                 with self._mutex:
                     self._queue.remove(own)
                 group = [own]
+            log.error("a group of %d transaction(s) could not commit: %r", len(group), exc)
             failure = exc if isinstance(exc, StoreError) else StoreError(
                 f"the transaction was abandoned: {exc!r}")
             for piece in group:
