@@ -25,6 +25,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from designer.db import get_store
+from engine.accounts import staff_key, staff_sign_in_refusal
 
 bp = Blueprint("auth", __name__)
 
@@ -98,11 +99,13 @@ def login():
         store = get_store()
         author = store.author(user_name) if user_name else None
         valid = check_password_hash(author["password_hash"] if author else _DUMMY_HASH, password)
-        if author is None or not valid:
-            error = "Unknown user name or wrong password."
-        else:
+        # Guessing passwords: after 5 wrong ones the user name is locked for 15 minutes.
+        error = staff_sign_in_refusal(store, "author", user_name, valid=author is not None
+                                      and valid)
+        if error is None:
             token = secrets.token_urlsafe(32)
             with store.write():
+                store.clear_auth_failures(staff_key("author", user_name))
                 store.open_author_session(author["id"], token_hash(token))
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             session["token"] = token

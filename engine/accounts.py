@@ -222,3 +222,35 @@ def require_user(store: Store, user_name: str) -> dict:
     if user is None:
         raise AccountError(f"there is no user {user_name!r} (see `parley users list`)")
     return user
+
+
+# ------------------------------------------------------------------ staff sign-in
+
+STAFF_MAX_FAILURES = 5
+STAFF_LOCKOUT_SECONDS = 15 * 60
+STAFF_LOCKED = "Too many failed sign-ins for this user name: try again in 15 minutes."
+STAFF_WRONG = "Unknown user name or wrong password."
+
+
+def staff_sign_in_refusal(store: Store, kind: str, user_name: str, *,
+                          valid: bool) -> str | None:
+    """Why a designer author's or agent's sign-in is refused, or None to let it in.
+
+    `kind` is "author" or "agent"; `valid` says whether the password matched. A wrong one is
+    counted (in its own transaction): after STAFF_MAX_FAILURES the user name is locked for
+    STAFF_LOCKOUT_SECONDS, right password or not. On success, the caller clears the count
+    with `store.clear_auth_failures(staff_key(...))` in the transaction that opens the session.
+    """
+    key = staff_key(kind, user_name)
+    if store.lockout_until(key) is not None:
+        return STAFF_LOCKED
+    if not valid:
+        with store.write():
+            store.record_auth_failure(key, max_failures=STAFF_MAX_FAILURES,
+                                      lockout_seconds=STAFF_LOCKOUT_SECONDS)
+        return STAFF_WRONG
+    return None
+
+
+def staff_key(kind: str, user_name: str) -> str:
+    return f"{kind}:{user_name.casefold()}"

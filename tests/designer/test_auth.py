@@ -25,6 +25,38 @@ class TestLogin:
         assert "wrong password" in response.text
         assert client.get("/").status_code == 302
 
+    def test_five_wrong_passwords_lock_the_user_name_for_a_while(self, app, client):
+        def sign_in(user_name: str, password: str):
+            token = csrf_token(client.get("/login").text)
+            return client.post("/login", data={"user_name": user_name, "password": password,
+                                               "csrf_token": token})
+
+        for _ in range(5):
+            assert sign_in(AUTHOR, "guess").status_code == 401
+        refused = sign_in(AUTHOR, PASSWORD)  # the right one, too late
+        assert refused.status_code == 401 and "Too many failed sign-ins" in refused.text
+        assert client.get("/").status_code == 302
+        # The lock is the user name's, and it is in the database: another process sees it.
+        other = app.test_client()
+        token = csrf_token(other.get("/login").text)
+        response = other.post("/login", data={"user_name": AUTHOR.upper(),
+                                              "password": PASSWORD, "csrf_token": token})
+        assert "Too many failed sign-ins" in response.text
+
+    def test_a_successful_login_forgets_earlier_failures(self, client):
+        for password in ("guess", "guess", "guess", "guess", PASSWORD):
+            token = csrf_token(client.get("/login").text)
+            client.post("/login", data={"user_name": AUTHOR, "password": password,
+                                        "csrf_token": token})
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+        token = csrf_token(client.get("/login").text)
+        assert client.post("/login", data={"user_name": AUTHOR, "password": "guess",
+                                           "csrf_token": token}).status_code == 401
+        token = csrf_token(client.get("/login").text)
+        response = client.post("/login", data={"user_name": AUTHOR, "password": PASSWORD,
+                                               "csrf_token": token})
+        assert response.status_code == 302
+
     def test_login_then_logout_invalidates_the_session_cookie(self, app, client):
         author = Author(client)
         assert client.get("/").status_code == 200

@@ -27,6 +27,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.accounts import staff_key, staff_sign_in_refusal
 from engine.store import parse_iso
 from webhook.db import get_db
 from webhook.workspace import csrf
@@ -36,9 +37,6 @@ bp = Blueprint("agent_auth", __name__, url_prefix="/agent",
                static_url_path="/static")
 
 TOUCH_SECONDS = 30.0
-# Guessing passwords: after MAX_FAILURES wrong ones, the user name is locked for a while.
-MAX_FAILURES = 5
-LOCKOUT_SECONDS = 15 * 60
 # Checked when the user name is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("not a password")
 
@@ -120,20 +118,14 @@ def login():
         user_name = request.form.get("user_name", "").strip()
         password = request.form.get("password", "")
         store = get_db()
-        key = f"agent:{user_name.casefold()}"
         agent = store.agent(user_name) if user_name else None
         valid = check_password_hash(agent["password_hash"] if agent else _DUMMY_HASH, password)
-        if store.lockout_until(key) is not None:
-            error = "Too many failed sign-ins for this user name: try again in 15 minutes."
-        elif agent is None or not valid:
-            error = "Unknown user name or wrong password."
-            with store.write():
-                store.record_auth_failure(key, max_failures=MAX_FAILURES,
-                                          lockout_seconds=LOCKOUT_SECONDS)
-        else:
+        error = staff_sign_in_refusal(store, "agent", user_name, valid=agent is not None
+                                      and valid)
+        if error is None:
             token = secrets.token_urlsafe(32)
             with store.write():
-                store.clear_auth_failures(key)
+                store.clear_auth_failures(staff_key("agent", user_name))
                 store.open_agent_session(agent["id"], token_hash(token))
             session.clear()  # a fresh session, and CSRF token, for the signed-in agent
             session["agent_token"] = token
