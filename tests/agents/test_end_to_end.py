@@ -25,8 +25,8 @@ from werkzeug.serving import make_server
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
 from engine.store import Store
 from tests.agents.conftest import CARD_URL, PASSWORD, add_agents
-from tests.agents.test_workspace import png
 from tests.support.browser import screenshot_dir
+from tests.support.images import png
 from tests.webhook.conftest import load_examples
 from tests.webhook.servers import MediaServer
 from webhook import create_app

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import io
 import re
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
 
 from tests.agents.conftest import GUEST, PHONE, AgentClient, csrf_token
+from tests.support.images import png
 from tests.webhook.conftest import bodies, new_sid, runtime_config
 from webhook import create_app
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A tiny valid PNG, made here so the test needs no image file."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
-                                                              0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def handed_off(twilio, beth, phone: str = PHONE) -> int:

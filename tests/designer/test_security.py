@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
+
+from tests.support.html import parse
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-
-
-class _Scripts(HTMLParser):
-    """Collects script tags and any inline event handler attributes of a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.scripts: list[dict] = []
-        self.handlers: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        attributes = dict(attrs)
-        if tag == "script":
-            self.scripts.append(attributes)
-        self.handlers += [f"{tag}.{name}" for name in attributes if name.startswith("on")]
-
-
-def parse(html: str) -> _Scripts:
-    parser = _Scripts()
-    parser.feed(html)
-    return parser
 
 
 def make_xss_topic(author) -> None:

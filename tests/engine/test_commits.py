@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,9 @@ from engine.conversation import Engine
 from engine.errors import StoreError
 from engine.messages import Inbound
 from engine.store import open_store
-from tests.engine.test_conversation import CHOOSE_FRUIT, ROOT
+from tests.engine.topics import CHOOSE_FRUIT
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Stores:

@@ -17,35 +17,10 @@ from engine.messages import Inbound, Media
 from engine.sample import load_sample_data
 from engine.store import open_store
 from engine.transcripts import ManualClock
+from tests.engine.topics import CHOOSE_FRUIT
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "+15550109999"
-
-CHOOSE_FRUIT = {
-    "id": "fruit",
-    "name": "Pick a fruit",
-    "version": 1,
-    "discovery": {"keywords": ["fruit"]},
-    "variables": {"fruit": {"type": "string"}, "pin": {"type": "string", "sensitive": True}},
-    "start": "pick",
-    "nodes": [
-        {
-            "id": "pick",
-            "type": "input.static_choice",
-            "prompt": "Which fruit?",
-            "var": "fruit",
-            "options": [{"label": name.title(), "value": name} for name in (
-                "apple", "banana", "cherry", "damson", "elderberry", "fig", "grape", "honeydew",
-                "kiwi", "lemon", "mango", "nectarine")],
-            "next": "secret",
-            "on_max_attempts": "bye",
-        },
-        {"id": "secret", "type": "input.text", "prompt": "Your PIN?", "var": "pin",
-         "next": "said"},
-        {"id": "said", "type": "response.text", "text": "You chose {{ fruit }}.", "next": "bye"},
-        {"id": "bye", "type": "flow.end", "ask_anything_else": False},
-    ],
-}
 
 HTTP_LIST = {
     "id": "remote",

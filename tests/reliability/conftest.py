@@ -3,7 +3,7 @@ its port, workers killable one by one), sender processes, and Twilio's side of t
 
 Everything listens on 127.0.0.1. Helpers of the other suites are reused: the runtime's
 configuration and signed-request client (tests.webhook.conftest), the environment and
-start-up wait of tests.webhook.test_serving, the local servers of tests.webhook.servers, Prism
+start-up wait of tests.support.serving, the local servers of tests.webhook.servers, Prism
 (devtools.prism) and the load generator's signed requests (bench.loadgen).
 """
 
@@ -24,8 +24,8 @@ from werkzeug.security import generate_password_hash
 from devtools.prism import free_port
 from engine.store import open_store
 from tests.designer.conftest import AUTHOR, PASSWORD
+from tests.support.serving import environment, wait_until_up
 from tests.webhook.conftest import ROOT
-from tests.webhook.test_serving import environment, wait_until_up
 
 # PARLEY_SOAK=1: the longer variant (more messages, more faults, more fuzzing examples).
 SOAK = os.environ.get("PARLEY_SOAK", "").strip() not in ("", "0")

@@ -17,10 +17,10 @@ from flask import Flask
 
 from engine.store import Store, open_store
 from tests.agents.conftest import AgentClient, add_agents
-from tests.agents.test_workspace import png
 from tests.designer.conftest import Author
-from tests.designer.test_security import parse
 from tests.reliability.conftest import designer_app
+from tests.support.html import parse
+from tests.support.images import png
 from tests.webhook.conftest import Twilio, example_topics, load_examples, runtime_config
 from webhook import create_app
 
