@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from devtools.processes import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,16 +123,7 @@ class Gunicorn:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_group(proc, grace=30)
 
     def __enter__(self) -> Gunicorn:
         return self.start()

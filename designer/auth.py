@@ -6,9 +6,6 @@ password change) invalidates every copy of the cookie. Imports designer.db and F
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from flask import (
     Blueprint,
     current_app,
@@ -22,20 +19,14 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from designer.db import get_store
-from engine.accounts import staff_key, staff_sign_in_refusal
+from engine.accounts import session_token_hash as token_hash
+from engine.accounts import staff_sign_in
 
 bp = Blueprint("auth", __name__)
 
 OPEN_ENDPOINTS = frozenset({"auth.login", "static"})
-# Compared against when the user name is unknown, so both cases take the same time.
-_DUMMY_HASH = generate_password_hash("not a password")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def wants_json() -> bool:
@@ -96,17 +87,8 @@ def login():
     if request.method == "POST":
         user_name = request.form.get("user_name", "").strip()
         password = request.form.get("password", "")
-        store = get_store()
-        author = store.author(user_name) if user_name else None
-        valid = check_password_hash(author["password_hash"] if author else _DUMMY_HASH, password)
-        # Guessing passwords: after 5 wrong ones the user name is locked for 15 minutes.
-        error = staff_sign_in_refusal(store, "author", user_name, valid=author is not None
-                                      and valid)
-        if error is None:
-            token = secrets.token_urlsafe(32)
-            with store.write():
-                store.clear_auth_failures(staff_key("author", user_name))
-                store.open_author_session(author["id"], token_hash(token))
+        token, error = staff_sign_in(get_store(), "author", user_name, password)
+        if token is not None:
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             session["token"] = token
             session.permanent = True

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -39,6 +38,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
+
+from devtools.processes import stop_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRISM_BIN = REPO_ROOT / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
@@ -221,14 +222,7 @@ class PrismServer:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        stop_group(proc, grace=10)
         # Wait until the port is free so an immediate start() can bind it again.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self._port_open():

@@ -15,6 +15,7 @@ import hmac
 import io
 import re
 from dataclasses import dataclass, field
+from secrets import token_urlsafe
 
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -230,27 +231,38 @@ STAFF_MAX_FAILURES = 5
 STAFF_LOCKOUT_SECONDS = 15 * 60
 STAFF_LOCKED = "Too many failed sign-ins for this user name: try again in 15 minutes."
 STAFF_WRONG = "Unknown user name or wrong password."
+# Checked when the user name is unknown, so both failures take the same time.
+_DUMMY_PASSWORD_HASH = generate_password_hash("not a password")
 
 
-def staff_sign_in_refusal(store: Store, kind: str, user_name: str, *,
-                          valid: bool) -> str | None:
-    """Why a designer author's or agent's sign-in is refused, or None to let it in.
+def session_token_hash(token: str) -> str:
+    """What the store keeps of a staff session's cookie token: its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
-    `kind` is "author" or "agent"; `valid` says whether the password matched. A wrong one is
-    counted (in its own transaction): after STAFF_MAX_FAILURES the user name is locked for
-    STAFF_LOCKOUT_SECONDS, right password or not. On success, the caller clears the count
-    with `store.clear_auth_failures(staff_key(...))` in the transaction that opens the session.
+
+def staff_sign_in(store: Store, kind: str, user_name: str,
+                  password: str) -> tuple[str | None, str | None]:
+    """Sign a designer author ("author") or an agent ("agent") in.
+
+    Returns (session token, None), the session being open in the store, or (None, why not).
+    A wrong password is counted: after STAFF_MAX_FAILURES the user name is locked for
+    STAFF_LOCKOUT_SECONDS, right password or not; a sign-in clears the count.
     """
-    key = staff_key(kind, user_name)
+    find, open_session = {"author": (store.author, store.open_author_session),
+                          "agent": (store.agent, store.open_agent_session)}[kind]
+    staff = find(user_name) if user_name else None
+    valid = check_password_hash(staff["password_hash"] if staff else _DUMMY_PASSWORD_HASH,
+                                password)
+    key = f"{kind}:{user_name.casefold()}"
     if store.lockout_until(key) is not None:
-        return STAFF_LOCKED
-    if not valid:
+        return None, STAFF_LOCKED
+    if staff is None or not valid:
         with store.write():
             store.record_auth_failure(key, max_failures=STAFF_MAX_FAILURES,
                                       lockout_seconds=STAFF_LOCKOUT_SECONDS)
-        return STAFF_WRONG
-    return None
-
-
-def staff_key(kind: str, user_name: str) -> str:
-    return f"{kind}:{user_name.casefold()}"
+        return None, STAFF_WRONG
+    token = token_urlsafe(32)
+    with store.write():
+        store.clear_auth_failures(key)
+        open_session(staff["id"], session_token_hash(token))
+    return token, None

@@ -9,8 +9,6 @@ TOUCH_SECONDS while the workspace is open) is what "an agent is signed in" means
 from __future__ import annotations
 
 import functools
-import hashlib
-import secrets
 from collections.abc import Callable
 
 from flask import (
@@ -25,9 +23,9 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFError
-from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.accounts import staff_key, staff_sign_in_refusal
+from engine.accounts import session_token_hash as token_hash
+from engine.accounts import staff_sign_in
 from engine.store import parse_iso
 from webhook.db import get_db
 from webhook.workspace import csrf
@@ -37,12 +35,6 @@ bp = Blueprint("agent_auth", __name__, url_prefix="/agent",
                static_url_path="/static")
 
 TOUCH_SECONDS = 30.0
-# Checked when the user name is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not a password")
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def wants_json() -> bool:
@@ -117,16 +109,8 @@ def login():
     if request.method == "POST":
         user_name = request.form.get("user_name", "").strip()
         password = request.form.get("password", "")
-        store = get_db()
-        agent = store.agent(user_name) if user_name else None
-        valid = check_password_hash(agent["password_hash"] if agent else _DUMMY_HASH, password)
-        error = staff_sign_in_refusal(store, "agent", user_name, valid=agent is not None
-                                      and valid)
-        if error is None:
-            token = secrets.token_urlsafe(32)
-            with store.write():
-                store.clear_auth_failures(staff_key("agent", user_name))
-                store.open_agent_session(agent["id"], token_hash(token))
+        token, error = staff_sign_in(get_db(), "agent", user_name, password)
+        if token is not None:
             session.clear()  # a fresh session, and CSRF token, for the signed-in agent
             session["agent_token"] = token
             session.permanent = True
