@@ -1,4 +1,4 @@
-"""The lock file: every package pinned with hashes, in step with pyproject.toml, past known holes."""
+"""The lock file: every package pinned with hashes, in step with pyproject.toml."""
 
 import re
 import tomllib
