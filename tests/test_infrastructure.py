@@ -1,4 +1,4 @@
-"""The test tooling itself works: Prism as Twilio, Playwright on chromium, Graphviz."""
+"""The test tooling itself works: Prism as Twilio, Playwright on chromium, Graphviz, PostgreSQL."""
 
 import http.server
 import subprocess
@@ -116,3 +116,15 @@ def test_graphviz_dot_runs():
         check=True,
     ).stdout
     assert "<svg" in svg
+
+
+def test_postgres_server_is_real_and_databases_are_separate(postgres):
+    import psycopg
+
+    first = postgres.create_database("infrastructure_a")
+    second = postgres.create_database("infrastructure_b")
+    with psycopg.connect(first, autocommit=True) as conn:
+        assert conn.execute("SHOW server_version").fetchone()[0].split(".")[0].isdigit()
+        conn.execute("CREATE TABLE t (x int)")
+    with psycopg.connect(second) as conn:
+        assert conn.execute("SELECT to_regclass('t')").fetchone()[0] is None

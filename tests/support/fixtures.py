@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devtools.postgres import PostgresServer
 from devtools.prism import PrismServer
 from devtools.prism import twilio_client as make_twilio_client
 from tests.support.browser import launch_chromium
@@ -17,6 +18,16 @@ def prism() -> Iterator[PrismServer]:
     """One Prism mock of Twilio for the whole session. A test may stop() and start() it
     (same port) to simulate an outage; it should restart it in a `finally`."""
     server = PrismServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session; tests make databases in it."""
+    server = PostgresServer().start()
     try:
         yield server
     finally:
