@@ -89,13 +89,15 @@ class HostRule:
         if "://" in text:
             scheme, _, text = text.partition("://")
         text = text.rstrip("/")
+        if text.count(":") > 1 and not text.startswith("["):
+            text = f"[{text}]"  # a bare IPv6 address
         try:
             parts = urlsplit(f"//{text}")
             host, port = parts.hostname or "", parts.port
+            plain = not (parts.path or parts.username or parts.query or parts.fragment)
         except ValueError:
-            host, port = "", None
-        if scheme not in ("http", "https") or not host or parts.path or parts.username \
-                or "*" in host[1:]:
+            host, port, plain = "", None, False
+        if scheme not in ("http", "https") or not host or not plain or "*" in host[1:]:
             raise ConfigError(f"PARLEY_{setting} entry {entry!r} is not a host name such as "
                               "api.example.com, *.example.com or http://host:8080.")
         names_loopback = port is not None and _is_loopback_name(host)
@@ -299,35 +301,20 @@ class OutboundPolicy:
                     "Accept-Encoding": "identity", **(headers or {})}
             if target.origin == first:
                 sent.update(first_host_headers or {})
-            with _Exchange(self, target, addresses, sent, ends) as response:
+            with _Exchange(self, target, addresses, sent, ends) as exchange:
+                response = exchange.response
                 if response.status in REDIRECTS and response.getheader("Location"):
-                    url = urljoin(url, response.getheader("Location", ""))
+                    try:
+                        url = urljoin(url, response.getheader("Location", ""))
+                    except ValueError as exc:  # e.g. "http://[": refuse, never crash
+                        raise OutboundRefused(f"{url} answered with a malformed redirect") \
+                            from exc
                     continue
                 answer = {k.title(): v for k, v in response.getheaders()}
                 if inspect is not None:
                     inspect(response.status, answer)
-                return Fetched(url, response.status, answer,
-                               self._body(response, answer, url, ends))
+                return Fetched(url, response.status, answer, exchange.body(answer, url))
         raise OutboundRefused(f"more than {self.max_redirects} redirects")
-
-    def _body(self, response: http.client.HTTPResponse, headers: Mapping[str, str], url: str,
-              ends: float) -> bytes:
-        length = headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            raise OutboundRefused(f"the {self.what} is {length} bytes, over {self.max_bytes}")
-        data = bytearray()
-        try:
-            while chunk := response.read1(_CHUNK):
-                data += chunk
-                if len(data) > self.max_bytes:
-                    raise OutboundRefused(f"the {self.what} is over {self.max_bytes} bytes")
-                if time.monotonic() > ends:
-                    raise OutboundUnavailable(f"{url} took longer than {self.deadline:g}s")
-        except (OSError, http.client.HTTPException) as exc:
-            if time.monotonic() > ends:
-                raise OutboundUnavailable(f"{url} took longer than {self.deadline:g}s") from exc
-            raise OutboundUnavailable(f"the download of {url} broke off: {exc}") from exc
-        return bytes(data)
 
 
 class _Connection(http.client.HTTPConnection):
@@ -343,6 +330,9 @@ class _Connection(http.client.HTTPConnection):
         if self._target.scheme == "https":
             context = self._policy.tls or _default_tls()
             self.sock = context.wrap_socket(self.sock, server_hostname=self._target.host)
+        # http.client drops `sock` once a response that closes the connection is read; the
+        # deadline still needs it.
+        self.live_socket = self.sock
 
 
 class _Exchange:
@@ -354,8 +344,10 @@ class _Exchange:
         self.headers, self.ends = headers, ends
         self.connection: _Connection | None = None
         self.timer: threading.Timer | None = None
+        self.expired = False
+        self.response: http.client.HTTPResponse | None = None
 
-    def __enter__(self) -> http.client.HTTPResponse:
+    def __enter__(self) -> _Exchange:
         policy, target = self.policy, self.target
         failure: Exception | None = None
         for address in self.addresses:  # each one was checked; try them in order
@@ -366,7 +358,7 @@ class _Exchange:
                                      min(policy.connect_timeout, remaining))
             try:
                 connection.connect()
-            except (OSError, ssl.SSLError) as exc:
+            except OSError as exc:  # ssl.SSLError included
                 connection.close()
                 failure = exc
                 continue
@@ -382,16 +374,44 @@ class _Exchange:
         self.timer.start()
         try:
             self.connection.request("GET", target.target, headers=self.headers)
-            return self.connection.getresponse()
+            self.response = self.connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
-            self.__exit__(None, None, None)
-            late = time.monotonic() >= self.ends
-            raise OutboundUnavailable(
-                f"{target.host} took longer than {policy.deadline:g}s" if late
-                else f"cannot fetch from {target.host}: {exc}") from exc
+            self.__exit__()
+            raise self._late() or OutboundUnavailable(
+                f"cannot fetch from {target.host}: {exc}") from exc
+        if self.expired:  # the headers were cut off
+            self.__exit__()
+            raise self._late()
+        return self
+
+    def body(self, headers: Mapping[str, str], url: str) -> bytes:
+        """The response's body, refused past max_bytes and cut at the deadline."""
+        limit, what = self.policy.max_bytes, self.policy.what
+        length = headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise OutboundRefused(f"the {what} is {length} bytes, over {limit}")
+        data = bytearray()
+        try:
+            while chunk := self.response.read1(_CHUNK):
+                data += chunk
+                if len(data) > limit:
+                    raise OutboundRefused(f"the {what} is over {limit} bytes")
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._late() or OutboundUnavailable(
+                f"the download of {url} broke off: {exc}") from exc
+        if self.expired:  # the body was cut off
+            raise self._late()
+        return bytes(data)
+
+    def _late(self) -> OutboundUnavailable | None:
+        if not self.expired and time.monotonic() < self.ends:
+            return None
+        return OutboundUnavailable(f"{self.target.host} took longer than "
+                                   f"{self.policy.deadline:g}s")
 
     def _expire(self) -> None:
-        sock = self.connection.sock if self.connection else None
+        self.expired = True
+        sock = getattr(self.connection, "live_socket", None)
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -401,8 +421,13 @@ class _Exchange:
     def __exit__(self, *exc: object) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self.response is not None:
+            self.response.close()
         if self.connection is not None:
             self.connection.close()
+            live = getattr(self.connection, "live_socket", None)
+            if live is not None:
+                live.close()
 
 
 # -- Settings ---------------------------------------------------------------------------------
