@@ -249,13 +249,15 @@ class OutboundPolicy:
             raise OutboundRefused(f"{url!r} is not a plain URL with a host")
         port = port or (443 if parts.scheme == "https" else 80)
         rule = next((r for r in self.hosts if r.matches(host, port)), None)
-        if parts.scheme != "https" and (rule is None or not rule.plain_http):
-            raise OutboundRefused(f"{self.what} must come over https, not {parts.scheme}"
-                                  + ("" if rule is None else
-                                     f" (allow http://{host}:{port} in PARLEY_{self.setting}"
-                                     " to use plain http)"))
+        listed = "is empty" if not self.hosts else "does not list it"
+        if parts.scheme != "https" and rule is None:
+            raise OutboundRefused(f"{self.what} must come over https, not {parts.scheme}, "
+                                  f"from an allowed host: PARLEY_{self.setting} {listed}")
+        if parts.scheme != "https" and not rule.plain_http:
+            raise OutboundRefused(f"{self.what} must come over https, not {parts.scheme} "
+                                  f"(list http://{host}:{port} in PARLEY_{self.setting} to "
+                                  "allow plain http)")
         if rule is None:
-            listed = "is empty" if not self.hosts else "does not list it"
             raise OutboundRefused(f"{host} is not an allowed {self.what} host: "
                                   f"PARLEY_{self.setting} {listed}")
         target = parts.path or "/"
