@@ -7,6 +7,8 @@ that would reach them is pointed at a local endpoint.
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -179,6 +181,48 @@ class TestRebinding:
         with pytest.raises(OutboundRefused, match="non-public"):
             policy.get("https://api.example.com/x")
         assert dialer.dialled == []
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for api.example.com (certificate file, key file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=api.example.com",
+                    "-addext", "subjectAltName=DNS:api.example.com"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+class TestTls:
+    """https to the checked address: the name goes in SNI and is checked against the cert."""
+
+    @pytest.fixture
+    def secure(self, certificate):
+        with Endpoint(tls=certificate) as secure:
+            secure.routes["/x"] = {"tls": True}
+            yield secure
+
+    def policy(self, secure: Endpoint, certificate, dialer: Dialer) -> OutboundPolicy:
+        return OutboundPolicy.from_entries(
+            "api.example.com, *.example.net", resolver=answers(PUBLIC), connector=dialer,
+            tls=ssl.create_default_context(cafile=certificate[0]))
+
+    def test_the_name_is_sent_as_sni_while_the_checked_address_is_dialled(
+            self, secure, certificate):
+        dialer = Dialer(secure)
+        fetched = self.policy(secure, certificate, dialer).get(
+            f"https://api.example.com:{secure.port}/x")
+        assert fetched.body == b'{"tls": true}'
+        assert dialer.dialled == [PUBLIC] and secure.server_names == ["api.example.com"]
+        assert secure.requests[0].headers["Host"] == f"api.example.com:{secure.port}"
+
+    def test_a_certificate_for_another_name_is_refused(self, secure, certificate):
+        with pytest.raises(OutboundUnavailable, match="certificate"):
+            self.policy(secure, certificate, Dialer(secure)).get(
+                f"https://other.example.net:{secure.port}/x")
+        assert secure.requests == []
 
 
 class TestRedirects:

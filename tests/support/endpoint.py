@@ -5,6 +5,7 @@ many body bytes it managed to send."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -26,10 +27,13 @@ class Endpoint:
     ("slow headers", seconds per byte), ("status", code).
     """
 
-    def __init__(self):
+    def __init__(self, *, tls: tuple[str, str] | None = None):
+        """`tls` (certificate file, key file) serves https, recording each SNI name."""
         self.routes: dict[str, Any] = {}
         self.requests: list[Seen] = []
+        self.server_names: list[str | None] = []
         self.sent = 0
+        self.scheme = "https" if tls else "http"
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +49,11 @@ class Endpoint:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
@@ -58,7 +67,7 @@ class Endpoint:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.netloc}"
+        return f"{self.scheme}://{self.netloc}"
 
     @property
     def paths(self) -> list[str]:
