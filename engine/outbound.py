@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from engine.errors import ConfigError, OutboundRefused, OutboundUnavailable
 
@@ -179,7 +179,11 @@ class _Target:
 
     @property
     def host_header(self) -> str:
-        name = f"[{self.host}]" if ":" in self.host else self.host
+        try:  # a header is ASCII: an international name goes in its IDNA form
+            name = self.host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise OutboundRefused(f"{self.host!r} is not a valid host name") from exc
+        name = f"[{name}]" if ":" in name else name
         default = 443 if self.scheme == "https" else 80
         return name if self.port == default else f"{name}:{self.port}"
 
@@ -263,6 +267,9 @@ class OutboundPolicy:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
+        # A request line is ASCII without spaces: encode what is not (as browsers do), and
+        # leave what is already percent-encoded as it is.
+        target = quote(target, safe="!#$%&'()*+,/:;=?@[]~")
         return _Target(parts.scheme, host, port, target, rule)
 
     def _addresses(self, target: _Target) -> list[str]:

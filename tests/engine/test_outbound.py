@@ -297,6 +297,14 @@ class TestLimits:
         assert time.monotonic() - started < 2
 
 
+class TestRequestLine:
+    def test_spaces_and_other_characters_are_encoded_and_encoded_ones_kept(self, endpoint):
+        endpoint.routes["/caf%C3%A9%20bar/a%2Fb"] = ["ok"]
+        policy = OutboundPolicy.from_entries([f"http://{endpoint.netloc}"])
+        assert policy.get(f"{endpoint.base_url}/café bar/a%2Fb").body == b'["ok"]'
+        assert endpoint.paths == ["/caf%C3%A9%20bar/a%2Fb"]
+
+
 class TestEnvironment:
     def test_proxies_and_netrc_from_the_environment_are_ignored(
             self, endpoint, other, tmp_path, monkeypatch):
