@@ -97,7 +97,9 @@ class HostRule:
             plain = not (parts.path or parts.username or parts.query or parts.fragment)
         except ValueError:
             host, port, plain = "", None, False
-        if scheme not in ("http", "https") or not host or not plain or "*" in host[1:]:
+        wildcard = host.startswith("*") and not (host.startswith("*.") and len(host) > 2)
+        if scheme not in ("http", "https") or not host or not plain or "*" in host[1:] \
+                or wildcard:
             raise ConfigError(f"PARLEY_{setting} entry {entry!r} is not a host name such as "
                               "api.example.com, *.example.com or http://host:8080.")
         names_loopback = port is not None and _is_loopback_name(host)
@@ -113,10 +115,6 @@ class HostRule:
         if self.host.startswith("*."):
             return host.endswith(self.host[1:]) and host != self.host[2:]
         return host == self.host
-
-    def __str__(self) -> str:
-        port = f":{self.port}" if self.port else ""
-        return f"{'http://' if self.plain_http else ''}{self.host}{port}"
 
 
 def _is_loopback_name(host: str) -> bool:

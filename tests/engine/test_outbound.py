@@ -93,7 +93,8 @@ class TestWhichUrls:
                 policy.check_url(url)
 
     @pytest.mark.parametrize("entry", ["ftp://x.example.com", "api.example.com/path",
-                                       "a.*.example.com", "user@api.example.com", "https://"])
+                                       "a.*.example.com", "user@api.example.com", "https://",
+                                       "*example.com", "*."])
     def test_a_setting_that_is_not_a_host_stops_the_start(self, entry):
         with pytest.raises(ConfigError, match="PARLEY_DATA_SOURCE_HOSTS entry"):
             data_source_policy({"DATA_SOURCE_HOSTS": [entry]})
