@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
 from engine.instance import instance_secret
+from engine.outbound import OutboundPolicy, data_source_policy
 from engine.sample import SAMPLE_RECORDS
 
 csrf = CSRFProtect()
@@ -44,6 +45,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
 
+    # PARLEY_DATA_SOURCE_HOSTS, read as the runtime reads it: the simulator fetches within it,
+    # checks warn about hosts off it, and publishing refuses them.
+    app.extensions["parley.data_sources"] = data_source_policy(app.config)
     app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
     csrf.init_app(app)
 
@@ -59,3 +63,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(designer_user)
     app.add_url_rule("/", endpoint="index", view_func=topics.index)
     return app
+
+
+def data_sources() -> OutboundPolicy:
+    """Where this designer's topics may GET (PARLEY_DATA_SOURCE_HOSTS)."""
+    return current_app.extensions["parley.data_sources"]

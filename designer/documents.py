@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import Problem, TopicError
+from engine.outbound import OutboundPolicy
 from engine.topic import export_text
-from engine.validation import load_json_text, problems
+from engine.validation import host_problems, load_json_text, problems
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,26 @@ class Checked:
         return [p for p in self.problems if p.severity != "error"]
 
 
-def check_text(text: str | bytes, *, source: str | None = None) -> Checked:
+def check_text(text: str | bytes, *, source: str | None = None,
+               outbound: OutboundPolicy | None = None) -> Checked:
     """Parse JSON text (duplicate keys are errors) and check the topic it holds."""
     try:
         document = load_json_text(text, source=source)
     except TopicError as exc:
         return Checked(None, list(exc.problems))
-    return check_document(document)
+    return check_document(document, outbound=outbound)
 
 
-def check_document(document: object) -> Checked:
+def check_document(document: object, *, outbound: OutboundPolicy | None = None,
+                   publishing: bool = False) -> Checked:
+    """Every problem of `document`; with `outbound`, http sources on hosts it refuses are
+    warnings, or errors when `publishing`."""
     if not isinstance(document, dict):
         return Checked(None, [Problem("$", "a topic is a JSON object: { ... }")])
     try:
-        found = problems(document)
+        found = problems(document, outbound=None if publishing else outbound)
+        if publishing and outbound is not None:
+            found += host_problems(document, outbound, severity="error")
     except Exception as exc:  # a checker bug must not lock the author out of the editor
         log.exception("validation failed on topic %r", document.get("id"))
         found = [Problem("$", f"the topic could not be checked ({type(exc).__name__}: {exc}); "

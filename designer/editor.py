@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 
+from designer import data_sources
 from designer.db import get_store
 from designer.documents import (
     Checked,
@@ -101,8 +102,8 @@ def _posted() -> Checked:
     if not isinstance(payload, dict):
         abort(400, "Send a JSON object with the topic.")
     if isinstance(payload.get("text"), str):
-        return check_text(payload["text"])
-    return check_document(payload.get("document"))
+        return check_text(payload["text"], outbound=data_sources())
+    return check_document(payload.get("document"), outbound=data_sources())
 
 
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
@@ -176,7 +177,7 @@ def publish(topic_id: str):
     except ValueError:
         abort(400, "Say which version to publish.")
     document = document_or_404(topic_id, version)
-    checked = check_document(document)
+    checked = check_document(document, outbound=data_sources(), publishing=True)
     if checked.errors:
         message = (f"Version {version} has {len(checked.errors)} error(s): fix them, save, "
                    "then publish.")

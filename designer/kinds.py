@@ -148,11 +148,16 @@ DATA_SOURCE_FIELDS = {
         field("table", "Table", "enum", required=True, choices=["cases", "users"]),
         field("where", "Where (column = template)", "mapping", key_label="Column",
               value_label="Template"),
+        field("scope", "Only the rows of", "enum", choices=["linked_user"],
+              help="linked_user: the texter's own rows (cases they opened); a guest gets "
+                   "none. Use it whenever the rows belong to someone."),
         field("order_by", "Order by", "text", help="A column; a leading - sorts descending."),
         field("limit", "At most", "number", min=1, max=100, placeholder="50"),
     ],
     "http": [
-        field("url", "URL (GET, answers JSON)", "text", required=True),
+        field("url", "URL (GET, answers JSON)", "text", required=True,
+              help="Write https://host/ out; {{ values }} in the path or query are "
+                   "percent-encoded. The host must be on PARLEY_DATA_SOURCE_HOSTS."),
         field("items", "Path to the list", "text", help="e.g. data.items; empty for a list."),
         field("timeout_seconds", "Timeout (seconds)", "number", min=0, max=30,
               placeholder="5"),

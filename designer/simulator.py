@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, session, url_for
 from jsonschema import Draft202012Validator
 
+from designer import data_sources
 from designer.auth import token_hash
 from designer.db import get_store
 from designer.documents import check_document, problem_json
@@ -143,7 +144,7 @@ def _request(topic_id: str):
 def _engine(store: Store, draft: dict) -> Engine:
     """The runtime's engine, with its features, on the draft and the published role topics."""
     return Engine(store, catalog=StaticCatalog(catalog_documents(draft)),
-                  interceptors=standard_interceptors())
+                  interceptors=standard_interceptors(), outbound=data_sources())
 
 
 @bp.post("/topics/<topic_id>/simulator/start")
@@ -223,7 +224,8 @@ def save_transcript(topic_id: str):
     if errors:
         return jsonify(error="This chat cannot be saved as a transcript.", details=errors), 400
     result = run_transcript(transcript, catalog_documents(draft),
-                            sample_data=current_app.config["SAMPLE_DATA"])
+                            sample_data=current_app.config["SAMPLE_DATA"],
+                            outbound=data_sources())
     if result.mismatch is not None:
         return jsonify(error="Replaying the chat gave different replies, so it was not saved.",
                        details=[str(result.mismatch)]), 409

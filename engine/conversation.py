@@ -13,6 +13,7 @@ in one BEGIN IMMEDIATE transaction (the webhook claims the MessageSid in the sam
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from engine.errors import (
 )
 from engine.matching import match_choice, normalize, parse_yes_no
 from engine.messages import Inbound, Outbound, Reply
+from engine.outbound import OutboundPolicy
 from engine.store import ConversationRow, Store, parse_iso
 from engine.templates import RenderError, compile_expression, render
 from engine.topic import INPUT_TYPES, CompiledTopic
@@ -150,7 +152,8 @@ class Engine:
     def __init__(self, store: Store, *, catalog: Catalog | None = None,
                  settings: EngineSettings | None = None,
                  interceptors: Iterable[Interceptor] = (),
-                 fetch: Callable[..., Any] = fetch_json,
+                 fetch: Callable[..., Any] | None = None,
+                 outbound: OutboundPolicy | None = None,
                  commits: SoloCommits | CommitGroup | None = None):
         self.store = store
         # A threaded server passes its process's CommitGroup: messages share COMMITs.
@@ -159,7 +162,10 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.texts = self.settings.texts
         self.interceptors = list(interceptors)
-        self._fetch = fetch
+        # HTTP data sources are fetched within `outbound` (the caller's allow-list; none:
+        # every fetch is refused). `fetch` replaces the fetcher itself (tests).
+        self.outbound = outbound or OutboundPolicy()
+        self._fetch = fetch or functools.partial(fetch_json, policy=self.outbound)
 
     # ------------------------------------------------------------ transaction entry points
 
@@ -539,7 +545,8 @@ class Engine:
             turn.state["mode"] = "closed"
 
     def _items(self, turn: Turn, topic: CompiledTopic, source: str, context: dict) -> list[dict]:
-        return read_items(self.store, topic.data_sources[source], context, fetched=turn.fetched)
+        return read_items(self.store, topic.data_sources[source], context, fetched=turn.fetched,
+                          user=turn.user)
 
     # ------------------------------------------------------------ inputs
 

@@ -86,3 +86,11 @@ class FetchRequired(ParleyError):
     def __init__(self, key: str, url: str, timeout: float):
         self.key, self.url, self.timeout = key, url, timeout
         super().__init__(f"fetch {url}")
+
+
+class OutboundRefused(ParleyError):
+    """A URL or answer the outbound policy refuses (host, scheme, address, size): never retried."""
+
+
+class OutboundUnavailable(ParleyError):
+    """An outbound request that failed for a reason that may pass (network, 5xx, time)."""

@@ -19,6 +19,7 @@ from engine.catalog import StaticCatalog
 from engine.conversation import Engine, EngineSettings
 from engine.errors import Problem, TranscriptError
 from engine.messages import Inbound, Media
+from engine.outbound import OutboundPolicy
 from engine.sample import load_sample_data
 from engine.store import open_store
 from engine.topic import TOPICS
@@ -123,8 +124,12 @@ def expected_messages(turn: dict) -> list[tuple[str, tuple[str, ...]]]:
 
 def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | Path | None,
                    settings: EngineSettings | None = None, path: str = "",
-                   coverage: Coverage | None = None) -> TranscriptResult:
-    """Play one transcript on a fresh database; stop at the first turn that differs."""
+                   coverage: Coverage | None = None,
+                   outbound: OutboundPolicy | None = None) -> TranscriptResult:
+    """Play one transcript on a fresh database; stop at the first turn that differs.
+
+    `outbound` is where http data sources may GET (none: every fetch is refused).
+    """
     clock = ManualClock()
     with tempfile.TemporaryDirectory(prefix="parley-transcript-") as folder:
         store = open_store(Path(folder) / "transcript.sqlite", synchronous="OFF", clock=clock)
@@ -139,7 +144,7 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
                 with store.write():
                     store.link_phone(phone, user["id"])
             engine = Engine(store, catalog=StaticCatalog(topics), settings=settings,
-                            interceptors=standard_interceptors())
+                            interceptors=standard_interceptors(), outbound=outbound)
             on_duty = transcript.get("agent_on_duty", False)
             if on_duty:
                 with store.write():
@@ -168,7 +173,8 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
 
 def run_transcripts(paths: list[str | Path], topics: list[dict], *,
                     sample_data: str | Path | None = None,
-                    settings: EngineSettings | None = None) -> Report:
+                    settings: EngineSettings | None = None,
+                    outbound: OutboundPolicy | None = None) -> Report:
     coverage = Coverage()
     for document in topics:
         compiled = TOPICS.get(document, version=document.get("version", 1))
@@ -176,7 +182,8 @@ def run_transcripts(paths: list[str | Path], topics: list[dict], *,
         coverage.edges[compiled.id] = {(source, event)
                                        for source, event, _t, _l in compiled.edge_list}
     results = [run_transcript(load_transcript(p), topics, sample_data=sample_data,
-                              settings=settings, path=str(p), coverage=coverage)
+                              settings=settings, path=str(p), coverage=coverage,
+                              outbound=outbound)
                for p in paths]
     return Report(results, coverage)
 

@@ -5,8 +5,9 @@ designer to show; `check(doc)` raises `TopicError` when there are errors and ret
 warnings, for publishing. Nothing here raises on a malformed document: checks look only at the
 parts that are well formed, so one mistake gives one problem, not a cascade.
 
-Imports engine.errors, engine.sms and engine.matching (to compare choice labels the way the
-runtime matches answers), plus jsonschema and jinja2. The graph checks are iterative and linear
+Imports engine.errors, engine.sms, engine.matching (to compare choice labels the way the
+runtime matches answers) and engine.outbound (the data-source allow-list, consulted only when
+passed as `outbound=`), plus jsonschema and jinja2. The graph checks are iterative and linear
 in the size of the topic, so a topic of thousands of nodes neither recurses nor crawls.
 """
 
@@ -32,6 +33,7 @@ from jsonschema.exceptions import ValidationError
 from engine import sms
 from engine.errors import Problem, TopicError
 from engine.matching import normalize
+from engine.outbound import DATA_SOURCE_SETTING, OutboundPolicy
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "topic.schema.json"
 
@@ -726,6 +728,93 @@ def _check_sources(topic: _Topic) -> Iterator[Problem]:
                          node.id)
 
 
+# An http source's URL must name its scheme and host literally, so the allow-list can be
+# checked before publishing; values go only into the path and query (percent-encoded).
+_URL_ORIGIN = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/?#{}\s@]+)(?=[/?#]|$)")
+_SCOPE_HINT = ('add "scope": "linked_user" so the engine itself keeps the rows to the texter\'s '
+               "linked account (a guest gets none)")
+
+
+def _http_urls(topic: _Topic) -> Iterator[tuple[str, str, str]]:
+    """(source name, url, JSON path) of every http source whose url is a well-formed string."""
+    for name, spec in _dict(topic.doc.get("data_sources")).items():
+        spec = _dict(spec)
+        url = spec.get("url")
+        if spec.get("kind") == "http" and isinstance(url, str) and not topic.has_error(
+                "data_sources", name, "url"):
+            yield name, url, json_path("data_sources", name, "url")
+
+
+def _check_http_sources(topic: _Topic) -> Iterator[Problem]:
+    for _name, url, path in _http_urls(topic):
+        match = _URL_ORIGIN.match(url)
+        if match is None:
+            yield _error(path, "write the start of the url out, such as "
+                         "https://api.example.com/cases/{{ case_number }}: its scheme and host "
+                         "can't come from a template (only the path and query can, and their "
+                         "values are percent-encoded)")
+        elif match["scheme"].lower() not in ("http", "https"):
+            yield _error(path, f"an http source GETs https:// (or allowed http://) URLs, not "
+                         f"{match['scheme']}://")
+
+
+def _typed_names(topic: _Topic) -> set[str]:
+    """Variables whose value a texter chose: inputs' answers, and values computed from them."""
+    typed: set[str] = set()
+    for node in topic.nodes:
+        if node.type in INPUT_TYPES:
+            typed.update(_assigned(node))
+    computed = [(str(key), value) for node in topic.nodes if node.type == "flow.set"
+                for key, value in _dict(node.data.get("values")).items()
+                if isinstance(value, str)]
+    changed = True
+    while changed:  # a flow.set that copies an answer passes it on
+        changed = False
+        for key, value in computed:
+            if key not in typed and _parse_expression(value).names & (typed | {"vars"}):
+                typed.add(key)
+                changed = True
+    if typed:
+        typed.add("vars")  # vars.<answer> reads the same values
+    return typed
+
+
+def _check_source_scopes(topic: _Topic) -> Iterator[Problem]:
+    typed = _typed_names(topic)
+    for name, spec in _dict(topic.doc.get("data_sources")).items():
+        spec = _dict(spec)
+        if spec.get("kind") != "sqlite" or spec.get("scope") == "linked_user":
+            continue
+        for column, template in _dict(spec.get("where")).items():
+            if not isinstance(template, str) or topic.has_error("data_sources", name, "where",
+                                                                column):
+                continue
+            used = sorted(_parse_template(template).names & typed)
+            if used:
+                yield _warning(json_path("data_sources", name, "where", column),
+                               f"this filter uses {used[0]!r}, which the texter typed: they "
+                               f"could list {spec.get('table', 'rows')} that are not theirs; "
+                               f"{_SCOPE_HINT}")
+
+
+def host_problems(doc: Any, policy: OutboundPolicy, *,
+                  severity: str = "warning") -> list[Problem]:
+    """The http sources whose host `policy` (PARLEY_DATA_SOURCE_HOSTS) refuses."""
+    if not isinstance(doc, dict):
+        return []
+    found = []
+    for _name, url, path in _http_urls(_Topic.build(doc, [])):
+        match = _URL_ORIGIN.match(url)
+        if match is None:
+            continue  # _check_http_sources reports it
+        reason = policy.refusal(match.group(0) + "/")
+        if reason is not None:
+            found.append(Problem(path, f"{reason}; the fetch is refused at run time: add the "
+                                 f"host to PARLEY_{DATA_SOURCE_SETTING} where Parley runs "
+                                 f"(e.g. {match['host'].lower()})", severity))
+    return found
+
+
 def _check_inputs(topic: _Topic) -> Iterator[Problem]:
     for node in topic.nodes:
         if node.type not in INPUT_TYPES:
@@ -1100,6 +1189,8 @@ _CHECKS: tuple[Callable[[_Topic], Iterator[Problem]], ...] = (
     _check_static_choices,
     _check_reserved_words,
     _check_sources,
+    _check_http_sources,
+    _check_source_scopes,
     _check_inputs,
     _check_shadowed_names,
     _check_discovery,
@@ -1110,21 +1201,32 @@ _CHECKS: tuple[Callable[[_Topic], Iterator[Problem]], ...] = (
 
 # -- Public entry points ------------------------------------------------------------------
 
-def problems(doc: Any) -> list[Problem]:
-    """Every error and warning in a topic document, sorted by path. Never raises."""
+def problems(doc: Any, *, outbound: OutboundPolicy | None = None) -> list[Problem]:
+    """Every error and warning in a topic document, sorted by path. Never raises.
+
+    With `outbound`, an http source whose host it refuses is a warning.
+    """
     findings = _schema_findings(doc)
     found = [finding.problem for finding in findings]
     if isinstance(doc, dict):
         topic = _Topic.build(doc, findings)
         for check in _CHECKS:
             found.extend(check(topic))
+        if outbound is not None:
+            found.extend(host_problems(doc, outbound))
     unique = {(p.path, p.message, p.severity): p for p in found}
     return sorted(unique.values(), key=_problem_sort_key)
 
 
-def check(doc: Any, *, source: str | None = None) -> list[Problem]:
-    """The warnings of a valid topic; raises TopicError listing the errors of an invalid one."""
+def check(doc: Any, *, source: str | None = None,
+          outbound: OutboundPolicy | None = None) -> list[Problem]:
+    """The warnings of a valid topic; raises TopicError listing the errors of an invalid one.
+
+    With `outbound` (publishing), an http source whose host it refuses is an error.
+    """
     found = problems(doc)
+    if outbound is not None:
+        found += host_problems(doc, outbound, severity="error")
     if any(p.severity == "error" for p in found):
         raise TopicError(found, source=source)
     return [p for p in found if p.severity == "warning"]

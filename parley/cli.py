@@ -77,14 +77,20 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only, not warnings.")
 def validate(paths: tuple[str, ...], quiet: bool) -> None:
-    """Check topic files; print every error and warning with its JSON path."""
+    """Check topic files; print every error and warning with its JSON path.
+
+    An http data source on a host PARLEY_DATA_SOURCE_HOSTS does not list is a warning here
+    (and an error when publishing).
+    """
+    from engine.outbound import data_source_policy
     from engine.validation import load_json_text, problems
 
+    outbound = data_source_policy()
     failed = False
     for path in topic_files(paths):
         try:
             document = load_json_text(path.read_text(encoding="utf-8"), source=str(path))
-            found = problems(document)
+            found = problems(document, outbound=outbound)
         except TopicError as exc:
             found = exc.problems
         except OSError as exc:
@@ -132,6 +138,7 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
     from engine.catalog import StaticCatalog
     from engine.conversation import Engine
     from engine.messages import Inbound, Media
+    from engine.outbound import data_source_policy
     from engine.sample import load_sample_data
     from engine.store import open_store
 
@@ -149,7 +156,7 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
             with store.write():
                 store.link_phone(phone, user["id"])
         engine = Engine(store, catalog=StaticCatalog([document, *others]),
-                        interceptors=standard_interceptors())
+                        interceptors=standard_interceptors(), outbound=data_source_policy())
         click.echo(f"Chatting with {document['name']!r}. Type /photo to send an image, "
                    "/quit to leave.")
         reply = engine.start(phone, document["id"])
@@ -180,6 +187,7 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
               help="Fail unless every node of every topic was visited.")
 def test_transcripts(paths: tuple[str, ...], topics_dir: str, require_coverage: bool) -> None:
     """Run conversation transcripts and report which nodes and edges they never visited."""
+    from engine.outbound import data_source_policy
     from engine.transcripts import run_transcripts
 
     files: list[Path] = []
@@ -187,7 +195,8 @@ def test_transcripts(paths: tuple[str, ...], topics_dir: str, require_coverage: 
         path = Path(name)
         files += sorted(path.glob("*.json")) if path.is_dir() else [path]
     topics = [read_topic(p) for p in topic_files((topics_dir,))]
-    report = run_transcripts(files, topics, sample_data=SAMPLE_RECORDS)
+    report = run_transcripts(files, topics, sample_data=SAMPLE_RECORDS,
+                             outbound=data_source_policy())
     for result in report.results:
         mark = click.style("PASS", fg="green") if result.passed else click.style("FAIL", fg="red")
         click.echo(f"{mark} {result.path}: {result.name}")
@@ -235,13 +244,17 @@ def init_db(database: str, sample_data: bool) -> None:
 @click.option("--author", default=lambda: os.environ.get("USER", "cli"))
 def import_topics(paths: tuple[str, ...], database: str, publish: bool, author: str) -> None:
     """Store topic files as new versions (nothing is stored if any file has errors)."""
+    from engine.outbound import data_source_policy
     from engine.store import open_store
-    from engine.validation import problems
+    from engine.validation import check, problems
 
     documents = []
+    outbound = data_source_policy() if publish else None
     for path in topic_files(paths):
         try:
             documents.append(read_topic(path))
+            if outbound is not None:  # publishing: a host off the allow-list is an error
+                check(documents[-1], source=str(path), outbound=outbound)
         except TopicError as exc:
             raise click.ClickException(str(exc)) from exc
     store = open_store(database)

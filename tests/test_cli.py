@@ -112,6 +112,56 @@ class TestImportExport:
         assert result.output.count("published") == len(TOPICS)
 
 
+REMOTE = {
+    "id": "remote", "name": "Remote", "version": 1, "discovery": {"keywords": ["remote"]},
+    "data_sources": {"orders": {"kind": "http", "url": "https://api.example.com/orders"}},
+    "start": "pick",
+    "nodes": [
+        {"id": "pick", "type": "input.dynamic_choice", "prompt": "Which?", "var": "pick",
+         "source": "orders", "label": "{{ item.name }}", "value": "{{ item.id }}",
+         "next": "bye", "on_empty": "bye", "on_max_attempts": "bye"},
+        {"id": "bye", "type": "flow.end"},
+    ],
+}
+
+
+class TestDataSourceHosts:
+    @pytest.fixture
+    def remote(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("PARLEY_DATA_SOURCE_HOSTS", raising=False)
+        path = tmp_path / "remote.json"
+        path.write_text(json.dumps(REMOTE))
+        return str(path)
+
+    def test_validate_warns_about_a_host_off_the_list(self, runner, remote):
+        result = runner.invoke(main, ["validate", remote])
+        assert result.exit_code == 0, result.output
+        assert "warning: $.data_sources.orders.url: api.example.com is not an allowed data " \
+               "source host: PARLEY_DATA_SOURCE_HOSTS is empty" in result.output
+
+    def test_validate_is_quiet_about_a_listed_host(self, runner, remote, monkeypatch):
+        monkeypatch.setenv("PARLEY_DATA_SOURCE_HOSTS", "*.example.com")
+        assert "data_sources" not in runner.invoke(main, ["validate", remote]).output
+
+    def test_import_publish_refuses_it_and_stores_nothing(self, runner, remote, tmp_path):
+        database = str(tmp_path / "parley.sqlite")
+        result = runner.invoke(main, ["import", remote, "--publish", "-d", database])
+        assert result.exit_code == 1
+        assert "$.data_sources.orders.url" in result.output
+        assert "no topic" in runner.invoke(main, ["export", "remote", "-d", database]).output
+
+    def test_import_publish_with_the_host_listed(self, runner, remote, tmp_path, monkeypatch):
+        monkeypatch.setenv("PARLEY_DATA_SOURCE_HOSTS", "api.example.com")
+        database = str(tmp_path / "parley.sqlite")
+        result = runner.invoke(main, ["import", remote, "--publish", "-d", database])
+        assert result.exit_code == 0 and "published" in result.output
+
+    def test_import_as_a_draft_is_allowed(self, runner, remote, tmp_path):
+        database = str(tmp_path / "parley.sqlite")
+        result = runner.invoke(main, ["import", remote, "-d", database])
+        assert result.exit_code == 0 and "draft" in result.output
+
+
 class TestDiagramAndChat:
     def test_diagram_writes_an_svg_with_every_node(self, runner, tmp_path):
         output = tmp_path / "report_issue.svg"

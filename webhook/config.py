@@ -1,8 +1,8 @@
 """The runtime's settings: defaults, and the checks that stop a misconfigured start.
 
-Imports engine.errors only. Keys come from `PARLEY_<KEY>` environment variables (Flask's
-`from_prefixed_env`), the instance folder's `config.py`, or `create_app(test_config)`; each
-check raises `ConfigError` with one sentence that says what to set.
+Imports engine.errors, engine.instance and engine.outbound. Keys come from `PARLEY_<KEY>`
+environment variables (Flask's `from_prefixed_env`), the instance folder's `config.py`, or
+`create_app(test_config)`; each check raises `ConfigError` with one sentence that says what to set.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 from engine.instance import instance_secret
+from engine.outbound import OutboundPolicy, data_source_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # host:port pairs allowed over plain http on loopback (for tests only).
     "MEDIA_HOSTS": ["api.twilio.com", "media.twiliocdn.com", "*.twiliocdn.com"],
     "MEDIA_TEST_HOSTS": [],
+    # Topic `http` data sources: hosts they may GET (empty: none). "*.example.com" matches
+    # subdomains; https only unless written "http://host:port" (engine/outbound.py).
+    "DATA_SOURCE_HOSTS": [],
     "MEDIA_MAX_BYTES": 5 * 1024 * 1024,
     "MEDIA_FOLDER": str(ROOT / "topics" / "media"),  # what /media/<name> serves
     "MAX_CONTENT_LENGTH": 64 * 1024,  # a Twilio webhook is a few kilobytes
@@ -82,6 +86,7 @@ class Settings:
     media_test_hosts: tuple[str, ...]
     media_max_bytes: int
     media_folder: str
+    data_sources: OutboundPolicy  # where topic http data sources may GET
     instance_path: str
     outbox_batch: int
     outbox_lease_seconds: float
@@ -151,6 +156,9 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
     media_test_hosts = _hosts(config.get("MEDIA_TEST_HOSTS"), "MEDIA_TEST_HOSTS")
     for entry in media_test_hosts:
         _check_loopback(entry)
+    # The media lists as the outbound policy reads them: a bad entry stops the start here.
+    OutboundPolicy.from_entries(media_hosts, setting="MEDIA_HOSTS", loopback_entries=False,
+                                test_entries=media_test_hosts, test_setting="MEDIA_TEST_HOSTS")
     phones = tuple(_hosts(config.get("SANDBOX_PHONES"), "SANDBOX_PHONES")) or SANDBOX_PHONES
     for phone in phones:
         _check_number("SANDBOX_PHONES", phone)
@@ -171,6 +179,7 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         media_test_hosts=media_test_hosts,
         media_max_bytes=int(number(config, "MEDIA_MAX_BYTES", minimum=1)),
         media_folder=str(config.get("MEDIA_FOLDER")),
+        data_sources=data_source_policy(config),
         instance_path=instance_path,
         outbox_batch=int(number(config, "OUTBOX_BATCH", minimum=1)),
         outbox_lease_seconds=number(config, "OUTBOX_LEASE_SECONDS", minimum=1),

@@ -1,27 +1,29 @@
 """Inbound media: which URLs may be fetched, and the download job the worker runs.
 
-Imports engine.store and webhook.config. A media URL comes from a (signed) Twilio request, yet
-it is treated as untrusted: only https, only allow-listed Twilio media hosts, only public
-addresses, redirects followed by hand and checked hop by hop, the account's credentials sent
-to the first host only, at most MEDIA_MAX_BYTES, images only. Loopback over plain http is
-allowed only for the host:port pairs of MEDIA_TEST_HOSTS (tests). Downloads run in the worker,
-never on the request path; the file lands in the instance folder and is recorded on the
-message's media.
+Imports engine.store, engine.outbound and webhook.config. A media URL comes from a (signed)
+Twilio request, yet it is treated as untrusted: it is fetched through engine.outbound, the policy
+every outbound request of Parley follows (https only, allow-listed hosts, public addresses
+checked and connected to, redirects checked hop by hop, size and time caps). Media adds its own
+rules: the hosts are PARLEY_MEDIA_HOSTS (Twilio's), loopback over plain http only for the
+host:port pairs of MEDIA_TEST_HOSTS (tests), the account's credentials go to the first host
+only, and only images are kept, by their content as well as their declared type. Downloads run
+in the worker, never on the request path; the file lands in the instance folder and is recorded
+on the message's media.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import base64
 import logging
 import re
-import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import requests
-
+from engine.errors import OutboundRefused, OutboundUnavailable
+from engine.outbound import OutboundPolicy
 from engine.store import Store
 from webhook.config import Settings
 
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 3
 MAX_ATTEMPTS = 5
 RETRY_SECONDS = 30.0
+CONNECT_SECONDS = 5.0
+DEADLINE_SECONDS = 120.0  # a whole download, redirects included
 
 # Image types a phone sends, by their first bytes. SVG is not an image here: it is a document
 # that can carry scripts.
@@ -38,13 +42,9 @@ IMAGE_TYPES = {
     "image/heic": ".heic", "image/heif": ".heif", "image/bmp": ".bmp",
 }
 
-
-class MediaRefused(Exception):
-    """A media URL or response that must not be fetched or kept (never retried)."""
-
-
-class MediaUnavailable(Exception):
-    """A download that failed for a reason that may pass (network, 5xx): retried."""
+# The outbound policy's refusals and passing failures, under the names the worker logs.
+MediaRefused = OutboundRefused
+MediaUnavailable = OutboundUnavailable
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -66,6 +66,8 @@ def sniff_image(data: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class MediaPolicy:
+    """Media's hosts, test hosts and size limit; `outbound()` is the policy that fetches."""
+
     hosts: tuple[str, ...]
     test_hosts: tuple[str, ...]
     max_bytes: int
@@ -73,6 +75,15 @@ class MediaPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaPolicy:
         return cls(settings.media_hosts, settings.media_test_hosts, settings.media_max_bytes)
+
+    def outbound(self, *, timeout: float = 20.0, **options) -> OutboundPolicy:
+        # MEDIA_HOSTS never reach loopback, even "localhost:port": only MEDIA_TEST_HOSTS do.
+        return OutboundPolicy.from_entries(
+            self.hosts, setting="MEDIA_HOSTS", loopback_entries=False,
+            test_entries=self.test_hosts, test_setting="MEDIA_TEST_HOSTS", what="media",
+            max_bytes=self.max_bytes, max_redirects=MAX_REDIRECTS,
+            connect_timeout=min(CONNECT_SECONDS, timeout), read_timeout=timeout,
+            deadline=max(DEADLINE_SECONDS, timeout), **options)
 
     def check_type(self, content_type: str) -> None:
         if content_type.split(";")[0].strip().lower() not in IMAGE_TYPES:
@@ -83,93 +94,33 @@ class MediaPolicy:
 
         With `resolve`, also refuse a host whose addresses are not all public.
         """
-        try:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-        except ValueError as exc:
-            # Reliability fix: urlsplit raises on e.g. "https://[" ("Invalid IPv6 URL"); that
-            # used to be a 500 that lost the whole inbound message. Refuse the URL instead.
-            raise MediaRefused(f"{url!r} is not a URL") from exc
-        if not host or parts.username or parts.password:
-            raise MediaRefused(f"{url!r} is not a plain URL with a host")
-        try:
-            netloc = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        except ValueError as exc:
-            raise MediaRefused(f"{url!r} has a bad port") from exc
-        if netloc in self.test_hosts and parts.scheme in ("http", "https"):
-            return  # an explicitly allowed loopback test server
-        if parts.scheme != "https":
-            raise MediaRefused(f"media must come over https, not {parts.scheme or 'nothing'}")
-        if not any(_host_matches(host, pattern) for pattern in self.hosts):
-            raise MediaRefused(f"{host} is not an allowed media host")
-        if resolve:
-            for address in _addresses(host, parts.port or 443):
-                if not address.is_global or address.is_multicast:
-                    raise MediaRefused(f"{host} resolves to a non-public address {address}")
+        self.outbound().check_url(url, resolve=resolve)
 
-
-def _host_matches(host: str, pattern: str) -> bool:
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) and host != pattern[2:]
-    return host == pattern
-
-
-def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise MediaUnavailable(f"cannot resolve {host}: {exc}") from exc
-    except UnicodeError as exc:
-        # Reliability fix: a name the IDNA codec refuses ("x..twiliocdn.com" matches
-        # *.twiliocdn.com) raised out of the media job and failed the worker's whole round.
-        raise MediaRefused(f"{host!r} is not a valid host name") from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    def check_answer(self, status: int, headers: Mapping[str, str]) -> None:
+        """Refuse an answer before its body is read: an error status, or not an image."""
+        if status >= 500 or status == 429:
+            raise MediaUnavailable(f"the media host answered {status}")
+        if status != 200:
+            raise MediaRefused(f"the media host answered {status}")
+        self.check_type(headers.get("Content-Type", ""))
 
 
 def download(url: str, *, policy: MediaPolicy, auth: tuple[str, str] | None,
-             session: requests.Session | None = None, timeout: float = 20.0) -> tuple[bytes, str]:
-    """Fetch one image within the policy; returns (bytes, image type)."""
-    session = session or requests.Session()
-    session.trust_env = False  # no proxy or .netrc credentials from the environment
-    first_host = urlsplit(url).netloc
-    for _hop in range(MAX_REDIRECTS + 1):
-        policy.check_url(url, resolve=True)
-        same_host = urlsplit(url).netloc == first_host
-        try:
-            response = session.get(url, auth=auth if same_host else None, stream=True,
-                                   allow_redirects=False, timeout=(5, timeout))
-        except requests.RequestException as exc:
-            raise MediaUnavailable(f"cannot fetch {url}: {exc}") from exc
-        except ValueError as exc:
-            # Reliability fix: requests parses a redirect's Location even when it does not
-            # follow it; a malformed one ("http://[") raised ValueError out of the media job,
-            # which failed the worker's whole round, again at every lease expiry.
-            raise MediaRefused(f"{url} answered with a malformed redirect") from exc
-        with response:
-            if response.is_redirect:
-                url = urljoin(url, response.headers.get("Location", ""))
-                continue
-            if response.status_code >= 500 or response.status_code == 429:
-                raise MediaUnavailable(f"{url} answered {response.status_code}")
-            if response.status_code != 200:
-                raise MediaRefused(f"{url} answered {response.status_code}")
-            policy.check_type(response.headers.get("Content-Type", ""))
-            length = response.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > policy.max_bytes:
-                raise MediaRefused(f"the media is {length} bytes, over {policy.max_bytes}")
-            data = bytearray()
-            try:
-                for chunk in response.iter_content(64 * 1024):
-                    data += chunk
-                    if len(data) > policy.max_bytes:
-                        raise MediaRefused(f"the media is over {policy.max_bytes} bytes")
-            except requests.RequestException as exc:
-                raise MediaUnavailable(f"the download of {url} broke off: {exc}") from exc
-        kind = sniff_image(bytes(data))
-        if kind is None:
-            raise MediaRefused("the media is not an image (its content says otherwise)")
-        return bytes(data), kind
-    raise MediaRefused(f"more than {MAX_REDIRECTS} redirects")
+             timeout: float = 20.0, **options) -> tuple[bytes, str]:
+    """Fetch one image within the policy; returns (bytes, image type).
+
+    `options` go to the outbound policy (tests inject its resolver or connector).
+    """
+    credentials = {}
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+        credentials["Authorization"] = f"Basic {token}"
+    fetched = policy.outbound(timeout=timeout, **options).get(
+        url, first_host_headers=credentials, inspect=policy.check_answer)
+    kind = sniff_image(fetched.body)
+    if kind is None:
+        raise MediaRefused("the media is not an image (its content says otherwise)")
+    return fetched.body, kind
 
 
 SANDBOX_UPLOAD = re.compile(r"^/sandbox/uploads/([0-9a-f]{32}\.[a-z]{3,4})$")
@@ -206,8 +157,7 @@ def inbound_folder(settings: Settings) -> Path:
     return Path(settings.instance_path) / "media" / "inbound"
 
 
-def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 10,
-                  session: requests.Session | None = None) -> int:
+def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 10) -> int:
     """Download the inbound media that is due; returns how many fetches were handled."""
     with store.write():
         jobs = store.claim_media_fetches(owner, lease_seconds=120, limit=limit)
@@ -216,7 +166,7 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
     for job in jobs:
         started = time.monotonic()
         try:
-            data, kind = _obtain(job["url"], settings, policy, auth, session)
+            data, kind = _obtain(job["url"], settings, policy, auth)
         except MediaRefused as exc:
             log.warning("media %s of message %s refused: %s", job["position"],
                         job["message_id"], exc)
@@ -243,7 +193,7 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
     return len(jobs)
 
 
-def _obtain(url: str, settings: Settings, policy: MediaPolicy, auth, session) -> tuple[bytes, str]:
+def _obtain(url: str, settings: Settings, policy: MediaPolicy, auth) -> tuple[bytes, str]:
     name = sandbox_upload_name(url, settings)
     if name is not None:
         # A sandbox phone's upload is already on this machine: read it, no HTTP.
@@ -255,5 +205,4 @@ def _obtain(url: str, settings: Settings, policy: MediaPolicy, auth, session) ->
         if kind is None or len(data) > policy.max_bytes:
             raise MediaRefused("the sandbox upload is not an image within the size limit")
         return data, kind
-    return download(url, policy=policy, auth=auth, session=session,
-                    timeout=settings.twilio_timeout_seconds)
+    return download(url, policy=policy, auth=auth, timeout=settings.twilio_timeout_seconds)

@@ -12,8 +12,10 @@ import pytest
 
 from engine.catalog import Catalog, StaticCatalog
 from engine.conversation import Engine
+from engine.datasources import fetch_json
 from engine.errors import StoreError
 from engine.messages import Inbound, Media
+from engine.outbound import OutboundPolicy
 from engine.sample import load_sample_data
 from engine.store import open_store
 from engine.transcripts import ManualClock
@@ -27,9 +29,9 @@ HTTP_LIST = {
     "name": "Remote list",
     "version": 1,
     "discovery": {"keywords": ["remote"]},
-    "data_sources": {"things": {"kind": "http", "url": "{{ base }}/things", "items": "result",
-                                "timeout_seconds": 2}},
-    "variables": {"base": {"type": "string"}, "thing": {"type": "string"}},
+    "data_sources": {"things": {"kind": "http", "url": "http://127.0.0.1:9/things",
+                                "items": "result", "timeout_seconds": 2}},
+    "variables": {"thing": {"type": "string"}},
     "start": "pick",
     "nodes": [
         {"id": "pick", "type": "input.dynamic_choice", "prompt": "Which one?", "var": "thing",
@@ -181,13 +183,13 @@ class TestHttpDataSource:
     def test_items_are_fetched_outside_the_write_transaction(self, store, server):
         base, calls = server
         topic = copy.deepcopy(HTTP_LIST)
-        topic["variables"]["base"]["default"] = base
+        topic["data_sources"]["things"]["url"] = f"{base}/things"
+        allowed = OutboundPolicy.from_entries([base])
         seen_in_transaction = []
 
         def fetch(url, *, timeout):
             seen_in_transaction.append(store.in_write)
-            from engine.datasources import fetch_json
-            return fetch_json(url, timeout=timeout)
+            return fetch_json(url, timeout=timeout, policy=allowed)
 
         engine = Engine(store, catalog=StaticCatalog([topic]), fetch=fetch)
         reply = engine.process(Inbound(PHONE, "remote"))
@@ -196,9 +198,8 @@ class TestHttpDataSource:
         assert bodies(engine.process(Inbound(PHONE, "beta"))) == ["Got b2."]
 
     def test_an_endpoint_that_is_down_takes_the_empty_path(self, store):
-        topic = copy.deepcopy(HTTP_LIST)
-        topic["variables"]["base"]["default"] = "http://127.0.0.1:9"
-        engine = Engine(store, catalog=StaticCatalog([topic]))
+        engine = Engine(store, catalog=StaticCatalog([HTTP_LIST]),
+                        outbound=OutboundPolicy.from_entries(["http://127.0.0.1:9"]))
         assert bodies(engine.process(Inbound(PHONE, "remote"))) == ["Nothing there."]
 
 
