@@ -6,10 +6,18 @@ page builds Twilio's form, signs it with the sandbox's token and posts it to /tw
 (in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
 the sender delivers (agent replies, notifications) land in the phone's thread, which the page
 polls. Its script is a static file: the page's CSP allows no inline script.
+
+The page needs no password, so it answers this machine only: the client's own address (the
+socket's, never a forwarded header) must be loopback (404 otherwise), and so must the Host
+it asked for (403 otherwise), so a web page whose name is re-pointed at 127.0.0.1 (DNS
+rebinding) cannot drive it from the user's browser. The runtime refuses to start the sandbox
+with a real Twilio token (webhook/config.py), so nothing here is ever signed with one.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -37,6 +45,65 @@ bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+HOST = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<name>[^:\[\]]+))(?::[0-9]{1,5})?$")
+# Headers a proxy in front adds: a sandbox reached through one is reached from elsewhere.
+FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
+
+
+@bp.before_request
+def this_machine_only() -> None:
+    environ = request.environ
+    # ProxyFix (TRUST_PROXY) rewrites these from X-Forwarded-*: judge what the socket saw.
+    original = environ.get("werkzeug.proxy_fix.orig") or {}
+    client = original.get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    if not is_loopback_address(client) or any(
+            not _forwarded_loopback(request.headers.get(name)) for name in FORWARDED):
+        abort(404)
+    if not is_loopback_host(original.get("HTTP_HOST", environ.get("HTTP_HOST"))):
+        abort(403, description="the sandbox phone answers only at localhost, 127.0.0.1 or "
+                               "[::1]")
+
+
+def is_loopback_address(address: str | None) -> bool:
+    try:
+        parsed = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_loopback
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """A Host header naming this machine: localhost, 127.0.0.1 or [::1], with any port."""
+    match = HOST.match((host or "").strip())
+    if match is None:
+        return False
+    name = (match["v6"] or match["name"]).lower()
+    return name in LOOPBACK_NAMES
+
+
+def _forwarded_loopback(value: str | None) -> bool:
+    """True when a forwarding header is absent or names only loopback addresses."""
+    if value is None:
+        return True
+    for part in re.split(r"[,;]", value):
+        part = part.strip()
+        if "=" in part:  # Forwarded: for=...; by=...; proto=...
+            key, _, part = part.partition("=")
+            if key.strip().lower() != "for":
+                continue
+        part = part.strip().strip('"')
+        if part.startswith("["):
+            part = part[1:].split("]", 1)[0]
+        elif part.count(":") == 1:
+            part = part.split(":", 1)[0]
+        if not is_loopback_address(part):
+            return False
+    return True
 
 
 @bp.after_request

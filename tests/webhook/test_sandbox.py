@@ -150,6 +150,80 @@ class TestTexting:
         assert thread(client) == []
 
 
+SANDBOX_REQUESTS = [
+    ("GET", "/sandbox", None),
+    ("GET", "/sandbox/thread?phone=%2B15550100001", None),
+    ("POST", "/sandbox/send", {"phone": PHONE, "body": "hello"}),
+]
+
+
+def attempt(client, method: str, path: str, data, **kwargs):
+    return client.open(path, method=method, data=data, headers={**SEND, **kwargs.pop(
+        "headers", {})}, **kwargs)
+
+
+class TestOnlyThisMachine:
+    """The phone needs no password: it answers loopback clients at loopback names only."""
+
+    @pytest.mark.parametrize("method, path, data", SANDBOX_REQUESTS)
+    def test_a_client_on_another_machine_finds_nothing(self, sandbox, method, path, data):
+        _app, client, store = sandbox
+        response = attempt(client, method, path, data,
+                           environ_base={"REMOTE_ADDR": "192.168.1.20"})
+        assert response.status_code == 404
+        assert store.sandbox_phones() == [] and store.open_conversation(PHONE) is None
+
+    @pytest.mark.parametrize("forwarded", [
+        {"X-Forwarded-For": "203.0.113.9"},
+        {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"},
+        {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'},
+        {"X-Real-Ip": "203.0.113.9"},
+    ])
+    def test_through_a_proxy_on_this_machine_a_remote_client_finds_nothing(self, sandbox,
+                                                                           forwarded):
+        _app, client, store = sandbox
+        response = attempt(client, "POST", "/sandbox/send", {"phone": PHONE, "body": "hi"},
+                           headers=forwarded)
+        assert response.status_code == 404
+        assert store.open_conversation(PHONE) is None
+
+    def test_a_forwarded_loopback_address_grants_nothing(self, tmp_path):
+        # With a trusted proxy, X-Forwarded-For becomes remote_addr: the socket's still counts.
+        app = create_app(sandbox_config(tmp_path, TRUST_PROXY=1))
+        response = app.test_client().get("/sandbox", headers={"X-Forwarded-For": "127.0.0.1"},
+                                         environ_base={"REMOTE_ADDR": "198.51.100.4"})
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize("host", ["evil.example", "evil.example:5000",
+                                      "localhost.evil.example", "127.0.0.1.nip.io:5000",
+                                      "[::ffff:7f00:1]", "", "localhost:5000:1"])
+    def test_a_rebound_dns_name_is_refused(self, sandbox, host):
+        # A page at evil.example whose name now resolves to 127.0.0.1 makes the browser
+        # send its own name as Host: the request comes from this machine, yet is refused.
+        _app, client, store = sandbox
+        for method, path, data in SANDBOX_REQUESTS:
+            response = attempt(client, method, path, data, headers={"Host": host})
+            assert response.status_code == 403, (host, path)
+        assert store.sandbox_phones() == [] and store.open_conversation(PHONE) is None
+
+    def test_a_forwarded_host_does_not_replace_the_real_one(self, tmp_path):
+        app = create_app(sandbox_config(tmp_path, TRUST_PROXY=1))
+        response = app.test_client().get("/sandbox", headers={
+            "Host": "evil.example", "X-Forwarded-Host": "localhost"})
+        assert response.status_code == 403
+
+    @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:5000", "127.0.0.1:8080",
+                                      "[::1]:5000", "[::1]"])
+    def test_this_machines_names_with_any_port_are_served(self, sandbox, host):
+        _app, client, _store = sandbox
+        assert client.get("/sandbox", headers={"Host": host}).status_code == 200
+
+    def test_an_ipv6_loopback_client_is_served(self, sandbox):
+        _app, client, _store = sandbox
+        response = client.get("/sandbox", environ_base={"REMOTE_ADDR": "::1"})
+        assert response.status_code == 200
+
+
 class TestSenderInTheSandbox:
     def test_agent_replies_and_notifications_reach_the_phone(self, sandbox):
         app, client, store = sandbox
