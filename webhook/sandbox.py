@@ -119,15 +119,26 @@ def security_headers(response: Response) -> Response:
 def phone() -> str:
     settings = get_runtime().settings
     phones = list(dict.fromkeys([*settings.sandbox_phones, *get_db().sandbox_phones()]))
-    return render_template("sandbox.html", phones=phones, sms_number=settings.sms_number,
-                           notify_number=settings.notify_number)
+    return render_template("sandbox.html", phones=phones, numbers=parley_numbers(),
+                           sms_number=settings.sms_number)
+
+
+def parley_numbers() -> list[tuple[str, str]]:
+    """(number, name) of each of Parley's numbers: each is a thread of its own on a phone."""
+    settings = get_runtime().settings
+    numbers = [(settings.sms_number, "Parley")]
+    if settings.notify_number:
+        numbers.append((settings.notify_number, "Notifications"))
+    return numbers
 
 
 @bp.get("/thread")
 def thread() -> Response:
+    """A simulated phone's thread with one of Parley's numbers (default: the bot's)."""
     phone_number = _phone(request.args.get("phone", ""))
+    number = _parley_number(request.args.get("number"))
     after = request.args.get("after", 0, type=int)
-    messages = get_db().sandbox_thread(phone_number, after_id=after)
+    messages = get_db().sandbox_thread(phone_number, number=number, after_id=after)
     return jsonify(messages=[{key: m[key] for key in
                               ("id", "direction", "number", "body", "media", "created_at")}
                              for m in messages])
@@ -141,6 +152,7 @@ def send() -> tuple[Response, int]:
         abort(403)  # only the page's script sets it: no cross-site form can post here
     request.max_content_length = settings.media_max_bytes + 64 * 1024
     phone_number = _phone(request.form.get("phone", ""))
+    to = _parley_number(request.form.get("to"))  # either of Parley's numbers, as on a phone
     body = request.form.get("body", "")
     media: list[tuple[str, str]] = []
     upload = request.files.get("image")
@@ -161,12 +173,12 @@ def send() -> tuple[Response, int]:
 
     store = get_db()
     with store.write():
-        store.sandbox_add(phone_number, direction="sent", number=settings.sms_number,
+        store.sandbox_add(phone_number, direction="sent", number=to,
                           body=body, media=[url for url, _kind in media])
     sid = "SM" + uuid.uuid4().hex
     params = {
         "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
-        "AccountSid": settings.account_sid, "From": phone_number, "To": settings.sms_number,
+        "AccountSid": settings.account_sid, "From": phone_number, "To": to,
         "Body": body, "NumMedia": str(len(media)), "NumSegments": str(segment_count(body) or 1),
         "SmsStatus": "received", "ApiVersion": "2010-04-01",
     }
@@ -183,7 +195,8 @@ def send() -> tuple[Response, int]:
     replies = parse_twiml(answer.get_data())
     with store.write():
         for reply_body, reply_media in replies:
-            store.sandbox_add(phone_number, direction="received", number=settings.sms_number,
+            # Twilio answers a TwiML reply from the number that was texted.
+            store.sandbox_add(phone_number, direction="received", number=to,
                               body=reply_body, media=reply_media, sid=sid)
     return jsonify(sid=sid, replies=len(replies)), 200
 
@@ -204,6 +217,16 @@ def parse_twiml(data: bytes) -> list[tuple[str, list[str]]]:
         media = [m.text or "" for m in element.iter("Media")]
         messages.append((body or "", media))
     return messages
+
+
+def _parley_number(value: str | None) -> str:
+    numbers = [number for number, _name in parley_numbers()]
+    if not value:
+        return numbers[0]
+    if value.strip() not in numbers:
+        abort(400, description="a sandbox phone texts one of Parley's numbers: "
+                               + ", ".join(numbers))
+    return value.strip()
 
 
 def _phone(value: str) -> str:

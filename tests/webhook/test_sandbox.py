@@ -38,8 +38,11 @@ def sandbox(tmp_path):
     store.close()
 
 
-def thread(client, phone: str = PHONE) -> list[tuple[str, str, list[str]]]:
-    response = client.get("/sandbox/thread", query_string={"phone": phone})
+def thread(client, phone: str = PHONE, *, number: str | None = None
+           ) -> list[tuple[str, str, list[str]]]:
+    """A phone's thread with one of Parley's numbers (default: the bot's)."""
+    query = {"phone": phone, **({"number": number} if number else {})}
+    response = client.get("/sandbox/thread", query_string=query)
     assert response.status_code == 200
     return [(m["direction"], m["body"], m["media"]) for m in response.json["messages"]]
 
@@ -235,13 +238,43 @@ class TestSenderInTheSandbox:
             enqueue(store, to=PHONE, body="Your case CS0010001 was resolved.",
                     channel="notification")
         Worker(app).drain()
-        got = thread(client)[-2:]
-        assert got == [("received", "Hi, this is Beth. How can I help?", []),
-                       ("received", "Your case CS0010001 was resolved.", [])]
-        numbers = [m["number"] for m in
-                   client.get("/sandbox/thread", query_string={"phone": PHONE}).json["messages"]]
-        assert numbers[-2:] == ["+15550009999", NOTIFY]
+        # Each of Parley's numbers is a thread of its own, as on a phone.
+        assert thread(client)[-1] == ("received", "Hi, this is Beth. How can I help?", [])
+        assert thread(client, number=NOTIFY) == [
+            ("received", "Your case CS0010001 was resolved.", [])]
         assert store.message(message_id)["status"] == "delivered"
+
+
+class TestTwoNumbers:
+    def test_the_page_shows_a_thread_for_each_of_parleys_numbers(self, sandbox):
+        _app, client, _store = sandbox
+        page = client.get("/sandbox").get_data(as_text=True)
+        assert re.findall(r'role="tab" class="thread-tab" data-number="([^"]+)" '
+                          r'data-name="([^"]+)"', page) == [
+            ("+15550009999", "Parley"), (NOTIFY, "Notifications")]
+
+    def test_stop_and_help_to_the_notification_number(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", headers=SEND,
+                               data={"phone": PHONE, "to": NOTIFY, "body": "HELP"})
+        assert response.status_code == 200
+        assert store.message_by_sid(response.json["sid"])["body"] == "HELP"
+        [sent, help_text] = thread(client, number=NOTIFY)
+        assert sent == ("sent", "HELP", []) and "STOP" in help_text[1]
+        client.post("/sandbox/send", headers=SEND,
+                    data={"phone": PHONE, "to": NOTIFY, "body": "STOP"})
+        assert store.is_opted_out(PHONE)
+        assert thread(client, number=NOTIFY)[-1][0] == "received"
+        assert thread(client) == []  # nothing landed in the bot's thread
+
+    def test_only_parleys_numbers_can_be_texted(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", headers=SEND,
+                               data={"phone": PHONE, "to": "+15550001234", "body": "hi"})
+        assert response.status_code == 400
+        assert store.open_conversation(PHONE) is None
+        assert client.get("/sandbox/thread", query_string={
+            "phone": PHONE, "number": "+15550001234"}).status_code == 400
 
 
 @pytest.fixture
@@ -289,13 +322,6 @@ def test_the_phone_page_in_a_browser(live_sandbox, page, tmp_path):
     expect(received.nth(2)).to_contain_text("Got it, thanks!")
     expect(page.locator("#thread li.sent img")).to_have_count(1)
 
-    # A notification from the separate number arrives through the sender thread.
-    with store.write():
-        enqueue(store, to=PHONE, body="Your device is registered.", channel="notification")
-    expect(page.locator("#thread li.received", has_text="Your device is registered.")) \
-        .to_contain_text(f"from {NOTIFY}")
-    page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
-
     # Another simulated phone has a thread of its own.
     page.fill("#new-phone", "+15550100005")
     page.click("#add-phone button")
@@ -305,4 +331,68 @@ def test_the_phone_page_in_a_browser(live_sandbox, page, tmp_path):
     expect(page.locator("#thread li.received").first).to_contain_text("Unplug the router")
     page.select_option("#phone-select", PHONE)
     expect(page.locator("#thread li.received", has_text="Got it, thanks!")).to_have_count(1)
+    assert problems == []
+
+
+def test_links_and_a_thread_per_number_in_a_browser(live_sandbox, page):
+    from playwright.sync_api import expect
+
+    url, store = live_sandbox
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{url}/sandbox")
+    bot_tab = page.locator('.thread-tab[data-number="+15550009999"]')
+    notify_tab = page.locator(f'.thread-tab[data-number="{NOTIFY}"]')
+    expect(bot_tab).to_have_attribute("aria-selected", "true")
+
+    # The bot's card carries its case link: a link one can click.
+    page.fill("#body", "my router is on fire")
+    page.press("#body", "Enter")
+    card = page.locator("#thread li.received", has_text="I opened a case for you")
+    link = card.locator("a")
+    expect(link).to_have_count(1)
+    href = link.get_attribute("href")
+    assert re.fullmatch(r"https://support\.example\.com/cases/CS\d+", href)
+    expect(link).to_have_text(href)
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in link.get_attribute("rel")
+
+    # A notification arrives from the separate number, in that number's own thread.
+    with store.write():
+        enqueue(store, to=PHONE, channel="notification",
+                body="Your device is registered: https://support.example.com/devices/42. "
+                     '<img src=x onerror="window.hacked=1"> javascript:alert(1)')
+    expect(notify_tab.locator(".unread")).to_have_text("1")
+    expect(page.locator("#thread li", has_text="Your device is registered")).to_have_count(0)
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-unread.png"))
+    notify_tab.click()
+    expect(notify_tab).to_have_attribute("aria-selected", "true")
+    note = page.locator("#thread li.received", has_text="Your device is registered")
+    # The sentence's full stop is not part of the link; the markup stays text.
+    expect(note.locator("a")).to_have_count(1)
+    expect(note.locator("a")).to_have_attribute("href", "https://support.example.com/devices/42")
+    expect(note.locator("a")).to_have_text("https://support.example.com/devices/42")
+    expect(note).to_contain_text('<img src=x onerror="window.hacked=1"> javascript:alert(1)')
+    expect(note.locator("img")).to_have_count(0)
+    expect(notify_tab.locator(".unread")).to_be_hidden()
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-notification.png"))
+
+    # The user texts the notification number: HELP, then STOP.
+    expect(page.locator("#body")).to_have_attribute("placeholder", "Text Notifications")
+    page.fill("#body", "HELP")
+    page.press("#body", "Enter")
+    expect(page.locator("#thread li.received").last).to_contain_text("Text STOP to opt out")
+    page.fill("#body", "STOP")
+    page.press("#body", "Enter")
+    expect(page.locator("#thread li.received").last).to_contain_text("You are unsubscribed")
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
+    assert store.is_opted_out(PHONE)
+
+    # Back on the bot's thread: its own conversation, nothing from the other number.
+    bot_tab.click()
+    expect(page.locator("#thread li.received", has_text="I opened a case")).to_have_count(1)
+    expect(page.locator("#thread li", has_text="unsubscribed")).to_have_count(0)
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-bot-thread.png"))
+    assert page.evaluate("window.hacked") is None
     assert problems == []
