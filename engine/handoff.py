@@ -11,9 +11,11 @@ runs first on every message: while people own a conversation it claims every mes
 engine has already stored it, text and images, for the agents), so the bot says nothing.
 
 The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
-`end_chat`, `add_note`: each in the caller's `store.write()` transaction) and what the worker
-calls (`sweep`, which opens its own). Messages to the user outside a TwiML reply go through the
-store's outbox, so the sender delivers them with the runtime's Twilio client.
+`end_chat`, `add_note`, `chat_case_card`: each in the caller's `store.write()` transaction;
+`chat_user` and `chat_cases` say whose chat it is and which cases its cards may show) and
+what the worker calls (`sweep`, which opens its own). Messages to the user outside a TwiML
+reply go through the store's outbox, so the sender delivers them with the runtime's Twilio
+client.
 """
 
 from __future__ import annotations

@@ -389,8 +389,12 @@ def test_links_and_a_thread_per_number_in_a_browser(live_sandbox, page):
     page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
     assert store.is_opted_out(PHONE)
 
-    # Back on the bot's thread: its own conversation, nothing from the other number.
-    bot_tab.click()
+    # Back on the bot's thread (by keyboard, as in any tab list): its own conversation,
+    # nothing from the other number.
+    notify_tab.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(bot_tab).to_be_focused()
+    expect(bot_tab).to_have_attribute("aria-selected", "true")
     expect(page.locator("#thread li.received", has_text="I opened a case")).to_have_count(1)
     expect(page.locator("#thread li", has_text="unsubscribed")).to_have_count(0)
     page.screenshot(path=str(screenshot_dir() / "sandbox-phone-bot-thread.png"))

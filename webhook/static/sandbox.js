@@ -187,6 +187,16 @@
   });
 
   for (const tab of tabs) tab.addEventListener("click", () => showThread(tab.dataset.number));
+  for (const [index, tab] of tabs.entries()) {
+    tab.addEventListener("keydown", (event) => {
+      // Arrow keys move between the threads, as in any tab list.
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(index + step + tabs.length) % tabs.length];
+      next.focus();
+      showThread(next.dataset.number);
+    });
+  }
   select.addEventListener("change", switchPhone);
   switchPhone();
   polling = window.setInterval(poll, 1000);
