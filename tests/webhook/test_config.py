@@ -139,6 +139,9 @@ class TestServeCommand:
         clear_parley_environment(monkeypatch)
         monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(tmp_path / "instance"))
         monkeypatch.setenv("PARLEY_TWILIO_AUTH_TOKEN", TOKEN)
+        # `serve --sandbox` sets these in the environment: monkeypatch puts them back after.
+        monkeypatch.setenv("PARLEY_SANDBOX", "0")
+        monkeypatch.setenv("PARLEY_PUBLIC_URL", "http://localhost:5000")
         result = CliRunner().invoke(serve, ["--sandbox"])
         assert result.exit_code == 1
         assert "Error: PARLEY_SANDBOX=1 cannot run with a real PARLEY_TWILIO_AUTH_TOKEN" \
