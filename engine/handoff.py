@@ -11,9 +11,11 @@ runs first on every message: while people own a conversation it claims every mes
 engine has already stored it, text and images, for the agents), so the bot says nothing.
 
 The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
-`end_chat`, `add_note`: each in the caller's `store.write()` transaction) and what the worker
-calls (`sweep`, which opens its own). Messages to the user outside a TwiML reply go through the
-store's outbox, so the sender delivers them with the runtime's Twilio client.
+`end_chat`, `add_note`, `chat_case_card`: each in the caller's `store.write()` transaction;
+`chat_user` and `chat_cases` say whose chat it is and which cases its cards may show) and
+what the worker calls (`sweep`, which opens its own). Messages to the user outside a TwiML
+reply go through the store's outbox, so the sender delivers them with the runtime's Twilio
+client.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class DeskTexts:
     transferred: str = "You're back with the virtual agent. Text MENU to see what I can do."
     ended: str = ("Thanks for chatting with us. This chat is now closed: text us any time "
                   "to start again.")
+    left: str = "You've left the chat with {agent}."
 
 
 @dataclass(frozen=True)
@@ -147,10 +150,17 @@ class HandoffDesk:
         word = turn.text.strip().upper()
         if word in CARRIER_WORDS:
             return False  # opt-out handling answers; the engine stays silent in hand-off
-        if entry["agent_id"] is None and word in turn.engine.settings.restart_words:
+        if word in turn.engine.settings.restart_words:
+            # MENU starts over everywhere, a live chat included: the user leaves the queue
+            # or the agent (who sees the chat end, with why, in the workspace).
             store.end_queue_entry(entry["id"], outcome="left")
             back_to_bot(conversation.state)
-            turn.reply.events.append("left_queue")
+            if entry["agent_id"] is None:
+                turn.reply.events.append("left_queue")
+            else:
+                turn.say(self.settings.texts.left.format(agent=entry["agent_name"]),
+                         kind="system")
+                turn.reply.events.append("left_chat")
             return False  # the engine answers MENU as always
         turn.reply.events.append("to_agent")
         return True
@@ -169,6 +179,12 @@ class HandoffDesk:
             if self.settings.hours.text else ""
         turn.engine.leave_topic(turn)
         turn.reply.events.append(f"agents_unavailable:{why}")
+        if message in (turn.engine.texts.escalate, turn.engine.texts.error):
+            # Why the bot wanted a person ("I'm having trouble understanding...", "something
+            # went wrong"), then what happens instead: the user learns both, in that order.
+            # A topic's own hand-off words ("a specialist will take it from here") would
+            # contradict the promise, so they are not said.
+            turn.say(message, kind="system")
         if self.settings.when_unavailable == "callback":
             store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason,
                                      kind="callback")
@@ -295,7 +311,12 @@ def end_chat(store: Store, conversation_id: int, *, agent: dict, desk: HandoffDe
 
 
 def add_note(store: Store, conversation_id: int, *, agent: dict, body: str) -> int:
-    """An internal note (agents only, never sent to the user)."""
+    """An internal note (agents only, never sent to the user).
+
+    Any signed-in agent may read any chat that reached the desk and add notes to it, owned by
+    a colleague or ended (a supervisor's hint, a wrap-up); only the owner may reply to the
+    user, transfer or end the chat (`owned_entry`).
+    """
     body = body.strip()
     if not body:
         raise HandoffError("Write the note first.")
@@ -339,6 +360,47 @@ CASE_CARD = {
 }
 
 
+def chat_user(store: Store, conversation_id: int) -> dict | None:
+    """The account whose chat this is: the conversation's user, while the phone is still
+    linked to it. A guest (or a phone unlinked since) has none."""
+    conversation = store.conversation(conversation_id)
+    if conversation is None or not conversation["user_id"]:
+        return None
+    if store.linked_user_id(conversation["phone"]) != conversation["user_id"]:
+        return None
+    return store.user(user_id=conversation["user_id"])
+
+
+def chat_cases(store: Store, conversation_id: int, *, limit: int = 50) -> list[dict]:
+    """The cases an agent may show as cards in this chat: those of its user, newest first."""
+    user = chat_user(store, conversation_id)
+    if user is None:
+        return []
+    return store.query_records("cases", where={"opened_by": user["user_name"]},
+                               order_by="-opened_at", limit=limit)
+
+
+def chat_case_card(store: Store, conversation_id: int, number: str, *, url: str = "") -> str:
+    """A card of one of the chat user's cases; HandoffError for any other case.
+
+    The one check between an agent and another customer's case: the picker lists only these,
+    and a number typed or posted by hand is looked up among the same user's cases.
+    """
+    number = number.strip().upper()
+    if not number:
+        raise HandoffError("Choose a case to send.")
+    user = chat_user(store, conversation_id)
+    if user is None:
+        raise HandoffError("This user is a guest (no linked account): there are no cases of "
+                           "theirs to send.")
+    found = store.query_records("cases", where={"number": number,
+                                                "opened_by": user["user_name"]}, limit=1)
+    if not found:
+        raise HandoffError(f"{user['display_name'] or user['user_name']} has no case {number}: "
+                           "a card can show only the user's own cases.")
+    return case_card(found[0], url=url)
+
+
 def case_card(record: dict, *, url: str = "") -> str:
     """A case as the bot renders a `response.card` node: title, `Label: value` lines, link."""
     node = {**CASE_CARD, **({"url": url} if url else {})}
@@ -364,4 +426,4 @@ def _open(store: Store, entry: dict) -> ConversationRow | None:
 
 __all__ = ["HandoffDesk", "DeskSettings", "DeskTexts", "OpeningHours", "HandoffError",
            "accept", "owned_entry", "send_to_user", "transfer_to_bot", "end_chat", "add_note",
-           "sweep", "case_card", "back_to_bot"]
+           "sweep", "case_card", "chat_user", "chat_cases", "chat_case_card", "back_to_bot"]

@@ -1174,11 +1174,15 @@ class Store:
              self.now()),
         ).lastrowid
 
-    def sandbox_thread(self, phone: str, *, after_id: int = 0, limit: int = 200) -> list[dict]:
-        rows = self.conn.execute(
-            "SELECT * FROM sandbox_inbox WHERE phone = ? AND id > ? ORDER BY id LIMIT ?",
-            (phone, after_id, int(limit)),
-        ).fetchall()
+    def sandbox_thread(self, phone: str, *, number: str | None = None, after_id: int = 0,
+                       limit: int = 200) -> list[dict]:
+        """A simulated phone's messages, with one of Parley's numbers or (None) with all."""
+        sql = "SELECT * FROM sandbox_inbox WHERE phone = ? AND id > ?"
+        params: list = [phone, after_id]
+        if number is not None:
+            sql += " AND number = ?"
+            params.append(number)
+        rows = self.conn.execute(sql + " ORDER BY id LIMIT ?", (*params, int(limit))).fetchall()
         return [_message_dict(r) for r in rows]
 
     def sandbox_phones(self) -> list[str]:

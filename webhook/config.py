@@ -78,8 +78,7 @@ class Settings:
     notify_number: str | None
     public_url: str | None  # no trailing slash
     idle_timeout_minutes: float
-    sandbox: bool
-    sandbox_transport: bool  # the sender delivers to sandbox phones, not to Twilio
+    sandbox: bool  # no Twilio at all: the sender delivers to the sandbox's phones
     sandbox_phones: tuple[str, ...]
     trust_proxy: int
     media_hosts: tuple[str, ...]
@@ -117,7 +116,12 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
             config[key] = str(config[key])  # from_prefixed_env turns digits into numbers
     sandbox = flag(config.get("SANDBOX"), "SANDBOX")
     token = (config.get("TWILIO_AUTH_TOKEN") or "").strip()
-    real_credentials = bool(token and (config.get("TWILIO_ACCOUNT_SID") or "").strip())
+    if sandbox and token:
+        # The sandbox phone signs whatever it is told to with this token: with a real one,
+        # anyone reaching the page could text as any number, signed as Twilio.
+        raise ConfigError("PARLEY_SANDBOX=1 cannot run with a real PARLEY_TWILIO_AUTH_TOKEN: "
+                          "unset PARLEY_SANDBOX to use Twilio, or unset the token to try "
+                          "Parley locally.")
     if not token:
         if not sandbox:
             raise ConfigError(
@@ -172,7 +176,6 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         public_url=public_url,
         idle_timeout_minutes=idle,
         sandbox=sandbox,
-        sandbox_transport=sandbox and not real_credentials,
         sandbox_phones=phones,
         trust_proxy=trust_proxy,
         media_hosts=media_hosts,

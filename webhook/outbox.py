@@ -14,7 +14,8 @@ Twilio's 21610 (the recipient texted STOP) opts the number out and nothing more 
 A sender that dies mid-batch loses its lease and another takes the messages over, so a message
 Twilio accepted just before the crash can go out twice: at least once, never lost.
 
-In the sandbox without Twilio credentials the sender "delivers" to the sandbox phones instead.
+In the sandbox (which never has Twilio credentials) the sender "delivers" to the sandbox
+phones instead.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class Sender:
         self.store = store
         self.settings = settings
         if transport is None:
-            transport = SandboxTransport(store) if settings.sandbox_transport \
+            transport = SandboxTransport(store) if settings.sandbox \
                 else TwilioTransport(settings)
         self.transport = transport
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"

@@ -6,10 +6,18 @@ page builds Twilio's form, signs it with the sandbox's token and posts it to /tw
 (in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
 the sender delivers (agent replies, notifications) land in the phone's thread, which the page
 polls. Its script is a static file: the page's CSP allows no inline script.
+
+The page needs no password, so it answers this machine only: the client's own address (the
+socket's, never a forwarded header) must be loopback (404 otherwise), and so must the Host
+it asked for (403 otherwise), so a web page whose name is re-pointed at 127.0.0.1 (DNS
+rebinding) cannot drive it from the user's browser. The runtime refuses to start the sandbox
+with a real Twilio token (webhook/config.py), so nothing here is ever signed with one.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -39,6 +47,65 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'")
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+HOST = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<name>[^:\[\]]+))(?::[0-9]{1,5})?$")
+# Headers a proxy in front adds: a sandbox reached through one is reached from elsewhere.
+FORWARDED = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
+
+
+@bp.before_request
+def this_machine_only() -> None:
+    environ = request.environ
+    # ProxyFix (TRUST_PROXY) rewrites these from X-Forwarded-*: judge what the socket saw.
+    original = environ.get("werkzeug.proxy_fix.orig") or {}
+    client = original.get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    if not is_loopback_address(client) or any(
+            not _forwarded_loopback(request.headers.get(name)) for name in FORWARDED):
+        abort(404)
+    if not is_loopback_host(original.get("HTTP_HOST", environ.get("HTTP_HOST"))):
+        abort(403, description="the sandbox phone answers only at localhost, 127.0.0.1 or "
+                               "[::1]")
+
+
+def is_loopback_address(address: str | None) -> bool:
+    try:
+        parsed = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_loopback
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """A Host header naming this machine: localhost, 127.0.0.1 or [::1], with any port."""
+    match = HOST.match((host or "").strip())
+    if match is None:
+        return False
+    name = (match["v6"] or match["name"]).lower()
+    return name in LOOPBACK_NAMES
+
+
+def _forwarded_loopback(value: str | None) -> bool:
+    """True when a forwarding header is absent or names only loopback addresses."""
+    if value is None:
+        return True
+    for part in re.split(r"[,;]", value):
+        part = part.strip()
+        if "=" in part:  # Forwarded: for=...; by=...; proto=...
+            key, _, part = part.partition("=")
+            if key.strip().lower() != "for":
+                continue
+        part = part.strip().strip('"')
+        if part.startswith("["):
+            part = part[1:].split("]", 1)[0]
+        elif part.count(":") == 1:
+            part = part.split(":", 1)[0]
+        if not is_loopback_address(part):
+            return False
+    return True
+
+
 @bp.after_request
 def security_headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
@@ -52,15 +119,26 @@ def security_headers(response: Response) -> Response:
 def phone() -> str:
     settings = get_runtime().settings
     phones = list(dict.fromkeys([*settings.sandbox_phones, *get_db().sandbox_phones()]))
-    return render_template("sandbox.html", phones=phones, sms_number=settings.sms_number,
-                           notify_number=settings.notify_number)
+    return render_template("sandbox.html", phones=phones, numbers=parley_numbers(),
+                           sms_number=settings.sms_number)
+
+
+def parley_numbers() -> list[tuple[str, str]]:
+    """(number, name) of each of Parley's numbers: each is a thread of its own on a phone."""
+    settings = get_runtime().settings
+    numbers = [(settings.sms_number, "Parley")]
+    if settings.notify_number:
+        numbers.append((settings.notify_number, "Notifications"))
+    return numbers
 
 
 @bp.get("/thread")
 def thread() -> Response:
+    """A simulated phone's thread with one of Parley's numbers (default: the bot's)."""
     phone_number = _phone(request.args.get("phone", ""))
+    number = _parley_number(request.args.get("number"))
     after = request.args.get("after", 0, type=int)
-    messages = get_db().sandbox_thread(phone_number, after_id=after)
+    messages = get_db().sandbox_thread(phone_number, number=number, after_id=after)
     return jsonify(messages=[{key: m[key] for key in
                               ("id", "direction", "number", "body", "media", "created_at")}
                              for m in messages])
@@ -74,6 +152,7 @@ def send() -> tuple[Response, int]:
         abort(403)  # only the page's script sets it: no cross-site form can post here
     request.max_content_length = settings.media_max_bytes + 64 * 1024
     phone_number = _phone(request.form.get("phone", ""))
+    to = _parley_number(request.form.get("to"))  # either of Parley's numbers, as on a phone
     body = request.form.get("body", "")
     media: list[tuple[str, str]] = []
     upload = request.files.get("image")
@@ -94,12 +173,12 @@ def send() -> tuple[Response, int]:
 
     store = get_db()
     with store.write():
-        store.sandbox_add(phone_number, direction="sent", number=settings.sms_number,
+        store.sandbox_add(phone_number, direction="sent", number=to,
                           body=body, media=[url for url, _kind in media])
     sid = "SM" + uuid.uuid4().hex
     params = {
         "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
-        "AccountSid": settings.account_sid, "From": phone_number, "To": settings.sms_number,
+        "AccountSid": settings.account_sid, "From": phone_number, "To": to,
         "Body": body, "NumMedia": str(len(media)), "NumSegments": str(segment_count(body) or 1),
         "SmsStatus": "received", "ApiVersion": "2010-04-01",
     }
@@ -116,7 +195,8 @@ def send() -> tuple[Response, int]:
     replies = parse_twiml(answer.get_data())
     with store.write():
         for reply_body, reply_media in replies:
-            store.sandbox_add(phone_number, direction="received", number=settings.sms_number,
+            # Twilio answers a TwiML reply from the number that was texted.
+            store.sandbox_add(phone_number, direction="received", number=to,
                               body=reply_body, media=reply_media, sid=sid)
     return jsonify(sid=sid, replies=len(replies)), 200
 
@@ -137,6 +217,16 @@ def parse_twiml(data: bytes) -> list[tuple[str, list[str]]]:
         media = [m.text or "" for m in element.iter("Media")]
         messages.append((body or "", media))
     return messages
+
+
+def _parley_number(value: str | None) -> str:
+    numbers = [number for number, _name in parley_numbers()]
+    if not value:
+        return numbers[0]
+    if value.strip() not in numbers:
+        abort(400, description="a sandbox phone texts one of Parley's numbers: "
+                               + ", ".join(numbers))
+    return value.strip()
 
 
 def _phone(value: str) -> str:

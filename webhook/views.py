@@ -23,6 +23,7 @@ from webhook import get_runtime
 from webhook.config import Settings
 from webhook.db import get_db, get_engine
 from webhook.media import refusal
+from webhook.media_notice import media_notice
 from webhook.security import public_root, twilio_request
 
 log = logging.getLogger(__name__)
@@ -124,13 +125,22 @@ def sms() -> Response:
         elif opt_out_type == "START":
             store.clear_opt_out(phone, source="twilio opt-in", message_sid=sid,
                                 body=inbound.body)
+        refused = [refusal(media.url, media.content_type, settings) for media in inbound.media]
+        notice = media_notice([(media.content_type, why)
+                               for media, why in zip(inbound.media, refused, strict=True)])
+        if notice and opt_out_type != "STOP":
+            # Files that will not be kept: the user learns which, first in the same reply
+            # (before the bot's next question; stored after its replies).
+            reply.messages.insert(0, Outbound(notice, kind="system"))
+            reply.message_ids.insert(0, store.add_message(
+                reply.conversation_id, direction="out", sender="bot", body=notice,
+                kind="system"))
         twiml = render_twiml(reply.messages, reply.message_ids, root=root, settings=settings)
         store.save_inbound_reply(sid, twiml, conversation_id=reply.conversation_id)
         message = store.message_by_sid(sid) if inbound.media else None
         for position, media in enumerate(inbound.media):
             store.enqueue_media_fetch(message["id"], position, url=media.url,
-                                      content_type=media.content_type,
-                                      refused=refusal(media.url, media.content_type, settings))
+                                      content_type=media.content_type, refused=refused[position])
         answered["twiml"] = twiml
 
     result = get_engine().process(inbound, before=claim, after=record)

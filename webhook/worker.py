@@ -30,7 +30,7 @@ class Worker:
         self.settings = get_runtime(app).settings
         # One Twilio client (and its connection pool) for the worker's life; the sandbox's
         # transport writes to the round's own store.
-        if transport is None and not self.settings.sandbox_transport:
+        if transport is None and not self.settings.sandbox:
             transport = TwilioTransport(self.settings)
         self.transport = transport
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"

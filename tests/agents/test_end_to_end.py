@@ -250,7 +250,7 @@ def test_a_whole_conversation_with_a_live_agent(runtime, page, prism):
     # Beth ends the chat: the user gets the closing message, the bot has the next text.
     mark = prism.log_size()
     page.click("#end")
-    expect(page.locator("#chat-state")).to_contain_text("This chat has ended (ended)",
+    expect(page.locator("#chat-state")).to_contain_text("This chat has ended: you ended it.",
                                                         timeout=TIMEOUT)
     expect(page.locator("#send")).to_be_disabled()
     [closing] = [r for r in prism.wait_for_requests(1, since=mark, timeout=20)

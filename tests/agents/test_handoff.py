@@ -143,6 +143,24 @@ class TestNobodyAvailable:
         assert entry["kind"] == "callback" and entry["reason"] == "user asked for an agent"
         assert "What can I help you with?" in said(desk.text("menu"))[1]
 
+    @pytest.mark.parametrize("when_unavailable, promise", [
+        ("callback", TEXTS.callback.format(hours="")),
+        ("bot", TEXTS.unavailable.format(hours="")),
+    ])
+    def test_the_escalation_explains_before_the_promise(self, tmp_path, when_unavailable,
+                                                        promise):
+        desk = Desk(tmp_path, when_unavailable=when_unavailable)
+        desk.text("hello")
+        for _ in range(3):
+            reply = desk.text("qwertyuiop zxcv")
+        assert "escalated" in reply.events
+        assert said(reply) == [desk.engine.texts.escalate, promise]
+
+    def test_an_engine_error_apologises_before_the_promise(self, tmp_path):
+        desk = Desk(tmp_path)
+        assert said(desk.text("broken")) == [desk.engine.texts.error,
+                                             TEXTS.callback.format(hours="")]
+
     def test_an_agent_seen_long_ago_does_not_count(self, tmp_path):
         desk = Desk(tmp_path, presence_seconds=60)
         desk.sign_in(desk.beth)
@@ -213,13 +231,12 @@ class TestSilenceDuringHandoff:
         desk.accept(desk.beth)
         photo = Media("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
                       "image/jpeg")
-        for body, media in [("menu", ()), ("1", ()), ("", (photo,)), ("cases", ()),
-                            ("agent", ())]:
+        for body, media in [("1", ()), ("", (photo,)), ("cases", ()), ("agent", ())]:
             reply = desk.text(body, media=media)
             assert said(reply) == [] and "to_agent" in reply.events
         stored = desk.store.messages(desk.entry()["conversation_id"])
         inbound = [(m["body"], m["media"]) for m in stored if m["direction"] == "in"]
-        assert inbound[-5:] == [("menu", []), ("1", []), ("", [{
+        assert inbound[-4:] == [("1", []), ("", [{
             "url": photo.url, "content_type": "image/jpeg"}]), ("cases", []), ("agent", [])]
 
     def test_menu_while_waiting_leaves_the_queue(self, desk):
@@ -228,6 +245,22 @@ class TestSilenceDuringHandoff:
         reply = desk.text("menu")
         assert "left_queue" in reply.events and reply.mode == "menu"
         assert desk.store.queue_entry(entry["id"])["outcome"] == "left"
+
+    def test_menu_during_a_live_chat_leaves_the_agent_and_starts_over(self, desk):
+        desk.text("agent")
+        desk.accept(desk.beth)
+        entry = desk.entry()
+        reply = desk.text("MENU")
+        assert "left_chat" in reply.events and reply.mode == "menu"
+        assert said(reply)[:2] == ["You've left the chat with Beth Anglin.",
+                                   desk.engine.texts.restart]
+        assert said(reply)[2].startswith("What can I help you with?")
+        assert desk.store.queue_entry(entry["id"])["outcome"] == "left"
+        # The bot answers from now on: the agent no longer gets the user's texts.
+        reply = desk.text("1")
+        assert "to_agent" not in reply.events and said(reply)
+        with pytest.raises(HandoffError, match="This chat has ended"):
+            handoff.owned_entry(desk.store, entry["conversation_id"], agent=desk.beth)
 
     def test_carrier_keywords_pass_to_the_opt_out_handling(self, desk):
         desk.text("agent")

@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import GUEST, PHONE, AgentClient, csrf_token
+from engine.store import Store
+from tests.agents.conftest import GUEST, PHONE, AgentClient, add_agents, csrf_token
 from tests.support.images import png
-from tests.webhook.conftest import bodies, new_sid, runtime_config
+from tests.webhook.conftest import Twilio, bodies, load_examples, new_sid, runtime_config
 from webhook import create_app
+from webhook.worker import Worker
+
+
+def link_abel(store, phone: str = PHONE) -> None:
+    with store.write():
+        store.link_phone(phone, store.user(user_name="abel.tuter")["id"])
 
 
 def handed_off(twilio, beth, phone: str = PHONE) -> int:
@@ -197,6 +204,7 @@ class TestQueueAndHistory:
 
 class TestReplies:
     def test_text_and_card_replies_go_to_the_outbox(self, beth, twilio, store):
+        link_abel(store)
         conversation_id = handed_off(twilio, beth)
         assert beth.reply(conversation_id, kind="text", body="Hi, Beth here.").status_code == 200
         assert beth.reply(conversation_id, kind="card", record="CS0010002").status_code == 200
@@ -208,11 +216,13 @@ class TestReplies:
         kinds = [m["kind"] for m in beth.conversation(conversation_id)["messages"][-2:]]
         assert kinds == ["text", "card"]
 
-    def test_an_unknown_case_is_refused(self, beth, twilio):
+    def test_an_unknown_case_is_refused(self, beth, twilio, store):
+        link_abel(store)
         conversation_id = handed_off(twilio, beth)
         response = beth.reply(conversation_id, kind="card", record_number="CS9999999")
         assert response.status_code == 400
-        assert response.json["error"] == "There is no case CS9999999."
+        assert response.json["error"] == ("Abel Tuter has no case CS9999999: a card can show "
+                                          "only the user's own cases.")
 
     def test_an_empty_text_is_refused(self, beth, twilio):
         conversation_id = handed_off(twilio, beth)
@@ -360,3 +370,166 @@ class TestActions:
                                     data={"body": "noted", "csrf_token": beth.token})
         assert response.status_code == 302
         assert response.headers["Location"] == f"/agent/conversations/{conversation_id}"
+
+
+class TestCardScope:
+    """A card shows a case of the chat's own user: never another customer's."""
+
+    def test_the_picker_lists_only_the_users_cases(self, beth, twilio, store):
+        link_abel(store)
+        conversation_id = handed_off(twilio, beth)
+        page = beth.get(f"/agent/conversations/{conversation_id}").text
+        offered = re.findall(r'<option value="(CS\d+)"', page)
+        abel = [c["number"] for c in store.query_records("cases",
+                                                         where={"opened_by": "abel.tuter"})]
+        assert offered and sorted(offered) == sorted(abel)
+
+    @pytest.mark.parametrize("field", ["record", "record_number"])
+    def test_another_customers_case_is_refused_whatever_the_form_says(self, beth, twilio,
+                                                                      store, field):
+        link_abel(store)
+        conversation_id = handed_off(twilio, beth)
+        [freds] = [c["number"] for c in store.query_records(
+            "cases", where={"opened_by": "fred.luddy"}, limit=1)]
+        sent_before = len(store.outbox_messages())
+        response = beth.reply(conversation_id, kind="card", **{field: freds})
+        assert response.status_code == 400
+        assert response.json["error"] == (f"Abel Tuter has no case {freds}: a card can show "
+                                          "only the user's own cases.")
+        assert len(store.outbox_messages()) == sent_before  # nothing reached the phone
+
+    def test_a_guest_gets_no_cards(self, beth, twilio, store):
+        conversation_id = handed_off(twilio, beth, phone=GUEST)
+        page = beth.get(f"/agent/conversations/{conversation_id}").text
+        assert '<select name="record"' not in page
+        assert "A guest has no cases" in page
+        response = beth.reply(conversation_id, kind="card", record_number="CS0010001")
+        assert response.status_code == 400
+        assert response.json["error"].startswith("This user is a guest")
+
+    def test_a_phone_unlinked_since_gets_no_cards(self, beth, twilio, store):
+        link_abel(store)
+        conversation_id = handed_off(twilio, beth)
+        with store.write():
+            store.unlink_phone(PHONE)
+        response = beth.reply(conversation_id, kind="card", record="CS0010001")
+        assert response.status_code == 400 and "guest" in response.json["error"]
+
+
+class TestCaseLink:
+    def test_the_sandboxs_agent_cards_link_the_case_as_the_bots_cards_do(self, tmp_path):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True})
+        store = Store(app.config["DATABASE"])
+        load_examples(store)
+        add_agents(store)
+        link_abel(store)
+        phone = app.test_client()
+        send = {"X-Parley-Sandbox": "1"}
+        phone.post("/sandbox/send", data={"phone": PHONE, "body": "my router is on fire"},
+                   headers=send)
+        bot_card = [m["body"] for m in phone.get(
+            "/sandbox/thread", query_string={"phone": PHONE}).json["messages"]
+            if "I opened a case" in m["body"]][0]
+        number = re.search(r"CS\d+", bot_card)[0]
+        assert f"https://support.example.com/cases/{number}" in bot_card
+        beth = AgentClient(app.test_client(), "beth")
+        phone.post("/sandbox/send", data={"phone": PHONE, "body": "agent"}, headers=send)
+        entry = beth.queue()["waiting"][0]
+        beth.accept(entry["id"])
+        assert beth.reply(entry["conversation_id"], kind="card",
+                          record=number).status_code == 200
+        Worker(app).drain()  # the sender delivers to the sandbox phone
+        received = [m["body"] for m in phone.get(
+            "/sandbox/thread", query_string={"phone": PHONE}).json["messages"]]
+        assert received[-1].startswith(f"Case {number}: ")
+        assert received[-1].endswith(f"\nhttps://support.example.com/cases/{number}")
+        store.close()
+
+    def test_without_a_card_link_the_agent_is_told_how_to_set_one(self, tmp_path):
+        app = create_app(runtime_config(tmp_path, SECRET_KEY="test secret"))
+        store = Store(app.config["DATABASE"])
+        load_examples(store)
+        add_agents(store)
+        beth = AgentClient(app.test_client(), "beth")
+        conversation_id = handed_off(Twilio(app.test_client()), beth)
+        page = beth.get(f"/agent/conversations/{conversation_id}").text
+        assert "Cards carry no link: set PARLEY_AGENT_CARD_URL" in page
+        store.close()
+
+
+class TestNotePolicy:
+    """Any signed-in agent may read a colleague's chat and add internal notes to it; only
+    the agent who owns it may text the user, transfer or end it."""
+
+    def test_a_colleague_reads_the_chat_and_adds_a_note(self, beth, fred, twilio, store):
+        conversation_id = handed_off(twilio, beth)
+        data = fred.conversation(conversation_id)
+        assert data["entry"]["text"] == "Beth Anglin is handling this chat."
+        assert [m["body"] for m in data["messages"]][:1] == ["hello"]
+        sent_before = len(store.outbox_messages())
+        response = fred.post(f"/agent/conversations/{conversation_id}/notes",
+                             data={"body": "Abel called about this yesterday."})
+        assert response.status_code == 200
+        assert [(n["agent_name"], n["body"]) for n in beth.conversation(conversation_id)[
+            "notes"]] == [("Fred Agent", "Abel called about this yesterday.")]
+        assert len(store.outbox_messages()) == sent_before  # a note never reaches the user
+
+    def test_a_note_may_be_added_after_the_chat_ended(self, beth, fred, twilio):
+        conversation_id = handed_off(twilio, beth)
+        beth.post(f"/agent/conversations/{conversation_id}/end")
+        response = fred.post(f"/agent/conversations/{conversation_id}/notes",
+                             data={"body": "Follow up on Monday."})
+        assert response.status_code == 200
+
+    @pytest.mark.parametrize("action, data", [
+        ("reply", {"kind": "text", "body": "Fred here"}),
+        ("reply", {"kind": "card", "record": "CS0010001"}),
+        ("transfer", {}),
+        ("end", {}),
+    ])
+    def test_only_the_owner_texts_transfers_or_ends(self, beth, fred, twilio, store, action,
+                                                    data):
+        link_abel(store)
+        conversation_id = handed_off(twilio, beth)
+        sent_before = len(store.outbox_messages())
+        response = fred.post(f"/agent/conversations/{conversation_id}/{action}", data=data)
+        assert response.status_code in (400, 409)
+        assert response.json["error"] == "Beth Anglin is handling this chat."
+        assert len(store.outbox_messages()) == sent_before
+        assert beth.conversation(conversation_id)["entry"]["state"] == "mine"
+
+
+class TestWording:
+    def test_the_queue_counts_agents_in_words(self, app, beth):
+        assert beth.queue()["presence"] == "1 agent signed in"
+        AgentClient(app.test_client(), "fred")
+        assert beth.queue()["presence"] == "2 agents signed in"
+
+    @pytest.mark.parametrize("action, beths, freds, ended_as", [
+        ("end", "This chat has ended: you ended it.",
+         "This chat has ended: Beth Anglin ended it.", "ended by the agent"),
+        ("transfer", "This chat has ended: you gave it back to the bot.",
+         "This chat has ended: Beth Anglin gave it back to the bot.", "given back to the bot"),
+    ])
+    def test_an_ended_chat_says_how_it_ended(self, beth, fred, twilio, action, beths, freds,
+                                             ended_as):
+        conversation_id = handed_off(twilio, beth)
+        beth.post(f"/agent/conversations/{conversation_id}/{action}")
+        assert beth.conversation(conversation_id)["entry"]["text"] == beths
+        assert fred.conversation(conversation_id)["entry"]["text"] == freds
+        page = beth.get(f"/agent/conversations/{conversation_id}").text
+        assert f'class="state ended" aria-live="polite">{beths}</p>' in page
+        [ended] = beth.queue()["ended"]
+        assert ended["outcome_text"] == ended_as
+
+    def test_menu_in_a_live_chat_tells_the_agent_the_user_left(self, beth, twilio):
+        conversation_id = handed_off(twilio, beth)
+        answer = bodies(twilio.text(PHONE, "MENU"))
+        assert answer[:2] == ["You've left the chat with Beth Anglin.", "OK, let's start over."]
+        data = beth.conversation(conversation_id)
+        assert data["entry"]["text"] == ("This chat has ended: the user texted MENU and went "
+                                         "back to the bot.")
+        assert [m["body"] for m in data["messages"]][-4:-2] == [
+            "MENU", "You've left the chat with Beth Anglin."]
+        assert beth.queue()["ended"][0]["outcome_text"] == \
+            "the user texted MENU and went back to the bot"

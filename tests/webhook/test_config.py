@@ -38,7 +38,7 @@ class TestFailClosed:
     def test_the_sandbox_starts_without_twilio_and_signs_with_its_own_token(self, tmp_path):
         app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True})
         settings = get_runtime(app).settings
-        assert settings.sandbox and settings.sandbox_transport
+        assert settings.sandbox
         assert settings.auth_token.startswith("sandbox-") and settings.auth_token != TOKEN
         assert settings.database == str(tmp_path / "instance" / "parley.sqlite")
         # The token is kept, so every process of the sandbox checks the same signatures.
@@ -49,9 +49,16 @@ class TestFailClosed:
                         account_sid=settings.account_sid)
         assert twilio.text("+15550100001", "hi").status_code == 403
 
-    def test_the_sandbox_with_real_credentials_sends_through_twilio(self, tmp_path):
-        app = create_app(runtime_config(tmp_path, SANDBOX=True))
-        assert not get_runtime(app).settings.sandbox_transport
+    @pytest.mark.parametrize("credentials", [
+        {},  # the whole production configuration
+        {"TWILIO_ACCOUNT_SID": None},  # a token alone is still the real signing secret
+    ])
+    def test_the_sandbox_refuses_to_start_with_a_real_token(self, tmp_path, credentials):
+        # Its phone page would sign any text, from any number, with the real token.
+        with pytest.raises(ConfigError, match="PARLEY_SANDBOX=1 cannot run with a real "
+                                              "PARLEY_TWILIO_AUTH_TOKEN") as info:
+            create_app(runtime_config(tmp_path, SANDBOX=True, **credentials))
+        assert str(info.value).count(". ") == 0  # one sentence
 
     def test_the_notification_number_must_differ(self, tmp_path):
         with pytest.raises(ConfigError, match="PARLEY_NOTIFY_NUMBER must differ"):
@@ -126,3 +133,16 @@ class TestServeCommand:
         result = CliRunner().invoke(serve, ["--no-sandbox"])
         assert result.exit_code == 1
         assert "Error: PARLEY_TWILIO_AUTH_TOKEN is not set" in result.output
+
+    def test_a_sandbox_asked_for_with_a_real_token_does_not_start(self, tmp_path,
+                                                                  monkeypatch):
+        clear_parley_environment(monkeypatch)
+        monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(tmp_path / "instance"))
+        monkeypatch.setenv("PARLEY_TWILIO_AUTH_TOKEN", TOKEN)
+        # `serve --sandbox` sets these in the environment: monkeypatch puts them back after.
+        monkeypatch.setenv("PARLEY_SANDBOX", "0")
+        monkeypatch.setenv("PARLEY_PUBLIC_URL", "http://localhost:5000")
+        result = CliRunner().invoke(serve, ["--sandbox"])
+        assert result.exit_code == 1
+        assert "Error: PARLEY_SANDBOX=1 cannot run with a real PARLEY_TWILIO_AUTH_TOKEN" \
+            in result.output

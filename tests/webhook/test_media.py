@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.store import Store
-from tests.webhook.conftest import ROOT, Twilio, new_sid, runtime_config
+from tests.webhook.conftest import ROOT, Twilio, bodies, load_examples, new_sid, runtime_config
 from tests.webhook.servers import MediaServer
 from webhook import create_app
 from webhook.media import MediaPolicy, MediaRefused, MediaUnavailable, download
@@ -155,3 +155,62 @@ class TestFetchJob:
         Worker(app).drain()
         [fetch] = store.media_fetches(store.message_by_sid(sid)["id"])
         assert (fetch["status"], fetch["attempts"]) == ("done", 2)
+
+
+PHOTOS_ONLY = "I can only keep photos (JPEG, PNG, GIF, WebP or HEIC)."
+
+
+class TestMixedFiles:
+    """A photo sent with other files: the user is told which were kept and which were not."""
+
+    @pytest.fixture
+    def phone(self, tmp_path, server):
+        server.files["/photo"] = ("image/png", PNG)
+        server.files["/doc"] = ("application/pdf", b"%PDF-1.7")
+        server.files["/clip"] = ("video/mp4", b"\x00\x00\x00\x18ftypmp42")
+        app = create_app(runtime_config(tmp_path, MEDIA_TEST_HOSTS=[server.netloc]))
+        store = Store(app.config["DATABASE"])
+        load_examples(store)
+        yield app, Twilio(app.test_client()), store, server.base_url
+        store.close()
+
+    def test_a_photo_with_a_pdf_and_a_video(self, phone):
+        app, twilio, store, base = phone
+        twilio.text(PHONE, "serial number")
+        sid = new_sid("MM")
+        answer = bodies(twilio.text(PHONE, "", sid=sid, media=(
+            (f"{base}/photo", "image/png"), (f"{base}/doc", "application/pdf"),
+            (f"{base}/clip", "video/mp4"))))
+        assert answer[:2] == [
+            f"I kept the photo but not the PDF or the video: {PHOTOS_ONLY}",
+            "Got it, thanks! We'll register your device and text you when it's done."]
+        Worker(app).drain()
+        kept = ["file" in item for item in store.message_by_sid(sid)["media"]]
+        assert kept == [True, False, False]
+        # The reply is stored like every reply: a retry from Twilio gets the same answer.
+        again = bodies(twilio.text(PHONE, "", sid=sid, media=(
+            (f"{base}/photo", "image/png"), (f"{base}/doc", "application/pdf"),
+            (f"{base}/clip", "video/mp4"))))
+        assert again == answer
+
+    def test_only_files_that_are_not_photos(self, phone):
+        _app, twilio, _store, base = phone
+        twilio.text(PHONE, "serial number")
+        answer = bodies(twilio.text(PHONE, "", media=(
+            (f"{base}/doc", "application/pdf"), (f"{base}/doc", "application/pdf"))))
+        assert answer == [f"I couldn't keep the 2 PDFs: {PHOTOS_ONLY}",
+                          "I need a photo of the label (an image). Please try again."]
+
+    def test_several_photos_and_a_contact_card(self, phone):
+        _app, twilio, _store, base = phone
+        answer = bodies(twilio.text(PHONE, "hello", media=(
+            (f"{base}/photo", "image/png"), (f"{base}/photo", "image/png"),
+            (f"{base}/card", "text/vcard"))))
+        assert answer[0] == f"I kept the 2 photos but not the contact card: {PHOTOS_ONLY}"
+
+    def test_all_photos_kept_means_nothing_more_is_said(self, phone):
+        _app, twilio, _store, base = phone
+        twilio.text(PHONE, "serial number")
+        answer = bodies(twilio.text(PHONE, "", media=((f"{base}/photo", "image/png"),)))
+        assert answer[0].startswith("Got it, thanks!")
+        assert not any(body.startswith(("I kept", "I couldn't keep")) for body in answer)

@@ -38,8 +38,11 @@ def sandbox(tmp_path):
     store.close()
 
 
-def thread(client, phone: str = PHONE) -> list[tuple[str, str, list[str]]]:
-    response = client.get("/sandbox/thread", query_string={"phone": phone})
+def thread(client, phone: str = PHONE, *, number: str | None = None
+           ) -> list[tuple[str, str, list[str]]]:
+    """A phone's thread with one of Parley's numbers (default: the bot's)."""
+    query = {"phone": phone, **({"number": number} if number else {})}
+    response = client.get("/sandbox/thread", query_string=query)
     assert response.status_code == 200
     return [(m["direction"], m["body"], m["media"]) for m in response.json["messages"]]
 
@@ -150,6 +153,80 @@ class TestTexting:
         assert thread(client) == []
 
 
+SANDBOX_REQUESTS = [
+    ("GET", "/sandbox", None),
+    ("GET", "/sandbox/thread?phone=%2B15550100001", None),
+    ("POST", "/sandbox/send", {"phone": PHONE, "body": "hello"}),
+]
+
+
+def attempt(client, method: str, path: str, data, **kwargs):
+    return client.open(path, method=method, data=data, headers={**SEND, **kwargs.pop(
+        "headers", {})}, **kwargs)
+
+
+class TestOnlyThisMachine:
+    """The phone needs no password: it answers loopback clients at loopback names only."""
+
+    @pytest.mark.parametrize("method, path, data", SANDBOX_REQUESTS)
+    def test_a_client_on_another_machine_finds_nothing(self, sandbox, method, path, data):
+        _app, client, store = sandbox
+        response = attempt(client, method, path, data,
+                           environ_base={"REMOTE_ADDR": "192.168.1.20"})
+        assert response.status_code == 404
+        assert store.sandbox_phones() == [] and store.open_conversation(PHONE) is None
+
+    @pytest.mark.parametrize("forwarded", [
+        {"X-Forwarded-For": "203.0.113.9"},
+        {"X-Forwarded-For": "127.0.0.1, 203.0.113.9"},
+        {"Forwarded": 'for="[2001:db8::7]:4711";proto=https'},
+        {"X-Real-Ip": "203.0.113.9"},
+    ])
+    def test_through_a_proxy_on_this_machine_a_remote_client_finds_nothing(self, sandbox,
+                                                                           forwarded):
+        _app, client, store = sandbox
+        response = attempt(client, "POST", "/sandbox/send", {"phone": PHONE, "body": "hi"},
+                           headers=forwarded)
+        assert response.status_code == 404
+        assert store.open_conversation(PHONE) is None
+
+    def test_a_forwarded_loopback_address_grants_nothing(self, tmp_path):
+        # With a trusted proxy, X-Forwarded-For becomes remote_addr: the socket's still counts.
+        app = create_app(sandbox_config(tmp_path, TRUST_PROXY=1))
+        response = app.test_client().get("/sandbox", headers={"X-Forwarded-For": "127.0.0.1"},
+                                         environ_base={"REMOTE_ADDR": "198.51.100.4"})
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize("host", ["evil.example", "evil.example:5000",
+                                      "localhost.evil.example", "127.0.0.1.nip.io:5000",
+                                      "[::ffff:7f00:1]", "", "localhost:5000:1"])
+    def test_a_rebound_dns_name_is_refused(self, sandbox, host):
+        # A page at evil.example whose name now resolves to 127.0.0.1 makes the browser
+        # send its own name as Host: the request comes from this machine, yet is refused.
+        _app, client, store = sandbox
+        for method, path, data in SANDBOX_REQUESTS:
+            response = attempt(client, method, path, data, headers={"Host": host})
+            assert response.status_code == 403, (host, path)
+        assert store.sandbox_phones() == [] and store.open_conversation(PHONE) is None
+
+    def test_a_forwarded_host_does_not_replace_the_real_one(self, tmp_path):
+        app = create_app(sandbox_config(tmp_path, TRUST_PROXY=1))
+        response = app.test_client().get("/sandbox", headers={
+            "Host": "evil.example", "X-Forwarded-Host": "localhost"})
+        assert response.status_code == 403
+
+    @pytest.mark.parametrize("host", ["localhost", "LOCALHOST:5000", "127.0.0.1:8080",
+                                      "[::1]:5000", "[::1]"])
+    def test_this_machines_names_with_any_port_are_served(self, sandbox, host):
+        _app, client, _store = sandbox
+        assert client.get("/sandbox", headers={"Host": host}).status_code == 200
+
+    def test_an_ipv6_loopback_client_is_served(self, sandbox):
+        _app, client, _store = sandbox
+        response = client.get("/sandbox", environ_base={"REMOTE_ADDR": "::1"})
+        assert response.status_code == 200
+
+
 class TestSenderInTheSandbox:
     def test_agent_replies_and_notifications_reach_the_phone(self, sandbox):
         app, client, store = sandbox
@@ -161,13 +238,43 @@ class TestSenderInTheSandbox:
             enqueue(store, to=PHONE, body="Your case CS0010001 was resolved.",
                     channel="notification")
         Worker(app).drain()
-        got = thread(client)[-2:]
-        assert got == [("received", "Hi, this is Beth. How can I help?", []),
-                       ("received", "Your case CS0010001 was resolved.", [])]
-        numbers = [m["number"] for m in
-                   client.get("/sandbox/thread", query_string={"phone": PHONE}).json["messages"]]
-        assert numbers[-2:] == ["+15550009999", NOTIFY]
+        # Each of Parley's numbers is a thread of its own, as on a phone.
+        assert thread(client)[-1] == ("received", "Hi, this is Beth. How can I help?", [])
+        assert thread(client, number=NOTIFY) == [
+            ("received", "Your case CS0010001 was resolved.", [])]
         assert store.message(message_id)["status"] == "delivered"
+
+
+class TestTwoNumbers:
+    def test_the_page_shows_a_thread_for_each_of_parleys_numbers(self, sandbox):
+        _app, client, _store = sandbox
+        page = client.get("/sandbox").get_data(as_text=True)
+        assert re.findall(r'role="tab" class="thread-tab" data-number="([^"]+)" '
+                          r'data-name="([^"]+)"', page) == [
+            ("+15550009999", "Parley"), (NOTIFY, "Notifications")]
+
+    def test_stop_and_help_to_the_notification_number(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", headers=SEND,
+                               data={"phone": PHONE, "to": NOTIFY, "body": "HELP"})
+        assert response.status_code == 200
+        assert store.message_by_sid(response.json["sid"])["body"] == "HELP"
+        [sent, help_text] = thread(client, number=NOTIFY)
+        assert sent == ("sent", "HELP", []) and "STOP" in help_text[1]
+        client.post("/sandbox/send", headers=SEND,
+                    data={"phone": PHONE, "to": NOTIFY, "body": "STOP"})
+        assert store.is_opted_out(PHONE)
+        assert thread(client, number=NOTIFY)[-1][0] == "received"
+        assert thread(client) == []  # nothing landed in the bot's thread
+
+    def test_only_parleys_numbers_can_be_texted(self, sandbox):
+        _app, client, store = sandbox
+        response = client.post("/sandbox/send", headers=SEND,
+                               data={"phone": PHONE, "to": "+15550001234", "body": "hi"})
+        assert response.status_code == 400
+        assert store.open_conversation(PHONE) is None
+        assert client.get("/sandbox/thread", query_string={
+            "phone": PHONE, "number": "+15550001234"}).status_code == 400
 
 
 @pytest.fixture
@@ -215,13 +322,6 @@ def test_the_phone_page_in_a_browser(live_sandbox, page, tmp_path):
     expect(received.nth(2)).to_contain_text("Got it, thanks!")
     expect(page.locator("#thread li.sent img")).to_have_count(1)
 
-    # A notification from the separate number arrives through the sender thread.
-    with store.write():
-        enqueue(store, to=PHONE, body="Your device is registered.", channel="notification")
-    expect(page.locator("#thread li.received", has_text="Your device is registered.")) \
-        .to_contain_text(f"from {NOTIFY}")
-    page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
-
     # Another simulated phone has a thread of its own.
     page.fill("#new-phone", "+15550100005")
     page.click("#add-phone button")
@@ -231,4 +331,72 @@ def test_the_phone_page_in_a_browser(live_sandbox, page, tmp_path):
     expect(page.locator("#thread li.received").first).to_contain_text("Unplug the router")
     page.select_option("#phone-select", PHONE)
     expect(page.locator("#thread li.received", has_text="Got it, thanks!")).to_have_count(1)
+    assert problems == []
+
+
+def test_links_and_a_thread_per_number_in_a_browser(live_sandbox, page):
+    from playwright.sync_api import expect
+
+    url, store = live_sandbox
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{url}/sandbox")
+    bot_tab = page.locator('.thread-tab[data-number="+15550009999"]')
+    notify_tab = page.locator(f'.thread-tab[data-number="{NOTIFY}"]')
+    expect(bot_tab).to_have_attribute("aria-selected", "true")
+
+    # The bot's card carries its case link: a link one can click.
+    page.fill("#body", "my router is on fire")
+    page.press("#body", "Enter")
+    card = page.locator("#thread li.received", has_text="I opened a case for you")
+    link = card.locator("a")
+    expect(link).to_have_count(1)
+    href = link.get_attribute("href")
+    assert re.fullmatch(r"https://support\.example\.com/cases/CS\d+", href)
+    expect(link).to_have_text(href)
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in link.get_attribute("rel")
+
+    # A notification arrives from the separate number, in that number's own thread.
+    with store.write():
+        enqueue(store, to=PHONE, channel="notification",
+                body="Your device is registered: https://support.example.com/devices/42. "
+                     '<img src=x onerror="window.hacked=1"> javascript:alert(1)')
+    expect(notify_tab.locator(".unread")).to_have_text("1")
+    expect(page.locator("#thread li", has_text="Your device is registered")).to_have_count(0)
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-unread.png"))
+    notify_tab.click()
+    expect(notify_tab).to_have_attribute("aria-selected", "true")
+    note = page.locator("#thread li.received", has_text="Your device is registered")
+    # The sentence's full stop is not part of the link; the markup stays text.
+    expect(note.locator("a")).to_have_count(1)
+    expect(note.locator("a")).to_have_attribute("href", "https://support.example.com/devices/42")
+    expect(note.locator("a")).to_have_text("https://support.example.com/devices/42")
+    expect(note).to_contain_text('<img src=x onerror="window.hacked=1"> javascript:alert(1)')
+    expect(note.locator("img")).to_have_count(0)
+    expect(notify_tab.locator(".unread")).to_be_hidden()
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-notification.png"))
+
+    # The user texts the notification number: HELP, then STOP.
+    expect(page.locator("#body")).to_have_attribute("placeholder", "Text Notifications")
+    page.fill("#body", "HELP")
+    page.press("#body", "Enter")
+    expect(page.locator("#thread li.received").last).to_contain_text("Text STOP to opt out")
+    page.fill("#body", "STOP")
+    page.press("#body", "Enter")
+    expect(page.locator("#thread li.received").last).to_contain_text("You are unsubscribed")
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone.png"))
+    assert store.is_opted_out(PHONE)
+
+    # Back on the bot's thread (by keyboard, as in any tab list): its own conversation,
+    # nothing from the other number.
+    notify_tab.focus()
+    page.keyboard.press("ArrowLeft")
+    expect(bot_tab).to_be_focused()
+    expect(bot_tab).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#thread li.received", has_text="I opened a case")).to_have_count(1)
+    expect(page.locator("#thread li", has_text="unsubscribed")).to_have_count(0)
+    page.screenshot(path=str(screenshot_dir() / "sandbox-phone-bot-thread.png"))
+    assert page.evaluate("window.hacked") is None
     assert problems == []

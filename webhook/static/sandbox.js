@@ -1,5 +1,7 @@
-// The sandbox phone: send texts (and an image) through the runtime, show the thread.
-// Served as a file: the page's Content-Security-Policy allows no inline script.
+// The sandbox phone: send texts (and an image) through the runtime, show the threads.
+// Each of Parley's numbers (the bot's, the notifications') is a thread of its own, as on a
+// real phone, and either can be texted. Served as a file: the CSP allows no inline script.
+// Texted content goes on the page as text nodes and <a> elements built here, never as HTML.
 (function () {
   "use strict";
   const phoneEl = document.getElementById("phone");
@@ -9,10 +11,14 @@
   const bodyInput = document.getElementById("body");
   const imageInput = document.getElementById("image");
   const errorEl = document.getElementById("error");
-  const smsNumber = phoneEl.dataset.smsNumber;
+  const tabs = [...document.querySelectorAll(".thread-tab")];
   const threadUrl = phoneEl.dataset.threadUrl;
   const sendUrl = phoneEl.dataset.sendUrl;
-  let lastId = 0;
+  // What looks like a web address in a text; trailing punctuation is the sentence's.
+  const LINK = /https?:\/\/[^\s<>"]+/g;
+  const TRAILING = /[.,!?;:'")\]}]+$/;
+  let current = tabs[0].dataset.number;
+  let threads = {};  // Parley number -> {lastId, messages, loaded, unread}
   let polling = null;
 
   const stored = window.sessionStorage.getItem("parley-sandbox-phone");
@@ -23,14 +29,32 @@
     errorEl.hidden = !text;
   }
 
-  function safeUrl(url) {
-    // Only web and same-site URLs become image sources.
+  function webUrl(url, base) {
+    // Only http(s) URLs become image sources or links.
     try {
-      const parsed = new URL(url, window.location.href);
+      const parsed = base ? new URL(url, base) : new URL(url);
       return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
     } catch (e) {
       return null;
     }
+  }
+
+  function appendText(parent, text) {
+    let last = 0;
+    for (const match of text.matchAll(LINK)) {
+      const shown = match[0].replace(TRAILING, "");
+      const href = webUrl(shown);
+      if (!href) continue;
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      const link = document.createElement("a");
+      link.href = href;
+      link.textContent = shown;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      parent.appendChild(link);
+      last = match.index + shown.length;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
 
   function render(message) {
@@ -38,48 +62,76 @@
     item.className = "msg " + message.direction;
     item.dataset.id = message.id;
     for (const url of message.media || []) {
-      const src = safeUrl(url);
+      const src = webUrl(url, window.location.href);
       if (!src) continue;
       const img = document.createElement("img");
       img.src = src;
       img.alt = "image";
       item.appendChild(img);
     }
-    if (message.body) item.appendChild(document.createTextNode(message.body));
-    if (message.direction === "received" && message.number !== smsNumber) {
-      const from = document.createElement("span");
-      from.className = "from";
-      from.textContent = "from " + message.number;
-      item.appendChild(from);
-    }
+    if (message.body) appendText(item, message.body);
     thread.appendChild(item);
     thread.scrollTop = thread.scrollHeight;
+  }
+
+  function showUnread() {
+    for (const tab of tabs) {
+      const state = threads[tab.dataset.number];
+      const badge = tab.querySelector(".unread");
+      const count = state ? state.unread : 0;
+      badge.textContent = count ? String(count) : "";
+      badge.hidden = !count;
+      tab.setAttribute("aria-label", tab.dataset.name + " " + tab.dataset.number +
+                       (count ? ", " + count + " new" : ""));
+    }
+  }
+
+  async function pollOne(phone, number) {
+    const state = threads[number];
+    const response = await fetch(
+      threadUrl + "?phone=" + encodeURIComponent(phone) + "&number=" + encodeURIComponent(number) +
+        "&after=" + state.lastId,
+      { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    if (phone !== select.value || threads[number] !== state) return; // switched meanwhile
+    for (const message of data.messages) {
+      if (message.id <= state.lastId) continue;
+      state.messages.push(message);
+      state.lastId = message.id;
+      if (number === current) render(message);
+      else if (state.loaded && message.direction === "received") state.unread += 1;
+    }
+    state.loaded = true;
   }
 
   async function poll() {
     const phone = select.value;
     try {
-      const response = await fetch(
-        threadUrl + "?phone=" + encodeURIComponent(phone) + "&after=" + lastId,
-        { headers: { Accept: "application/json" } });
-      if (!response.ok) return;
-      const data = await response.json();
-      if (phone !== select.value) return; // switched phones meanwhile
-      for (const message of data.messages) {
-        if (message.id > lastId) {
-          render(message);
-          lastId = message.id;
-        }
-      }
+      await Promise.all(tabs.map((tab) => pollOne(phone, tab.dataset.number)));
     } catch (e) {
       /* the server restarting: try again at the next tick */
     }
+    showUnread();
+  }
+
+  function showThread(number) {
+    current = number;
+    for (const tab of tabs) tab.setAttribute("aria-selected", String(tab.dataset.number === number));
+    const tab = tabs.find((t) => t.dataset.number === number);
+    bodyInput.placeholder = "Text " + tab.dataset.name;
+    thread.replaceChildren();
+    const state = threads[number];
+    state.unread = 0;
+    for (const message of state.messages) render(message);
+    showUnread();
   }
 
   function switchPhone() {
     window.sessionStorage.setItem("parley-sandbox-phone", select.value);
-    thread.replaceChildren();
-    lastId = 0;
+    threads = {};
+    for (const tab of tabs) threads[tab.dataset.number] = { lastId: 0, messages: [], loaded: false, unread: 0 };
+    showThread(current);
     showError("");
     poll();
   }
@@ -88,6 +140,7 @@
     event.preventDefault();
     const form = new FormData();
     form.append("phone", select.value);
+    form.append("to", current);
     form.append("body", bodyInput.value);
     if (imageInput.files.length) form.append("image", imageInput.files[0]);
     showError("");
@@ -133,6 +186,17 @@
     switchPhone();
   });
 
+  for (const tab of tabs) tab.addEventListener("click", () => showThread(tab.dataset.number));
+  for (const [index, tab] of tabs.entries()) {
+    tab.addEventListener("keydown", (event) => {
+      // Arrow keys move between the threads, as in any tab list.
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(index + step + tabs.length) % tabs.length];
+      next.focus();
+      showThread(next.dataset.number);
+    });
+  }
   select.addEventListener("change", switchPhone);
   switchPhone();
   polling = window.setInterval(poll, 1000);

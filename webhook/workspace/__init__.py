@@ -22,6 +22,7 @@ Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
     AGENT_UPLOAD_MAX_BYTES      largest image an agent may send (default 5 MB, Twilio's limit)
     AGENT_CARD_URL              link line of case cards, a template such as
                                 "https://support.example.com/cases/{{ record.number }}"
+                                (the sandbox's default: the example topics' case link)
     SECRET_KEY                  signs the agent cookie (default: a random key kept in the
                                 instance folder as agent_secret_key)
 """
@@ -52,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "AGENT_CARD_URL": "",
 }
 COOKIE_NAME = "parley_agent"
+# Where the example topics' cards link a sample case: the sandbox's agents link the same way.
+SANDBOX_CARD_URL = "https://support.example.com/cases/{{ record.number }}"
 
 
 def init_app(app: Flask) -> None:
@@ -62,6 +65,8 @@ def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     runtime = get_runtime(app)
+    if runtime.settings.sandbox and not app.config.get("AGENT_CARD_URL"):
+        app.config["AGENT_CARD_URL"] = SANDBOX_CARD_URL
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret(runtime.settings.instance_path,
                                                     "agent_secret_key")

@@ -84,15 +84,17 @@ def queue_data() -> Response:
     now = store.clock()
     desk = get_desk()
     waiting = store.queue_entries(waiting=True)
+    present = store.agents_present(seen_within_seconds=desk.settings.presence_seconds)
+    open_now = desk.settings.hours.is_open(now)
     return jsonify(
         waiting=[_entry_json(e, now) for e in waiting if e["kind"] == "chat"],
         callbacks=[_entry_json(e, now) for e in waiting if e["kind"] == "callback"],
         mine=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"])],
         ended=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"],
                                                                 ended=True, limit=10)],
-        agents_present=store.agents_present(
-            seen_within_seconds=desk.settings.presence_seconds),
-        open_now=desk.settings.hours.is_open(now),
+        agents_present=present,
+        open_now=open_now,
+        presence=_presence(present, open_now=open_now),
     )
 
 
@@ -122,12 +124,14 @@ def conversation(conversation_id: int) -> str:
     entry = store.latest_queue_entry(conversation_id)
     if found is None or entry is None:
         abort(404)
-    user = store.user(user_id=found["user_id"]) if found["user_id"] else None
-    cases = store.query_records("cases", where={"opened_by": user["user_name"]},
-                                order_by="-opened_at", limit=50) if user else []
+    user = handoff.chat_user(store, conversation_id)
+    agent = current_agent()
     return render_template(
-        "workspace/conversation.html", agent=current_agent(), conversation=found, entry=entry,
-        user=user, phones=store.linked_phones(user["id"]) if user else [], cases=cases)
+        "workspace/conversation.html", agent=agent, conversation=found, entry=entry,
+        state=_entry_state(entry, agent, closed=found["closed_at"] is not None),
+        user=user, phones=store.linked_phones(user["id"]) if user else [],
+        cases=handoff.chat_cases(store, conversation_id),
+        card_link=bool(get_desk().settings.card_url))
 
 
 @bp.get("/api/conversations/<int:conversation_id>")
@@ -162,22 +166,22 @@ def reply(conversation_id: int):
     kind = request.form.get("kind", "text")
     body = request.form.get("caption" if kind == "image" else "body", "").strip()
     media: list[str] = []
+    number = request.form.get("record_number", "").strip() or request.form.get("record", "")
     try:
-        if kind == "card":
-            number = request.form.get("record_number", "").strip() \
-                or request.form.get("record", "")
-            body = _card_text(number, desk.settings.card_url)
-        elif kind == "image":
+        if kind == "image":
             settings = get_runtime().settings
             upload = request.files.get("image")
             if upload is None:
                 raise UploadRefused("Choose an image to send.")
             limit = int(float(current_app.config["AGENT_UPLOAD_MAX_BYTES"]))
             media = [save_upload(upload, settings=settings, max_bytes=limit)]
-        elif kind != "text":
+        elif kind not in ("text", "card"):
             raise HandoffError(f"Unknown kind of reply {kind!r}.")
         with store.write():
             handoff.owned_entry(store, conversation_id, agent=agent)
+            if kind == "card":  # only a case of this chat's own user
+                body = handoff.chat_case_card(store, conversation_id, number,
+                                              url=desk.settings.card_url)
             message_id = handoff.send_to_user(store, conversation_id, body=body, media=media,
                                               kind=kind, sender="agent")
     except (HandoffError, UploadRefused) as exc:
@@ -236,15 +240,6 @@ def _act(conversation_id: int, action, done_text: str):
     return _done(_page(conversation_id), flash_text=done_text)
 
 
-def _card_text(number: str, url_template: str) -> str:
-    number = number.strip().upper()
-    found = get_db().query_records("cases", where={"number": number}, limit=1) \
-        if number else []
-    if not found:
-        raise HandoffError(f"There is no case {number or '(none chosen)'}.")
-    return handoff.case_card(found[0], url=url_template)
-
-
 def _page(conversation_id: int) -> str:
     return url_for("workspace.conversation", conversation_id=conversation_id)
 
@@ -276,21 +271,49 @@ def _entry_json(entry: dict, now: float) -> dict:
         "waited": max(0, int(now - parse_iso(entry["queued_at"]))),
         "agent": entry["agent_name"], "user": entry["user_display_name"],
         "last_text": (entry["last_text"] or "")[:140], "outcome": entry["outcome"],
+        "outcome_text": OUTCOMES.get(entry["outcome"] or "", entry["outcome"] or ""),
         "url": _page(entry["conversation_id"]),
         "accept_url": url_for("workspace.accept", entry_id=entry["id"]),
     }
 
 
+# How a chat ended, in the queue's "Recently ended" list and on the chat's page.
+OUTCOMES = {
+    "ended": "ended by the agent",
+    "transferred": "given back to the bot",
+    "timed_out": "nobody accepted it in time",
+    "left": "the user texted MENU and went back to the bot",
+}
+
+
 def _entry_state(entry: dict, agent: dict, *, closed: bool) -> dict:
+    who = "you" if entry["agent_id"] == agent["id"] else (entry["agent_name"] or "an agent")
     if entry["ended_at"] is not None:
         state = "ended"
+        text = {
+            "ended": f"This chat has ended: {who} ended it.",
+            "transferred": f"This chat has ended: {who} gave it back to the bot.",
+            "timed_out": "This chat has ended: nobody accepted it in time, so it went back "
+                         "to the bot.",
+            "left": "This chat has ended: the user texted MENU and went back to the bot.",
+        }.get(entry["outcome"], "This chat has ended.")
     elif entry["agent_id"] is None:
         state = "waiting"
+        text = "Waiting for an agent." if entry["kind"] == "chat" \
+            else "Callback request: waiting for an agent to text the user."
+    elif entry["agent_id"] == agent["id"]:
+        state, text = "mine", "You are handling this chat."
     else:
-        state = "mine" if entry["agent_id"] == agent["id"] else "taken"
-    return {"id": entry["id"], "state": state, "agent": entry["agent_name"],
+        state, text = "taken", f"{who} is handling this chat."
+    return {"id": entry["id"], "state": state, "text": text, "agent": entry["agent_name"],
             "outcome": entry["outcome"], "kind": entry["kind"], "closed": closed,
             "accept_url": url_for("workspace.accept", entry_id=entry["id"])}
+
+
+def _presence(count: int, *, open_now: bool) -> str:
+    text = "Nobody is signed in" if count == 0 else \
+        f"{count} agent{'' if count == 1 else 's'} signed in"
+    return text + ("" if open_now else " · outside opening hours")
 
 
 def _message_json(message: dict, errors: dict[int, str]) -> dict:

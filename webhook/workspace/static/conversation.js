@@ -71,13 +71,7 @@
 
   function showEntry(current) {
     entry = current;
-    const texts = {
-      waiting: "Waiting for an agent.",
-      mine: "You are handling this chat.",
-      taken: (current.agent || "Another agent") + " is handling this chat.",
-      ended: "This chat has ended (" + (current.outcome || "") + ").",
-    };
-    stateEl.textContent = texts[current.state];
+    stateEl.textContent = current.text;  // worded by the server, as on the first load
     stateEl.className = "state " + current.state;
     acceptButton.hidden = current.state !== "waiting";
     const mine = current.state === "mine";
@@ -135,7 +129,8 @@
     form.querySelector("#reply-body").value = "";
     form.querySelector("#reply-image").value = "";
     form.querySelector("#reply-caption").value = "";
-    form.querySelector("#reply-number").value = "";
+    const number = form.querySelector("#reply-number");  // absent when there are no cases
+    if (number) number.value = "";
     await poll();
   }
 

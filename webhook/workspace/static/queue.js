@@ -64,14 +64,15 @@
     const ended = document.getElementById("ended");
     ended.replaceChildren(...data.ended.map((e) => {
       const li = P.el("li");
-      const link = P.el("a", null, e.phone + (e.user ? " · " + e.user : ""));
+      const link = P.el("a", "chat-link", e.phone);
       link.href = e.url;
       li.appendChild(link);
-      li.appendChild(P.el("span", "muted", " " + (e.outcome || "")));
+      li.appendChild(P.el("span", "who", e.user || "guest"));
+      li.appendChild(P.el("span", "outcome", e.outcome_text));
       return li;
     }));
-    document.getElementById("presence").textContent =
-      data.agents_present + " agent(s) signed in" + (data.open_now ? "" : " · outside opening hours");
+    document.getElementById("ended-empty").hidden = data.ended.length > 0;
+    document.getElementById("presence").textContent = data.presence;
   }
 
   refresh();

@@ -1,0 +1,81 @@
+"""The workspace's wording as an agent reads it, in chromium: presence, chat states, the
+"Recently ended" list. The runtime is served on 127.0.0.1 without its sender (nothing here
+needs a message to leave), and the user's texts are signed Twilio webhooks."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from devtools.prism import free_port
+from engine.store import Store
+from tests.agents.conftest import CARD_URL, PASSWORD, PHONE, add_agents
+from tests.support.browser import screenshot_dir
+from tests.webhook.conftest import Twilio, load_examples, runtime_config
+from webhook import create_app
+
+TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="browser test",
+                                    AGENT_CARD_URL=CARD_URL))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    add_agents(store)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield base_url, Twilio(app.test_client(), url=base_url), store
+    finally:
+        server.shutdown()
+        serving.join(timeout=5)
+        store.close()
+
+
+def test_the_workspace_says_what_happened_in_words(served, page):
+    base_url, twilio, _store = served
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base_url}/agent/login")
+    page.fill("input[name=user_name]", "beth")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#presence")).to_have_text("1 agent signed in", timeout=TIMEOUT)
+
+    twilio.text(PHONE, "hello")
+    twilio.text(PHONE, "agent")
+    page.locator("#waiting button.accept").click(timeout=TIMEOUT)
+    state = page.locator("#chat-state")
+    expect(state).to_have_text("You are handling this chat.", timeout=TIMEOUT)
+
+    # The user texts MENU: the agent sees the chat end, and why, without reloading.
+    twilio.text(PHONE, "MENU")
+    expect(state).to_have_text("This chat has ended: the user texted MENU and went back to "
+                               "the bot.", timeout=TIMEOUT)
+    expect(page.locator("#messages li", has_text="You've left the chat with Beth Anglin.")) \
+        .to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#send")).to_be_disabled()
+    page.screenshot(path=str(screenshot_dir() / "workspace-chat-left.png"), full_page=True)
+
+    page.click("a.brand")
+    ended = page.locator("#ended li")
+    expect(ended).to_have_count(1, timeout=TIMEOUT)
+    expect(ended.locator("a")).to_have_text(PHONE)
+    expect(ended.locator(".outcome")).to_have_text(
+        "the user texted MENU and went back to the bot")
+    expect(page.locator("#ended-empty")).to_be_hidden()
+    # A link styled as the workspace's links, not the browser's default blue and purple.
+    color = ended.locator("a").evaluate("a => getComputedStyle(a).color")
+    assert color == "rgb(31, 95, 153)"
+    assert ended.evaluate("li => getComputedStyle(li).display") == "grid"
+    page.screenshot(path=str(screenshot_dir() / "workspace-queue.png"), full_page=True)
+    assert problems == []
