@@ -116,9 +116,13 @@ def sealed_with(value: str) -> str | None:
     return value.split(":", 2)[1] if is_sealed(value) and value.count(":") >= 2 else None
 
 
+def local_key(folder: str | os.PathLike) -> str:
+    """The key(s) kept in `folder/data_key` (mode 0600), made on first use."""
+    return instance_secret(folder, KEY_FILE, make=new_key)
+
+
 def local_sealer(folder: str | os.PathLike) -> Sealer:
-    """The key kept in `folder/data_key` (mode 0600), made on first use."""
-    return Sealer.from_text(instance_secret(folder, KEY_FILE, make=new_key))
+    return Sealer.from_text(local_key(folder))
 
 
 def default_sealer(database: str) -> Sealer:
