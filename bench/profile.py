@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from bench import loadgen
-from engine.sealing import local_key
 from bench.webhook_load import SCRIPT_LENGTH, parley_database
+from engine.sealing import local_key
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 TOKEN = "profile-token"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import loadgen
-from engine.sealing import local_key
 from bench.floor import reply_chars_for
 from bench.servers import ROOT, Gunicorn, Serving
+from engine.sealing import local_key
 
 SCRIPT_LENGTH = len(loadgen.SCRIPT)
 CONCURRENCY = 32  # requests in flight at saturation: several per gunicorn worker

@@ -13,7 +13,7 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,10 +22,10 @@ FILE_MODE = 0o600
 PIN_PEPPER_FILE = "pin_pepper"
 
 
-def instance_folder() -> Path:
+def instance_folder(environ: Mapping[str, str] = os.environ) -> Path:
     """The instance folder the commands and `parley up` share: $PARLEY_INSTANCE_PATH, else
     instance/ beside the packages (Flask's default for the apps)."""
-    return Path(os.environ.get("PARLEY_INSTANCE_PATH") or ROOT / "instance")
+    return Path(environ.get("PARLEY_INSTANCE_PATH") or ROOT / "instance")
 
 
 def private_folder(folder: str | os.PathLike, *, tighten: bool = False) -> Path:
@@ -61,10 +61,22 @@ def private_file(path: str | os.PathLike) -> Path:
 
 
 def write_private(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to an owner-only file (0600), replacing what was there."""
-    path = private_file(path)
-    with open(path, "wb") as handle:
-        handle.write(data)
+    """Write `data` to an owner-only file (0600), replacing what was there at once: a reader
+    sees the old content or the new, never half of it (a key file must never be torn)."""
+    path = Path(path)
+    private_folder(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
     return path
 
 

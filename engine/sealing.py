@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from engine.errors import ConfigError, SealingError
-from engine.instance import instance_secret
+from engine.instance import instance_secret, write_private
 
 PREFIX = "sealed:"
 ENV = "PARLEY_DATA_KEY"
@@ -123,6 +123,12 @@ def local_key(folder: str | os.PathLike) -> str:
 
 def local_sealer(folder: str | os.PathLike) -> Sealer:
     return Sealer.from_text(local_key(folder))
+
+
+def write_local_key(folder: str | os.PathLike, keys: Sequence[str]) -> None:
+    """Replace the keys of `folder/data_key` (the sandbox's rotation)."""
+    Sealer(keys)  # refuse anything that is not a key before it replaces the file
+    write_private(Path(folder) / KEY_FILE, ",".join(keys).encode("ascii"))
 
 
 def default_sealer(database: str) -> Sealer:

@@ -1,6 +1,6 @@
 """Inbound media: which URLs may be fetched, and the download job the worker runs.
 
-Imports engine.store and webhook.config. A media URL comes from a (signed) Twilio request, yet
+Imports engine.instance, engine.store, webhook.config. A media URL comes from a signed request, yet
 it is treated as untrusted: only https, only allow-listed Twilio media hosts, only public
 addresses, redirects followed by hand and checked hop by hop, the account's credentials sent
 to the first host only, at most MEDIA_MAX_BYTES, images only. Loopback over plain http is
@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from engine.instance import private_folder, write_private
 from engine.store import Store
 from webhook.config import Settings
 
@@ -230,10 +231,10 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
             with store.write():
                 store.media_fetch_failed(job["id"], owner=owner, error=str(exc), retry_in=again)
             continue
-        folder = inbound_folder(settings)
-        folder.mkdir(parents=True, exist_ok=True)
+        # Users' photos: owner-only, whatever the umask (folders 0700, files 0600).
+        folder = private_folder(inbound_folder(settings), tighten=True)
         name = f"{job['message_id']}-{job['position']}{IMAGE_TYPES[kind]}"
-        (folder / name).write_bytes(data)
+        write_private(folder / name, data)
         relative = str(Path("media") / "inbound" / name)
         with store.write():
             store.media_fetch_done(job["id"], owner=owner, file=relative, size=len(data),

@@ -6,6 +6,9 @@ page builds Twilio's form, signs it with the sandbox's token and posts it to /tw
 (in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
 the sender delivers (agent replies, notifications) land in the phone's thread, which the page
 polls. Its script is a static file: the page's CSP allows no inline script.
+
+What the phone sent is logged as the runtime stored it: a PIN or a one-time code, or an answer
+to a sensitive variable, shows as "[redacted]" there too (the browser showed it as typed).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from flask import (
 )
 from werkzeug.test import Client
 
+from engine.conversation import REDACTED
+from engine.instance import private_folder, write_private
 from engine.sms import segment_count
 from webhook import get_runtime
 from webhook.config import E164
@@ -84,18 +89,14 @@ def send() -> tuple[Response, int]:
         kind = sniff_image(data)
         if kind is None:
             return jsonify(error="That file is not an image (JPEG, PNG, GIF, WebP...)."), 415
-        folder = sandbox_upload_folder(settings)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(sandbox_upload_folder(settings), tighten=True)
         name = uuid.uuid4().hex + IMAGE_TYPES[kind]
-        (folder / name).write_bytes(data)
+        write_private(folder / name, data)
         media.append((public_url(f"/sandbox/uploads/{name}"), kind))
     if not body.strip() and not media:
         return jsonify(error="Type a message or attach an image."), 400
 
     store = get_db()
-    with store.write():
-        store.sandbox_add(phone_number, direction="sent", number=settings.sms_number,
-                          body=body, media=[url for url, _kind in media])
     sid = "SM" + uuid.uuid4().hex
     params = {
         "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
@@ -111,6 +112,13 @@ def send() -> tuple[Response, int]:
     answer = Client(current_app._get_current_object()).post(
         "/twilio/sms", base_url=public_root() + "/", data=params,
         headers={"X-Twilio-Signature": signature})
+    sent = store.message_by_sid(sid)
+    with store.write():
+        # The body as the runtime stored it, redacted where it is a secret; a message it did
+        # not store cannot say whether it was one, so it is not kept either.
+        store.sandbox_add(phone_number, direction="sent", number=settings.sms_number,
+                          body=sent["body"] if sent else REDACTED,
+                          media=[url for url, _kind in media], sid=sid)
     if answer.status_code != 200:
         return jsonify(error=f"The runtime answered {answer.status_code}."), 502
     replies = parse_twiml(answer.get_data())
