@@ -112,9 +112,10 @@ class Store:
         self.path = str(path)
         self.clock = clock
         self._sealer = sealer
-        if not _in_memory(self.path):
+        if not _in_memory(self.path) and Path(self.path).parent.is_dir():
             # Made owner-only before SQLite opens it: SQLite would follow the umask (0644),
-            # and it gives the -wal and -shm files the database file's mode.
+            # and it gives the -wal and -shm files the database file's mode. (A missing
+            # folder stays missing: open_store makes it, a plain connection fails.)
             private_file(self.path)
             for suffix in ("-wal", "-shm"):
                 tighten(self.path + suffix)  # left 0644 by a version before this one

@@ -1,11 +1,12 @@
 """The local sandbox's phone page: try Parley in a browser with no Twilio account.
 
-Imports engine.sms/store, webhook.db/media/security. Registered only when SANDBOX is on. A
-simulated phone texts the runtime through the very path Twilio uses: the server side of this
-page builds Twilio's form, signs it with the sandbox's token and posts it to /twilio/sms
-(in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
-the sender delivers (agent replies, notifications) land in the phone's thread, which the page
-polls. Its script is a static file: the page's CSP allows no inline script.
+Imports engine (conversation, instance, sms, store), webhook.db/media/security. Registered
+only when SANDBOX is on. A simulated phone texts the runtime through the very path Twilio
+uses: the server side of this page builds Twilio's form, signs it with the sandbox's token
+and posts it to /twilio/sms (in-process, through the whole WSGI app, signature check
+included). Replies (TwiML) and what the sender delivers (agent replies, notifications) land in
+the phone's thread, which the page polls. Its script is a static file: the page's CSP allows
+no inline script.
 
 What the phone sent is logged as the runtime stored it: a PIN or a one-time code, or an answer
 to a sensitive variable, shows as "[redacted]" there too (the browser showed it as typed).
