@@ -93,8 +93,10 @@ class TestUsers:
         assert result.exit_code != 0
         assert "a PIN must be 4 to 8 digits" in result.output
 
-    def test_set_pin_without_a_pepper_is_refused(self, run, ada):
-        result = run("users", "set-pin", "ada", input="4321\n4321\n", env={})
+    def test_set_pin_without_a_pepper_is_refused(self, run, ada, tmp_path):
+        # Neither PARLEY_PIN_PEPPER nor a sandbox's pepper in the instance folder.
+        result = run("users", "set-pin", "ada", input="4321\n4321\n",
+                     env={"PARLEY_INSTANCE_PATH": str(tmp_path / "instance")})
         assert result.exit_code != 0
         assert "PIN_PEPPER is not set" in result.output
 
