@@ -173,15 +173,20 @@ def open_state(state: dict, sealer: Sealer) -> dict:
 
 
 def reseal_state(state: dict, sealer: Sealer) -> bool:
-    """Re-seal a stored state's sealed variables with the current key, in place; True if
-    anything changed."""
+    """Seal a stored state's sensitive variables with the current key, in place (sealed again,
+    or sealed for the first time if an older version stored them in clear); True if anything
+    changed."""
     variables = state.get("vars") or {}
     changed = False
     for name in sensitive_names(state).intersection(variables):
         value = variables[name]
-        if is_sealed(value) and sealed_with(value) != sealer.key_id:
+        if not is_sealed(value):
+            variables[name] = sealer.seal(json.dumps(value, ensure_ascii=False))
+        elif sealed_with(value) != sealer.key_id:
             variables[name] = sealer.reseal(value)
-            changed = True
+        else:
+            continue
+        changed = True
     return changed
 
 

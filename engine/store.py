@@ -1966,3 +1966,33 @@ def m0005_agents(db: sqlite_utils.Database) -> None:
         CREATE INDEX agent_notes_conversation ON agent_notes (conversation_id, id);
         """
     )
+
+
+@migrations()
+def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
+    """Answers to sensitive variables stored in clear before they were sealed: forgotten in
+    conversations that closed or went to people; in a topic still running, marked, so the
+    store seals them at the conversation's next save (or `parley rotate-key` does)."""
+    sensitive: dict[tuple[str, int], list[str]] = {}
+    for topic_id, version, document in db.execute(
+            "SELECT topic_id, version, document FROM topic_versions").fetchall():
+        variables = json.loads(document).get("variables") or {}
+        names = sorted(name for name, spec in variables.items()
+                       if isinstance(spec, dict) and spec.get("sensitive"))
+        if names:
+            sensitive[(topic_id, version)] = names
+    if not sensitive:
+        return
+    rows = db.execute("SELECT id, state, closed_at FROM conversations"
+                      " WHERE instr(state, '\"vars\":{}') = 0").fetchall()
+    for conversation_id, text, closed_at in rows:
+        state = json.loads(text)
+        names = sensitive.get((state.get("topic"), state.get("version")))
+        if not names or not set(names).intersection(state.get("vars") or {}):
+            continue
+        sealing.mark_sensitive(state, names)
+        if closed_at is not None or state.get("mode") != "topic":
+            sealing.drop_sensitive(state)
+        db.execute("UPDATE conversations SET state = ? WHERE id = ?",
+                   (dumps(state), conversation_id))
+

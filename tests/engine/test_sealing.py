@@ -3,6 +3,8 @@ the conversation ends or people take it over; and the sealing itself (engine/sea
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine import sealing
@@ -131,3 +133,31 @@ class TestSealer:
         # Fernet's random IV: equal answers do not show as equal values in the database.
         sealer = sealing.Sealer([sealing.new_key()])
         assert sealer.seal("1234") != sealer.seal("1234")
+
+
+class TestAnswersStoredByAnOlderVersion:
+    def test_the_upgrade_forgets_closed_ones_and_running_topics_seal_theirs(self, store):
+        with store.write():
+            store.save_topic_version(MEMORABLE_WORD)
+            store.publish_topic_version("memorable", 1)
+        waiting = {"mode": "topic", "topic": "memorable", "version": 1, "node": "confirm",
+                   "vars": {"word": WORD}, "fallbacks": 0}  # as saved before sealing
+        # An older version stored these in clear, and left them there after the end.
+        now = store.now()
+        for phone, closed_at in (("+15550100007", now), (PHONE, None)):
+            store.conn.execute(
+                "INSERT INTO conversations (phone, state, mode, started_at, updated_at, rev,"
+                " closed_at) VALUES (?, ?, 'topic', ?, ?, 1, ?)",
+                (phone, json.dumps(waiting), now, now, closed_at))
+        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?",
+                           ("m0007_sensitive_answers",))
+        assert store.migrate() == ["m0007_sensitive_answers"]
+        closed, running = [row["state"] for row in store.conn.execute(
+            "SELECT state FROM conversations ORDER BY id")]
+        assert WORD not in closed and '"word"' not in closed
+        # The running topic still has its answer, and it is sealed at the next message.
+        assert store.open_conversation(PHONE).state["vars"]["word"] == WORD
+        engine = Engine(store, catalog=StaticCatalog([MEMORABLE_WORD]))
+        engine.process(Inbound(PHONE, "maybe"))  # not yes or no: asked again
+        assert WORD not in stored_state(store, store.open_conversation(PHONE).id)
+        assert store.open_conversation(PHONE).state["vars"]["word"] == WORD
