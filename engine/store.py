@@ -453,8 +453,9 @@ class Store:
         ).fetchone()
         if row is None:
             return
-        state = json.loads(row[0])
-        text = dumps(sealing.drop_sensitive(state)) if state.get(sealing.SENSITIVE) else row[0]
+        text = row[0]
+        if f'"{sealing.SENSITIVE}":' in text:
+            text = dumps(sealing.drop_sensitive(json.loads(text)))
         self.conn.execute(
             "UPDATE conversations SET closed_at = ?, updated_at = ?, mode = 'closed', state = ?"
             " WHERE id = ? AND closed_at IS NULL",
