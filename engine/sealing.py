@@ -17,6 +17,7 @@ runtime refuses to start outside the sandbox without PARLEY_DATA_KEY (webhook/co
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import json
 import os
@@ -137,8 +138,13 @@ def default_sealer(database: str) -> Sealer:
     if text:
         return Sealer.from_text(text)
     if database == ":memory:" or database.startswith("file:"):
-        return Sealer([new_key()])  # the database lives in this process only, and so may its key
+        return _process_sealer()  # the database lives in this process only, and so may its key
     return local_sealer(Path(database).parent)
+
+
+@functools.cache
+def _process_sealer() -> Sealer:
+    return Sealer([new_key()])
 
 
 # -------------------------------------------------------------- a conversation's saved state
