@@ -6,7 +6,8 @@ with an HMAC-SHA256, authenticated, with a random IV): never anything home-made 
 
 A sealed value reads `sealed:<key id>:<Fernet token>`. The key id (8 hex digits of the key's
 SHA-256) says which key sealed it, so `parley rotate-key` knows what to re-seal and a wrong
-key is named in the error instead of looking like tampering.
+key is named in the error instead of looking like tampering. (The id picks the one key to
+try, where cryptography's MultiFernet would try each key in turn and could not say which.)
 
 Keys: `PARLEY_DATA_KEY`, one or more Fernet keys separated by commas; the first seals, every
 one opens (during a rotation: "new,old"). Without it, the key is the file `data_key` beside the
