@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import loadgen
 from bench.webhook_load import SCRIPT_LENGTH, parley_database
+from engine.sealing import local_key
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 TOKEN = "profile-token"
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
             "DATABASE": str(database), "INSTANCE_PATH": str(Path(folder) / "instance"),
             "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
             "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "profile",
+            "DATA_KEY": local_key(database.parent),
         })
         client = app.test_client()
         warm = signed_requests(phones=20, first_phone=9_000_000, run=1)

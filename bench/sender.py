@@ -31,6 +31,7 @@ class SenderResults:
 def run(folder: Path, *, messages: int, rounds: int) -> SenderResults:
     """Queue `messages` to distinct phones, time the worker until they are all sent; repeat."""
     from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, PrismServer
+    from engine.sealing import local_key
     from webhook import create_app
     from webhook.db import open_runtime_store
     from webhook.outbox import enqueue
@@ -46,6 +47,7 @@ def run(folder: Path, *, messages: int, rounds: int) -> SenderResults:
             "TWILIO_API_BASE_URL": prism.base_url,
             "SMS_NUMBER": "+15550001000",
             "PUBLIC_URL": "https://sms.example.com",
+            "DATA_KEY": local_key(folder),
         })
         worker = Worker(app)
         store = open_runtime_store(app)

@@ -25,6 +25,7 @@ from pathlib import Path
 from bench import loadgen
 from bench.floor import reply_chars_for
 from bench.servers import ROOT, Gunicorn, Serving
+from engine.sealing import local_key
 
 SCRIPT_LENGTH = len(loadgen.SCRIPT)
 CONCURRENCY = 32  # requests in flight at saturation: several per gunicorn worker
@@ -123,6 +124,7 @@ def parley_server(name: str, database: Path, folder: Path, *, serving: Serving,
         "PARLEY_SMS_NUMBER": loadgen.TO_NUMBER,
         "PARLEY_PUBLIC_URL": server.base_url,
         "PARLEY_PIN_PEPPER": secrets.token_hex(16),
+        "PARLEY_DATA_KEY": local_key(Path(database).parent),
     })
     return server, token
 

@@ -7,6 +7,8 @@ in one BEGIN IMMEDIATE transaction (the webhook claims the MessageSid in the sam
     mode     idle | menu | topic | anything_else | handoff
     topic, version, node   where a topic waits for the user's answer
     vars     the topic's variables
+    sensitive  names of the topic's `sensitive` variables: the store seals their values, and
+             they are dropped when the topic ends, the conversation closes or people take it
     options  the choices the user was shown (a snapshot: "6" means the sixth one they saw)
     page, attempts, fallbacks, menu
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from engine import sms
+from engine import sealing, sms
 from engine.catalog import Catalog
 from engine.commits import CommitGroup, SoloCommits
 from engine.datasources import fetch_json, read_items
@@ -412,6 +414,7 @@ class Engine:
         for key in ("topic", "version", "node", "options", "page", "attempts", "menu"):
             state.pop(key, None)
         state["vars"] = {}
+        sealing.drop_sensitive(state)
         state["mode"] = "idle"
 
     def _close(self, turn: Turn) -> None:
@@ -440,6 +443,8 @@ class Engine:
         state.update(mode="handoff", handoff_reason=reason)
         for key in ("options", "page", "attempts", "menu"):
             state.pop(key, None)
+        # People read the chat from now on: a PIN the topic asked for must not stay behind.
+        sealing.drop_sensitive(state)
         turn.reply.events.append("handoff")
 
     # ------------------------------------------------------------ running a topic
@@ -459,6 +464,7 @@ class Engine:
         defaults = {name: spec.get("default") for name, spec in topic.variables.items()
                     if "default" in spec}
         state.update(mode="topic", topic=topic.id, version=topic.version, vars=defaults)
+        sealing.mark_sensitive(state, topic.sensitive_vars)
         if topic.role == "topic":
             state["fallbacks"] = 0
         turn.reply.events.append(f"topic:{topic.id}")

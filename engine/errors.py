@@ -29,6 +29,10 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+class SealingError(ConfigError):
+    """A sealed value cannot be opened with the data keys configured (PARLEY_DATA_KEY)."""
+
+
 class TopicError(ParleyError):
     """A topic document is not valid; `problems` lists every error with its JSON path."""
 

@@ -1,10 +1,14 @@
-"""The one place that talks SQL: Parley's SQLite store. Imports only engine.errors.
+"""The one place that talks SQL: Parley's SQLite store. Imports engine.errors, instance, sealing.
 
 A real SQLite file in WAL mode with a busy timeout and foreign keys on. Every read-modify-write
 runs in `Store.write()`, which opens the transaction with BEGIN IMMEDIATE: sqlite-utils'
 `atomic()` opens a deferred BEGIN, which fails with "database is locked" when two writers
 upgrade at once. Schema changes are numbered migrations (sqlite-utils `Migrations`), applied
 under a file lock so that several worker processes starting together apply them once.
+
+The database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its -wal
+and -shm the database file's mode). Authenticator secrets and the values of a topic's
+sensitive variables are sealed (engine/sealing.py) before they are written.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from engine import sealing
 from engine.errors import StoreError, TopicNotFound
+from engine.instance import open_private, private_file, private_folder, tighten
 
 migrations = Migrations("parley")
 
@@ -69,7 +75,7 @@ class WriterQueue:
     """
 
     def __init__(self, path: str | None):
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path else None
+        self._fd = open_private(path, os.O_RDWR) if path else None
 
     @classmethod
     def for_database(cls, database: str) -> WriterQueue:
@@ -101,9 +107,18 @@ class Store:
         timeout: float = 30.0,
         synchronous: str = "FULL",
         clock: Callable[[], float] = time.time,
+        sealer: sealing.Sealer | None = None,
     ):
         self.path = str(path)
         self.clock = clock
+        self._sealer = sealer
+        if not _in_memory(self.path) and Path(self.path).parent.is_dir():
+            # Made owner-only before SQLite opens it: SQLite would follow the umask (0644),
+            # and it gives the -wal and -shm files the database file's mode. (A missing
+            # folder stays missing: open_store makes it, a plain connection fails.)
+            private_file(self.path)
+            for suffix in ("-wal", "-shm"):
+                tighten(self.path + suffix)  # left 0644 by a version before this one
         try:
             # isolation_level=None: the driver never opens transactions behind our back; we
             # open every one ourselves with the right mode.
@@ -133,6 +148,14 @@ class Store:
 
     def now(self) -> str:
         return utc_iso(self.clock())
+
+    @property
+    def sealer(self) -> sealing.Sealer:
+        """The data keys: the one given, else PARLEY_DATA_KEY or the local key file (looked
+        up on first use: most connections never seal anything)."""
+        if self._sealer is None:
+            self._sealer = sealing.default_sealer(self.path)
+        return self._sealer
 
     # ---------------------------------------------------------------- transactions
 
@@ -386,7 +409,16 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        return ConversationRow(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+        state = json.loads(row[3])
+        if state.get(sealing.SENSITIVE):
+            sealing.open_state(state, self.sealer)
+        return ConversationRow(row[0], row[1], row[2], state, row[4], row[5], row[6])
+
+    def _state_text(self, state: dict) -> str:
+        """A conversation's state as stored: its sensitive variables sealed."""
+        if state.get(sealing.SENSITIVE):
+            state = sealing.seal_state(state, self.sealer)
+        return dumps(state)
 
     def start_conversation(self, phone: str, *, user_id: int | None,
                            state: dict) -> ConversationRow:
@@ -395,7 +427,7 @@ class Store:
         cur = self.conn.execute(
             "INSERT INTO conversations (phone, user_id, state, mode, started_at, updated_at, rev)"
             " VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (phone, user_id, dumps(state), state.get("mode"), now, now),
+            (phone, user_id, self._state_text(state), state.get("mode"), now, now),
         )
         return ConversationRow(cur.lastrowid, phone, user_id, state, now, now, 0)
 
@@ -407,17 +439,27 @@ class Store:
         self.conn.execute(
             "UPDATE conversations SET state = ?, mode = ?, topic_id = ?, node = ?, user_id = ?,"
             " updated_at = ?, rev = ? WHERE id = ?",
-            (dumps(state), state.get("mode"), state.get("topic"), state.get("node"),
+            (self._state_text(state), state.get("mode"), state.get("topic"), state.get("node"),
              conversation.user_id, conversation.updated_at, conversation.rev, conversation.id),
         )
 
     def close_conversation(self, conversation_id: int) -> None:
+        """Close a conversation; the values of its sensitive variables are dropped."""
         self._require_write()
         now = self.now()
+        row = self.conn.execute(
+            "SELECT state FROM conversations WHERE id = ? AND closed_at IS NULL",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            return
+        text = row[0]
+        if f'"{sealing.SENSITIVE}":' in text:
+            text = dumps(sealing.drop_sensitive(json.loads(text)))
         self.conn.execute(
-            "UPDATE conversations SET closed_at = ?, updated_at = ?, mode = 'closed'"
+            "UPDATE conversations SET closed_at = ?, updated_at = ?, mode = 'closed', state = ?"
             " WHERE id = ? AND closed_at IS NULL",
-            (now, now, conversation_id),
+            (now, now, text, conversation_id),
         )
 
     def conversation(self, conversation_id: int) -> dict | None:
@@ -697,12 +739,18 @@ class Store:
         return dict(rows[0]) if len(rows) == 1 else None
 
     def account_secrets(self, user_id: int) -> dict | None:
-        """The PIN hash and authenticator state of a user: for engine.accounts only."""
+        """The PIN hash and authenticator state of a user (the secret opened): for
+        engine.accounts only."""
         row = self.conn.execute(
             "SELECT id, mobile, pin_hash, totp_secret, totp_last_step FROM users WHERE id = ?",
             (user_id,),
         ).fetchone()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        secrets = dict(row)
+        if sealing.is_sealed(secrets["totp_secret"]):
+            secrets["totp_secret"] = self.sealer.open(secrets["totp_secret"])
+        return secrets
 
     def set_pin_hash(self, user_id: int, pin_hash: str) -> None:
         self._require_write()
@@ -717,8 +765,47 @@ class Store:
         self.conn.execute(
             "UPDATE users SET totp_secret = ?, totp_enrolled_at = ?, totp_last_step = NULL"
             " WHERE id = ?",
-            (secret, self.now(), user_id),
+            (self.sealer.seal(secret), self.now(), user_id),
         )
+
+    def reseal(self) -> dict[str, int]:
+        """Seal every sealed value again with the current key (`parley rotate-key`), and seal
+        authenticator secrets stored in clear by a version before sealing. Returns how many
+        values of each kind were changed; raises SealingError (nothing changed) when a value
+        cannot be opened with the keys given."""
+        self._require_write()
+        sealer = self.sealer
+        counts = {"authenticator secrets": 0, "conversations": 0}
+        for user_id, secret in self.conn.execute(
+                "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL").fetchall():
+            if sealing.sealed_with(secret) != sealer.key_id:
+                self.conn.execute("UPDATE users SET totp_secret = ? WHERE id = ?",
+                                  (sealer.reseal(secret), user_id))
+                counts["authenticator secrets"] += 1
+        # Only states that name sensitive variables can hold sealed values.
+        marker = f'"{sealing.SENSITIVE}":'
+        for conversation_id, text in self.conn.execute(
+                "SELECT id, state FROM conversations WHERE instr(state, ?) > 0",
+                (marker,)).fetchall():
+            state = json.loads(text)
+            if sealing.reseal_state(state, sealer):
+                self.conn.execute("UPDATE conversations SET state = ? WHERE id = ?",
+                                  (dumps(state), conversation_id))
+                counts["conversations"] += 1
+        return counts
+
+    def sealed_key_ids(self) -> set[str]:
+        """The ids of the data keys that sealed what is stored (None: a secret in clear)."""
+        ids = {sealing.sealed_with(secret) for (secret,) in self.conn.execute(
+            "SELECT totp_secret FROM users WHERE totp_secret IS NOT NULL")}
+        marker = f'"{sealing.SENSITIVE}":'
+        for (text,) in self.conn.execute(
+                "SELECT state FROM conversations WHERE instr(state, ?) > 0", (marker,)):
+            state = json.loads(text)
+            variables = state.get("vars") or {}
+            ids |= {sealing.sealed_with(variables[name]) for name in
+                    sealing.sensitive_names(state).intersection(variables)}
+        return ids
 
     def accept_totp_step(self, user_id: int, step: int) -> bool:
         """Record `step` as used; False if it (or a later one) was accepted before (replay)."""
@@ -1550,24 +1637,30 @@ def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 1
         done += count
 
 
+def _in_memory(path: str) -> bool:
+    return path == ":memory:" or path.startswith("file:")
+
+
 @contextlib.contextmanager
 def _file_lock(path: str | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def open_store(path: str | os.PathLike, *, migrate: bool = True, **options: Any) -> Store:
     """Open the database at `path`, creating its folder, and bring its schema up to date."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not _in_memory(str(path)):
+        private_folder(Path(path).parent)
     store = Store(path, **options)
     if migrate:
         store.migrate()
@@ -1878,3 +1971,33 @@ def m0005_agents(db: sqlite_utils.Database) -> None:
         CREATE INDEX agent_notes_conversation ON agent_notes (conversation_id, id);
         """
     )
+
+
+@migrations()
+def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
+    """Answers to sensitive variables stored in clear before they were sealed: forgotten in
+    conversations that closed or went to people; in a topic still running, marked, so the
+    store seals them at the conversation's next save (or `parley rotate-key` does)."""
+    sensitive: dict[tuple[str, int], list[str]] = {}
+    for topic_id, version, document in db.execute(
+            "SELECT topic_id, version, document FROM topic_versions").fetchall():
+        variables = json.loads(document).get("variables") or {}
+        names = sorted(name for name, spec in variables.items()
+                       if isinstance(spec, dict) and spec.get("sensitive"))
+        if names:
+            sensitive[(topic_id, version)] = names
+    if not sensitive:
+        return
+    rows = db.execute("SELECT id, state, closed_at FROM conversations"
+                      " WHERE instr(state, '\"vars\":{}') = 0").fetchall()
+    for conversation_id, text, closed_at in rows:
+        state = json.loads(text)
+        names = sensitive.get((state.get("topic"), state.get("version")))
+        if not names or not set(names).intersection(state.get("vars") or {}):
+            continue
+        sealing.mark_sensitive(state, names)
+        if closed_at is not None or state.get("mode") != "topic":
+            sealing.drop_sensitive(state)
+        db.execute("UPDATE conversations SET state = ? WHERE id = ?",
+                   (dumps(state), conversation_id))
+

@@ -2,7 +2,9 @@
 
 The top layer: imports engine and webhook.notifications. parley.cli registers `users` and
 `notify` on its `main` group. PINs are read from a hidden prompt (never from the command line,
-where shell history and `ps` would keep them) and hashed with PARLEY_PIN_PEPPER.
+where shell history and `ps` would keep them) and hashed with PARLEY_PIN_PEPPER, or in the
+sandbox with the pepper `parley up` keeps in the instance folder. Authenticator secrets are
+sealed with PARLEY_DATA_KEY, or in the sandbox with the key kept beside its database.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ from pathlib import Path
 
 import click
 
-from engine import accounts
+from engine import accounts, sealing
 from engine.commandline import database_option
 from engine.errors import ParleyError
+from engine.instance import instance_folder, sandbox_pin_pepper
 from engine.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def opened(database: str) -> Iterator[Store]:
+def opened(database: str, *, sealer: sealing.Sealer | None = None) -> Iterator[Store]:
     """The database, with Parley's errors shown as one clear line."""
-    store = open_store(database)
+    store = open_store(database, sealer=sealer)
     try:
         yield store
     except ParleyError as exc:
@@ -35,7 +38,24 @@ def opened(database: str) -> Iterator[Store]:
 
 
 def pepper() -> bytes | None:
-    return accounts.pepper_bytes(os.environ.get("PARLEY_PIN_PEPPER"))
+    """PARLEY_PIN_PEPPER, else the sandbox's pepper that `parley up` keeps in the instance
+    folder (the runtime it starts hashes with that one)."""
+    value = os.environ.get("PARLEY_PIN_PEPPER") or sandbox_pin_pepper(instance_folder(),
+                                                                        create=False)
+    return accounts.pepper_bytes(value)
+
+
+def data_sealer(database: str) -> sealing.Sealer:
+    """PARLEY_DATA_KEY, else the sandbox's key beside the database. Refused where a Twilio
+    token is set (a real deployment), so a forgotten variable never seals with a stray key."""
+    text = os.environ.get(sealing.ENV, "").strip()
+    if text:
+        return sealing.Sealer.from_text(text)
+    if os.environ.get("PARLEY_TWILIO_AUTH_TOKEN", "").strip():
+        raise click.ClickException(
+            f"{sealing.ENV} is not set: set it to the runtime's data key, which seals "
+            "authenticator secrets outside the database.")
+    return sealing.local_sealer(Path(database).parent)
 
 
 @click.group()
@@ -102,7 +122,7 @@ def enroll_totp(user_name: str, png_path: str | None, qr: bool, database: str) -
     stop working.
     """
     issuer = os.environ.get("PARLEY_PROGRAM_NAME") or "Parley"
-    with opened(database) as store, store.write():
+    with opened(database, sealer=data_sealer(database)) as store, store.write():
         enrolment = accounts.enrol_totp(store, accounts.require_user(store, user_name),
                                         issuer=issuer)
     click.echo(enrolment.uri)

@@ -308,6 +308,48 @@ def export_topic(topic_id: str, version: int | None, output: str | None, databas
         click.echo(text, nl=False)
 
 
+@main.command("rotate-key")
+@database_option
+def rotate_key(database: str) -> None:
+    """Seal every sealed value again with a new data key, without losing any.
+
+    With PARLEY_DATA_KEY (a deployment): set it to "NEW,OLD" everywhere and restart, run this,
+    then set it to "NEW" alone and restart. In the sandbox (its key kept beside the database):
+    stop `parley up`; this makes the new key and retires the old one itself.
+    """
+    from engine import sealing
+    from engine.store import open_store
+    from parley.accounts_cli import data_sealer
+
+    local = not os.environ.get(sealing.ENV, "").strip()
+    sealer = data_sealer(database)
+    folder = Path(database).parent
+    if local:
+        # The file holds "new,old" until every value is sealed again: a crash in between
+        # leaves both keys there, and nothing unreadable.
+        old = [part for part in sealing.local_key(folder).split(",") if part]
+        new = sealing.new_key()
+        sealing.write_local_key(folder, [new, *old])
+        sealer = sealing.Sealer([new, *old])
+    store = open_store(database, sealer=sealer)
+    try:
+        with store.write():
+            counts = store.reseal()
+    except ParleyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    if local:
+        sealing.write_local_key(folder, [new])
+    click.echo("sealed again with data key " + sealer.key_id + ": "
+               + ", ".join(f"{count} {what}" for what, count in counts.items()))
+    if local:
+        click.echo(f"the old key is retired: {folder / sealing.KEY_FILE} holds the new one alone")
+    elif len(sealer.key_ids) > 1:
+        click.echo(f"everything opens with the new key alone: set {sealing.ENV} to it (the "
+                   "first one) and restart Parley")
+
+
 @main.command("bench", add_help_option=False,
               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)

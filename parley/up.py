@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import click
@@ -19,7 +20,7 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from engine.errors import ConfigError
-from engine.instance import instance_secret
+from engine.instance import instance_folder, private_folder, sandbox_pin_pepper
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_LOGINS = ("admin", "agent")
@@ -54,11 +55,20 @@ def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
                     store.set_agent_password("agent", generate_password_hash(known["agent"]))
     finally:
         store.close()
-    instance.mkdir(parents=True, exist_ok=True)
+    private_folder(instance, tighten=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("".join(f"{name} {known[name]}\n" for name in SANDBOX_LOGINS))
     return known
+
+
+def sandbox_environment(environ: MutableMapping[str, str], *, url: str) -> None:
+    """What `parley up` sets for the sandbox runtime. The pepper must live outside the
+    database; in the sandbox a file of the instance folder will do, the same file `parley
+    users set-pin` reads (parley/accounts_cli.py)."""
+    environ["PARLEY_SANDBOX"] = "1"
+    environ.setdefault("PARLEY_PUBLIC_URL", url)
+    environ.setdefault("PARLEY_PIN_PEPPER", sandbox_pin_pepper(instance_folder(environ)))
 
 
 @click.command("up")
@@ -76,17 +86,13 @@ def up(host: str, port: int, designer_port: int) -> None:
     sandbox = not os.environ.get("PARLEY_TWILIO_AUTH_TOKEN")
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     database = os.environ.setdefault("PARLEY_DATABASE",
-                                     str(ROOT / "instance" / "parley.sqlite"))
+                                     str(instance_folder() / "parley.sqlite"))
     if sandbox:
         if not _is_loopback(host):
             raise click.ClickException(
                 f"the sandbox only listens on this machine (127.0.0.1), not on {host}: its "
                 "phone page needs no password.")
-        os.environ["PARLEY_SANDBOX"] = "1"
-        os.environ.setdefault("PARLEY_PUBLIC_URL", f"http://{shown}:{port}")
-        # The pepper must live outside the database; in the sandbox, a local file will do.
-        os.environ.setdefault("PARLEY_PIN_PEPPER", instance_secret(ROOT / "instance", "pin_pepper",
-                                                      make=lambda: secrets.token_urlsafe(32)))
+        sandbox_environment(os.environ, url=f"http://{shown}:{port}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         runtime = create_app()

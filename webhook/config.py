@@ -1,8 +1,9 @@
 """The runtime's settings: defaults, and the checks that stop a misconfigured start.
 
-Imports engine.errors, engine.instance and engine.outbound. Keys come from `PARLEY_<KEY>`
-environment variables (Flask's `from_prefixed_env`), the instance folder's `config.py`, or
-`create_app(test_config)`; each check raises `ConfigError` with one sentence that says what to set.
+Imports engine.errors, engine.instance, engine.outbound and engine.sealing. Keys come from
+`PARLEY_<KEY>` environment variables (Flask's `from_prefixed_env`), the instance folder's
+`config.py`, or `create_app(test_config)`; each check raises `ConfigError` with one sentence that
+says what to set.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from engine.errors import ConfigError
 from engine.instance import instance_secret
 from engine.outbound import OutboundPolicy, data_source_policy
+from engine.sealing import MAKE_ONE, Sealer, local_sealer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_URL": None,
     "IDLE_TIMEOUT_MINUTES": 30,
     "SANDBOX": False,
+    # Fernet key(s) sealing authenticator secrets and sensitive answers ("new,old" while
+    # rotating). Required outside the sandbox; the sandbox keeps one beside its database.
+    "DATA_KEY": None,
     "SANDBOX_PHONES": list(SANDBOX_PHONES),
     "TRUST_PROXY": 0,  # how many proxies in front set X-Forwarded-* (0: trust none)
     # Inbound media: hosts it may come from ("*.example.com" matches subdomains), and
@@ -63,7 +68,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _STRING_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "SMS_NUMBER",
-                "NOTIFY_NUMBER", "PUBLIC_URL")
+                "NOTIFY_NUMBER", "PUBLIC_URL", "DATA_KEY")
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class Settings:
     outbox_max_attempts: int
     worker_poll_seconds: float
     twilio_timeout_seconds: float
+    sealer: Sealer  # the data keys: what every store of this runtime seals and opens with
 
     def from_number(self, channel: str) -> str:
         if channel == "notification" and self.notify_number:
@@ -155,6 +161,7 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         raise ConfigError(f"PARLEY_TWILIO_API_BASE_URL {api_base_url!r} is not an http(s) URL.")
     idle = number(config, "IDLE_TIMEOUT_MINUTES", minimum=0.1)
     database = config.get("DATABASE") or str(Path(instance_path) / "parley.sqlite")
+    sealer = _sealer(config.get("DATA_KEY"), sandbox=sandbox, database=str(database))
     trust_proxy = int(number(config, "TRUST_PROXY", minimum=0))
     media_hosts = _hosts(config.get("MEDIA_HOSTS"), "MEDIA_HOSTS")
     media_test_hosts = _hosts(config.get("MEDIA_TEST_HOSTS"), "MEDIA_TEST_HOSTS")
@@ -191,7 +198,19 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         outbox_max_attempts=int(number(config, "OUTBOX_MAX_ATTEMPTS", minimum=1)),
         worker_poll_seconds=number(config, "WORKER_POLL_SECONDS", minimum=0.01),
         twilio_timeout_seconds=number(config, "TWILIO_TIMEOUT_SECONDS", minimum=0.1),
+        sealer=sealer,
     )
+
+
+def _sealer(value: Any, *, sandbox: bool, database: str) -> Sealer:
+    text = (value or "").strip()
+    if text:
+        return Sealer.from_text(text)
+    if sandbox:
+        # The same file the commands find beside the database (engine/sealing.py).
+        return local_sealer(Path(database).parent)
+    raise ConfigError("PARLEY_DATA_KEY is not set: set it to a key kept outside the database, "
+                      f"which seals authenticator secrets and sensitive answers; {MAKE_ONE}.")
 
 
 def sandbox_token(instance_path: str) -> str:

@@ -26,7 +26,7 @@ def open_runtime_store(app: Flask | None = None) -> Store:
     from webhook import get_runtime
 
     runtime = get_runtime(app)
-    return Store(runtime.settings.database, clock=runtime.clock)
+    return Store(runtime.settings.database, clock=runtime.clock, sealer=runtime.settings.sealer)
 
 
 def _thread_store() -> Store:

@@ -1,14 +1,14 @@
 """Inbound media: which URLs may be fetched, and the download job the worker runs.
 
-Imports engine.store, engine.outbound and webhook.config. A media URL comes from a (signed)
-Twilio request, yet it is treated as untrusted: it is fetched through engine.outbound, the policy
-every outbound request of Parley follows (https only, allow-listed hosts, public addresses
-checked and connected to, redirects checked hop by hop, size and time caps). Media adds its own
-rules: the hosts are PARLEY_MEDIA_HOSTS (Twilio's), loopback over plain http only for the
-host:port pairs of MEDIA_TEST_HOSTS (tests), the account's credentials go to the first host
-only, and only images are kept, by their content as well as their declared type. Downloads run
-in the worker, never on the request path; the file lands in the instance folder and is recorded
-on the message's media.
+Imports engine.instance, engine.store, engine.outbound and webhook.config. A media URL comes
+from a (signed) Twilio request, yet it is treated as untrusted: it is fetched through
+engine.outbound, the policy every outbound request of Parley follows (https only, allow-listed
+hosts, public addresses checked and connected to, redirects checked hop by hop, size and time
+caps). Media adds its own rules: the hosts are PARLEY_MEDIA_HOSTS (Twilio's), loopback over
+plain http only for the host:port pairs of MEDIA_TEST_HOSTS (tests), the account's credentials
+go to the first host only, and only images are kept, by their content as well as their declared
+type. Downloads run in the worker, never on the request path; the file lands in the instance
+folder and is recorded on the message's media.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.errors import OutboundRefused, OutboundUnavailable
+from engine.instance import private_folder, write_private
 from engine.outbound import OutboundPolicy
 from engine.store import Store
 from webhook.config import Settings
@@ -180,10 +181,10 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
             with store.write():
                 store.media_fetch_failed(job["id"], owner=owner, error=str(exc), retry_in=again)
             continue
-        folder = inbound_folder(settings)
-        folder.mkdir(parents=True, exist_ok=True)
+        # Users' photos: owner-only, whatever the umask (folders 0700, files 0600).
+        folder = private_folder(inbound_folder(settings), tighten=True)
         name = f"{job['message_id']}-{job['position']}{IMAGE_TYPES[kind]}"
-        (folder / name).write_bytes(data)
+        write_private(folder / name, data)
         relative = str(Path("media") / "inbound" / name)
         with store.write():
             store.media_fetch_done(job["id"], owner=owner, file=relative, size=len(data),

@@ -1,17 +1,20 @@
 """The local sandbox's phone page: try Parley in a browser with no Twilio account.
 
-Imports engine.sms/store, webhook.db/media/security. Registered only when SANDBOX is on. A
-simulated phone texts the runtime through the very path Twilio uses: the server side of this
-page builds Twilio's form, signs it with the sandbox's token and posts it to /twilio/sms
-(in-process, through the whole WSGI app, signature check included). Replies (TwiML) and what
-the sender delivers (agent replies, notifications) land in the phone's thread, which the page
-polls. Its script is a static file: the page's CSP allows no inline script.
+Imports engine (conversation, instance, sms, store), webhook.db/media/security. Registered only
+when SANDBOX is on. A simulated phone texts the runtime through the very path Twilio uses: the
+server side of this page builds Twilio's form, signs it with the sandbox's token and posts it to
+/twilio/sms (in-process, through the whole WSGI app, signature check included). Replies (TwiML)
+and what the sender delivers (agent replies, notifications) land in the phone's thread, which
+the page polls. Its script is a static file: the page's CSP allows no inline script.
 
 The page needs no password, so it answers this machine only: the client's own address (the
 socket's, never a forwarded header) must be loopback (404 otherwise), and so must the Host
 it asked for (403 otherwise), so a web page whose name is re-pointed at 127.0.0.1 (DNS
 rebinding) cannot drive it from the user's browser. The runtime refuses to start the sandbox
 with a real Twilio token (webhook/config.py), so nothing here is ever signed with one.
+
+What the phone sent is logged as the runtime stored it: a PIN or a one-time code, or an answer
+to a sensitive variable, shows as "[redacted]" there too (the browser showed it as typed).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from flask import (
 )
 from werkzeug.test import Client
 
+from engine.conversation import REDACTED
+from engine.instance import private_folder, write_private
 from engine.sms import segment_count
 from webhook import get_runtime
 from webhook.config import E164
@@ -163,18 +168,14 @@ def send() -> tuple[Response, int]:
         kind = sniff_image(data)
         if kind is None:
             return jsonify(error="That file is not an image (JPEG, PNG, GIF, WebP...)."), 415
-        folder = sandbox_upload_folder(settings)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(sandbox_upload_folder(settings), tighten=True)
         name = uuid.uuid4().hex + IMAGE_TYPES[kind]
-        (folder / name).write_bytes(data)
+        write_private(folder / name, data)
         media.append((public_url(f"/sandbox/uploads/{name}"), kind))
     if not body.strip() and not media:
         return jsonify(error="Type a message or attach an image."), 400
 
     store = get_db()
-    with store.write():
-        store.sandbox_add(phone_number, direction="sent", number=to,
-                          body=body, media=[url for url, _kind in media])
     sid = "SM" + uuid.uuid4().hex
     params = {
         "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid,
@@ -190,6 +191,13 @@ def send() -> tuple[Response, int]:
     answer = Client(current_app._get_current_object()).post(
         "/twilio/sms", base_url=public_root() + "/", data=params,
         headers={"X-Twilio-Signature": signature})
+    sent = store.message_by_sid(sid)
+    with store.write():
+        # The body as the runtime stored it, redacted where it is a secret; a message it did
+        # not store cannot say whether it was one, so it is not kept either.
+        store.sandbox_add(phone_number, direction="sent", number=to,
+                          body=sent["body"] if sent else REDACTED,
+                          media=[url for url, _kind in media], sid=sid)
     if answer.status_code != 200:
         return jsonify(error=f"The runtime answered {answer.status_code}."), 502
     replies = parse_twiml(answer.get_data())

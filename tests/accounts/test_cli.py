@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
 from click.testing import CliRunner
 
-from engine import accounts
+from engine import accounts, sealing
+from engine.catalog import StaticCatalog
+from engine.conversation import Engine
+from engine.errors import SealingError
+from engine.linking import LinkingTexts
+from engine.messages import Inbound
 from engine.store import open_store
 from parley.cli import main
+from parley.up import sandbox_environment
 from tests.accounts.conftest import ABEL_PHONE, PEPPER
+from tests.engine.topics import MEMORABLE_WORD
+from webhook import create_app
 
 ENV = {"PARLEY_PIN_PEPPER": PEPPER.decode(), "PARLEY_PROGRAM_NAME": "Acme IT"}
 
@@ -83,8 +93,10 @@ class TestUsers:
         assert result.exit_code != 0
         assert "a PIN must be 4 to 8 digits" in result.output
 
-    def test_set_pin_without_a_pepper_is_refused(self, run, ada):
-        result = run("users", "set-pin", "ada", input="4321\n4321\n", env={})
+    def test_set_pin_without_a_pepper_is_refused(self, run, ada, tmp_path):
+        # Neither PARLEY_PIN_PEPPER nor a sandbox's pepper in the instance folder.
+        result = run("users", "set-pin", "ada", input="4321\n4321\n",
+                     env={"PARLEY_INSTANCE_PATH": str(tmp_path / "instance")})
         assert result.exit_code != 0
         assert "PIN_PEPPER is not set" in result.output
 
@@ -165,3 +177,136 @@ class TestNotify:
         result = run("notify", "ada", "Hello")
         assert result.exit_code != 0
         assert "opted out" in result.output
+
+
+def enrolled_secret(result) -> str:
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("Secret"))
+    return line.rsplit(" ", 1)[1]
+
+
+def answer_a_sensitive_question(database: str, sealer: sealing.Sealer, word: str) -> None:
+    """A conversation left waiting with a sensitive answer in its state."""
+    store = open_store(database, sealer=sealer)
+    try:
+        engine = Engine(store, catalog=StaticCatalog([MEMORABLE_WORD]))
+        engine.process(Inbound(ABEL_PHONE, "memorable"))
+        engine.process(Inbound(ABEL_PHONE, word))
+    finally:
+        store.close()
+
+
+def read_back(database: str, sealer: sealing.Sealer) -> tuple[str, str, set]:
+    """(ada's authenticator secret, the sensitive answer, the key ids that sealed them)."""
+    store = open_store(database, sealer=sealer)
+    try:
+        user = store.user(user_name="ada")
+        return (store.account_secrets(user["id"])["totp_secret"],
+                store.open_conversation(ABEL_PHONE).state["vars"]["word"],
+                store.sealed_key_ids())
+    finally:
+        store.close()
+
+
+class TestRotateKey:
+    def test_a_deployment_rotates_with_new_and_old_key_then_the_new_one_alone(self, run, ada,
+                                                                              database):
+        old, new = sealing.new_key(), sealing.new_key()
+        secret = enrolled_secret(run("users", "enroll-totp", "ada", "--no-qr",
+                                     env={**ENV, "PARLEY_DATA_KEY": old}))
+        answer_a_sensitive_question(database, sealing.Sealer([old]), "Xylophone-Quartz-77")
+        result = run("rotate-key", env={**ENV, "PARLEY_DATA_KEY": f"{new},{old}"})
+        assert result.exit_code == 0, result.output
+        assert result.output == (
+            f"sealed again with data key {sealing.key_id(new)}: 1 authenticator secrets, "
+            "1 conversations\neverything opens with the new key alone: set PARLEY_DATA_KEY "
+            "to it (the first one) and restart Parley\n")
+        assert read_back(database, sealing.Sealer([new])) == (
+            secret, "Xylophone-Quartz-77", {sealing.key_id(new)})
+        with pytest.raises(SealingError, match="which PARLEY_DATA_KEY does not hold"):
+            read_back(database, sealing.Sealer([old]))
+        # Run again, nothing is left to do.
+        again = run("rotate-key", env={**ENV, "PARLEY_DATA_KEY": new})
+        assert "0 authenticator secrets, 0 conversations" in again.output
+
+    def test_without_the_old_key_nothing_changes(self, run, ada, database):
+        old = sealing.new_key()
+        secret = enrolled_secret(run("users", "enroll-totp", "ada", "--no-qr",
+                                     env={**ENV, "PARLEY_DATA_KEY": old}))
+        result = run("rotate-key", env={**ENV, "PARLEY_DATA_KEY": sealing.new_key()})
+        assert result.exit_code != 0
+        assert f"sealed with data key {sealing.key_id(old)}" in result.output
+        store = open_store(database, sealer=sealing.Sealer([old]))
+        assert store.account_secrets(store.user(user_name="ada")["id"])["totp_secret"] == secret
+        store.close()
+
+    def test_the_sandbox_makes_a_new_key_file_and_retires_the_old_one(self, run, ada,
+                                                                       database, tmp_path):
+        secret = enrolled_secret(run("users", "enroll-totp", "ada", "--no-qr"))
+        key_file = tmp_path / "data_key"
+        old = key_file.read_text()
+        answer_a_sensitive_question(database, sealing.Sealer([old]), "Xylophone-Quartz-77")
+        result = run("rotate-key")
+        assert result.exit_code == 0, result.output
+        new = key_file.read_text()
+        assert "," not in new and new != old
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert read_back(database, sealing.Sealer([new])) == (
+            secret, "Xylophone-Quartz-77", {sealing.key_id(new)})
+
+    def test_secrets_stored_in_clear_by_an_older_version_are_sealed(self, run, ada, database):
+        store = open_store(database)
+        store.conn.execute("UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP'")  # as before
+        store.close()
+        key = sealing.new_key()
+        assert run("rotate-key", env={**ENV, "PARLEY_DATA_KEY": key}).exit_code == 0
+        store = open_store(database, sealer=sealing.Sealer([key]))
+        assert store.sealed_key_ids() == {sealing.key_id(key)}
+        assert store.account_secrets(1)["totp_secret"] == "JBSWY3DPEHPK3PXP"
+        store.close()
+
+    def test_a_deployment_without_the_data_key_is_refused(self, run, ada):
+        for command in (("rotate-key",), ("users", "enroll-totp", "ada", "--no-qr")):
+            result = run(*command, env={**ENV, "PARLEY_TWILIO_AUTH_TOKEN": "real-token"})
+            assert result.exit_code != 0
+            assert "PARLEY_DATA_KEY is not set" in result.output
+
+
+class TestSandbox:
+    def test_set_pin_uses_the_pepper_parley_up_made_and_the_pin_links_the_phone(
+            self, tmp_path, monkeypatch):
+        for key in [k for k in os.environ if k.startswith("PARLEY_")]:
+            monkeypatch.delenv(key)
+        instance = tmp_path / "instance"
+        up_environment = {"PARLEY_INSTANCE_PATH": str(instance)}
+        sandbox_environment(up_environment, url="http://localhost:5000")  # `parley up`
+        # Another terminal: it shares the instance folder, not `parley up`'s environment.
+        shell = {"PARLEY_INSTANCE_PATH": str(instance)}
+        runner = CliRunner()
+        assert runner.invoke(main, ["users", "add", "ada", "--display-name", "Ada",
+                                    "--mobile", ABEL_PHONE], env=shell).exit_code == 0
+        pin = runner.invoke(main, ["users", "set-pin", "ada"], input="4321\n4321\n", env=shell)
+        assert pin.exit_code == 0, pin.output
+        secret = enrolled_secret(runner.invoke(main, ["users", "enroll-totp", "ada", "--no-qr"],
+                                               env=shell))
+        for key, value in up_environment.items():
+            monkeypatch.setenv(key, value)
+        client = create_app().test_client()
+
+        def text(body: str) -> list[str]:
+            response = client.post("/sandbox/send", data={"phone": ABEL_PHONE, "body": body},
+                                   headers={"X-Parley-Sandbox": "1"})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            thread = client.get("/sandbox/thread", query_string={"phone": ABEL_PHONE}).json
+            return [m["body"] for m in thread["messages"] if m["direction"] == "received"
+                    ][-response.json["replies"]:]
+
+        texts = LinkingTexts()
+        assert text("LINK") == [texts.ask_identity]
+        assert text("ada") == [texts.ask_pin]
+        assert text("4321") == [texts.ask_code]
+        assert text(pyotp.TOTP(secret).now()) == [texts.linked.format(name="Ada")]
+        # The phone's own log keeps the PIN and the code redacted, as the runtime stores them.
+        thread = client.get("/sandbox/thread", query_string={"phone": ABEL_PHONE}).json
+        assert [m["body"] for m in thread["messages"] if m["direction"] == "sent"] == [
+            "LINK", "ada", "[redacted]", "[redacted]"]

@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
+from engine.sealing import local_key
 from engine.store import Store
 from tests.agents.conftest import CARD_URL, PASSWORD, add_agents
 from tests.support.browser import screenshot_dir
@@ -91,7 +92,7 @@ def runtime(prism, tmp_path):
             "PUBLIC_URL": base_url, "MEDIA_TEST_HOSTS": [media.netloc],
             "WORKER_POLL_SECONDS": 0.2, "OUTBOX_BACKOFF_SECONDS": 0,
             "TWILIO_TIMEOUT_SECONDS": 5, "SECRET_KEY": "end to end",
-            "AGENT_CARD_URL": CARD_URL,
+            "AGENT_CARD_URL": CARD_URL, "DATA_KEY": local_key(tmp_path),
         })
         store = Store(app.config["DATABASE"])
         load_examples(store)

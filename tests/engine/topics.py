@@ -27,3 +27,22 @@ CHOOSE_FRUIT = {
         {"id": "bye", "type": "flow.end", "ask_anything_else": False},
     ],
 }
+
+# A secret answer the topic keeps while it asks one more question.
+MEMORABLE_WORD = {
+    "id": "memorable",
+    "name": "Memorable word",
+    "version": 1,
+    "discovery": {"keywords": ["memorable"]},
+    "variables": {"word": {"type": "string", "sensitive": True},
+                  "sure": {"type": "boolean"}},
+    "start": "ask",
+    "nodes": [
+        {"id": "ask", "type": "input.text", "prompt": "Your memorable word?", "var": "word",
+         "next": "confirm"},
+        {"id": "confirm", "type": "input.boolean", "prompt": "Keep it?", "var": "sure",
+         "on_yes": "kept", "on_no": "bye"},
+        {"id": "kept", "type": "response.text", "text": "Kept.", "next": "bye"},
+        {"id": "bye", "type": "flow.end", "ask_anything_else": False},
+    ],
+}

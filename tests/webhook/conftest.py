@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from engine.sample import load_sample_data
+from engine.sealing import local_key
 from engine.store import Store
 from webhook import create_app
 from webhook.sandbox import parse_twiml
@@ -37,6 +38,8 @@ def runtime_config(folder: Path, **overrides) -> dict:
         "PUBLIC_URL": PUBLIC_URL,
         "OUTBOX_BACKOFF_SECONDS": 0,
         "TWILIO_TIMEOUT_SECONDS": 5,
+        # The key file beside the database: stores a test opens on it seal with the same key.
+        "DATA_KEY": local_key(folder),
     }
     config.update(overrides)
     return config

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import stat
 import sys
 
 import pytest
 from click.testing import CliRunner
 
 from engine.errors import ConfigError
+from engine.sealing import key_id, new_key
 from tests.webhook.conftest import NOTIFY_NUMBER, SMS_NUMBER, TOKEN, Twilio, runtime_config
 from webhook import create_app, get_runtime
 from webhook.commands import serve
@@ -78,11 +80,44 @@ class TestFailClosed:
         ({"SANDBOX": "maybe"}, "PARLEY_SANDBOX must be 1 or 0"),
         ({"MEDIA_TEST_HOSTS": ["media.example.com:443"]}, "only name loopback hosts"),
         ({"TWILIO_API_BASE_URL": "ftp://mock"}, "not an http\\(s\\) URL"),
+        ({"DATA_KEY": "hunter2"}, "PARLEY_DATA_KEY holds something that is not a Fernet key"),
     ])
     def test_each_mistake_is_named(self, tmp_path, overrides, message):
         with pytest.raises(ConfigError, match=message) as info:
             create_app(runtime_config(tmp_path, **overrides))
         assert str(info.value).count(". ") == 0  # one sentence
+
+
+class TestDataKey:
+    def test_outside_the_sandbox_no_data_key_refuses_to_start(self, tmp_path):
+        with pytest.raises(ConfigError, match="PARLEY_DATA_KEY is not set") as info:
+            create_app(without(runtime_config(tmp_path), "DATA_KEY"))
+        # The sentence says how to make one, and the command it gives makes a key that works.
+        assert 'python -c "from cryptography.fernet import Fernet; ' \
+               'print(Fernet.generate_key().decode())"' in str(info.value)
+        assert str(info.value).count(". ") == 0
+        create_app(runtime_config(tmp_path, DATA_KEY=new_key()))
+
+    def test_from_the_environment_too(self, tmp_path, monkeypatch):
+        clear_parley_environment(monkeypatch)
+        for key, value in without(runtime_config(tmp_path), "DATA_KEY").items():
+            monkeypatch.setenv(f"PARLEY_{key}", str(value))
+        with pytest.raises(ConfigError, match="PARLEY_DATA_KEY is not set"):
+            create_app()
+        key = new_key()
+        monkeypatch.setenv("PARLEY_DATA_KEY", f"{key},{new_key()}")
+        sealer = get_runtime(create_app()).settings.sealer
+        assert sealer.key_id == key_id(key) and len(sealer.key_ids) == 2
+
+    def test_the_sandbox_keeps_its_key_in_an_owner_only_instance_file(self, tmp_path):
+        instance = tmp_path / "instance"
+        sealer = get_runtime(create_app({"INSTANCE_PATH": str(instance), "SANDBOX": True})
+                             ).settings.sealer
+        key_file = instance / "data_key"
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert sealer.key_id == key_id(key_file.read_text().strip())
+        again = create_app({"INSTANCE_PATH": str(instance), "SANDBOX": True})
+        assert get_runtime(again).settings.sealer.key_id == sealer.key_id
 
 
 class TestSources:
@@ -104,7 +139,8 @@ class TestSources:
         instance.mkdir()
         (instance / "config.py").write_text(
             f'TWILIO_ACCOUNT_SID = "AC{"ab" * 16}"\nTWILIO_AUTH_TOKEN = "file-token"\n'
-            f'SMS_NUMBER = "{SMS_NUMBER}"\nPUBLIC_URL = "https://file.example.com"\n')
+            f'SMS_NUMBER = "{SMS_NUMBER}"\nPUBLIC_URL = "https://file.example.com"\n'
+            f'DATA_KEY = "{new_key()}"\n')
         clear_parley_environment(monkeypatch)
         monkeypatch.setenv("PARLEY_INSTANCE_PATH", str(instance))
         settings = get_runtime(create_app()).settings
