@@ -33,7 +33,7 @@ from webhook import create_app, get_runtime
 from webhook.accounts import account_policy
 from webhook.outbox import Sender
 
-API_TOKEN = "test-notify-token"
+API_TOKEN = "test-notify-token-0123456789abcdef0123"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 LINKING = LinkingTexts()
 SUBSCRIPTIONS = SubscriptionTexts()

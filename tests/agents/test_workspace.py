@@ -67,7 +67,7 @@ class TestSignIn:
 
     def test_the_cookie_is_not_secure_on_a_plain_http_sandbox(self, tmp_path):
         app = create_app(runtime_config(tmp_path, PUBLIC_URL="http://localhost:5000",
-                                        SECRET_KEY="x"))
+                                        SECRET_KEY="test-session-key-0123456789abcdef0123"))
         assert app.config["SESSION_COOKIE_SECURE"] is False
 
     def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(self, app, beth):
@@ -260,7 +260,7 @@ class TestReplies:
     def test_an_image_over_the_limit_is_refused(self, tmp_path):
         from tests.agents.conftest import add_agents
 
-        app = create_app(runtime_config(tmp_path, SECRET_KEY="x", AGENT_UPLOAD_MAX_BYTES=100))
+        app = create_app(runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123", AGENT_UPLOAD_MAX_BYTES=100))
         from engine.store import Store
         from tests.webhook.conftest import Twilio, load_examples
 
