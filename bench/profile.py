@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app({
             "DATABASE": str(database), "INSTANCE_PATH": str(Path(folder) / "instance"),
             "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
-            "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "profile-pepper-0123456789abcdef0123456",
+            "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
         })
         client = app.test_client()
         warm = signed_requests(phones=20, first_phone=9_000_000, run=1)

@@ -71,7 +71,7 @@ class TestOutage:
                                                            "Too Many Requests"),
                                 log_path=tmp_path / "prism-429.log")
         config = runtime_config(
-            tmp_path, TWILIO_API_BASE_URL=up.base_url, SECRET_KEY="reliability-session-key-0123456789abcdef",
+            tmp_path, TWILIO_API_BASE_URL=up.base_url, SECRET_KEY="s" * 32,
             NOTIFY_API_TOKEN=NOTIFY_TOKEN, WORKER_POLL_SECONDS=0.1,
             OUTBOX_BACKOFF_SECONDS=0.2, OUTBOX_BACKOFF_MAX_SECONDS=1.0,
             OUTBOX_MAX_ATTEMPTS=200)
