@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         app = create_app({
             "DATABASE": str(database), "INSTANCE_PATH": str(Path(folder) / "instance"),
             "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
-            "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "profile",
+            "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
             "DATA_KEY": local_key(database.parent),
         })
         client = app.test_client()

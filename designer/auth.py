@@ -21,8 +21,8 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from designer.db import get_store
-from engine.accounts import session_token_hash as token_hash
-from engine.accounts import staff_sign_in
+from engine.signin import MAX_USER_NAME, local_path, staff_sign_in
+from engine.signin import session_token_hash as token_hash
 
 bp = Blueprint("auth", __name__)
 
@@ -73,9 +73,7 @@ def http_error(error):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("index")
+    return local_path(target) or url_for("index")
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -87,12 +85,15 @@ def login():
     if request.method == "POST":
         user_name = request.form.get("user_name", "").strip()
         password = request.form.get("password", "")
-        token, error = staff_sign_in(get_store(), "author", user_name, password)
+        token, error = staff_sign_in(get_store(), "author", user_name, password,
+                                     client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             session["token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
+        if len(user_name) > MAX_USER_NAME:
+            user_name = ""  # refused unread; not worth sending back
     status = 401 if error else 200
     return render_template("login.html", error=error, user_name=user_name), status
 

@@ -15,7 +15,6 @@ import hmac
 import io
 import re
 from dataclasses import dataclass, field
-from secrets import token_urlsafe
 
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -84,19 +83,25 @@ def hash_pin(pin: str, *, pepper: bytes | None) -> str:
 _DUMMY_HASH: str | None = None
 
 
+def prepare_dummy_pin_hash() -> None:
+    """Make the hash an unknown user's PIN is checked against, before the first check: made
+    during a check, it would make that one answer slower than a wrong PIN's."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = generate_password_hash("not a pin", method="scrypt")
+
+
 def check_pin(stored: str | None, pin: str, *, pepper: bytes | None) -> bool:
     """Whether `pin` is the PIN behind `stored`.
 
     With no stored hash (an unknown user, no PIN set) it still spends the time of a real check,
     so the answer's timing does not tell an attacker which user names exist.
     """
-    global _DUMMY_HASH
     if not pepper:
         raise ConfigError("PIN_PEPPER is not set: PINs cannot be checked without it")
     candidate = _peppered(pin.strip(), pepper)
     if stored is None:
-        if _DUMMY_HASH is None:
-            _DUMMY_HASH = generate_password_hash("not a pin", method="scrypt")
+        prepare_dummy_pin_hash()
         check_password_hash(_DUMMY_HASH, candidate)
         return False
     return check_password_hash(stored, candidate)
@@ -175,6 +180,15 @@ def check_code(store: Store, user_id: int, code: str) -> bool:
 
 
 # ------------------------------------------------------------------ lockouts
+#
+# Who a failure counts against (README, "Accounts"): always the phone that sent it; besides,
+# the account only when this phone may link that account, which is what keeps strangers from
+# locking a customer out. With LINK_REQUIRE_MATCHING_PHONE on (the default) only the account's
+# own mobile may link it, so a stranger's guesses lock the stranger's phone and nothing else,
+# for an existing user name and a missing one alike. With it off, any phone may link any
+# account: failures count against the account, and against the name itself when no account
+# has it, so "too many attempts" comes after as many failures for a missing name as for a
+# real one. The store keeps every counter's name as a hash only.
 
 
 def phone_key(phone: str) -> str:
@@ -185,25 +199,46 @@ def user_key(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-def locked_until(store: Store, *, phone: str, user_id: int | None) -> float | None:
-    """When linking may be tried again by this phone or for this account, if locked now."""
-    keys = [phone_key(phone)] + ([user_key(user_id)] if user_id is not None else [])
+def name_key(identifier: str) -> str:
+    return f"link-name:{identifier.strip().casefold()}"
+
+
+def may_link(policy: AccountPolicy, *, phone: str, account: dict | None) -> bool:
+    """Whether a right PIN and code from `phone` would link `account`."""
+    return account is not None and (
+        not policy.require_matching_phone or account["mobile"] == phone)
+
+
+def account_counter(policy: AccountPolicy, *, phone: str, account: dict | None,
+                    identifier: str) -> str | None:
+    """The counter besides the phone's that failures of this attempt count against."""
+    if may_link(policy, phone=phone, account=account):
+        return user_key(account["id"])
+    if account is None and not policy.require_matching_phone:
+        return name_key(identifier)
+    return None
+
+
+def counters(phone: str, account_counter: str | None) -> list[str]:
+    return [phone_key(phone)] + ([account_counter] if account_counter else [])
+
+
+def locked_until(store: Store, keys: list[str]) -> float | None:
+    """When linking may be tried again with these counters, if one is locked now."""
     ends = [end for end in (store.lockout_until(key) for key in keys) if end is not None]
     return max(ends) if ends else None
 
 
-def record_failure(store: Store, policy: AccountPolicy, *, phone: str,
-                   user_id: int | None) -> bool:
-    """Count a failed attempt against the phone and the account; True if now locked."""
-    keys = [phone_key(phone)] + ([user_key(user_id)] if user_id is not None else [])
+def record_failure(store: Store, policy: AccountPolicy, keys: list[str]) -> bool:
+    """Count a failed attempt against each counter; True if one is now locked."""
     locked = [store.record_auth_failure(key, max_failures=policy.max_failures,
                                         lockout_seconds=policy.lockout_seconds) for key in keys]
     return any(locked)
 
 
-def clear_failures(store: Store, *, phone: str, user_id: int) -> None:
-    store.clear_auth_failures(phone_key(phone))
-    store.clear_auth_failures(user_key(user_id))
+def clear_failures(store: Store, keys: list[str]) -> None:
+    for key in keys:
+        store.clear_auth_failures(key)
 
 
 # ------------------------------------------------------------------ users
@@ -223,46 +258,3 @@ def require_user(store: Store, user_name: str) -> dict:
     if user is None:
         raise AccountError(f"there is no user {user_name!r} (see `parley users list`)")
     return user
-
-
-# ------------------------------------------------------------------ staff sign-in
-
-STAFF_MAX_FAILURES = 5
-STAFF_LOCKOUT_SECONDS = 15 * 60
-STAFF_LOCKED = "Too many failed sign-ins for this user name: try again in 15 minutes."
-STAFF_WRONG = "Unknown user name or wrong password."
-# Checked when the user name is unknown, so both failures take the same time.
-_DUMMY_PASSWORD_HASH = generate_password_hash("not a password")
-
-
-def session_token_hash(token: str) -> str:
-    """What the store keeps of a staff session's cookie token: its SHA-256."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def staff_sign_in(store: Store, kind: str, user_name: str,
-                  password: str) -> tuple[str | None, str | None]:
-    """Sign a designer author ("author") or an agent ("agent") in.
-
-    Returns (session token, None), the session being open in the store, or (None, why not).
-    A wrong password is counted: after STAFF_MAX_FAILURES the user name is locked for
-    STAFF_LOCKOUT_SECONDS, right password or not; a sign-in clears the count.
-    """
-    find, open_session = {"author": (store.author, store.open_author_session),
-                          "agent": (store.agent, store.open_agent_session)}[kind]
-    staff = find(user_name) if user_name else None
-    valid = check_password_hash(staff["password_hash"] if staff else _DUMMY_PASSWORD_HASH,
-                                password)
-    key = f"{kind}:{user_name.casefold()}"
-    if store.lockout_until(key) is not None:
-        return None, STAFF_LOCKED
-    if staff is None or not valid:
-        with store.write():
-            store.record_auth_failure(key, max_failures=STAFF_MAX_FAILURES,
-                                      lockout_seconds=STAFF_LOCKOUT_SECONDS)
-        return None, STAFF_WRONG
-    token = token_urlsafe(32)
-    with store.write():
-        store.clear_auth_failures(key)
-        open_session(staff["id"], session_token_hash(token))
-    return token, None

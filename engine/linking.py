@@ -4,11 +4,14 @@ An engine Interceptor. Imports engine.accounts, engine.conversation (types only)
 and engine.topic. The conversation's state holds where linking is (never a PIN or a code):
 
     state["linking"] = {"step": "identify" | "pin" | "code", "user": id or None,
-                        "phone_ok": bool, "resume": topic id or None}
+                        "phone_ok": bool, "counter": lockout counter or None,
+                        "resume": topic id or None}
 
 Failures never say which part was wrong (no such user, wrong PIN, number not the account's
-mobile): an attacker learns nothing from them, and every one counts against the phone and, when
-the account exists, the account.
+mobile): an existing and a missing user name get the same texts, in the same steps, after the
+same work (one slow PIN hash each). Every failure counts against the phone, and against the
+account only when this phone may link it (engine.accounts, "lockouts"), so strangers cannot
+lock a customer out, and a lockout says nothing about which user names exist.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ class AccountLinking:
     def __init__(self, *, policy: AccountPolicy, texts: LinkingTexts | None = None):
         self.policy = policy
         self.texts = texts or LinkingTexts()
+        if "pin" in policy.factors and policy.pepper:
+            accounts.prepare_dummy_pin_hash()
 
     # ------------------------------------------------------------ Interceptor
 
@@ -118,10 +123,10 @@ class AccountLinking:
             turn.say(texts.unavailable, kind="system")
             return
         turn.reply.events.append("link:started")
-        if self._locked(turn, user_id=None, resume=resume.id if resume else None):
+        if self._locked(turn, counter=None, resume=resume.id if resume else None):
             return
         turn.state["linking"] = {"step": "identify", "user": None, "phone_ok": False,
-                                 "resume": resume.id if resume else None}
+                                 "counter": None, "resume": resume.id if resume else None}
         if resume is None:
             turn.say(texts.ask_identity, kind="prompt")
         else:
@@ -146,8 +151,9 @@ class AccountLinking:
         linking["user"] = account["id"] if account else None
         # An unknown name or a foreign number is not told apart from a wrong PIN: the
         # conversation goes on the same way and fails at the first factor.
-        linking["phone_ok"] = bool(account) and (
-            not self.policy.require_matching_phone or account["mobile"] == phone)
+        linking["phone_ok"] = accounts.may_link(self.policy, phone=phone, account=account)
+        linking["counter"] = accounts.account_counter(self.policy, phone=phone,
+                                                      account=account, identifier=identifier)
         self._ask_factor(turn, linking, "pin" if "pin" in self.policy.factors else "totp")
 
     def _ask_factor(self, turn: Turn, linking: dict, factor: str) -> None:
@@ -155,8 +161,8 @@ class AccountLinking:
         turn.say(self.texts.ask_pin if factor == "pin" else self.texts.ask_code, kind="prompt")
 
     def _check(self, turn: Turn, linking: dict, *, factor: str) -> None:
-        user_id = linking["user"]
-        if self._locked(turn, user_id=user_id, resume=linking["resume"]):
+        counter = self._counter(linking)
+        if self._locked(turn, counter=counter, resume=linking["resume"]):
             return
         if self._verify(turn, linking, factor=factor):
             if factor == "pin" and "totp" in self.policy.factors:
@@ -165,14 +171,13 @@ class AccountLinking:
                 self._link(turn, linking)
             return
         turn.reply.events.append(f"link:failed:{factor}")
-        locked = accounts.record_failure(turn.store, self.policy, phone=turn.conversation.phone,
-                                         user_id=user_id)
-        if locked:
-            self._locked(turn, user_id=user_id, resume=linking["resume"])
+        keys = accounts.counters(turn.conversation.phone, counter)
+        if accounts.record_failure(turn.store, self.policy, keys):
+            self._locked(turn, counter=counter, resume=linking["resume"])
         elif factor == "totp" and "pin" in self.policy.factors:
             turn.say(self.texts.bad_code, kind="prompt")  # who they are is settled by the PIN
         else:
-            linking.update(step="identify", user=None, phone_ok=False)
+            linking.update(step="identify", user=None, phone_ok=False, counter=None)
             turn.say(self.texts.no_match, kind="prompt")
 
     def _verify(self, turn: Turn, linking: dict, *, factor: str) -> bool:
@@ -194,9 +199,18 @@ class AccountLinking:
             return False
         return accounts.check_code(store, user_id, turn.text)
 
-    def _locked(self, turn: Turn, *, user_id: int | None, resume: str | None) -> bool:
-        """Refuse (and end linking) while the phone or the account is locked out."""
-        until = accounts.locked_until(turn.store, phone=turn.conversation.phone, user_id=user_id)
+    @staticmethod
+    def _counter(linking: dict) -> str | None:
+        if "counter" in linking:
+            return linking["counter"]
+        # Linking begun before counters were kept in the state: only a phone allowed to
+        # link the account ever counted against it.
+        return accounts.user_key(linking["user"]) if linking["phone_ok"] else None
+
+    def _locked(self, turn: Turn, *, counter: str | None, resume: str | None) -> bool:
+        """Refuse (and end linking) while the phone, or the account it may link, is locked."""
+        until = accounts.locked_until(turn.store,
+                                      accounts.counters(turn.conversation.phone, counter))
         if until is None:
             return False
         turn.state.pop("linking", None)
@@ -214,7 +228,7 @@ class AccountLinking:
 
     def _link(self, turn: Turn, linking: dict) -> None:
         store, phone, user_id = turn.store, turn.conversation.phone, linking["user"]
-        accounts.clear_failures(store, phone=phone, user_id=user_id)
+        accounts.clear_failures(store, accounts.counters(phone, self._counter(linking)))
         store.link_phone(phone, user_id)
         turn.conversation.user_id = user_id
         turn.forget_user()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -47,6 +48,11 @@ def utc_iso(epoch: float) -> str:
 
 def parse_iso(text: str) -> float:
     return dt.datetime.fromisoformat(text).timestamp()
+
+
+def lockout_digest(key: str) -> str:
+    """What auth_lockouts keeps of a counter's name: its SHA-256, never the text itself."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def dumps(value: Any) -> str:
@@ -816,10 +822,16 @@ class Store:
             (step, user_id, step),
         ).rowcount == 1
 
+    # Lockouts and throttles. Callers name a counter in words ("user:7", "phone:+1...",
+    # "author:ada", "address:203.0.113.9"); the table keeps only the SHA-256 of that name, so
+    # whatever a stranger posts as a user name is never stored, and every row is the same size.
+    # A row means nothing once its window and its lockout are over (expires_at): each failure
+    # first deletes the expired rows, through an index, so the table holds only live counters.
+
     def lockout_until(self, key: str) -> float | None:
         """When the lockout of `key` ("user:7", "phone:+1...") ends, if it is locked now."""
         row = self.conn.execute(
-            "SELECT locked_until FROM auth_lockouts WHERE key = ?", (key,)
+            "SELECT locked_until FROM auth_lockouts WHERE key = ?", (lockout_digest(key),)
         ).fetchone()
         if row is None or row[0] is None:
             return None
@@ -835,8 +847,10 @@ class Store:
         """
         self._require_write()
         now = self.clock()
+        self.conn.execute("DELETE FROM auth_lockouts WHERE expires_at <= ?", (utc_iso(now),))
+        digest = lockout_digest(key)
         row = self.conn.execute(
-            "SELECT failures, window_started_at FROM auth_lockouts WHERE key = ?", (key,)
+            "SELECT failures, window_started_at FROM auth_lockouts WHERE key = ?", (digest,)
         ).fetchone()
         failures = 0
         if row is not None and row[1] and now - parse_iso(row[1]) < lockout_seconds:
@@ -846,19 +860,25 @@ class Store:
             started = utc_iso(now)
         failures += 1
         locked = failures >= max_failures
+        until = utc_iso(now + lockout_seconds) if locked else None
+        expires = until or utc_iso(parse_iso(started) + lockout_seconds)
         self.conn.execute(
-            "INSERT INTO auth_lockouts (key, failures, window_started_at, locked_until)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures ="
+            "INSERT INTO auth_lockouts (key, failures, window_started_at, locked_until,"
+            " expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures ="
             " excluded.failures, window_started_at = excluded.window_started_at,"
-            " locked_until = coalesce(excluded.locked_until, locked_until)",
-            (key, 0 if locked else failures, None if locked else started,
-             utc_iso(now + lockout_seconds) if locked else None),
+            " locked_until = coalesce(excluded.locked_until, locked_until),"
+            " expires_at = max(excluded.expires_at, coalesce(locked_until, ''))",
+            (digest, 0 if locked else failures, None if locked else started, until, expires),
         )
         return locked
 
     def clear_auth_failures(self, key: str) -> None:
         self._require_write()
-        self.conn.execute("DELETE FROM auth_lockouts WHERE key = ?", (key,))
+        self.conn.execute("DELETE FROM auth_lockouts WHERE key = ?", (lockout_digest(key),))
+
+    def auth_lockout_rows(self) -> int:
+        """How many lockout counters are stored (live ones: expired rows are purged)."""
+        return self.conn.execute("SELECT count(*) FROM auth_lockouts").fetchone()[0]
 
     def notifications_on(self, user_id: int) -> bool:
         row = self.conn.execute(
@@ -1969,6 +1989,20 @@ def m0005_agents(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX agent_notes_conversation ON agent_notes (conversation_id, id);
+        """
+    )
+
+
+@migrations()
+def m0006_lockout_digests(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Counters are now keyed by the SHA-256 of their name (never a posted user name) and
+        -- purged once expired. Rows of the old form can never match a new key: they go, and
+        -- with them any lockout running during the upgrade.
+        DELETE FROM auth_lockouts;
+        ALTER TABLE auth_lockouts ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
+        CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
         """
     )
 

@@ -8,7 +8,8 @@ once; the keys it reads (all optional, as PARLEY_<KEY> in the environment):
     LINK_FACTORS                "pin,totp" (default), "pin" or "totp"
     LINK_REQUIRE_MATCHING_PHONE 1 (default): link only from the account's mobile number
     LINK_MAX_FAILURES           5: failed attempts before a lockout ...
-    LINK_LOCKOUT_MINUTES        15: ... of this long, per account and per phone
+    LINK_LOCKOUT_MINUTES        15: ... of this long, per phone, and per account for
+                                a phone that may link it (engine.accounts, "lockouts")
     PROGRAM_NAME                "Parley": the name in HELP and STOP answers and in
                                 authenticator apps
     HELP_CONTACT                how to get help, said in the HELP answer

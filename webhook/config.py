@@ -21,6 +21,7 @@ from engine.errors import ConfigError
 from engine.instance import instance_secret
 from engine.outbound import OutboundPolicy, data_source_policy
 from engine.sealing import MAKE_ONE, Sealer, local_sealer
+from engine.secret_check import check_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -156,6 +157,7 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
             raise ConfigError("PARLEY_NOTIFY_NUMBER must differ from PARLEY_SMS_NUMBER: use "
                               "a separate Twilio number for notifications.")
     public_url = _public_url(config.get("PUBLIC_URL"), sandbox=sandbox)
+    check_secrets(config, sandbox=sandbox)
     api_base_url = (config.get("TWILIO_API_BASE_URL") or "").strip().rstrip("/") or None
     if api_base_url is not None and urlsplit(api_base_url).scheme not in ("http", "https"):
         raise ConfigError(f"PARLEY_TWILIO_API_BASE_URL {api_base_url!r} is not an http(s) URL.")
@@ -211,6 +213,17 @@ def _sealer(value: Any, *, sandbox: bool, database: str) -> Sealer:
         return local_sealer(Path(database).parent)
     raise ConfigError("PARLEY_DATA_KEY is not set: set it to a key kept outside the database, "
                       f"which seals authenticator secrets and sensitive answers; {MAKE_ONE}.")
+
+
+# Secrets Parley is given rather than makes: each one set must be long enough (the workspace's
+# SECRET_KEY defaults to a random one kept in the instance folder).
+SECRET_KEYS = ("SECRET_KEY", "PIN_PEPPER", "NOTIFY_API_TOKEN")
+
+
+def check_secrets(config: Mapping[str, Any], *, sandbox: bool) -> None:
+    """Refuse weak secrets at start (engine.secret_check: 32 characters outside the sandbox)."""
+    for key in SECRET_KEYS:
+        check_secret(key, config.get(key), sandbox=sandbox)
 
 
 def sandbox_token(instance_path: str) -> str:

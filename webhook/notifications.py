@@ -10,11 +10,17 @@ of a conversation the user is in: it is stored beside it, as a system message.
          -H "Authorization: Bearer $PARLEY_NOTIFY_API_TOKEN" -H "Content-Type: application/json" \\
          -d '{"user_id": 1, "message": "Your case CS0010001 was resolved.",
               "link": "https://support.example.com/cases/CS0010001"}'
+
+Wrong tokens are throttled per client address (counted in the database, so every worker
+shares the count): after TOKEN_MAX_FAILURES in TOKEN_LOCKOUT_SECONDS the address gets 429 with
+Retry-After, right token or not, until the lockout ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -26,6 +32,9 @@ from webhook.db import get_db
 from webhook.outbox import enqueue
 
 bp = Blueprint("notifications", __name__)
+
+TOKEN_MAX_FAILURES = 10
+TOKEN_LOCKOUT_SECONDS = 15 * 60
 
 REFUSALS = {
     "no_such_user": (404, "there is no user with that id"),
@@ -85,7 +94,17 @@ def _authorized() -> bool:
     scheme, _, given = header.partition(" ")
     if not expected or scheme.lower() != "bearer" or not given:
         return False
-    return hmac.compare_digest(given.strip().encode(), str(expected).encode())
+    # Digests of equal length: compare_digest takes the same time whatever the guess.
+    return hmac.compare_digest(_digest(given.strip()), _digest(str(expected)))
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _throttle_key() -> str:
+    # remote_addr is the client's: behind PARLEY_TRUST_PROXY proxies, ProxyFix set it.
+    return f"notify-api-address:{request.remote_addr or 'unknown'}"
 
 
 def _problem(status: int, reason: str, detail: str) -> tuple[Response, int]:
@@ -97,7 +116,17 @@ def create() -> tuple[Response, int]:
     """Send a notification: JSON {"user_id", "message", optional "link" and "image"}."""
     if not current_app.config.get("NOTIFY_API_TOKEN"):
         return _problem(503, "disabled", "set PARLEY_NOTIFY_API_TOKEN to enable this API")
+    store = get_db()
+    until = store.lockout_until(_throttle_key())
+    if until is not None:
+        response, status = _problem(429, "throttled", "too many wrong tokens from this "
+                                    "address: wait for the time in Retry-After")
+        response.headers["Retry-After"] = str(max(1, math.ceil(until - store.clock())))
+        return response, status
     if not _authorized():
+        with store.write():
+            store.record_auth_failure(_throttle_key(), max_failures=TOKEN_MAX_FAILURES,
+                                      lockout_seconds=TOKEN_LOCKOUT_SECONDS)
         response, status = _problem(401, "unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="parley"'
         return response, status
@@ -106,7 +135,7 @@ def create() -> tuple[Response, int]:
     if problem:
         return _problem(400, "invalid", problem)
     try:
-        result = notify_user(get_db(), data["user_id"], message=data["message"],
+        result = notify_user(store, data["user_id"], message=data["message"],
                              link=data.get("link"), image=data.get("image"))
     except ParleyError as exc:
         return _problem(400, "invalid", str(exc))

@@ -21,7 +21,7 @@ from engine.transcripts import ManualClock
 ROOT = Path(__file__).resolve().parents[2]
 OPEN_CASES = json.loads((ROOT / "topics" / "open_cases.json").read_text(encoding="utf-8"))
 
-PEPPER = b"test-pepper-not-for-production"
+PEPPER = b"test-pepper-not-for-production-0123456789"
 POLICY = AccountPolicy(pepper=PEPPER)
 PIN = "2468"
 WRONG_PIN = "1357"

@@ -345,3 +345,106 @@ class TestSecretsStayOut:
         link(engine, store, clock)
         for secret in (PIN, code):
             assert secret not in caplog.text
+
+
+STRANGERS = [f"+1555010990{n}" for n in range(8)]  # numbers that are no account's mobile
+
+
+def count_pin_checks(monkeypatch) -> list[int]:
+    """A counter of the slow PIN hashes run (real ones and the dummy one of unknown names)."""
+    from engine import accounts
+
+    calls = [0]
+    real_check = accounts.check_pin
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "check_pin", counted)
+    return calls
+
+
+class TestStrangersCannotLockACustomerOut:
+    """Security item 6: failures from a phone that can never link an account (not its mobile,
+    while LINK_REQUIRE_MATCHING_PHONE is on) count against that phone only."""
+
+    def test_many_strangers_guessing_lock_themselves_and_abel_still_links(self, store, clock):
+        engine = make_engine(store)
+        for phone in STRANGERS[:6]:  # 30 wrong PINs in all, 5 per phone
+            say(engine, "LINK", phone)
+            assert fail_pin(engine, 5, phone=phone) == [TEXTS.locked.format(minutes=15)]
+            assert say(engine, "LINK", phone) == [TEXTS.locked.format(minutes=15)]
+        abel = store.user(user_name="abel.tuter")["id"]
+        assert store.lockout_until(f"user:{abel}") is None
+        assert link(engine, store, clock)[0].startswith("Thanks, Abel Tuter.")
+
+    def test_the_right_pin_from_a_stranger_is_an_ordinary_failure(self, store):
+        engine = make_engine(store)
+        say(engine, "LINK", STRANGERS[0])
+        say(engine, "abel.tuter", STRANGERS[0])
+        assert say(engine, PIN, STRANGERS[0]) == [TEXTS.no_match]
+        assert store.linked_user_id(STRANGERS[0]) is None
+
+    def test_the_accounts_own_phone_still_locks_the_account(self, store):
+        engine = make_engine(store)
+        say(engine, "LINK")
+        fail_pin(engine, 5)
+        abel = store.user(user_name="abel.tuter")["id"]
+        assert store.lockout_until(f"user:{abel}") is not None
+
+
+def linking_script(engine, clock, name: str, phone: str, other: str,
+                   pin: str) -> list[list[str]]:
+    """Everything two phones are told while one guesses `name`'s PIN past its lockout, the
+    other tries the name next, and the first again after the lockout."""
+    said = [say(engine, "LINK", phone)]
+    for _ in range(6):
+        said.append(say(engine, name, phone))
+        said.append(say(engine, pin, phone))
+    said.append(say(engine, "LINK", phone))
+    said += [say(engine, text, other) for text in ("LINK", name, pin)]
+    clock.advance(minutes=16)
+    said += [say(engine, text, phone) for text in ("LINK", name, pin)]
+    return said
+
+
+class TestMissingAndExistingNamesLookAlike:
+    """Security item 6: the same texts, steps and slow hashes for a real and a made-up name,
+    "too many attempts" included."""
+
+    def test_with_matching_phones_a_stranger_cannot_tell_them_apart(self, store, clock,
+                                                                     monkeypatch):
+        engine = make_engine(store)
+        checks = count_pin_checks(monkeypatch)
+        existing = linking_script(engine, clock, "abel.tuter", STRANGERS[0], STRANGERS[1], PIN)
+        existing_checks, checks[0] = checks[0], 0
+        missing = linking_script(engine, clock, "nobody.here", STRANGERS[2], STRANGERS[3], PIN)
+        assert existing == missing
+        assert existing_checks == checks[0] == 7  # one slow hash per PIN checked
+        assert [TEXTS.locked.format(minutes=15)] in existing
+
+    def test_without_matching_phones_a_name_locks_alike_existing_or_not(self, store, clock,
+                                                                        monkeypatch):
+        # Any phone may link any account here: failures count against the name typed, an
+        # account's or not, so the lockout comes after the same failures for both.
+        policy = AccountPolicy(pepper=PEPPER, require_matching_phone=False)
+        engine = make_engine(store, policy)
+        checks = count_pin_checks(monkeypatch)
+
+        def script(name: str, first: str, second: str) -> list[list[str]]:
+            said = [say(engine, "LINK", first)]
+            said += [say(engine, text, first) for text in [name, WRONG_PIN] * 3]
+            said.append(say(engine, "LINK", second))  # the 5th failure locks the name...
+            said += [say(engine, text, second) for text in [name, WRONG_PIN] * 2]
+            # ...not the second phone (2 failures): it is refused once it names it.
+            said += [say(engine, text, second) for text in ["LINK", name, PIN]]
+            return said
+
+        existing = script("abel.tuter", STRANGERS[0], STRANGERS[1])
+        existing_checks, checks[0] = checks[0], 0
+        missing = script("nobody.here", STRANGERS[2], STRANGERS[3])
+        assert existing == missing
+        assert existing_checks == checks[0] == 5  # the 6th guess met the lockout unchecked
+        assert existing[-4] == existing[-1] == [TEXTS.locked.format(minutes=15)]
+        assert existing[-2] == [TEXTS.ask_pin]

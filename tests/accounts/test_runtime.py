@@ -33,7 +33,7 @@ from webhook import create_app, get_runtime
 from webhook.accounts import account_policy
 from webhook.outbox import Sender
 
-API_TOKEN = "test-notify-token"
+API_TOKEN = "test-notify-token-0123456789abcdef0123"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 LINKING = LinkingTexts()
 SUBSCRIPTIONS = SubscriptionTexts()
@@ -253,6 +253,26 @@ class TestNotificationsApi:
                                           json={"user_id": abel["id"], **NOTE}, headers=headers)
             assert response.status_code == 401
             assert response.headers["WWW-Authenticate"] == 'Bearer realm="parley"'
+
+    def test_wrong_tokens_are_throttled_per_address(self, twilio, store, clock, abel):
+        # Security item 12: ten wrong tokens from one address, then 429 until the lockout
+        # ends, even with the right token; another address is not concerned.
+        def call(token: str, address: str = "127.0.0.5"):
+            return twilio.client.post("/api/notifications", json={"user_id": abel["id"], **NOTE},
+                                      headers={"Authorization": f"Bearer {token}"},
+                                      environ_base={"REMOTE_ADDR": address})
+
+        twilio.text(ABEL_PHONE, "START")
+        for n in range(10):
+            assert call(f"guess-{n}").status_code == 401
+        throttled = call(API_TOKEN)
+        assert throttled.status_code == 429 and throttled.json["reason"] == "throttled"
+        assert throttled.headers["Retry-After"] == str(15 * 60)
+        assert call(API_TOKEN, "127.0.0.6").status_code == 202
+        clock.advance(minutes=10)
+        assert call(API_TOKEN).headers["Retry-After"] == str(5 * 60)
+        clock.advance(minutes=5)
+        assert call(API_TOKEN).status_code == 202
 
     def test_the_api_is_off_without_a_token(self, tmp_path, clock, prism):
         app = make_app(tmp_path, clock, prism.base_url, NOTIFY_API_TOKEN=None)

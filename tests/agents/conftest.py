@@ -74,7 +74,8 @@ def add_agents(store: Store) -> None:
 
 @pytest.fixture
 def config(tmp_path) -> dict:
-    return runtime_config(tmp_path, SECRET_KEY="test secret", AGENT_CARD_URL=CARD_URL)
+    return runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123",
+                          AGENT_CARD_URL=CARD_URL)
 
 
 @pytest.fixture

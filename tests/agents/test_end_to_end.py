@@ -91,7 +91,7 @@ def runtime(prism, tmp_path):
             "TWILIO_API_BASE_URL": prism.base_url, "SMS_NUMBER": SMS_NUMBER,
             "PUBLIC_URL": base_url, "MEDIA_TEST_HOSTS": [media.netloc],
             "WORKER_POLL_SECONDS": 0.2, "OUTBOX_BACKOFF_SECONDS": 0,
-            "TWILIO_TIMEOUT_SECONDS": 5, "SECRET_KEY": "end to end",
+            "TWILIO_TIMEOUT_SECONDS": 5, "SECRET_KEY": "end-to-end-session-key-0123456789abcdef",
             "AGENT_CARD_URL": CARD_URL, "DATA_KEY": local_key(tmp_path),
         })
         store = Store(app.config["DATABASE"])

@@ -62,6 +62,42 @@ class TestSignIn:
         assert response.status_code == 401 and "Too many failed sign-ins" in response.text
         assert AgentClient(app.test_client(), "fred").token  # others are not locked
 
+    @pytest.mark.parametrize("target", [
+        "/%09/evil.example/", "//evil.example/agent", "/agent%0A/", "/%5Cevil.example",
+        "https://evil.example/agent/", "/topics/new", "/agentx",
+    ])
+    def test_next_leads_only_to_a_workspace_path(self, app, target):
+        # Security item 4, with the designer's check (engine.signin.local_path).
+        client = app.test_client()
+        token = csrf_token(client.get("/agent/login").text)
+        response = client.post(f"/agent/login?next={target}", data={
+            "user_name": "beth", "password": "correct horse battery", "csrf_token": token})
+        assert response.status_code == 302 and response.location == "/agent/"
+
+    def test_a_workspace_next_is_kept(self, app):
+        client = app.test_client()
+        asked = client.get("/agent/api/queue").location
+        token = csrf_token(client.get("/agent/login").text)
+        response = client.post(asked, data={
+            "user_name": "beth", "password": "correct horse battery", "csrf_token": token})
+        assert response.location == "/agent/api/queue"
+
+    def test_failures_are_throttled_per_client_address(self, app):
+        # Security item 7: twenty failures from one address, whatever the names, stop it.
+        client = app.test_client()
+        token = csrf_token(client.get("/agent/login").text)
+
+        def sign_in(user_name: str, password: str, address: str):
+            return client.post("/agent/login", environ_base={"REMOTE_ADDR": address}, data={
+                "user_name": user_name, "password": password, "csrf_token": token})
+
+        for n in range(20):
+            assert sign_in(f"nobody{n}", "guess", "127.0.0.9").status_code == 401
+        refused = sign_in("beth", "correct horse battery", "127.0.0.9")
+        assert "Too many failed sign-ins from your network" in refused.text
+        assert sign_in("x" * 10_000, "guess", "127.0.0.10").status_code == 401
+        assert sign_in("beth", "correct horse battery", "127.0.0.10").status_code == 302
+
     def test_the_cookie_is_the_agents_own_httponly_and_lax(self, app):
         client = app.test_client()
         token = csrf_token(client.get("/agent/login").text)
@@ -74,7 +110,7 @@ class TestSignIn:
 
     def test_the_cookie_is_not_secure_on_a_plain_http_sandbox(self, tmp_path):
         app = create_app(runtime_config(tmp_path, PUBLIC_URL="http://localhost:5000",
-                                        SECRET_KEY="x"))
+                                        SECRET_KEY="test-session-key-0123456789abcdef0123"))
         assert app.config["SESSION_COOKIE_SECURE"] is False
 
     def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(self, app, beth):
@@ -270,7 +306,9 @@ class TestReplies:
     def test_an_image_over_the_limit_is_refused(self, tmp_path):
         from tests.agents.conftest import add_agents
 
-        app = create_app(runtime_config(tmp_path, SECRET_KEY="x", AGENT_UPLOAD_MAX_BYTES=100))
+        app = create_app(runtime_config(
+            tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123",
+            AGENT_UPLOAD_MAX_BYTES=100))
         from engine.store import Store
         from tests.webhook.conftest import Twilio, load_examples
 

@@ -53,7 +53,8 @@ class Author:
 @pytest.fixture
 def app(tmp_path):
     app = create_app({
-        "SECRET_KEY": "test secret",
+        "SECRET_KEY": "test-session-key-0123456789abcdef0123",
+        "DESIGNER_PUBLIC_URL": "http://127.0.0.1",  # served over plain http in tests
         "DATABASE": str(tmp_path / "parley.sqlite"),
         "SIMULATOR_DIR": str(tmp_path / "simulator"),
     })

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
+
 from designer import create_app
+from engine.errors import ConfigError
 from tests.designer.conftest import AUTHOR, PASSWORD, Author, csrf_token
+
+SECRET = "test-session-key-0123456789abcdef0123"
+
+
+def sign_in(client, user_name: str, password: str, *, query: str = "", address="127.0.0.1"):
+    environ = {"REMOTE_ADDR": address}
+    token = csrf_token(client.get("/login", environ_base=environ).text)
+    return client.post(f"/login{query}", environ_base=environ, data={
+        "user_name": user_name, "password": password, "csrf_token": token})
 
 
 class TestLogin:
@@ -69,11 +81,85 @@ class TestLogin:
         other.set_cookie("session", stolen)
         assert other.get("/").status_code == 302
 
-    def test_login_redirects_only_to_local_paths(self, client):
-        token = csrf_token(client.get("/login").text)
-        response = client.post("/login?next=//evil.example/x", data={
-            "user_name": AUTHOR, "password": PASSWORD, "csrf_token": token})
+
+
+class TestRedirectAfterLogin:
+    """Security item 4: `next` leads to a path of this site, never to another host."""
+
+    @pytest.mark.parametrize("target", [
+        "/%09/evil.example/",  # a tab: browsers drop it and read //evil.example/
+        "/%0A/evil.example/", "/%0D%0A/evil.example/", "/%20/evil.example/",
+        "//evil.example/x", "///evil.example/x", "/%2F/evil.example/", "/%252F%252Fevil.example",
+        "/%5Cevil.example", "/%5C%5Cevil.example", "https://evil.example/", "http:evil.example",
+        "javascript:alert(1)", "/%E2%80%8B/evil.example", "evil.example", "%2F%2Fevil.example",
+    ])
+    def test_a_foreign_or_strange_next_leads_home(self, client, target):
+        response = sign_in(client, AUTHOR, PASSWORD, query=f"?next={target}")
+        assert response.status_code == 302
         assert response.location == "/"
+
+    @pytest.mark.parametrize("target", ["/topics/new", "/topics/report_issue/edit?v=2", "/"])
+    def test_a_local_next_is_kept(self, client, target):
+        response = sign_in(client, AUTHOR, PASSWORD, query=f"?next={target}")
+        assert response.location == target
+
+    def test_the_login_page_of_a_signed_in_author_checks_next_too(self, author):
+        response = author.get("/login?next=/%09/evil.example/")
+        assert response.status_code == 302 and response.location == "/"
+
+    def test_the_page_asked_for_before_login_is_reached_after_it(self, client):
+        asked = client.get("/topics/new").location
+        response = sign_in(client, AUTHOR, PASSWORD, query=asked.removeprefix("/login"))
+        assert response.location == "/topics/new"
+
+
+class TestSignInLimits:
+    """Security item 7: what strangers post is bounded, hashed, expired and throttled."""
+
+    def test_an_over_long_user_name_is_an_ordinary_failure_and_is_not_stored(self, client,
+                                                                             store):
+        huge = "a" * 1_000_000
+        response = sign_in(client, huge, "guess")
+        assert response.status_code == 401
+        assert "Unknown user name or wrong password." in response.text
+        assert huge[:100] not in response.text
+        assert store.auth_lockout_rows() == 1  # the address's counter, and no name
+        stored = "\n".join(str(row) for row in
+                           store.conn.execute("SELECT * FROM auth_lockouts").fetchall())
+        assert "aaaa" not in stored and "127.0.0.1" not in stored
+
+    def test_user_names_are_never_stored_as_posted(self, client, store):
+        sign_in(client, "mallory-was-here", "guess")
+        dump = "\n".join(store.conn.iterdump())
+        assert "mallory" not in dump
+        assert store.auth_lockout_rows() == 2  # the name's counter and the address's
+
+    def test_twenty_failures_from_one_address_stop_its_sign_ins(self, app, client):
+        for n in range(20):  # twenty made-up names: no name is locked, the address is
+            assert sign_in(client, f"guess{n}", "guess", address="127.0.0.7").status_code == 401
+        refused = sign_in(client, AUTHOR, PASSWORD, address="127.0.0.7")
+        assert refused.status_code == 401
+        assert "Too many failed sign-ins from your network" in refused.text
+        # Another address (another worker, too: the count is in the database) signs in.
+        other = app.test_client()
+        assert sign_in(other, AUTHOR, PASSWORD, address="127.0.0.8").status_code == 302
+
+    def test_behind_a_trusted_proxy_the_forwarded_address_counts(self, store):
+        app = create_app({"SECRET_KEY": SECRET, "DATABASE": store.path, "TRUST_PROXY": 1,
+                          "DESIGNER_PUBLIC_URL": "https://designer.example.com"})
+        client = app.test_client()
+
+        def attempt(forwarded: str, user_name: str, password: str):
+            headers = {"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https",
+                       "Referer": "https://localhost/login"}  # checked over https
+            token = csrf_token(client.get("/login", headers=headers).text)
+            return client.post("/login", headers=headers, data={
+                "user_name": user_name, "password": password, "csrf_token": token})
+
+        for n in range(20):  # all from 127.0.0.1, the proxy; said to be from 192.0.2.1
+            assert attempt("192.0.2.1", f"nobody{n}", "guess").status_code == 401
+        assert "from your network" in attempt("192.0.2.1", AUTHOR, PASSWORD).text
+        assert attempt("192.0.2.2", AUTHOR, PASSWORD).status_code == 302
 
 
 class TestCsrf:
@@ -99,28 +185,63 @@ class TestCsrf:
 
 
 class TestCookies:
+    """Security item 11: the session cookie is Secure whenever the designer is https."""
+
     def test_session_cookie_is_httponly_and_lax(self, client):
-        token = csrf_token(client.get("/login").text)
-        response = client.post("/login", data={"user_name": AUTHOR, "password": PASSWORD,
-                                               "csrf_token": token})
+        response = sign_in(client, AUTHOR, PASSWORD)
         cookie = response.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-        assert "Secure" not in cookie  # served over http in tests
+        assert "Secure" not in cookie  # DESIGNER_PUBLIC_URL is http in tests
 
-    def test_cookie_is_secure_when_served_over_https(self, tmp_path):
-        app = create_app({"SECRET_KEY": "k", "DATABASE": str(tmp_path / "p.sqlite"),
-                          "PREFERRED_URL_SCHEME": "https"})
-        assert app.config["SESSION_COOKIE_SECURE"] is True
-        client = app.test_client()
-        response = client.get("/login", base_url="https://localhost")
+    def test_cookie_is_secure_when_the_public_address_is_https(self, tmp_path):
+        app = create_app({"SECRET_KEY": SECRET, "DATABASE": str(tmp_path / "p.sqlite"),
+                          "DESIGNER_PUBLIC_URL": "https://designer.example.com"})
+        response = app.test_client().get("/login", base_url="https://localhost")
         assert "Secure" in response.headers["Set-Cookie"]
+
+    def test_the_runtime_public_url_decides_when_the_designer_has_none(self, tmp_path,
+                                                                      monkeypatch):
+        monkeypatch.setenv("PARLEY_DATABASE", str(tmp_path / "env.sqlite"))
+        monkeypatch.setenv("PARLEY_SECRET_KEY", SECRET)
+        monkeypatch.setenv("PARLEY_PUBLIC_URL", "https://sms.example.com")
+        assert create_app().config["SESSION_COOKIE_SECURE"] is True
+        monkeypatch.setenv("PARLEY_PUBLIC_URL", "http://localhost:5000")
+        assert create_app().config["SESSION_COOKIE_SECURE"] is False
+
+    def test_without_any_public_address_the_cookie_is_secure_outside_the_sandbox(
+            self, tmp_path):
+        config = {"SECRET_KEY": SECRET, "DATABASE": str(tmp_path / "p.sqlite")}
+        response = create_app(config).test_client().get("/login")
+        assert "Secure" in response.headers["Set-Cookie"]
+        assert create_app({**config, "SANDBOX": "1"}).config["SESSION_COOKIE_SECURE"] is False
+
+    def test_a_public_address_that_is_not_http_is_refused(self, tmp_path):
+        with pytest.raises(ConfigError, match="PARLEY_DESIGNER_PUBLIC_URL"):
+            create_app({"SECRET_KEY": SECRET, "DATABASE": str(tmp_path / "p.sqlite"),
+                        "DESIGNER_PUBLIC_URL": "designer.example.com"})
 
     def test_environment_configures_the_app(self, tmp_path, monkeypatch):
         monkeypatch.setenv("PARLEY_DATABASE", str(tmp_path / "env.sqlite"))
-        monkeypatch.setenv("PARLEY_SECRET_KEY", "from env")
+        monkeypatch.setenv("PARLEY_SECRET_KEY", SECRET)
         app = create_app()
         assert app.config["DATABASE"] == str(tmp_path / "env.sqlite")
-        assert app.config["SECRET_KEY"] == "from env"
+        assert app.config["SECRET_KEY"] == SECRET
+
+
+class TestSecretKey:
+    """Security item 12: a weak session key stops the designer at start."""
+
+    def test_a_short_secret_key_is_refused_with_how_to_make_one(self, tmp_path):
+        with pytest.raises(ConfigError) as refused:
+            create_app({"SECRET_KEY": "k" * 31, "DATABASE": str(tmp_path / "p.sqlite")})
+        assert "PARLEY_SECRET_KEY is too short (31 characters)" in str(refused.value)
+        assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in str(
+            refused.value)
+
+    def test_the_sandbox_may_keep_a_short_one(self, tmp_path):
+        app = create_app({"SECRET_KEY": "k", "SANDBOX": True,
+                          "DATABASE": str(tmp_path / "p.sqlite")})
+        assert app.config["SECRET_KEY"] == "k"
 
 
 class TestDesignerUserCommand:

@@ -199,7 +199,9 @@ def designer_app(folder: Path):
     """The designer on its own database, with the author tests/designer signs in as."""
     from designer import create_app
 
-    app = create_app({"SECRET_KEY": "test secret", "DATABASE": str(folder / "designer.sqlite"),
+    app = create_app({"SECRET_KEY": "test-session-key-0123456789abcdef0123",
+                      "DESIGNER_PUBLIC_URL": "http://127.0.0.1",
+                      "DATABASE": str(folder / "designer.sqlite"),
                       "SIMULATOR_DIR": str(folder / "simulator")})
     store = open_store(app.config["DATABASE"])
     with store.write():

@@ -44,7 +44,7 @@ def author(designer) -> Author:
 
 @pytest.fixture
 def runtime(tmp_path) -> Flask:
-    app = create_app(runtime_config(tmp_path, SECRET_KEY="test secret"))
+    app = create_app(runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123"))
     store = Store(app.config["DATABASE"])
     load_examples(store)
     add_agents(store)
@@ -223,7 +223,7 @@ class TestOversized:
         assert rows(designer.config["DATABASE"], DESIGNER_TABLES) == before
 
     def test_an_agents_image_over_the_limit_is_413_and_sends_nothing(self, tmp_path):
-        app = create_app(runtime_config(tmp_path, SECRET_KEY="test secret",
+        app = create_app(runtime_config(tmp_path, SECRET_KEY="s" * 32,
                                         AGENT_UPLOAD_MAX_BYTES=200_000))
         store = Store(app.config["DATABASE"])
         load_examples(store)

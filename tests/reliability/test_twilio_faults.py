@@ -27,7 +27,7 @@ from webhook import create_app
 from webhook.outbox import enqueue
 
 CREATE = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
-NOTIFY_TOKEN = "reliability-notify-token"
+NOTIFY_TOKEN = "reliability-notify-token-0123456789abcdef"
 ABEL, FRED, GUEST = "+15550100001", "+15550100002", "+15550107777"  # sample users, a guest
 
 
@@ -71,7 +71,7 @@ class TestOutage:
                                                            "Too Many Requests"),
                                 log_path=tmp_path / "prism-429.log")
         config = runtime_config(
-            tmp_path, TWILIO_API_BASE_URL=up.base_url, SECRET_KEY="reliability",
+            tmp_path, TWILIO_API_BASE_URL=up.base_url, SECRET_KEY="s" * 32,
             NOTIFY_API_TOKEN=NOTIFY_TOKEN, WORKER_POLL_SECONDS=0.1,
             OUTBOX_BACKOFF_SECONDS=0.2, OUTBOX_BACKOFF_MAX_SECONDS=1.0,
             OUTBOX_MAX_ATTEMPTS=200)

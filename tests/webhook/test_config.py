@@ -120,6 +120,43 @@ class TestDataKey:
         assert get_runtime(again).settings.sealer.key_id == sealer.key_id
 
 
+HOW_TO_MAKE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+class TestWeakSecrets:
+    """Security item 12: a short pepper, API token or session key stops the start."""
+
+    @pytest.mark.parametrize("key", ["PIN_PEPPER", "NOTIFY_API_TOKEN", "SECRET_KEY"])
+    @pytest.mark.parametrize("value", ["x", "p" * 31, 1234])
+    def test_a_short_secret_is_refused_with_how_to_make_one(self, tmp_path, key, value):
+        with pytest.raises(ConfigError) as refused:
+            create_app(runtime_config(tmp_path, **{key: value}))
+        message = str(refused.value)
+        assert message.startswith(f"PARLEY_{key} is too short ({len(str(value))} characters)")
+        assert HOW_TO_MAKE in message
+
+    @pytest.mark.parametrize("key", ["PIN_PEPPER", "NOTIFY_API_TOKEN", "SECRET_KEY"])
+    def test_32_characters_start(self, tmp_path, key):
+        create_app(runtime_config(tmp_path, **{key: "p" * 32}))
+
+    def test_the_environment_is_checked_too(self, tmp_path, monkeypatch):
+        clear_parley_environment(monkeypatch)
+        for key, value in runtime_config(tmp_path).items():
+            monkeypatch.setenv(f"PARLEY_{key}", str(value))
+        monkeypatch.setenv("PARLEY_PIN_PEPPER", "1")
+        with pytest.raises(ConfigError, match="PARLEY_PIN_PEPPER is too short"):
+            create_app()
+
+    def test_the_sandbox_may_keep_short_ones(self, tmp_path):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True,
+                          "PIN_PEPPER": "x", "NOTIFY_API_TOKEN": "y", "SECRET_KEY": "z"})
+        assert app.config["SECRET_KEY"] == "z"
+
+    def test_unset_secrets_are_not_weak_ones(self, tmp_path):
+        app = create_app(runtime_config(tmp_path))  # linking and the API stay off
+        assert len(app.config["SECRET_KEY"]) == 64  # made in the instance folder
+
+
 class TestSources:
     def test_environment_variables_with_the_parley_prefix(self, tmp_path, monkeypatch):
         for key, value in runtime_config(tmp_path).items():

@@ -24,8 +24,8 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from engine.accounts import session_token_hash as token_hash
-from engine.accounts import staff_sign_in
+from engine.signin import MAX_USER_NAME, local_path, staff_sign_in
+from engine.signin import session_token_hash as token_hash
 from engine.store import parse_iso
 from webhook.db import get_db
 from webhook.workspace import csrf
@@ -95,10 +95,7 @@ def csrf_refused(error: CSRFError):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/agent") and not target.startswith("//") \
-            and "\\" not in target:
-        return target
-    return url_for("workspace.queue")
+    return local_path(target, under="/agent") or url_for("workspace.queue")
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -109,12 +106,16 @@ def login():
     if request.method == "POST":
         user_name = request.form.get("user_name", "").strip()
         password = request.form.get("password", "")
-        token, error = staff_sign_in(get_db(), "agent", user_name, password)
+        # remote_addr is the client's: behind PARLEY_TRUST_PROXY proxies, ProxyFix set it.
+        token, error = staff_sign_in(get_db(), "agent", user_name, password,
+                                     client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session, and CSRF token, for the signed-in agent
             session["agent_token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
+        if len(user_name) > MAX_USER_NAME:
+            user_name = ""  # refused unread; not worth sending back
     return render_template("workspace/login.html", error=error, user_name=user_name), \
         401 if error else 200
 

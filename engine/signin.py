@@ -1,0 +1,109 @@
+"""Staff sign-in, shared by the designer and the agents' workspace. Imports engine.store.
+
+No Flask here: the apps pass what was posted and the client's address, and redirect where
+`local_path` allows. What a stranger can make Parley keep is bounded: user names longer than
+MAX_USER_NAME are refused before any lookup, and counters are stored as hashes (engine.store).
+
+Three limits, all counted in the database so every worker process shares them:
+
+- a user name (existing or not) is locked for 15 minutes after 5 wrong passwords;
+- a client address is locked for 15 minutes after 20 failed sign-ins, whatever the names;
+- while either is locked, even the right password is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from secrets import token_urlsafe
+from urllib.parse import unquote, urlsplit
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.store import Store
+
+MAX_USER_NAME = 64
+STAFF_MAX_FAILURES = 5
+STAFF_LOCKOUT_SECONDS = 15 * 60
+ADDRESS_MAX_FAILURES = 20
+ADDRESS_LOCKOUT_SECONDS = 15 * 60
+STAFF_LOCKED = "Too many failed sign-ins for this user name: try again in 15 minutes."
+ADDRESS_LOCKED = "Too many failed sign-ins from your network: try again in 15 minutes."
+STAFF_WRONG = "Unknown user name or wrong password."
+# Checked when the user name is unknown (or too long), so every failure takes the same time.
+_DUMMY_PASSWORD_HASH = generate_password_hash("not a password")
+
+
+def session_token_hash(token: str) -> str:
+    """What the store keeps of a staff session's cookie token: its SHA-256."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def name_key(kind: str, user_name: str) -> str:
+    """The lockout counter of a user name: the same for every spelling of one name."""
+    return f"{kind}:{unicodedata.normalize('NFKC', user_name).casefold()}"
+
+
+def address_key(address: str | None) -> str:
+    return f"sign-in-address:{address or 'unknown'}"
+
+
+def staff_sign_in(store: Store, kind: str, user_name: str, password: str, *,
+                  client_address: str | None) -> tuple[str | None, str | None]:
+    """Sign a designer author ("author") or an agent ("agent") in.
+
+    Returns (session token, None), the session being open in the store, or (None, why not).
+    A failure counts against the user name and the client address; a sign-in clears the
+    user name's count (not the address's: one good account must not buy more guesses).
+    """
+    find, open_session = {"author": (store.author, store.open_author_session),
+                          "agent": (store.agent, store.open_agent_session)}[kind]
+    usable = 0 < len(user_name) <= MAX_USER_NAME
+    staff = find(user_name) if usable else None
+    valid = check_password_hash(staff["password_hash"] if staff else _DUMMY_PASSWORD_HASH,
+                                password)
+    keys = [address_key(client_address)] + ([name_key(kind, user_name)] if usable else [])
+    if store.lockout_until(keys[0]) is not None:
+        return None, ADDRESS_LOCKED
+    if usable and store.lockout_until(keys[1]) is not None:
+        return None, STAFF_LOCKED
+    if staff is None or not valid:
+        with store.write():
+            store.record_auth_failure(keys[0], max_failures=ADDRESS_MAX_FAILURES,
+                                      lockout_seconds=ADDRESS_LOCKOUT_SECONDS)
+            if usable:
+                store.record_auth_failure(keys[1], max_failures=STAFF_MAX_FAILURES,
+                                          lockout_seconds=STAFF_LOCKOUT_SECONDS)
+        return None, STAFF_WRONG
+    token = token_urlsafe(32)
+    with store.write():
+        store.clear_auth_failures(keys[1])
+        open_session(staff["id"], session_token_hash(token))
+    return token, None
+
+
+def local_path(target: str | None, *, under: str = "/") -> str | None:
+    """`target` if it is a path on this site (below `under`), else None.
+
+    For the `next` of a sign-in page: browsers drop tabs and newlines and read a backslash as
+    a slash, so "/\\t/evil.example" or "/\\\\evil.example" would leave for another host. Only
+    a path with exactly one leading slash, no scheme or host, no backslash, no whitespace or
+    control character (before or after percent-decoding) is accepted.
+    """
+    if not target or not isinstance(target, str):
+        return None
+    forms = [target]
+    while len(forms) < 4 and unquote(forms[-1]) != forms[-1]:
+        forms.append(unquote(forms[-1]))
+    for text in forms:
+        if not text.startswith("/") or text.startswith("//") or "\\" in text:
+            return None
+        if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+               for ch in text):
+            return None
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return None
+    if under != "/" and not (target == under or target.startswith((under + "/", under + "?"))):
+        return None
+    return target
