@@ -18,9 +18,11 @@ import click
 
 from engine import accounts, sealing
 from engine.commandline import database_option
-from engine.errors import ParleyError
+from engine.errors import ConfigError, ParleyError
 from engine.instance import instance_folder, sandbox_pin_pepper
+from engine.secret_check import check_secret
 from engine.store import Store, open_store
+from webhook.config import flag
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +42,14 @@ def opened(database: str, *, sealer: sealing.Sealer | None = None) -> Iterator[S
 def pepper() -> bytes | None:
     """PARLEY_PIN_PEPPER, else the sandbox's pepper that `parley up` keeps in the instance
     folder (the runtime it starts hashes with that one)."""
-    value = os.environ.get("PARLEY_PIN_PEPPER") or sandbox_pin_pepper(instance_folder(),
-                                                                        create=False)
+    configured = os.environ.get("PARLEY_PIN_PEPPER")
+    if configured:
+        try:  # a PIN hashed with a weak pepper would be refused by the runtime anyway
+            check_secret("PIN_PEPPER", configured, sandbox=flag(os.environ.get("PARLEY_SANDBOX"),
+                                                                  "SANDBOX"))
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    value = configured or sandbox_pin_pepper(instance_folder(), create=False)
     return accounts.pepper_bytes(value)
 
 

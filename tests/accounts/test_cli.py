@@ -100,6 +100,13 @@ class TestUsers:
         assert result.exit_code != 0
         assert "PIN_PEPPER is not set" in result.output
 
+    def test_set_pin_with_a_weak_pepper_is_refused_and_stores_nothing(self, run, ada, database):
+        result = run("users", "set-pin", "ada", input="4321\n4321\n",
+                     env={**ENV, "PARLEY_PIN_PEPPER": "short"})
+        assert result.exit_code != 0
+        assert "PARLEY_PIN_PEPPER is too short" in result.output
+        assert stored_user(database, "ada")["pin_hash"] is None
+
     def test_enroll_totp_prints_a_uri_google_authenticator_accepts(self, run, ada, database,
                                                                    tmp_path):
         png = tmp_path / "ada.png"

@@ -484,7 +484,7 @@ class TestCaseLink:
         store.close()
 
     def test_without_a_card_link_the_agent_is_told_how_to_set_one(self, tmp_path):
-        app = create_app(runtime_config(tmp_path, SECRET_KEY="test secret"))
+        app = create_app(runtime_config(tmp_path, SECRET_KEY="s" * 32))
         store = Store(app.config["DATABASE"])
         load_examples(store)
         add_agents(store)

@@ -24,7 +24,7 @@ TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
 def served(tmp_path):
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="browser test",
+    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
                                     AGENT_CARD_URL=CARD_URL))
     store = Store(app.config["DATABASE"])
     load_examples(store)
