@@ -6,9 +6,8 @@ limit of engine.template_sandbox: `range()` of constant bounds over MAX_RANGE, n
 whose counts multiply past MAX_STEPS, `**` with an exponent that is not a small constant,
 repeating a text or list too many times, widths too large for filters, methods and formats,
 filters and methods the sandbox does not offer. It evaluates the constant parts of the
-template with the sandbox's own checked operators and filters (no budget is needed: each
-check is bounded by the size of the source), so a limit is reported with the very words the
-runtime would use.
+template with the sandbox's own checked operators and filters, under a render's budget, so a
+limit is reported with the very words the runtime would use.
 """
 
 from __future__ import annotations
@@ -29,7 +28,9 @@ from engine.template_sandbox import (
     check_percent_format,
     check_width,
     checked_call,
+    close_budget,
     filter_names,
+    open_budget,
 )
 
 MAX_EXPONENT = 64  # `x ** n` needs n written in the template, at most this
@@ -55,7 +56,12 @@ _BINOPS = {nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Div: "/",
 
 def check_tree(tree: nodes.Node) -> tuple[str, ...]:
     """Messages for what in `tree` would go over the sandbox's limits, in source order."""
-    return _Static(tree).run()
+    # Working out constants is bounded like a render: a topic cannot stall its validation.
+    token = open_budget()
+    try:
+        return _Static(tree).run()
+    finally:
+        close_budget(token)
 
 
 class _Static:
