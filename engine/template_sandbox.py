@@ -7,7 +7,8 @@ message's transaction) and freeze every other conversation. This environment bou
 a template can do work:
 
 - a step budget and a deadline per render (`MAX_STEPS`, `MAX_SECONDS`): every loop iteration,
-  call, attribute or item lookup, operator and filter is a step, and checks the deadline;
+  call, attribute or item lookup, operator and filter is a step; calls and filters look at
+  the deadline each time, the cheaper steps every 16th time;
 - sizes: no text or list a template makes may be longer than `MAX_LENGTH` (operators, `~`,
   filters and methods check the size of what they would make *before* making it), `range()`
   makes at most `MAX_RANGE` numbers, numbers stay under `MAX_INT_BITS` bits;
@@ -95,8 +96,8 @@ close_budget = _BUDGET.reset
 def _step() -> None:
     """One step of work: lookups, operators and loop iterations (the deadline is looked at
     every 16 steps: a step is a bounded amount of work)."""
-    # Outside a render (the optimizer folding constants at compile time, the validator's
-    # static evaluation) there is no budget: only the size checks apply there.
+    # Outside a render (the optimizer folding constants at compile time) there is no budget:
+    # only the size checks apply there.
     current = _BUDGET.get()
     if current is not None:
         current.steps -= 1
