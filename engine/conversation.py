@@ -57,6 +57,7 @@ class Texts:
     reply_number: str = "Reply with a number."
     more: str = "Reply MORE to see more."
     reprompt: str = "Sorry, I didn't get that."
+    too_long: str = "That answer is too long: please keep it to {limit} characters or fewer."
     photo_please: str = "Please send a photo (an image file)."
     anything_else: str = "Is there anything else I can help you with? (yes/no)"
     restart: str = "OK, let's start over."
@@ -609,8 +610,8 @@ class Engine:
         event = self._understand(turn, node)
         if event == "paged":
             return
-        if event is None:
-            self._invalid(turn, topic, node)
+        if event is None or event == "too_long":
+            self._invalid(turn, topic, node, too_long=event == "too_long")
             return
         state.pop("options", None)
         state["attempts"] = 0
@@ -622,8 +623,9 @@ class Engine:
         kind, state, text = node["type"], turn.state, turn.text.strip()
         variables = state["vars"]
         if kind == "input.text":
-            if not text or len(text) < node.get("min_length", 1) \
-                    or len(text) > node.get("max_length", sms.MAX_MESSAGE_CHARS):
+            if len(text) > node.get("max_length", sms.MAX_MESSAGE_CHARS):
+                return "too_long"  # not an event: _answer tells the user the limit
+            if not text or len(text) < node.get("min_length", 1):
                 return None
             variables[node["var"]] = text
             return "next"
@@ -635,11 +637,13 @@ class Engine:
                 state["page"] = page + 1
                 turn.say(self._option_page(turn, ""), kind="prompt", node=node["id"])
                 return "paged"
-            index = match_choice(text, [o["label"] for o in seen],
-                                 values=[o["value"] for o in seen])
+            # Numbers and near misses pick among the options shown; an exact label or value
+            # picks any option, even one on a page the user has not asked for yet.
+            index = match_choice(text, [o["label"] for o in options],
+                                 values=[o["value"] for o in options], shown=len(seen))
             if index is None:
                 return None
-            chosen = seen[index]
+            chosen = options[index]
             variables[node["var"]] = chosen["value"]
             if kind == "input.dynamic_choice":
                 variables[f"{node['var']}_item"] = chosen["item"]
@@ -660,7 +664,8 @@ class Engine:
             return "next"
         raise ParleyError(f"node {node['id']!r} of type {kind!r} does not take answers")
 
-    def _invalid(self, turn: Turn, topic: CompiledTopic, node: dict) -> None:
+    def _invalid(self, turn: Turn, topic: CompiledTopic, node: dict, *,
+                 too_long: bool = False) -> None:
         state = turn.state
         state["attempts"] = state.get("attempts", 0) + 1
         if state["attempts"] >= node.get("max_attempts", 3):
@@ -675,6 +680,13 @@ class Engine:
                               message=self.texts.escalate)
             return
         context = turn.context(topic)
+        if too_long:
+            # The author's reprompt is for answers that fall short ("tell me a little more"):
+            # an answer over the limit is told the limit, then asked again.
+            limit = node.get("max_length", sms.MAX_MESSAGE_CHARS)
+            turn.say(f"{self.texts.too_long.format(limit=limit)} "
+                     f"{render(node['prompt'], context)}", kind="prompt", node=node["id"])
+            return
         if node.get("reprompt"):
             apology = render(node["reprompt"], context)
         elif node["type"] == "input.file_picker":

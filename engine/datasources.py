@@ -20,8 +20,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2.exceptions import SecurityError, TemplateError
-
 from engine import templates
 from engine.errors import (
     DataSourceError,
@@ -32,7 +30,7 @@ from engine.errors import (
 )
 from engine.outbound import OutboundPolicy
 from engine.store import Store
-from engine.templates import RenderError, render
+from engine.templates import render
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +92,7 @@ def quote_value(value: Any) -> str:
 # The templates' own sandbox (and whatever limits it sets), with each printed value encoded.
 # `finalize` runs on every {{ }} output, Markup from |safe included, so there is no opting out;
 # the literal text the author wrote is left as it is.
-_url_env = templates._env.overlay(finalize=quote_value)
+_url_env = templates.overlay(finalize=quote_value)
 
 
 @lru_cache(maxsize=2048)
@@ -105,10 +103,7 @@ def compile_url(source: str) -> Callable[[Mapping[str, Any]], str]:
     template = _url_env.from_string(source)
 
     def render_it(context: Mapping[str, Any]) -> str:
-        try:
-            return template.render(context)
-        except (TemplateError, SecurityError, TypeError, ValueError, ArithmeticError) as exc:
-            raise RenderError(f"url template {source!r} failed: {exc}") from exc
+        return templates.render_bounded(template, context, source=source, kind="url template")
 
     return render_it
 

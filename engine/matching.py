@@ -56,19 +56,22 @@ def parse_yes_no(text: str, *, yes_words=(), no_words=()) -> bool | None:
 
 
 def match_choice(text: str, labels: list[str], *, values: list[str] | None = None,
-                 first_number: int = 1) -> int | None:
+                 first_number: int = 1, shown: int | None = None) -> int | None:
     """Index of the option `text` picks, or None.
 
     Accepts the option's number (numbering starts at `first_number`), its label or value, an
-    unambiguous prefix of a label, or a label with a small typo.
+    unambiguous prefix of a label, or a label with a small typo. When the user has seen only
+    the first `shown` options (a list paged with MORE), numbers, prefixes and typos pick among
+    those, but an exact label or value picks any option: a user who knows it need not page.
     """
     said = normalize(text)
     if not said:
         return None
+    seen = len(labels) if shown is None else min(shown, len(labels))
     number = said.lstrip("#").removeprefix("option ").removeprefix("number ").strip()
     if number.isdigit():
         index = int(number) - first_number
-        return index if 0 <= index < len(labels) else None
+        return index if 0 <= index < seen else None
     normalized = [normalize(label) for label in labels]
     for index, label in enumerate(normalized):
         if said == label:
@@ -77,6 +80,7 @@ def match_choice(text: str, labels: list[str], *, values: list[str] | None = Non
         for index, value in enumerate(values):
             if said == normalize(value):
                 return index
+    normalized = normalized[:seen]
     if len(said) >= 2:
         starts = [i for i, label in enumerate(normalized) if label.startswith(said)]
         if len(starts) == 1:
@@ -84,7 +88,7 @@ def match_choice(text: str, labels: list[str], *, values: list[str] | None = Non
         words = [i for i, label in enumerate(normalized) if f" {said}" in f" {label}"]
         if len(words) == 1 and not starts:
             return words[0]
-    if len(said) >= 4:
+    if len(said) >= 4 and normalized:
         scores = sorted(
             ((SequenceMatcher(None, said, label).ratio(), i) for i, label in enumerate(normalized)),
             reverse=True,

@@ -6,8 +6,9 @@ warnings, for publishing. Nothing here raises on a malformed document: checks lo
 parts that are well formed, so one mistake gives one problem, not a cascade.
 
 Imports engine.errors, engine.sms, engine.matching (to compare choice labels the way the
-runtime matches answers) and engine.outbound (the data-source allow-list, consulted only when
-passed as `outbound=`), plus jsonschema and jinja2. The graph checks are iterative and linear
+runtime matches answers), engine.outbound (the data-source allow-list, consulted only when
+passed as `outbound=`) and engine.template_checks (the sandbox's limits, checked before a
+template runs), plus jsonschema and jinja2. The graph checks are iterative and linear
 in the size of the topic, so a topic of thousands of nodes neither recurses nor crawls.
 """
 
@@ -34,6 +35,7 @@ from engine import sms
 from engine.errors import Problem, TopicError
 from engine.matching import normalize
 from engine.outbound import DATA_SOURCE_SETTING, OutboundPolicy
+from engine.template_checks import check_tree
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "topic.schema.json"
 
@@ -500,6 +502,7 @@ def _explain(error: ValidationError, doc: Any) -> list[_Finding]:
 class _Parsed(NamedTuple):
     error: str | None
     names: frozenset[str]  # free variable names
+    limits: tuple[str, ...] = ()  # what would go over the sandbox's limits (template_checks)
 
 
 def _syntax_message(exc: TemplateSyntaxError) -> str:
@@ -524,7 +527,8 @@ def _parse_template(source: str) -> _Parsed:
     if "{" not in source:
         return _Parsed(None, frozenset())  # no Jinja markup: plain text
     try:
-        return _Parsed(None, _free_names(_ENV.parse(source)))
+        tree = _ENV.parse(source)
+        return _Parsed(None, _free_names(tree), check_tree(tree))
     except TemplateSyntaxError as exc:
         return _Parsed("template " + _syntax_message(exc), frozenset())
     except RecursionError:
@@ -541,7 +545,7 @@ def _parse_expression(source: str) -> _Parsed:
         if not parser.stream.eos:
             raise TemplateSyntaxError("unexpected text after the expression",
                                       parser.stream.current.lineno, None, None)
-        return _Parsed(None, _free_names(expression))
+        return _Parsed(None, _free_names(expression), check_tree(expression))
     except TemplateSyntaxError as exc:
         message = _syntax_message(exc).replace("end of template", "end of expression")
         return _Parsed("expression " + message, frozenset())
@@ -921,6 +925,8 @@ def _check_templates(topic: _Topic) -> Iterator[Problem]:
         if parsed.error:
             yield _error(path, parsed.error, text.node)
             continue
+        for limit in parsed.limits:
+            yield _error(path, limit, text.node)
         allowed = known | {"item"} if text.kind == "item" else known
         for name in sorted(parsed.names - allowed):
             yield _warning(path, f"{name!r} is not declared in 'variables' and no node sets "
