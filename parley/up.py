@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from engine.errors import ConfigError
 from engine.instance import instance_folder, private_folder, sandbox_pin_pepper
+from webhook.config import SANDBOX_NOTIFY_NUMBER
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_LOGINS = ("admin", "agent")
@@ -65,9 +66,13 @@ def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
 def sandbox_environment(environ: MutableMapping[str, str], *, url: str) -> None:
     """What `parley up` sets for the sandbox runtime. The pepper must live outside the
     database; in the sandbox a file of the instance folder will do, the same file `parley
-    users set-pin` reads (parley/accounts_cli.py)."""
+    users set-pin` reads (parley/accounts_cli.py). Notifications come from a number of their
+    own, as a deployment with PARLEY_NOTIFY_NUMBER has it, so the sandbox phone shows both
+    threads and STOP to either can be tried."""
     environ["PARLEY_SANDBOX"] = "1"
     environ.setdefault("PARLEY_PUBLIC_URL", url)
+    if not environ.get("PARLEY_SMS_NUMBER"):
+        environ.setdefault("PARLEY_NOTIFY_NUMBER", SANDBOX_NOTIFY_NUMBER)
     environ.setdefault("PARLEY_PIN_PEPPER", sandbox_pin_pepper(instance_folder(environ)))
 
 

@@ -55,7 +55,10 @@ class TestStart:
         runtime_port, designer_port, output = parley_up
         assert "Loaded 9 example topics" in output, output
         assert get(f"http://127.0.0.1:{runtime_port}/healthz")[0] == 200
-        assert get(f"http://127.0.0.1:{runtime_port}/sandbox")[0] == 200
+        status, phone = get(f"http://127.0.0.1:{runtime_port}/sandbox")
+        assert status == 200
+        # Each of Parley's numbers is a thread: the bot's, and the one notifications come from.
+        assert "+15550009999" in phone and "+15550009998" in phone
         assert get(f"http://127.0.0.1:{runtime_port}/agent/login")[0] == 200
         status, page = get(f"http://127.0.0.1:{designer_port}/login")
         assert status == 200 and "<form" in page

@@ -31,6 +31,7 @@ ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 # A made-up account for the local sandbox: never a real Twilio account.
 SANDBOX_ACCOUNT_SID = "AC" + "00" * 16
 SANDBOX_SMS_NUMBER = "+15550009999"
+SANDBOX_NOTIFY_NUMBER = "+15550009998"  # `parley up` sends notifications from it
 SANDBOX_PHONES = ("+15550100001", "+15550100002")
 
 DEFAULTS: dict[str, Any] = {
