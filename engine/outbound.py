@@ -102,7 +102,7 @@ class HostRule:
                 or wildcard:
             raise ConfigError(f"PARLEY_{setting} entry {entry!r} is not a host name such as "
                               "api.example.com, *.example.com or http://host:8080.")
-        names_loopback = port is not None and _is_loopback_name(host)
+        names_loopback = port is not None and is_loopback_name(host)
         if loopback and not names_loopback:
             raise ConfigError(f"PARLEY_{setting} may only name loopback hosts with their port, "
                               f"such as 127.0.0.1:8081, not {entry!r}.")
@@ -117,7 +117,8 @@ class HostRule:
         return host == self.host
 
 
-def _is_loopback_name(host: str) -> bool:
+def is_loopback_name(host: str) -> bool:
+    """Whether a host name or address names this machine (localhost, 127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:
@@ -127,13 +128,14 @@ def _is_loopback_name(host: str) -> bool:
 
 
 def host_entries(value: Any, *, setting: str) -> tuple[str, ...]:
-    """A host-list setting: a comma- or space-separated string, or a list of strings."""
+    """A list setting (hosts, numbers): a comma- or space-separated string, or a list of
+    strings; lower-cased, as host names compare."""
     if value is None:
         return ()
     if isinstance(value, str):
         value = [part for part in re.split(r"[,\s]+", value) if part]
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"PARLEY_{setting} must be a list of host names (comma-separated).")
+        raise ConfigError(f"PARLEY_{setting} must be a list of names (comma-separated).")
     return tuple(v.strip().lower() for v in value if v.strip())
 
 

@@ -84,8 +84,9 @@ def sandbox_environment(environ: MutableMapping[str, str], *, url: str) -> None:
 def up(host: str, port: int, designer_port: int) -> None:
     """Start the runtime, its sender and the designer, with the example topics loaded."""
     import designer
+    from engine.outbound import is_loopback_name
     from webhook import create_app, get_runtime
-    from webhook.commands import _is_loopback, _load_examples
+    from webhook.commands import _load_examples
     from webhook.worker import Worker
 
     sandbox = not os.environ.get("PARLEY_TWILIO_AUTH_TOKEN")
@@ -93,7 +94,7 @@ def up(host: str, port: int, designer_port: int) -> None:
     database = os.environ.setdefault("PARLEY_DATABASE",
                                      str(instance_folder() / "parley.sqlite"))
     if sandbox:
-        if not _is_loopback(host):
+        if not is_loopback_name(host):
             raise click.ClickException(
                 f"the sandbox only listens on this machine (127.0.0.1), not on {host}: its "
                 "phone page needs no password.")

@@ -5,7 +5,6 @@ Imports webhook and engine; parley.cli registers these on its `main` group.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 import click
 
 from engine.errors import ConfigError, ParleyError
+from engine.outbound import is_loopback_name
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_TOPICS = ROOT / "topics"
@@ -57,7 +57,7 @@ def serve(host: str, port: int, sandbox: bool | None, examples: bool) -> None:
     if sandbox is None:
         sandbox = not os.environ.get("PARLEY_TWILIO_AUTH_TOKEN")
     if sandbox:
-        if not _is_loopback(host):
+        if not is_loopback_name(host):
             raise click.ClickException(
                 f"the sandbox only listens on this machine (127.0.0.1), not on {host}: its "
                 "phone page needs no password.")
@@ -80,15 +80,6 @@ def serve(host: str, port: int, sandbox: bool | None, examples: bool) -> None:
         click.echo(f"Parley runtime on {host}:{port}; Twilio calls {settings.public_url}"
                    "/twilio/sms")
     run_simple(host, port, app, threaded=True, use_reloader=False)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _load_examples(database: str) -> None:

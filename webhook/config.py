@@ -8,7 +8,6 @@ says what to set.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import secrets
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 from engine.errors import ConfigError
 from engine.instance import instance_secret
-from engine.outbound import OutboundPolicy, data_source_policy
+from engine.outbound import OutboundPolicy, data_source_policy, host_entries, is_loopback_name
 from engine.sealing import MAKE_ONE, Sealer, local_sealer
 from engine.secret_check import check_secret
 
@@ -166,14 +165,14 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
     database = config.get("DATABASE") or str(Path(instance_path) / "parley.sqlite")
     sealer = _sealer(config.get("DATA_KEY"), sandbox=sandbox, database=str(database))
     trust_proxy = int(number(config, "TRUST_PROXY", minimum=0))
-    media_hosts = _hosts(config.get("MEDIA_HOSTS"), "MEDIA_HOSTS")
-    media_test_hosts = _hosts(config.get("MEDIA_TEST_HOSTS"), "MEDIA_TEST_HOSTS")
+    media_hosts = host_entries(config.get("MEDIA_HOSTS"), setting="MEDIA_HOSTS")
+    media_test_hosts = host_entries(config.get("MEDIA_TEST_HOSTS"), setting="MEDIA_TEST_HOSTS")
     for entry in media_test_hosts:
         _check_loopback(entry)
     # The media lists as the outbound policy reads them: a bad entry stops the start here.
     OutboundPolicy.from_entries(media_hosts, setting="MEDIA_HOSTS", loopback_entries=False,
                                 test_entries=media_test_hosts, test_setting="MEDIA_TEST_HOSTS")
-    phones = tuple(_hosts(config.get("SANDBOX_PHONES"), "SANDBOX_PHONES")) or SANDBOX_PHONES
+    phones = host_entries(config.get("SANDBOX_PHONES"), setting="SANDBOX_PHONES") or SANDBOX_PHONES
     for phone in phones:
         _check_number("SANDBOX_PHONES", phone)
     return Settings(
@@ -279,22 +278,8 @@ def _public_url(value: Any, *, sandbox: bool) -> str | None:
     return text.rstrip("/")
 
 
-def _hosts(value: Any, key: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        value = [part for part in re.split(r"[,\s]+", value) if part]
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"PARLEY_{key} must be a list of names (comma-separated).")
-    return tuple(v.strip().lower() if key != "SANDBOX_PHONES" else v.strip() for v in value)
-
-
 def _check_loopback(entry: str) -> None:
     host = entry.rsplit(":", 1)[0].strip("[]") if ":" in entry else entry
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback_name(host):
         raise ConfigError(f"PARLEY_MEDIA_TEST_HOSTS may only name loopback hosts such as "
                           f"127.0.0.1:8081, not {entry!r}.")

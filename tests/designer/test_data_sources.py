@@ -8,33 +8,12 @@ import pytest
 from designer import create_app
 from tests.designer.conftest import Author
 from tests.designer.test_simulator import Chat
-from tests.support.endpoint import Endpoint
-
-
-def lookup(base_url: str) -> dict:
-    return {
-        "id": "lookup", "name": "Lookup", "version": 1,
-        "discovery": {"keywords": ["lookup"]},
-        "data_sources": {"remote": {"kind": "http", "url": f"{base_url}/orders/{{{{ ref }}}}",
-                                    "items": "orders", "timeout_seconds": 2}},
-        "variables": {"ref": {"type": "string"}, "pick": {"type": "string"}},
-        "start": "ask",
-        "nodes": [
-            {"id": "ask", "type": "input.text", "prompt": "Order?", "var": "ref",
-             "next": "pick", "on_max_attempts": "none"},
-            {"id": "pick", "type": "input.dynamic_choice", "prompt": "Which?", "var": "pick",
-             "source": "remote", "label": "{{ item.name }}", "value": "{{ item.id }}",
-             "next": "bye", "on_empty": "none", "on_max_attempts": "none"},
-            {"id": "none", "type": "response.text", "text": "Nothing found.", "next": "bye"},
-            {"id": "bye", "type": "flow.end", "ask_anything_else": False},
-        ],
-    }
+from tests.support.endpoint import lookup_topic, orders_endpoint
 
 
 @pytest.fixture
 def endpoint():
-    with Endpoint() as endpoint:
-        endpoint.routes["/orders/7"] = {"orders": [{"id": "o7", "name": "Router"}]}
+    with orders_endpoint() as endpoint:
         yield endpoint
 
 
@@ -55,15 +34,15 @@ def save(author, document: dict) -> int:
 
 class TestPublish:
     def test_a_host_off_the_list_is_a_warning_while_editing(self, author, endpoint):
-        save(author, lookup(endpoint.base_url))
+        save(author, lookup_topic(endpoint.base_url))
         result = author.post("/topics/lookup/check", json={
-            "document": lookup(endpoint.base_url)}).get_json()
+            "document": lookup_topic(endpoint.base_url)}).get_json()
         [problem] = [p for p in result["problems"] if p["path"] == "$.data_sources.remote.url"]
         assert problem["severity"] == "warning"
         assert "PARLEY_DATA_SOURCE_HOSTS" in problem["message"]
 
     def test_and_publishing_it_is_refused_with_its_path(self, author, store, endpoint):
-        version = save(author, lookup(endpoint.base_url))
+        version = save(author, lookup_topic(endpoint.base_url))
         refused = author.post("/topics/lookup/publish", json={"version": version})
         assert refused.status_code == 409
         [problem] = [p for p in refused.get_json()["problems"] if p["severity"] == "error"]
@@ -71,7 +50,7 @@ class TestPublish:
         assert store.topic_summary("lookup")["published_version"] is None
 
     def test_a_listed_host_publishes(self, allowing, store, endpoint):
-        version = save(allowing, lookup(endpoint.base_url))
+        version = save(allowing, lookup_topic(endpoint.base_url))
         published = allowing.post("/topics/lookup/publish", json={"version": version})
         assert published.status_code == 200, published.get_json()
         assert store.topic_summary("lookup")["published_version"] == version
@@ -79,7 +58,7 @@ class TestPublish:
 
 class TestSimulator:
     def test_the_simulator_fetches_a_listed_host(self, allowing, endpoint):
-        document = lookup(endpoint.base_url)
+        document = lookup_topic(endpoint.base_url)
         save(allowing, document)
         chat = Chat(allowing, document)
         chat.say("7")
@@ -87,7 +66,7 @@ class TestSimulator:
         assert endpoint.paths == ["/orders/7"]
 
     def test_and_nothing_else(self, author, endpoint):
-        document = lookup(endpoint.base_url)
+        document = lookup_topic(endpoint.base_url)
         save(author, document)
         chat = Chat(author, document)
         chat.say("7")

@@ -8,6 +8,8 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -131,3 +133,32 @@ class Endpoint:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def lookup_topic(base_url: str) -> dict:
+    """A topic whose dynamic choice GETs `base_url`/orders/<the texted order number>."""
+    return {
+        "id": "lookup", "name": "Order lookup", "version": 1,
+        "discovery": {"keywords": ["lookup"]},
+        "data_sources": {"remote": {"kind": "http", "url": f"{base_url}/orders/{{{{ ref }}}}",
+                                    "items": "orders", "timeout_seconds": 2}},
+        "variables": {"ref": {"type": "string"}, "pick": {"type": "string"}},
+        "start": "ask",
+        "nodes": [
+            {"id": "ask", "type": "input.text", "prompt": "Order number?", "var": "ref",
+             "next": "pick", "on_max_attempts": "none"},
+            {"id": "pick", "type": "input.dynamic_choice", "prompt": "Which?", "var": "pick",
+             "source": "remote", "label": "{{ item.name }}", "value": "{{ item.id }}",
+             "next": "bye", "on_empty": "none", "on_max_attempts": "none"},
+            {"id": "none", "type": "response.text", "text": "Nothing found.", "next": "bye"},
+            {"id": "bye", "type": "flow.end", "ask_anything_else": False},
+        ],
+    }
+
+
+@contextmanager
+def orders_endpoint() -> Iterator[Endpoint]:
+    """A loopback endpoint that knows order 7 (for lookup_topic)."""
+    with Endpoint() as endpoint:
+        endpoint.routes["/orders/7"] = {"orders": [{"id": "o7", "name": "Router"}]}
+        yield endpoint

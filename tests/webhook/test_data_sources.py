@@ -7,43 +7,22 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.store import Store
-from tests.support.endpoint import Endpoint
+from tests.support.endpoint import Endpoint, lookup_topic, orders_endpoint
 from tests.webhook.conftest import Twilio, publish, replies, runtime_config
 from webhook import create_app, get_runtime
 
 PHONE = "+15550100041"
 
 
-def lookup(base_url: str) -> dict:
-    return {
-        "id": "lookup", "name": "Order lookup", "version": 1,
-        "discovery": {"keywords": ["lookup"]},
-        "data_sources": {"remote": {"kind": "http", "url": f"{base_url}/orders/{{{{ ref }}}}",
-                                    "items": "orders", "timeout_seconds": 2}},
-        "variables": {"ref": {"type": "string"}, "pick": {"type": "string"}},
-        "start": "ask",
-        "nodes": [
-            {"id": "ask", "type": "input.text", "prompt": "Order number?", "var": "ref",
-             "next": "pick", "on_max_attempts": "none"},
-            {"id": "pick", "type": "input.dynamic_choice", "prompt": "Which?", "var": "pick",
-             "source": "remote", "label": "{{ item.name }}", "value": "{{ item.id }}",
-             "next": "bye", "on_empty": "none", "on_max_attempts": "none"},
-            {"id": "none", "type": "response.text", "text": "Nothing found.", "next": "bye"},
-            {"id": "bye", "type": "flow.end", "ask_anything_else": False},
-        ],
-    }
-
-
 @pytest.fixture
 def endpoint():
-    with Endpoint() as endpoint:
-        endpoint.routes["/orders/7"] = {"orders": [{"id": "o7", "name": "Router"}]}
+    with orders_endpoint() as endpoint:
         yield endpoint
 
 
 def texting(tmp_path, endpoint: Endpoint, **config) -> Twilio:
     app = create_app(runtime_config(tmp_path, **config))
-    publish(Store(app.config["DATABASE"]), lookup(endpoint.base_url))
+    publish(Store(app.config["DATABASE"]), lookup_topic(endpoint.base_url))
     twilio = Twilio(app.test_client())
     twilio.text(PHONE, "lookup")
     return twilio
