@@ -739,8 +739,11 @@ window.Parley = window.Parley || {};
       let target = null;
       while (path && !(target = byPath.get(path))) path = parentPath(path);
       if (!target) continue;
+      // A row's or a cell's message goes on a line of its own under the row: inside the
+      // row's flex line it would squeeze the inputs to nothing.
       const holder = target.classList.contains("node-form") || target.classList.contains("topic-form")
-        ? target.querySelector(".node-problems") : target;
+        ? target.querySelector(".node-problems")
+        : target.classList.contains("cell") ? target.closest(".row") : target;
       if (!holder) continue;
       target.classList.add(p.severity === "error" ? "has-error" : "has-warning");
       holder.append(el("div", { className: "field-problem " + p.severity, text: p.message }));
