@@ -108,7 +108,7 @@ def _posted() -> Checked:
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
     out = {
         "document": checked.document,
-        "problems": [problem_json(p) for p in checked.problems],
+        "problems": [problem_json(p, checked.document) for p in checked.problems],
         "errors": len(checked.errors),
         "warnings": len(checked.warnings),
         "svg": None,

@@ -160,6 +160,13 @@ DATA_SOURCE_FIELDS = {
     ],
 }
 
+# The columns of the list widgets (the editor's script shows the same labels).
+ROW_LABELS = {
+    "options": {"label": "Label", "value": "Value", "next": "Goes to"},
+    "fields": {"label": "Label", "value": "Value (template)"},
+    "conditions": {"when": "When", "label": "Label", "next": "Go to"},
+}
+
 TOPIC_FIELDS = [
     field("name", "Name", required=True, help="Shown to users in the topic menu."),
     field("description", "Description", "textarea"),

@@ -58,7 +58,7 @@ def _draft(topic_id: str, payload: dict) -> tuple[dict | None, tuple]:
         return None, (jsonify(
             error="Fix the topic's errors before trying it: the simulator runs only topics "
                   "that could be published.",
-            problems=[problem_json(p) for p in checked.problems]), 422)
+            problems=[problem_json(p, checked.document) for p in checked.problems]), 422)
     if checked.document.get("id") != topic_id:
         return None, (jsonify(error=f"The topic's id must stay {topic_id!r}."), 422)
     return checked.document, ()

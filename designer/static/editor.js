@@ -719,6 +719,7 @@ window.Parley = window.Parley || {};
   }
 
   function fieldTarget(p) {
+    if (p.field) return p.field;
     const m = /needs '([A-Za-z_][\w]*)'/.exec(p.message) || /^'([A-Za-z_][\w]*)' is a required property/.exec(p.message);
     return m ? `${p.path}.${m[1]}` : p.path;
   }
@@ -746,7 +747,7 @@ window.Parley = window.Parley || {};
         : target.classList.contains("cell") ? target.closest(".row") : target;
       if (!holder) continue;
       target.classList.add(p.severity === "error" ? "has-error" : "has-warning");
-      holder.append(el("div", { className: "field-problem " + p.severity, text: p.message }));
+      holder.append(el("div", { className: "field-problem " + p.severity, text: p.form_message || p.message }));
     }
   }
 
@@ -785,7 +786,7 @@ window.Parley = window.Parley || {};
       list.append(el("li", { className: "problem " + p.severity, tabindex: 0, role: "button",
         onclick: () => goToProblem(p), onkeydown: (e) => { if (e.key === "Enter") goToProblem(p); } },
       el("span", { className: "badge " + p.severity, text: p.severity }), " ",
-      el("code", { text: p.path }), " ", el("span", { text: p.message })));
+      el("code", { text: p.path }), " ", el("span", { text: p.form_message || p.message })));
     }
   }
 

@@ -50,6 +50,9 @@ class TestChoiceRows:
         page.set_viewport_size(DESKTOP)
         _new_topic(page, "Choices")
         _add_choice_node(page)
+        # The missing question is flagged under its field, in the form's words.
+        expect(page.locator('.inspector [data-path="$.nodes[1].prompt"] .field-problem')
+               ).to_have_text("an \u201cAsk to choose\u201d node needs \u201cQuestion\u201d")
         self._assert_usable(page)
         shot(page, "choice-row-error-1280")
         page.set_viewport_size(PHONE)

@@ -93,6 +93,35 @@ class TestCheck:
         assert b"<svg" in response.data
 
 
+class TestFormWords:
+    """Under a form field the author reads the field's label, not its JSON name."""
+
+    def test_a_missing_field_is_named_by_its_label_and_points_at_its_field(self, author):
+        new(author, "choose")
+        doc = {"id": "choose", "name": "choose", "version": 1, "start": "ask", "nodes": [
+            {"id": "ask", "type": "input.static_choice", "var": "kind", "next": "done",
+             "options": [{"label": "", "value": "a"}]},
+            {"id": "done", "type": "flow.end"}]}
+        problems = check(author, "choose", document=doc)["problems"]
+        prompt = next(p for p in problems if "prompt" in p["message"])
+        assert prompt["message"] == "a input.static_choice node needs 'prompt'"  # as the CLI
+        assert prompt["form_message"] == ("an \u201cAsk to choose\u201d node needs "
+                                          "\u201cQuestion\u201d")
+        assert prompt["field"] == "$.nodes[0].prompt"
+        label = next(p for p in problems if p["path"] == "$.nodes[0].options[0].label")
+        assert label["form_message"] == "\u201cLabel\u201d must not be empty"
+
+    def test_topic_and_data_source_fields_use_their_labels(self, author):
+        new(author, "choose")
+        doc = {"id": "choose", "name": "choose", "version": 1, "nodes": [
+            {"id": "done", "type": "flow.end"}],
+            "data_sources": {"cases": {"kind": "sqlite"}}}
+        problems = check(author, "choose", document=doc)["problems"]
+        words = {p["form_message"] for p in problems}
+        assert "the topic needs \u201cStart at\u201d" in words
+        assert "a data source needs \u201cTable\u201d" in words
+
+
 class TestEditorPage:
     def test_the_editor_opens_any_version(self, author, store):
         new(author, "report_issue")
