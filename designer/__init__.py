@@ -27,6 +27,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE=str(Path(app.instance_path) / "parley.sqlite"),
         SIMULATOR_DIR=str(Path(app.instance_path) / "simulator"),
         SAMPLE_DATA=str(SAMPLE_RECORDS),
+        # The images topics send (response.image urls under /media/), as the runtime serves them.
+        MEDIA_FOLDER=str(SAMPLE_RECORDS.parent.parent / "media"),
         PREFERRED_URL_SCHEME="http",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

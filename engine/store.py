@@ -94,6 +94,11 @@ class WriterQueue:
 class Store:
     """A connection to Parley's database. One per thread; cheap to open."""
 
+    # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
+    # transcript tests) set engine.sample.SIMULATED_CASE_PREFIX, so a made-up case never
+    # shows the number of a real one.
+    case_prefix = "CS"
+
     def __init__(
         self,
         path: str | os.PathLike,
@@ -545,7 +550,7 @@ class Store:
         cur = self.conn.execute(
             f"INSERT INTO cases ({names}) VALUES ({marks})", tuple(values.values())
         )
-        number = f"CS{10000 + cur.lastrowid:07d}"
+        number = f"{self.case_prefix}{10000 + cur.lastrowid:07d}"
         self.conn.execute("UPDATE cases SET number = ? WHERE id = ?", (number, cur.lastrowid))
         return self.query_records("cases", where={"id": cur.lastrowid}, limit=1)[0]
 

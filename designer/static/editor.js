@@ -795,10 +795,7 @@ window.Parley = window.Parley || {};
     const scroll = [box.scrollLeft, box.scrollTop];
     const svg = Parley.insertSvg(box, svgText);
     if (!svg) return;
-    if (S.zoom === undefined) {
-      const natural = Number(svg.dataset.naturalWidth);
-      S.zoom = natural * 0.8 > box.clientWidth * 1.6 ? 0.8 : null;
-    }
+    if (S.zoom === undefined) S.zoom = null;  // a diagram opens fitted to its panel
     Parley.zoomSvg(svg, S.zoom);
     [box.scrollLeft, box.scrollTop] = scroll;
     markDiagram();
@@ -911,6 +908,9 @@ window.Parley = window.Parley || {};
     $("zoom-in").addEventListener("click", () => zoomBy(1.25));
     $("zoom-out").addEventListener("click", () => zoomBy(0.8));
     $("zoom-fit").addEventListener("click", () => { S.zoom = null; Parley.zoomSvg($("diagram").querySelector("svg"), null); });
+    // A fitted diagram stays fitted when its panel changes size (the simulator opens, the
+    // window is resized).
+    new ResizeObserver(() => { if (S.zoom === null) Parley.zoomSvg($("diagram").querySelector("svg"), null); }).observe($("diagram"));
     $("save-btn").addEventListener("click", () => save());
     $("publish-btn").addEventListener("click", publish);
     const area = $("json-text");

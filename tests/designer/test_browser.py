@@ -51,7 +51,7 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
     # The page points at what is missing: the field, the node list and the diagram.
     text_field = page.locator('.inspector [data-path="$.nodes[2].text"]')
     expect(text_field).to_have_class("field has-error")
-    expect(text_field.locator(".field-problem")).to_contain_text("needs 'text'")
+    expect(text_field.locator(".field-problem")).to_contain_text("needs \u201cMessage\u201d")
     expect(page.locator('#node-list [data-node="thanks"] .badge.error')).to_be_visible()
     expect(page.locator('#diagram svg [id="node-thanks"]')).to_have_class(
         "node parley-node cat-response type-response-text problem-error selected")
@@ -59,7 +59,7 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
     shot(page, "02-editor-error-pointed-at")
 
     # -- fix it from the problem list: the click lands in the field
-    page.click("#problem-list li:has-text(\"needs 'text'\")")
+    page.click("#problem-list li:has-text(\"needs \u201cMessage\u201d\")")
     expect(field(page, "$.nodes[2].text")).to_be_focused()
     page.keyboard.type("Thanks! We will look into your {{ category }} issue.")
     field(page, "$.nodes[2].next").select_option("done")
@@ -176,7 +176,7 @@ def test_the_seed_topic_renders_and_chats(tab, live_server, store):
     expect(page.locator('#diagram svg g.current[id="node-ask_details"]')).to_be_visible()
     page.fill("#sim-input", "The screen stays black ✋")
     page.press("#sim-input", "Enter")
-    expect(page.locator("#sim-messages .bubble.bot").nth(2)).to_contain_text("I opened case CS")
+    expect(page.locator("#sim-messages .bubble.bot").nth(2)).to_contain_text("I opened case SIM")
     shot(page, "09-seed-topic-simulator")
     page.select_option("#sim-user", "abel.tuter")  # restarts as a linked user
     expect(page.locator("#sim-messages .bubble.bot")).to_have_count(1)
