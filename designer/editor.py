@@ -158,6 +158,12 @@ def save(topic_id: str):
                         "error": "The id changed: nothing was saved."}), 400
     note = (request.get_json(silent=True) or {}).get("note") or None
     store = get_store()
+    latest = summary_or_404(topic_id)["latest_version"]
+    if document == document_or_404(topic_id, latest):
+        # An identical version would only clutter the history and the diffs.
+        return jsonify({**_check_json(checked, with_diagram=False), "version": latest,
+                        "unchanged": True,
+                        "message": f"No changes since version {latest}: nothing new to save."})
     with store.write():
         version = store.save_topic_version(
             document, author=g.author["user_name"], note=note,
@@ -197,9 +203,14 @@ def publish(topic_id: str):
 
 @bp.get("/<topic_id>/versions")
 def versions(topic_id: str):
+    """Every version with what the checks say of it now (counted afresh from its document)."""
     summary = summary_or_404(topic_id)
-    return render_template("versions.html", summary=summary,
-                           versions=get_store().topic_versions(topic_id))
+    store = get_store()
+    rows = store.topic_versions(topic_id)
+    for row in rows:
+        checked = check_document(store.topic_document(topic_id, row["version"]))
+        row["errors"], row["warnings"] = len(checked.errors), len(checked.warnings)
+    return render_template("versions.html", summary=summary, versions=rows)
 
 
 @bp.get("/<topic_id>/diff")
