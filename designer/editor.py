@@ -35,6 +35,7 @@ from designer.documents import (
     topic_changes,
 )
 from designer.kinds import editor_spec
+from engine.catalog import discovery_overlaps
 from engine.errors import ParleyError, Problem, TopicNotFound
 from engine.store import dumps
 
@@ -95,14 +96,23 @@ def document_or_404(topic_id: str, version: int | None = None) -> dict:
         abort(404, f"Topic {topic_id!r} has no version {version}.")
 
 
+def in_catalog(checked: Checked) -> Checked:
+    """`checked` plus the catalog-level warnings: discovery words other published topics use."""
+    if checked.document is None:
+        return checked
+    others = [document for _id, _version, document in get_store().published_topics()]
+    overlaps = discovery_overlaps(checked.document, others)
+    return Checked(checked.document, [*checked.problems, *overlaps]) if overlaps else checked
+
+
 def _posted() -> Checked:
     """The document the editor sent: raw JSON text (the JSON view) or a parsed object."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, "Send a JSON object with the topic.")
     if isinstance(payload.get("text"), str):
-        return check_text(payload["text"])
-    return check_document(payload.get("document"))
+        return in_catalog(check_text(payload["text"]))
+    return in_catalog(check_document(payload.get("document")))
 
 
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
@@ -208,7 +218,7 @@ def versions(topic_id: str):
     store = get_store()
     rows = store.topic_versions(topic_id)
     for row in rows:
-        checked = check_document(store.topic_document(topic_id, row["version"]))
+        checked = in_catalog(check_document(store.topic_document(topic_id, row["version"])))
         row["errors"], row["warnings"] = len(checked.errors), len(checked.warnings)
     return render_template("versions.html", summary=summary, versions=rows)
 

@@ -6,6 +6,7 @@ work lives in the packages so the web apps and the tests share it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -78,13 +79,20 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print errors only, not warnings.")
 def validate(paths: tuple[str, ...], quiet: bool) -> None:
     """Check topic files; print every error and warning with its JSON path."""
+    from engine.catalog import discovery_overlaps
     from engine.validation import load_json_text, problems
 
     failed = False
-    for path in topic_files(paths):
+    files = topic_files(paths)
+    # Files checked together are one catalog: each is also checked against the others.
+    catalog = []
+    for path in files:
+        with contextlib.suppress(OSError, TopicError):
+            catalog.append(load_json_text(path.read_text(encoding="utf-8"), source=str(path)))
+    for path in files:
         try:
             document = load_json_text(path.read_text(encoding="utf-8"), source=str(path))
-            found = problems(document)
+            found = problems(document) + discovery_overlaps(document, catalog)
         except TopicError as exc:
             found = exc.problems
         except OSError as exc:

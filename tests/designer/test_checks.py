@@ -122,6 +122,32 @@ class TestFormWords:
         assert "a data source needs \u201cTable\u201d" in words
 
 
+class TestCatalogChecks:
+    def test_a_keyword_another_published_topic_uses_is_a_warning(self, author, store):
+        with store.write():
+            version = store.save_topic_version(REPORT, author="ada")
+            store.publish_topic_version("report_issue", version, by="ada")
+        new(author, "billing")
+        doc = {"id": "billing", "name": "Billing", "version": 1, "start": "done",
+               "discovery": {"keywords": ["invoice", "Problem!"]},
+               "nodes": [{"id": "done", "type": "flow.end"}]}
+        result = check(author, "billing", document=doc)
+        overlap = [p for p in result["problems"] if "also a discovery word" in p["message"]]
+        assert overlap == [{
+            "path": "$.discovery.keywords[1]", "severity": "warning", "node": None,
+            "field": "$.discovery.keywords[1]",
+            "message": "'Problem!' is also a discovery word of \u201cI have an issue\u201d "
+                       "(report_issue): a user who texts it is asked to choose between the "
+                       "topics",
+            "form_message": "'Problem!' is also a discovery word of \u201cI have an issue\u201d "
+                            "(report_issue): a user who texts it is asked to choose between "
+                            "the topics"}]
+        assert result["errors"] == 0
+        # The published topic itself is not compared with its own published version.
+        assert not [p for p in check(author, "report_issue", document=REPORT)["problems"]
+                    if "also a discovery word" in p["message"]]
+
+
 class TestEditorPage:
     def test_the_editor_opens_any_version(self, author, store):
         new(author, "report_issue")
