@@ -1,4 +1,5 @@
-"""The one place that talks SQL: Parley's SQLite store. Imports only engine.errors.
+"""The one place that talks SQL: Parley's SQLite store. Imports engine.errors, and
+engine.validation to refuse publishing a topic with errors.
 
 A real SQLite file in WAL mode with a busy timeout and foreign keys on. Every read-modify-write
 runs in `Store.write()`, which opens the transaction with BEGIN IMMEDIATE: sqlite-utils'
@@ -282,14 +283,23 @@ class Store:
         return version
 
     def publish_topic_version(self, topic_id: str, version: int, *, by: str | None = None) -> None:
-        """Make `version` the one the runtime serves; running conversations keep theirs."""
+        """Make `version` the one the runtime serves; running conversations keep theirs.
+
+        Raises TopicError (listing every error) when the version does not validate, whoever
+        calls: the CLI, the designer, a script.
+        """
+        # Imported here: the validator is pure (it never imports the store), and only
+        # publishing needs it.
+        from engine.validation import check
+
         self._require_write()
         row = self.conn.execute(
-            "SELECT errors FROM topic_versions WHERE topic_id = ? AND version = ?",
+            "SELECT document FROM topic_versions WHERE topic_id = ? AND version = ?",
             (topic_id, version),
         ).fetchone()
         if row is None:
             raise TopicNotFound(f"topic {topic_id!r} has no version {version}")
+        check(json.loads(row[0]), source=f"version {version} of topic {topic_id!r}")
         now = self.now()
         self.conn.execute(
             "UPDATE topic_versions SET published_at = ?, published_by = ?"
