@@ -75,13 +75,18 @@ def slugify(name: str) -> str:
 
 
 def new_topic(topic_id: str, name: str) -> dict:
-    """The smallest valid topic: it ends at once. Authors grow it from there."""
+    """The smallest valid topic: it ends at once. Authors grow it from there.
+
+    Its End node asks "anything else?", so its message must not say goodbye: the closing topic
+    does that when the user has nothing else, and a goodbye before the question would be the
+    first of two.
+    """
     return {
         "id": topic_id,
         "name": name,
         "version": 1,
         "start": "done",
-        "nodes": [{"id": "done", "type": "flow.end", "message": "Thanks, goodbye!"}],
+        "nodes": [{"id": "done", "type": "flow.end", "message": "That's all for this topic."}],
     }
 
 

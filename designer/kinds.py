@@ -133,7 +133,9 @@ NODE_KINDS: dict[str, dict] = {
     },
     "flow.end": {
         "label": "End", "group": "Flow",
-        "fields": [field("message", "Last message", "template"),
+        "fields": [field("message", "Last message", "template",
+                         help="With \u201canything else?\u201d on, don't say goodbye here: the "
+                         "closing topic does when the user is done."),
                    field("ask_anything_else", "Ask \u201canything else?\u201d", "bool",
                          default=True)],
     },
