@@ -159,7 +159,7 @@ class TestEditorPage:
         data = json.loads(html[start:html.index("</script>", start)])
         assert data["version"] == 1 and data["latest_version"] == 2
         assert data["document"]["nodes"] == [
-            {"id": "done", "type": "flow.end", "message": "Thanks, goodbye!"}]
+            {"id": "done", "type": "flow.end", "message": "That's all for this topic."}]
         assert set(data["spec"]["kinds"]) == {
             "input.text", "input.static_choice", "input.dynamic_choice", "input.boolean",
             "input.file_picker", "response.text", "response.image", "response.link",
