@@ -108,8 +108,12 @@ class Subscriptions:
     @staticmethod
     def _may_mean_stop(turn: Turn) -> bool:
         """A longer message with an opt-out word, where the bot waits for no answer."""
-        if turn.state.get("mode") == "topic" or turn.state.get("stop_clarified"):
-            return False  # an answer ("Stop my order") stays an answer; ask once only
+        state = turn.state
+        if state.get("mode") in ("topic", "handoff") or state.get("linking") \
+                or state.get("stop_clarified"):
+            # An answer ("Stop my order", a user name while linking) or a message to an agent
+            # stays what it is; and the question is asked once only.
+            return False
         words = normalize(turn.text).upper().split()
         joined = {"".join(pair) for pair in zip(words, words[1:], strict=False)}  # "opt out"
         return any(w in OPT_OUT_WORDS for w in [*words, *joined])

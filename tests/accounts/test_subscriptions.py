@@ -150,6 +150,13 @@ class TestOptOutWordsInLongerMessages:
             "Reply STOP to stop all messages from Acme IT, or tell me what you need."]
         assert not store.is_opted_out(STRANGER_PHONE)
 
+    def test_a_user_name_asked_for_while_linking_stays_an_answer(self, store):
+        engine = Engine(store, catalog=StaticCatalog([ORDER]), interceptors=[
+            Subscriptions(program="Acme IT"), AccountLinking(policy=POLICY)])
+        say(engine, "LINK", STRANGER_PHONE)
+        reply = engine.process(Inbound(STRANGER_PHONE, "quit.smith", sid="SM" + "2" * 32))
+        assert "stop_clarify" not in reply.events and reply.messages
+
     def test_a_keyword_alone_with_punctuation_still_opts_out_mid_answer(self, engine, store):
         say(engine, "order", STRANGER_PHONE)
         assert say(engine, "STOP!", STRANGER_PHONE) == [UNSUBSCRIBED]
