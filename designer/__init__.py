@@ -44,6 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         DESIGNER_PUBLIC_URL=None,
         SANDBOX=False,
         TRUST_PROXY=0,  # how many proxies in front set X-Forwarded-* (0: trust none)
+        # The images topics send (response.image urls under /media/), as the runtime serves them.
+        MEDIA_FOLDER=str(SAMPLE_RECORDS.parent.parent / "media"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=None,  # None: from the public address (public_scheme)

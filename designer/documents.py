@@ -1,6 +1,7 @@
 """Topic documents as the designer handles them: parse, check, diff, new and copied topics.
 
-Pure functions over documents (no Flask, no SQL). Imports engine.validation and engine.topic.
+Pure functions over documents (no Flask, no SQL). Imports engine.validation, engine.topic
+and designer.labels.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from designer.labels import field_path, form_message
 from engine.errors import Problem, TopicError
 from engine.outbound import OutboundPolicy
 from engine.topic import export_text
@@ -63,9 +65,12 @@ def check_document(document: object, *, outbound: OutboundPolicy | None = None,
     return Checked(document, found)
 
 
-def problem_json(problem: Problem) -> dict:
+def problem_json(problem: Problem, document: dict | None = None) -> dict:
+    """A problem for the browser; with the document, also in the words of the forms."""
     return {"path": problem.path, "message": problem.message,
-            "severity": problem.severity, "node": problem.node}
+            "severity": problem.severity, "node": problem.node,
+            "field": field_path(problem.path, problem.message),
+            "form_message": form_message(problem.path, problem.message, document)}
 
 
 def slugify(name: str) -> str:
@@ -77,13 +82,18 @@ def slugify(name: str) -> str:
 
 
 def new_topic(topic_id: str, name: str) -> dict:
-    """The smallest valid topic: it ends at once. Authors grow it from there."""
+    """The smallest valid topic: it ends at once. Authors grow it from there.
+
+    Its End node asks "anything else?", so its message must not say goodbye: the closing topic
+    does that when the user has nothing else, and a goodbye before the question would be the
+    first of two.
+    """
     return {
         "id": topic_id,
         "name": name,
         "version": 1,
         "start": "done",
-        "nodes": [{"id": "done", "type": "flow.end", "message": "Thanks, goodbye!"}],
+        "nodes": [{"id": "done", "type": "flow.end", "message": "That's all for this topic."}],
     }
 
 

@@ -36,6 +36,7 @@ from designer.documents import (
     topic_changes,
 )
 from designer.kinds import editor_spec
+from engine.catalog import discovery_overlaps
 from engine.errors import ParleyError, Problem, TopicNotFound
 from engine.store import dumps
 
@@ -96,20 +97,29 @@ def document_or_404(topic_id: str, version: int | None = None) -> dict:
         abort(404, f"Topic {topic_id!r} has no version {version}.")
 
 
+def in_catalog(checked: Checked) -> Checked:
+    """`checked` plus the catalog-level warnings: discovery words other published topics use."""
+    if checked.document is None:
+        return checked
+    others = [document for _id, _version, document in get_store().published_topics()]
+    overlaps = discovery_overlaps(checked.document, others)
+    return Checked(checked.document, [*checked.problems, *overlaps]) if overlaps else checked
+
+
 def _posted() -> Checked:
     """The document the editor sent: raw JSON text (the JSON view) or a parsed object."""
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, "Send a JSON object with the topic.")
     if isinstance(payload.get("text"), str):
-        return check_text(payload["text"], outbound=data_sources())
-    return check_document(payload.get("document"), outbound=data_sources())
+        return in_catalog(check_text(payload["text"], outbound=data_sources()))
+    return in_catalog(check_document(payload.get("document"), outbound=data_sources()))
 
 
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
     out = {
         "document": checked.document,
-        "problems": [problem_json(p) for p in checked.problems],
+        "problems": [problem_json(p, checked.document) for p in checked.problems],
         "errors": len(checked.errors),
         "warnings": len(checked.warnings),
         "svg": None,
@@ -159,6 +169,12 @@ def save(topic_id: str):
                         "error": "The id changed: nothing was saved."}), 400
     note = (request.get_json(silent=True) or {}).get("note") or None
     store = get_store()
+    latest = summary_or_404(topic_id)["latest_version"]
+    if document == document_or_404(topic_id, latest):
+        # An identical version would only clutter the history and the diffs.
+        return jsonify({**_check_json(checked, with_diagram=False), "version": latest,
+                        "unchanged": True,
+                        "message": f"No changes since version {latest}: nothing new to save."})
     with store.write():
         version = store.save_topic_version(
             document, author=g.author["user_name"], note=note,
@@ -198,9 +214,14 @@ def publish(topic_id: str):
 
 @bp.get("/<topic_id>/versions")
 def versions(topic_id: str):
+    """Every version with what the checks say of it now (counted afresh from its document)."""
     summary = summary_or_404(topic_id)
-    return render_template("versions.html", summary=summary,
-                           versions=get_store().topic_versions(topic_id))
+    store = get_store()
+    rows = store.topic_versions(topic_id)
+    for row in rows:
+        checked = in_catalog(check_document(store.topic_document(topic_id, row["version"])))
+        row["errors"], row["warnings"] = len(checked.errors), len(checked.warnings)
+    return render_template("versions.html", summary=summary, versions=rows)
 
 
 @bp.get("/<topic_id>/diff")

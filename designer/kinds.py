@@ -133,7 +133,9 @@ NODE_KINDS: dict[str, dict] = {
     },
     "flow.end": {
         "label": "End", "group": "Flow",
-        "fields": [field("message", "Last message", "template"),
+        "fields": [field("message", "Last message", "template",
+                         help="With \u201canything else?\u201d on, don't say goodbye here: the "
+                         "closing topic does when the user is done."),
                    field("ask_anything_else", "Ask \u201canything else?\u201d", "bool",
                          default=True)],
     },
@@ -163,6 +165,13 @@ DATA_SOURCE_FIELDS = {
               placeholder="5"),
         field("limit", "At most", "number", min=1, max=100, placeholder="50"),
     ],
+}
+
+# The columns of the list widgets (the editor's script shows the same labels).
+ROW_LABELS = {
+    "options": {"label": "Label", "value": "Value", "next": "Goes to"},
+    "fields": {"label": "Label", "value": "Value (template)"},
+    "conditions": {"when": "When", "label": "Label", "next": "Go to"},
 }
 
 TOPIC_FIELDS = [

@@ -15,7 +15,18 @@ import os
 import time
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from jsonschema import Draft202012Validator
 
 from designer import data_sources
@@ -29,7 +40,7 @@ from engine.catalog import StaticCatalog
 from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
 from engine.messages import Inbound, Media, Reply
-from engine.sample import load_sample_data
+from engine.sample import load_sample_data, simulated_store
 from engine.store import Store, open_store
 from engine.transcripts import (
     DEFAULT_MEDIA_URL,
@@ -41,6 +52,8 @@ from engine.transcripts import (
 
 bp = Blueprint("simulator", __name__)
 
+# What /media/ serves: images only (an .svg is a document that can carry scripts).
+MEDIA_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
 STALE_SECONDS = 24 * 3600  # simulator files unused for this long are removed
 ROLES = ("greeting", "fallback", "closing")
 
@@ -59,7 +72,7 @@ def _draft(topic_id: str, payload: dict) -> tuple[dict | None, tuple]:
         return None, (jsonify(
             error="Fix the topic's errors before trying it: the simulator runs only topics "
                   "that could be published.",
-            problems=[problem_json(p) for p in checked.problems]), 422)
+            problems=[problem_json(p, checked.document) for p in checked.problems]), 422)
     if checked.document.get("id") != topic_id:
         return None, (jsonify(error=f"The topic's id must stay {topic_id!r}."), 422)
     return checked.document, ()
@@ -105,6 +118,16 @@ def _opening(document: dict) -> str:
     if document.get("role", "topic") == "topic":
         return document.get("name", document["id"])
     return "Hello"
+
+
+def _account(store: Store) -> dict | None:
+    """The account the simulated phone is linked to now (linking in the chat changes it)."""
+    user_id = store.linked_user_id(DEFAULT_PHONE)
+    user = store.user(user_id=user_id) if user_id else None
+    if user is None:
+        return None
+    return {"user_name": user["user_name"],
+            "display_name": user.get("display_name") or user["user_name"]}
 
 
 def _reply_json(reply: Reply, topic_id: str) -> dict:
@@ -157,7 +180,7 @@ def start(topic_id: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale(path.parent)
     _remove(path)
-    store = open_store(path, synchronous="OFF", clock=_clock(0))
+    store = simulated_store(open_store(path, synchronous="OFF", clock=_clock(0)))
     try:
         load_sample_data(store, current_app.config["SAMPLE_DATA"])
         as_user = payload.get("user") or None
@@ -172,9 +195,11 @@ def start(topic_id: str):
             reply = engine.start(DEFAULT_PHONE, topic_id)
         except (TopicError, ParleyError) as exc:
             return jsonify(error=f"The topic cannot run: {exc}"), 422
+        account = _account(store)
     finally:
         store.close()
-    return jsonify({**_reply_json(reply, topic_id), "opening": _opening(draft)})
+    return jsonify({**_reply_json(reply, topic_id), "opening": _opening(draft),
+                    "account": account})
 
 
 @bp.post("/topics/<topic_id>/simulator/send")
@@ -192,13 +217,14 @@ def send(topic_id: str):
     if isinstance(photo, dict):
         content_type = str(photo.get("content_type") or "image/jpeg")[:100]
         media = (Media(DEFAULT_MEDIA_URL, content_type),)
-    store = Store(path, synchronous="OFF", clock=_clock(_turn(payload)))
+    store = simulated_store(Store(path, synchronous="OFF", clock=_clock(_turn(payload))))
     try:
         engine = _engine(store, draft)
         reply = engine.process(Inbound(DEFAULT_PHONE, text, media))
+        account = _account(store)
     finally:
         store.close()
-    return jsonify(_reply_json(reply, topic_id))
+    return jsonify({**_reply_json(reply, topic_id), "account": account})
 
 
 def _transcript_schema() -> Draft202012Validator:
@@ -248,3 +274,16 @@ def download(transcript_id: int):
     return Response(text, mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
+
+
+@bp.get("/media/<path:name>")
+def media(name: str) -> Response:
+    """The topics' images (response.image urls under /media/), so the simulator shows them.
+
+    Only image files inside MEDIA_FOLDER: send_from_directory refuses any path that leaves it.
+    """
+    if Path(name).suffix.lower() not in MEDIA_TYPES:
+        abort(404)
+    response = send_from_directory(current_app.config["MEDIA_FOLDER"], name, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

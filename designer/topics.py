@@ -63,9 +63,11 @@ def create():
         return _form_page("new_topic.html", status=400, name=name, topic_id=topic_id,
                           error=error)
     document = new_topic(topic_id, name)
+    checked = check_document(document)
     store = get_store()
     with store.write():
-        store.save_topic_version(document, author=g.author["user_name"], note="created")
+        store.save_topic_version(document, author=g.author["user_name"], note="created",
+                                 errors=len(checked.errors), warnings=len(checked.warnings))
     flash(f"Topic \u201c{name}\u201d created. Add nodes, then try it in the simulator.",
           "success")
     return redirect(url_for("editor.edit", topic_id=topic_id), 303)

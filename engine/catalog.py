@@ -2,6 +2,8 @@
 
 The runtime serves published topics and notices a publish (the store's catalog revision) on
 the next message, without a restart. Conversations keep the topic version they started with.
+`discovery_overlaps` is the catalog-level check (two topics claiming the same keyword), used by
+the designer and `parley validate`.
 """
 
 from __future__ import annotations
@@ -9,10 +11,51 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from engine.errors import TopicNotFound
+from engine.errors import Problem, TopicNotFound
 from engine.matching import normalize
 from engine.store import Store
 from engine.topic import TOPICS, CompiledTopic
+
+
+def _discovery_words(document: dict) -> list[tuple[str, str, str]]:
+    """(JSON path, word as written, normalized) of a topic's discovery keywords and phrases."""
+    discovery = document.get("discovery")
+    if document.get("role", "topic") != "topic" or not isinstance(discovery, dict):
+        return []
+    out = []
+    for key in ("keywords", "phrases"):
+        words = discovery.get(key)
+        for index, word in enumerate(words if isinstance(words, list) else []):
+            if isinstance(word, str) and normalize(word):
+                out.append((f"$.discovery.{key}[{index}]", word, normalize(word)))
+    return out
+
+
+def discovery_overlaps(document: dict, others: Iterable[dict]) -> list[Problem]:
+    """Warnings for each discovery keyword or phrase of `document` that another topic also has.
+
+    A user who texts a shared word is asked to pick between the topics instead of being taken
+    to one: legal when meant, but usually an accident of two authors.
+    """
+    mine = _discovery_words(document)
+    if not mine:
+        return []
+    claimed: dict[str, list[str]] = {}
+    for other in others:
+        if not isinstance(other, dict) or other.get("id") == document.get("id"):
+            continue
+        name = f"\u201c{other.get('name', other.get('id'))}\u201d ({other.get('id')})"
+        for _path, _word, said in _discovery_words(other):
+            if name not in claimed.setdefault(said, []):
+                claimed[said].append(name)
+    found = []
+    for path, word, said in mine:
+        if said in claimed:
+            topics = ", ".join(claimed[said])
+            found.append(Problem(path, f"{word!r} is also a discovery word of {topics}: a user "
+                                 "who texts it is asked to choose between the topics",
+                                 severity="warning"))
+    return found
 
 
 class _Snapshot:

@@ -61,6 +61,7 @@ class Texts:
     photo_please: str = "Please send a photo (an image file)."
     anything_else: str = "Is there anything else I can help you with? (yes/no)"
     restart: str = "OK, let's start over."
+    timed_out: str = "Our earlier conversation timed out, so let's start again."
     goodbye: str = "Thanks for texting us. Goodbye!"
     handoff: str = ("I'm connecting you with a live agent. Please wait here; they will reply "
                     "shortly.")
@@ -243,9 +244,11 @@ class Engine:
         self.catalog.refresh(store)
         now = store.clock()
         conversation = store.open_conversation(inbound.phone)
-        restarted = False
+        restarted = timed_out = False
         if conversation is not None and self._expired(conversation, now):
             store.close_conversation(conversation.id)
+            # A late "2" must not silently answer a new question: say that the old one is gone.
+            timed_out = conversation.state.get("mode") in ("topic", "menu", "anything_else")
             conversation, restarted = None, True
         if conversation is None:
             conversation = store.start_conversation(
@@ -261,6 +264,8 @@ class Engine:
             sid=inbound.sid, node=turn.state.get("node"))
         try:
             if not any(interceptor.intercept(turn) for interceptor in self.interceptors):
+                if timed_out:
+                    turn.say(self.texts.timed_out, kind="system")
                 self._dispatch(turn)
         except (FetchRequired, OutsideWork, StoreError):
             raise

@@ -2,6 +2,7 @@
 
 `topics/data/sample_records.json` (SAMPLE_RECORDS) holds users and their cases; `parley init-db
 --sample-data`, the transcript runner, the sandbox and the designer's simulator load it.
+`simulated_store` marks a store as a simulation's, whose new cases get their own numbers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import json
 from pathlib import Path
 
 from engine.store import Store
+
+# Cases opened in a simulated conversation (designer simulator, transcript tests) are numbered
+# SIM0010010...: never the number of a real case (CS...), so an author cannot mistake one.
+SIMULATED_CASE_PREFIX = "SIM"
 
 SAMPLE_RECORDS = Path(__file__).resolve().parent.parent / "topics" / "data" / "sample_records.json"
 
@@ -29,3 +34,9 @@ def load_sample_data(store: Store, path: str | Path = SAMPLE_RECORDS) -> dict[st
                 store.insert_case(case)
                 added["cases"] += 1
     return added
+
+
+def simulated_store(store: Store) -> Store:
+    """Number the cases `store` opens SIM...: it holds a simulation, not real records."""
+    store.case_prefix = SIMULATED_CASE_PREFIX
+    return store

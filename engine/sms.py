@@ -6,7 +6,7 @@ Imports nothing from Parley.
 
 from __future__ import annotations
 
-import string
+import unicodedata
 from dataclasses import dataclass
 
 # 3GPP TS 23.038, default alphabet. ESC (0x1B) is left out: it introduces an extension
@@ -36,9 +36,11 @@ RESERVED_WORDS = frozenset({
 })
 """Single-word messages that Twilio or the carrier act on (opt-out, opt-in, help)."""
 
-# Trimmed around a keyword as well as blanks: "Stop." must count as STOP. Carriers differ in
-# how much they trim, so the validator errs on the side of calling more words reserved.
-_TRIM = string.whitespace + string.punctuation
+# Trimmed around a keyword: blanks, punctuation, symbols and emoji (Unicode categories Z, P, S,
+# C, and M for emoji variation selectors), so "Stop.", "stop!" and " STOP 🛑" count as STOP.
+# Carriers differ in how much they trim: the runtime and the validator both err on the side of
+# more, through this one function.
+_TRIM_CATEGORIES = ("Z", "P", "S", "C", "M")
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,27 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return parts
 
 
+def _trimmed(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith(_TRIM_CATEGORIES)
+
+
+def keyword(text: str) -> str:
+    """`text` as a keyword: upper-cased, without blanks, punctuation or emoji around it.
+
+    "Stop." and " stop! " give "STOP"; "Stop the order" stays "STOP THE ORDER" (not a keyword).
+    """
+    start, end = 0, len(text)
+    while start < end and _trimmed(text[start]):
+        start += 1
+    while end > start and _trimmed(text[end - 1]):
+        end -= 1
+    return text[start:end].upper()
+
+
 def is_reserved_word(text: str) -> bool:
     """Whether `text` alone is a carrier/Twilio keyword such as STOP, HELP or YES.
 
-    Blanks and punctuation around it are ignored and case does not matter; a keyword inside a
-    longer text ("Stop the order") is not one.
+    Blanks, punctuation and emoji around it are ignored and case does not matter; a keyword
+    inside a longer text ("Stop the order") is not one.
     """
-    return text.strip(_TRIM).upper() in RESERVED_WORDS
+    return keyword(text) in RESERVED_WORDS

@@ -1,4 +1,5 @@
-"""The one place that talks SQL: Parley's SQLite store. Imports engine.errors, instance, sealing.
+"""The one place that talks SQL: Parley's SQLite store. Imports engine.errors, instance, sealing,
+and engine.validation to refuse publishing a topic with errors.
 
 A real SQLite file in WAL mode with a busy timeout and foreign keys on. Every read-modify-write
 runs in `Store.write()`, which opens the transaction with BEGIN IMMEDIATE: sqlite-utils'
@@ -105,6 +106,11 @@ class WriterQueue:
 
 class Store:
     """A connection to Parley's database. One per thread; cheap to open."""
+
+    # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
+    # transcript tests) set engine.sample.SIMULATED_CASE_PREFIX, so a made-up case never
+    # shows the number of a real one.
+    case_prefix = "CS"
 
     def __init__(
         self,
@@ -306,14 +312,23 @@ class Store:
         return version
 
     def publish_topic_version(self, topic_id: str, version: int, *, by: str | None = None) -> None:
-        """Make `version` the one the runtime serves; running conversations keep theirs."""
+        """Make `version` the one the runtime serves; running conversations keep theirs.
+
+        Raises TopicError (listing every error) when the version does not validate, whoever
+        calls: the CLI, the designer, a script.
+        """
+        # Imported here: the validator is pure (it never imports the store), and only
+        # publishing needs it.
+        from engine.validation import check
+
         self._require_write()
         row = self.conn.execute(
-            "SELECT errors FROM topic_versions WHERE topic_id = ? AND version = ?",
+            "SELECT document FROM topic_versions WHERE topic_id = ? AND version = ?",
             (topic_id, version),
         ).fetchone()
         if row is None:
             raise TopicNotFound(f"topic {topic_id!r} has no version {version}")
+        check(json.loads(row[0]), source=f"version {version} of topic {topic_id!r}")
         now = self.now()
         self.conn.execute(
             "UPDATE topic_versions SET published_at = ?, published_by = ?"
@@ -593,7 +608,7 @@ class Store:
         cur = self.conn.execute(
             f"INSERT INTO cases ({names}) VALUES ({marks})", tuple(values.values())
         )
-        number = f"CS{10000 + cur.lastrowid:07d}"
+        number = f"{self.case_prefix}{10000 + cur.lastrowid:07d}"
         self.conn.execute("UPDATE cases SET number = ? WHERE id = ?", (number, cur.lastrowid))
         return self.query_records("cases", where={"id": cur.lastrowid}, limit=1)[0]
 

@@ -1,7 +1,7 @@
 """Notification subscriptions and carrier keywords: STOP, START, HELP, NOTIFICATIONS.
 
-An engine Interceptor, plus the rule of who may be sent a notification. Imports engine.store
-and engine.conversation (types only).
+An engine Interceptor, plus the rule of who may be sent a notification. Imports engine.sms,
+engine.store and engine.conversation (types only).
 
 Two things are kept apart:
 
@@ -19,12 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from engine import sms
+from engine.matching import normalize
 from engine.store import Store
 
 if TYPE_CHECKING:
     from engine.conversation import Turn
 
-# Twilio's default opt-out, opt-in and help keywords: single words, any case, blanks trimmed.
+# Twilio's default opt-out, opt-in and help keywords: single words, any case, with blanks,
+# punctuation and emoji around them trimmed (sms.keyword, as the validator reads them).
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
                            "OPTOUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
@@ -44,11 +47,19 @@ class SubscriptionTexts:
     unsubscribed: str = ("You are unsubscribed from {program} and will get no more messages. "
                          "Text START to resubscribe.")
     resumed: str = "You will get messages from {program} again. Text STOP to opt out."
+    # A guest's START after STOP: one reply that says both what happened and what is next.
+    resumed_guest: str = ("You will get messages from {program} again. Text STOP to opt out. "
+                          "For notifications, text LINK to link your account first.")
     guest: str = ("Notifications need a linked account. Text LINK to link yours, then START "
                   "to turn notifications on.")
-    help: str = ("{program}: support by text. For help, contact {contact}. Msg frequency "
-                 "varies. Msg & data rates may apply. Text STOP to opt out, NOTIFICATIONS for "
-                 "your notification setting.")
+    # {contact} completes the sentence: "text AGENT to reach a person", "call 555-0100".
+    help: str = ("{program}: support by text. For help, {contact}. Msg frequency varies. Msg "
+                 "& data rates may apply. Text STOP to opt out, NOTIFICATIONS for your "
+                 "notification setting.")
+    # Asked once per conversation when a longer message mentions an opt-out word (e.g. "please
+    # stop texting me") where no answer is expected: consent may be revoked by any reasonable
+    # means, so the user is shown the exact way.
+    stop_clarify: str = "Reply STOP to stop all messages from {program}, or tell me what you need."
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,7 @@ class Subscriptions:
         self.texts = texts or SubscriptionTexts()
 
     def intercept(self, turn: Turn) -> bool:
-        word = turn.text.strip().upper()
+        word = sms.keyword(turn.text)
         opted_out = turn.store.is_opted_out(turn.conversation.phone)
         if word in OPT_OUT_WORDS:
             self._stop(turn, word)
@@ -86,9 +97,26 @@ class Subscriptions:
             self._say(turn, self.texts.help)
         elif word in SETTING_WORDS:
             self._status(turn)
+        elif self._may_mean_stop(turn):
+            turn.state["stop_clarified"] = True
+            turn.reply.events.append("stop_clarify")
+            self._say(turn, self.texts.stop_clarify)
         else:
             return False
         return True
+
+    @staticmethod
+    def _may_mean_stop(turn: Turn) -> bool:
+        """A longer message with an opt-out word, where the bot waits for no answer."""
+        state = turn.state
+        if state.get("mode") in ("topic", "handoff") or state.get("linking") \
+                or state.get("stop_clarified"):
+            # An answer ("Stop my order", a user name while linking) or a message to an agent
+            # stays what it is; and the question is asked once only.
+            return False
+        words = normalize(turn.text).upper().split()
+        joined = {"".join(pair) for pair in zip(words, words[1:], strict=False)}  # "opt out"
+        return any(w in OPT_OUT_WORDS for w in [*words, *joined])
 
     def _say(self, turn: Turn, text: str) -> None:
         turn.say(text.format(program=self.program, contact=self.contact), kind="system")
@@ -119,9 +147,7 @@ class Subscriptions:
             turn.store.clear_opt_out(phone, **evidence)
             turn.reply.events.append("opted_in")
         if user is None:
-            if opted_out:
-                self._say(turn, self.texts.resumed)
-            self._say(turn, self.texts.guest)
+            self._say(turn, self.texts.resumed_guest if opted_out else self.texts.guest)
             return
         set_notifications(turn.store, user["id"], True, phone=phone, **evidence)
         turn.reply.events.append("subscribed")

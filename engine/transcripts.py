@@ -20,7 +20,7 @@ from engine.conversation import Engine, EngineSettings
 from engine.errors import Problem, TranscriptError
 from engine.messages import Inbound, Media
 from engine.outbound import OutboundPolicy
-from engine.sample import load_sample_data
+from engine.sample import load_sample_data, simulated_store
 from engine.store import open_store
 from engine.topic import TOPICS
 
@@ -132,7 +132,8 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
     """
     clock = ManualClock()
     with tempfile.TemporaryDirectory(prefix="parley-transcript-") as folder:
-        store = open_store(Path(folder) / "transcript.sqlite", synchronous="OFF", clock=clock)
+        store = simulated_store(open_store(Path(folder) / "transcript.sqlite",
+                                           synchronous="OFF", clock=clock))
         try:
             if sample_data:
                 load_sample_data(store, sample_data)

@@ -6,6 +6,7 @@ work lives in the packages so the web apps and the tests share it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -80,17 +81,24 @@ def validate(paths: tuple[str, ...], quiet: bool) -> None:
     """Check topic files; print every error and warning with its JSON path.
 
     An http data source on a host PARLEY_DATA_SOURCE_HOSTS does not list is a warning here
-    (and an error when publishing).
+    (and an error when publishing); discovery keywords two of the files share are warnings too.
     """
+    from engine.catalog import discovery_overlaps
     from engine.outbound import data_source_policy
     from engine.validation import load_json_text, problems
 
     outbound = data_source_policy()
     failed = False
-    for path in topic_files(paths):
+    files = topic_files(paths)
+    # Files checked together are one catalog: each is also checked against the others.
+    catalog = []
+    for path in files:
+        with contextlib.suppress(OSError, TopicError):
+            catalog.append(load_json_text(path.read_text(encoding="utf-8"), source=str(path)))
+    for path in files:
         try:
             document = load_json_text(path.read_text(encoding="utf-8"), source=str(path))
-            found = problems(document, outbound=outbound)
+            found = problems(document, outbound=outbound) + discovery_overlaps(document, catalog)
         except TopicError as exc:
             found = exc.problems
         except OSError as exc:

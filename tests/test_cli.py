@@ -52,6 +52,22 @@ class TestValidate:
                          "$.nodes[0].options[1].value", "$.nodes[1].text", "$.nodes[1]"):
             assert f"error: {fragment}" in result.output, (fragment, result.output)
 
+    def test_topics_validated_together_warn_of_a_shared_keyword(self, runner, tmp_path):
+        report = json.loads((ROOT / "topics" / "report_issue.json").read_text())
+        clash = {"id": "billing", "name": "Billing questions", "version": 1, "start": "done",
+                 "discovery": {"keywords": ["Bills", "Issue"]},
+                 "nodes": [{"id": "done", "type": "flow.end", "ask_anything_else": False}]}
+        (tmp_path / "report_issue.json").write_text(json.dumps(report))
+        (tmp_path / "billing.json").write_text(json.dumps(clash))
+        result = runner.invoke(main, ["validate", str(tmp_path)])
+        assert result.exit_code == 0, result.output  # a warning, not an error
+        assert (f"{tmp_path / 'billing.json'}: warning: $.discovery.keywords[1]: 'Issue' is also "
+                "a discovery word of \u201cI have an issue\u201d (report_issue)") in result.output
+        assert "is also a discovery word of \u201cBilling questions\u201d (billing)" \
+            in result.output
+        alone = runner.invoke(main, ["validate", str(tmp_path / "billing.json")])
+        assert "also a discovery word" not in alone.output
+
     def test_a_file_that_is_not_json_is_an_error_not_a_crash(self, runner, tmp_path):
         path = tmp_path / "bad.json"
         path.write_text('{"id": "x",, }')

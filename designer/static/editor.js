@@ -719,6 +719,7 @@ window.Parley = window.Parley || {};
   }
 
   function fieldTarget(p) {
+    if (p.field) return p.field;
     const m = /needs '([A-Za-z_][\w]*)'/.exec(p.message) || /^'([A-Za-z_][\w]*)' is a required property/.exec(p.message);
     return m ? `${p.path}.${m[1]}` : p.path;
   }
@@ -739,11 +740,14 @@ window.Parley = window.Parley || {};
       let target = null;
       while (path && !(target = byPath.get(path))) path = parentPath(path);
       if (!target) continue;
+      // A row's or a cell's message goes on a line of its own under the row: inside the
+      // row's flex line it would squeeze the inputs to nothing.
       const holder = target.classList.contains("node-form") || target.classList.contains("topic-form")
-        ? target.querySelector(".node-problems") : target;
+        ? target.querySelector(".node-problems")
+        : target.classList.contains("cell") ? target.closest(".row") : target;
       if (!holder) continue;
       target.classList.add(p.severity === "error" ? "has-error" : "has-warning");
-      holder.append(el("div", { className: "field-problem " + p.severity, text: p.message }));
+      holder.append(el("div", { className: "field-problem " + p.severity, text: p.form_message || p.message }));
     }
   }
 
@@ -782,7 +786,7 @@ window.Parley = window.Parley || {};
       list.append(el("li", { className: "problem " + p.severity, tabindex: 0, role: "button",
         onclick: () => goToProblem(p), onkeydown: (e) => { if (e.key === "Enter") goToProblem(p); } },
       el("span", { className: "badge " + p.severity, text: p.severity }), " ",
-      el("code", { text: p.path }), " ", el("span", { text: p.message })));
+      el("code", { text: p.path }), " ", el("span", { text: p.form_message || p.message })));
     }
   }
 
@@ -791,10 +795,7 @@ window.Parley = window.Parley || {};
     const scroll = [box.scrollLeft, box.scrollTop];
     const svg = Parley.insertSvg(box, svgText);
     if (!svg) return;
-    if (S.zoom === undefined) {
-      const natural = Number(svg.dataset.naturalWidth);
-      S.zoom = natural * 0.8 > box.clientWidth * 1.6 ? 0.8 : null;
-    }
+    if (S.zoom === undefined) S.zoom = null;  // a diagram opens fitted to its panel
     Parley.zoomSvg(svg, S.zoom);
     [box.scrollLeft, box.scrollTop] = scroll;
     markDiagram();
@@ -907,6 +908,9 @@ window.Parley = window.Parley || {};
     $("zoom-in").addEventListener("click", () => zoomBy(1.25));
     $("zoom-out").addEventListener("click", () => zoomBy(0.8));
     $("zoom-fit").addEventListener("click", () => { S.zoom = null; Parley.zoomSvg($("diagram").querySelector("svg"), null); });
+    // A fitted diagram stays fitted when its panel changes size (the simulator opens, the
+    // window is resized).
+    new ResizeObserver(() => { if (S.zoom === null) Parley.zoomSvg($("diagram").querySelector("svg"), null); }).observe($("diagram"));
     $("save-btn").addEventListener("click", () => save());
     $("publish-btn").addEventListener("click", publish);
     const area = $("json-text");

@@ -102,6 +102,16 @@
     }
   }
 
+  // Says whose account the simulated phone is linked to, as the server reports it after each
+  // turn: a guest who links in the chat becomes linked, a sample user starts linked.
+  function showAccount(reply) {
+    if (!("account" in reply)) return;
+    const who = reply.account;
+    $("sim-account").textContent = who
+      ? `This phone is linked to ${who.display_name}'s account (sample records).`
+      : "A guest: this phone is not linked to an account.";
+  }
+
   async function start() {
     if (sim.busy) return;
     setBusy(true);
@@ -118,6 +128,7 @@
       userBubble(result.json.opening, null, true);
       sim.turns.push({ user: result.json.opening, bot: botItems(result.json) });
       show(result.json);
+      showAccount(result.json);
       $("sim-input").focus();
     } finally {
       setBusy(false);
@@ -140,6 +151,7 @@
       if (photo) turn.media = [{ content_type: photo.type || "image/jpeg" }];
       sim.turns.push(turn);
       show(result.json);
+      showAccount(result.json);
     } finally {
       setBusy(false);
     }
@@ -181,7 +193,7 @@
   for (const user of data.sample_users) {
     const option = document.createElement("option");
     option.value = user.user_name;
-    option.textContent = `${user.display_name} (linked account)`;
+    option.textContent = `${user.display_name} (sample user)`;
     $("sim-user").append(option);
   }
   $("sim-toggle").addEventListener("click", () => ($("simulator").classList.contains("hidden") ? open() : close()));

@@ -38,16 +38,26 @@ Parley.insertSvg = function (container, svgText) {
   return node;
 };
 
+// The zoom at which the whole drawing fits its panel (width and height), never above its
+// natural size, and not below a size where labels can still be read.
+Parley.MIN_FIT = 0.2;
+Parley.fitZoom = function (svg) {
+  const box = svg.parentElement;
+  const style = getComputedStyle(box);
+  const maxHeight = parseFloat(style.maxHeight);
+  const width = box.clientWidth - 16;
+  // A panel with a height of its own (the editor's) is filled; one that grows with its
+  // drawing up to a max-height (the diff page's) is filled up to that height.
+  const height = (Number.isFinite(maxHeight) ? maxHeight : box.clientHeight) - 16;
+  const byWidth = width / Number(svg.dataset.naturalWidth);
+  const byHeight = height > 0 ? height / Number(svg.dataset.naturalHeight) : byWidth;
+  return Math.max(Parley.MIN_FIT, Math.min(1, byWidth, byHeight));
+};
+
 Parley.zoomSvg = function (svg, zoom) {
   if (!svg) return;
-  if (zoom === null) {
-    // Fit the panel, but never blow a small drawing up beyond its natural size.
-    svg.style.width = "100%";
-    svg.style.height = "auto";
-    svg.style.maxWidth = svg.dataset.naturalWidth + "px";
-    return;
-  }
   svg.style.maxWidth = "none";
+  if (zoom === null) zoom = Parley.fitZoom(svg);
   svg.style.width = Math.round(Number(svg.dataset.naturalWidth) * zoom) + "px";
   svg.style.height = Math.round(Number(svg.dataset.naturalHeight) * zoom) + "px";
 };

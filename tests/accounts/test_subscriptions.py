@@ -60,7 +60,10 @@ class TestFigure2:
 
 class TestKeywords:
     @pytest.mark.parametrize("word", ["STOP", "stop", "  Stop \n", "STOPALL", "UNSUBSCRIBE",
-                                      "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"])
+                                      "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "Stop.",
+                                      "stop!", " STOP ", "Quit!!", "end.", "\u201cStop\u201d",
+                                      "stop \U0001f6d1", "\U0001f645 unsubscribe \U0001f645",
+                                      "Cancel?!", "stop\u2764\ufe0f"])
     def test_every_opt_out_word_in_any_case_opts_out(self, engine, store, abel, word):
         say(engine, "START")
         assert say(engine, word) == [UNSUBSCRIBED]
@@ -71,10 +74,17 @@ class TestKeywords:
         say(engine, "STOP")
         assert say(engine, word) == [SUBSCRIBED]
 
-    def test_stop_please_is_an_ordinary_message(self, engine, store, abel):
+    def test_stop_please_is_not_an_opt_out_but_asks_once_how_to_stop(self, engine, store,
+                                                                       abel):
         reply = engine.process(Inbound(ABEL_PHONE, "STOP PLEASE"))
         assert "opted_out" not in reply.events
+        assert [m.body for m in reply.messages] == [
+            "Reply STOP to stop all messages from Acme IT, or tell me what you need."]
         assert not store.is_opted_out(ABEL_PHONE)
+        # Asked once: the next such message goes on to the bot as usual.
+        again = engine.process(Inbound(ABEL_PHONE, "please stop texting me"))
+        assert "stop_clarify" not in again.events and again.messages
+        assert say(engine, "Stop") == [UNSUBSCRIBED]
 
     def test_nothing_at_all_is_answered_while_opted_out(self, engine, store, abel):
         say(engine, "STOP")
@@ -84,7 +94,8 @@ class TestKeywords:
     def test_yes_opts_an_opted_out_number_back_in(self, engine, store):
         say(engine, "STOP", STRANGER_PHONE)
         assert say(engine, "yes", STRANGER_PHONE) == [
-            "You will get messages from Acme IT again. Text STOP to opt out.", TEXTS.guest]
+            "You will get messages from Acme IT again. Text STOP to opt out. For "
+            "notifications, text LINK to link your account first."]
         assert not store.is_opted_out(STRANGER_PHONE)
 
     def test_yes_is_an_ordinary_answer_for_everyone_else(self, engine, store, abel):
@@ -96,7 +107,7 @@ class TestKeywords:
 
     def test_help_is_compliant(self, engine):
         (text,) = say(engine, "help", STRANGER_PHONE)
-        assert text == ("Acme IT: support by text. For help, contact call 555-0100. Msg "
+        assert text == ("Acme IT: support by text. For help, call 555-0100. Msg "
                         "frequency varies. Msg & data rates may apply. Text STOP to opt out, "
                         "NOTIFICATIONS for your notification setting.")
         assert say(engine, "INFO", STRANGER_PHONE) == [text]
@@ -109,12 +120,62 @@ class TestKeywords:
         assert reply.messages[0].body.startswith("CS0010002 VPN disconnects")
 
 
+ORDER = {
+    "id": "order_help", "name": "Order help", "version": 1, "start": "ask",
+    "discovery": {"keywords": ["order"]},
+    "nodes": [
+        {"id": "ask", "type": "input.text", "prompt": "What should we do with your order?",
+         "var": "wish", "next": "done", "on_max_attempts": "done"},
+        {"id": "done", "type": "flow.end", "message": "Noted: {{ wish }}.",
+         "ask_anything_else": False},
+    ],
+}
+
+
+class TestOptOutWordsInLongerMessages:
+    @pytest.fixture
+    def engine(self, store):
+        return Engine(store, catalog=StaticCatalog([ORDER]), interceptors=[
+            Subscriptions(program="Acme IT", contact="call 555-0100")])
+
+    def test_an_answer_the_bot_waits_for_stays_an_answer(self, engine, store):
+        assert say(engine, "order", STRANGER_PHONE) == ["What should we do with your order?"]
+        assert say(engine, "Stop my order", STRANGER_PHONE) == ["Noted: Stop my order."]
+        assert not store.is_opted_out(STRANGER_PHONE)
+
+    @pytest.mark.parametrize("text", ["please stop texting me", "I want to opt out",
+                                      "Quit sending these!"])
+    def test_outside_an_answer_one_short_question_shows_how_to_stop(self, engine, store, text):
+        assert say(engine, text, STRANGER_PHONE) == [
+            "Reply STOP to stop all messages from Acme IT, or tell me what you need."]
+        assert not store.is_opted_out(STRANGER_PHONE)
+
+    def test_a_user_name_asked_for_while_linking_stays_an_answer(self, store):
+        engine = Engine(store, catalog=StaticCatalog([ORDER]), interceptors=[
+            Subscriptions(program="Acme IT"), AccountLinking(policy=POLICY)])
+        say(engine, "LINK", STRANGER_PHONE)
+        reply = engine.process(Inbound(STRANGER_PHONE, "quit.smith", sid="SM" + "2" * 32))
+        assert "stop_clarify" not in reply.events and reply.messages
+
+    def test_a_keyword_alone_with_punctuation_still_opts_out_mid_answer(self, engine, store):
+        say(engine, "order", STRANGER_PHONE)
+        assert say(engine, "STOP!", STRANGER_PHONE) == [UNSUBSCRIBED]
+        assert store.is_opted_out(STRANGER_PHONE)
+
+
 class TestGuests:
     @pytest.mark.parametrize("word", ["NOTIFICATION", "Notifications", "START"])
     def test_a_guest_is_told_notifications_need_a_linked_account(self, engine, word):
         assert say(engine, word, STRANGER_PHONE) == [
             "Notifications need a linked account. Text LINK to link yours, then START to turn "
             "notifications on."]
+
+    def test_a_guest_who_opted_out_gets_one_reply_to_start(self, engine, store):
+        say(engine, "STOP", STRANGER_PHONE)
+        assert say(engine, "START", STRANGER_PHONE) == [
+            "You will get messages from Acme IT again. Text STOP to opt out. For "
+            "notifications, text LINK to link your account first."]
+        assert not store.is_opted_out(STRANGER_PHONE)
 
     def test_a_guest_can_still_opt_out(self, engine, store):
         assert say(engine, "STOP", STRANGER_PHONE) == [UNSUBSCRIBED]

@@ -5,17 +5,20 @@ CSRF protection stays on in every test: clients read the token from a page as a 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from designer import create_app
 from engine.store import open_store
+from tests.support.browser import screenshot_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = ROOT / "topics"
@@ -98,3 +101,35 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def tab(browser, live_server, store):
+    """A logged-in page on the live designer, with browser errors collected."""
+    with store.write():
+        for name in ("assistant_greeting", "assistant_fallback", "assistant_closing"):
+            document = json.loads((TOPICS / f"{name}.json").read_text(encoding="utf-8"))
+            version = store.save_topic_version(document, author=AUTHOR)
+            store.publish_topic_version(document["id"], version, by=AUTHOR)
+    context = browser.new_context(viewport={"width": 1480, "height": 920}, accept_downloads=True)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
+    page.on("console", lambda message: page.problems.append(message.text)
+            if message.type == "error" else None)
+    page.goto(live_server + "/")
+    expect(page).to_have_url(f"{live_server}/login?next=/")
+    page.fill("input[name=user_name]", AUTHOR)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Topics")
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(screenshot_dir() / f"designer-{name}.png"), full_page=False)
+
+
+def field(page, path: str, control: str = "input, textarea, select"):
+    return page.locator(f'.inspector [data-path="{path}"]').locator(control).first

@@ -9,46 +9,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from jsonschema import Draft202012Validator
 from playwright.sync_api import expect
 
-from tests.designer.conftest import AUTHOR, PASSWORD, ROOT, TOPICS
-from tests.support.browser import screenshot_dir
+from tests.designer.conftest import AUTHOR, ROOT, TOPICS, field, shot
 
 SCHEMA = json.loads((ROOT / "schemas" / "topic.schema.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def tab(browser, live_server, store):
-    """A logged-in page on the live designer, with browser errors collected."""
-    with store.write():
-        for name in ("assistant_greeting", "assistant_fallback", "assistant_closing"):
-            document = json.loads((TOPICS / f"{name}.json").read_text(encoding="utf-8"))
-            version = store.save_topic_version(document, author=AUTHOR)
-            store.publish_topic_version(document["id"], version, by=AUTHOR)
-    context = browser.new_context(viewport={"width": 1480, "height": 920}, accept_downloads=True)
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
-    page.on("console", lambda message: page.problems.append(message.text)
-            if message.type == "error" else None)
-    page.goto(live_server + "/")
-    expect(page).to_have_url(f"{live_server}/login?next=/")
-    page.fill("input[name=user_name]", AUTHOR)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Topics")
-    yield page
-    context.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(screenshot_dir() / f"designer-{name}.png"), full_page=False)
-
-
-def field(page, path: str, control: str = "input, textarea, select"):
-    return page.locator(f'.inspector [data-path="{path}"]').locator(control).first
 
 
 def test_build_try_publish_and_export_a_topic(tab, live_server, store):
@@ -85,7 +51,7 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
     # The page points at what is missing: the field, the node list and the diagram.
     text_field = page.locator('.inspector [data-path="$.nodes[2].text"]')
     expect(text_field).to_have_class("field has-error")
-    expect(text_field.locator(".field-problem")).to_contain_text("needs 'text'")
+    expect(text_field.locator(".field-problem")).to_contain_text("needs \u201cMessage\u201d")
     expect(page.locator('#node-list [data-node="thanks"] .badge.error')).to_be_visible()
     expect(page.locator('#diagram svg [id="node-thanks"]')).to_have_class(
         "node parley-node cat-response type-response-text problem-error selected")
@@ -93,7 +59,7 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
     shot(page, "02-editor-error-pointed-at")
 
     # -- fix it from the problem list: the click lands in the field
-    page.click("#problem-list li:has-text(\"needs 'text'\")")
+    page.click("#problem-list li:has-text(\"needs \u201cMessage\u201d\")")
     expect(field(page, "$.nodes[2].text")).to_be_focused()
     page.keyboard.type("Thanks! We will look into your {{ category }} issue.")
     field(page, "$.nodes[2].next").select_option("done")
@@ -210,7 +176,7 @@ def test_the_seed_topic_renders_and_chats(tab, live_server, store):
     expect(page.locator('#diagram svg g.current[id="node-ask_details"]')).to_be_visible()
     page.fill("#sim-input", "The screen stays black ✋")
     page.press("#sim-input", "Enter")
-    expect(page.locator("#sim-messages .bubble.bot").nth(2)).to_contain_text("I opened case CS")
+    expect(page.locator("#sim-messages .bubble.bot").nth(2)).to_contain_text("I opened case SIM")
     shot(page, "09-seed-topic-simulator")
     page.select_option("#sim-user", "abel.tuter")  # restarts as a linked user
     expect(page.locator("#sim-messages .bubble.bot")).to_have_count(1)

@@ -93,6 +93,61 @@ class TestCheck:
         assert b"<svg" in response.data
 
 
+class TestFormWords:
+    """Under a form field the author reads the field's label, not its JSON name."""
+
+    def test_a_missing_field_is_named_by_its_label_and_points_at_its_field(self, author):
+        new(author, "choose")
+        doc = {"id": "choose", "name": "choose", "version": 1, "start": "ask", "nodes": [
+            {"id": "ask", "type": "input.static_choice", "var": "kind", "next": "done",
+             "options": [{"label": "", "value": "a"}]},
+            {"id": "done", "type": "flow.end"}]}
+        problems = check(author, "choose", document=doc)["problems"]
+        prompt = next(p for p in problems if "prompt" in p["message"])
+        assert prompt["message"] == "a input.static_choice node needs 'prompt'"  # as the CLI
+        assert prompt["form_message"] == ("an \u201cAsk to choose\u201d node needs "
+                                          "\u201cQuestion\u201d")
+        assert prompt["field"] == "$.nodes[0].prompt"
+        label = next(p for p in problems if p["path"] == "$.nodes[0].options[0].label")
+        assert label["form_message"] == "\u201cLabel\u201d must not be empty"
+
+    def test_topic_and_data_source_fields_use_their_labels(self, author):
+        new(author, "choose")
+        doc = {"id": "choose", "name": "choose", "version": 1, "nodes": [
+            {"id": "done", "type": "flow.end"}],
+            "data_sources": {"cases": {"kind": "sqlite"}}}
+        problems = check(author, "choose", document=doc)["problems"]
+        words = {p["form_message"] for p in problems}
+        assert "the topic needs \u201cStart at\u201d" in words
+        assert "a data source needs \u201cTable\u201d" in words
+
+
+class TestCatalogChecks:
+    def test_a_keyword_another_published_topic_uses_is_a_warning(self, author, store):
+        with store.write():
+            version = store.save_topic_version(REPORT, author="ada")
+            store.publish_topic_version("report_issue", version, by="ada")
+        new(author, "billing")
+        doc = {"id": "billing", "name": "Billing", "version": 1, "start": "done",
+               "discovery": {"keywords": ["invoice", "Problem!"]},
+               "nodes": [{"id": "done", "type": "flow.end"}]}
+        result = check(author, "billing", document=doc)
+        overlap = [p for p in result["problems"] if "also a discovery word" in p["message"]]
+        assert overlap == [{
+            "path": "$.discovery.keywords[1]", "severity": "warning", "node": None,
+            "field": "$.discovery.keywords[1]",
+            "message": "'Problem!' is also a discovery word of \u201cI have an issue\u201d "
+                       "(report_issue): a user who texts it is asked to choose between the "
+                       "topics",
+            "form_message": "'Problem!' is also a discovery word of \u201cI have an issue\u201d "
+                            "(report_issue): a user who texts it is asked to choose between "
+                            "the topics"}]
+        assert result["errors"] == 0
+        # The published topic itself is not compared with its own published version.
+        assert not [p for p in check(author, "report_issue", document=REPORT)["problems"]
+                    if "also a discovery word" in p["message"]]
+
+
 class TestEditorPage:
     def test_the_editor_opens_any_version(self, author, store):
         new(author, "report_issue")
@@ -104,7 +159,7 @@ class TestEditorPage:
         data = json.loads(html[start:html.index("</script>", start)])
         assert data["version"] == 1 and data["latest_version"] == 2
         assert data["document"]["nodes"] == [
-            {"id": "done", "type": "flow.end", "message": "Thanks, goodbye!"}]
+            {"id": "done", "type": "flow.end", "message": "That's all for this topic."}]
         assert set(data["spec"]["kinds"]) == {
             "input.text", "input.static_choice", "input.dynamic_choice", "input.boolean",
             "input.file_picker", "response.text", "response.image", "response.link",

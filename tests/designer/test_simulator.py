@@ -96,7 +96,8 @@ class TestEngine:
         assert chat.last["node"] == "ask_details"
         chat.say("I was charged twice")
         thanks, anything_else = chat.bodies()
-        assert re.fullmatch(r"Thanks\. I opened case CS\d{7} about your billing issue\. "
+        # A made-up case never shows a real case's number (real ones are CS...).
+        assert re.fullmatch(r"Thanks\. I opened case SIM\d{7} about your billing issue\. "
                             r"Our team will text you an update\.", thanks)
         assert anything_else == "Is there anything else I can help you with? (yes/no)"
         assert chat.last["visited"] == ["open_case", "confirm", "done"]
@@ -115,7 +116,9 @@ class TestEngine:
         assert guest.bodies() == [
             "My open cases needs a linked account. To link yours, reply with your user name "
             "or email address. Text MENU to stop."]
+        assert guest.last["account"] is None
         abel = Chat(author, topic("open_cases"), user="abel.tuter")
+        assert abel.last["account"] == {"user_name": "abel.tuter", "display_name": "Abel Tuter"}
         assert abel.bodies()[0].startswith("You have these open cases.")
         assert "CS0010006 Monitor flickers after update" in abel.bodies()[0]
 
@@ -135,6 +138,32 @@ class TestEngine:
         response = author.post("/topics/report_issue/simulator/send",
                                json={"document": topic("report_issue"), "text": "hi"})
         assert response.status_code == 409
+
+
+class TestTopicImages:
+    """response.image nodes point at /media/<name>: the designer serves them as the runtime."""
+
+    def test_a_topic_image_is_served(self, author):
+        response = author.get("/media/serial-number.png")
+        assert response.status_code == 200
+        assert response.mimetype == "image/png"
+        assert response.data.startswith(b"\x89PNG")
+
+    def test_only_images_inside_the_media_folder_are_served(self, author, app, tmp_path):
+        assert author.get("/media/serial-number.dot").status_code == 404  # not an image
+        (tmp_path / "secret.png").write_bytes(b"\x89PNG not for you")
+        (tmp_path / "media").mkdir()
+        app.config["MEDIA_FOLDER"] = str(tmp_path / "media")
+        for url in ("/media/../secret.png", "/media/..%2fsecret.png", "/media/%2e%2e/secret.png",
+                    "/media/%2e%2e%2fsecret.png", "/media//etc/passwd", "/media/missing.png",
+                    f"/media/{tmp_path}/secret.png", "/media/../../parley.sqlite"):
+            response = author.get(url, follow_redirects=True)
+            assert response.status_code == 404, url
+            assert b"not for you" not in response.data
+
+    def test_signed_out_visitors_get_no_image(self, client):
+        response = client.get("/media/serial-number.png")
+        assert response.status_code in (302, 401)
 
 
 class TestSmsFacts:
@@ -184,7 +213,7 @@ class TestTranscripts:
         assert transcript["topics"] == ["report_issue"]
         assert [t["user"] for t in transcript["turns"]] == [
             "I have an issue", "2", "My parcel never arrived", "no"]
-        assert transcript["turns"][2]["bot"][0].startswith("Thanks. I opened case CS00100")
+        assert transcript["turns"][2]["bot"][0].startswith("Thanks. I opened case SIM00100")
         # The file is a real test: the transcript runner passes it.
         result = run_transcript(transcript, [topic("report_issue"), topic("assistant_closing")],
                                 sample_data=author.client.application.config["SAMPLE_DATA"])

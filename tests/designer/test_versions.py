@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from html import unescape
 
 from engine.catalog import Catalog
@@ -36,6 +37,15 @@ class TestSave:
         assert [(v["version"], v["author"], v["note"]) for v in history] == [
             (3, "ada", None), (2, "ada", "first cut"), (1, "ada", "created")]
         assert store.topic_summary("report_issue")["published_version"] is None
+
+    def test_saving_unchanged_content_makes_no_new_version(self, author, store):
+        author.post("/topics/new", data={"name": "I have an issue", "id": "report_issue"})
+        assert saved(author, REPORT, "first cut")["version"] == 2
+        again = saved(author, copy.deepcopy(REPORT), "same again")
+        assert again["version"] == 2 and again["unchanged"] is True
+        assert again["message"] == "No changes since version 2: nothing new to save."
+        assert [v["version"] for v in store.topic_versions("report_issue")] == [2, 1]
+        assert saved(author, {**REPORT, "description": "new"})["version"] == 3
 
     def test_a_draft_with_errors_can_be_saved(self, author, store):
         author.post("/topics/new", data={"name": "x", "id": "report_issue"})
@@ -112,6 +122,34 @@ class TestPublish:
         html = author.get("/topics/report_issue/versions").text
         assert "v2" in html and "ready" in html and "by ada" in html
         assert 'class="badge published">live' in html
+
+
+class TestHistoryChecks:
+    """The history's Checks column says what the checks find in each version."""
+
+    @staticmethod
+    def checks(html: str) -> dict[int, str]:
+        out = {}
+        for part in html.split('<tr data-version="')[1:]:
+            version = int(part[:part.index('"')])
+            cell = part[part.index('<td class="checks">'):]
+            cell = cell[:cell.index("</td>")]
+            out[version] = " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+        return out
+
+    def test_each_version_shows_its_errors_and_warnings_or_no_problems(self, author, store):
+        author.post("/topics/new", data={"name": "x", "id": "report_issue"})
+        saved(author, REPORT)
+        saved(author, broken(REPORT))
+        with store.write():  # saved by another tool, which did not count
+            store.save_topic_version({**REPORT, "description": "from the CLI"})
+        html = author.get("/topics/report_issue/versions").text
+        assert self.checks(html) == {
+            1: "1 warning",  # a new topic has no discovery words yet
+            2: "no problems",
+            3: "2 errors",
+            4: "no problems",
+        }
 
 
 class TestDiff:

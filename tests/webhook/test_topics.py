@@ -13,11 +13,13 @@ against the same features (engine.assembly), so every turn must read exactly the
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from engine.sample import SIMULATED_CASE_PREFIX
 from engine.store import Store
 from engine.transcripts import DEFAULT_PHONE, ManualClock, expected_messages, load_transcript
 from tests.webhook.conftest import (
@@ -51,6 +53,10 @@ def label_photo(tmp_path_factory) -> bytes:
 def media_server():
     with MediaServer() as server:
         yield server
+
+
+def real_case_numbers(body: str) -> str:
+    return re.sub(rf"\b{SIMULATED_CASE_PREFIX}(?=\d{{7}}\b)", Store.case_prefix, body)
 
 
 def absolute(url: str) -> str:
@@ -92,7 +98,9 @@ def test_transcript_through_the_webhook(path: Path, tmp_path, media_server, labe
             media_server.files[location] = served[location] = (item["content_type"], content)
             media.append((media_server.base_url + location, item["content_type"]))
         response = twilio.text(phone, turn["user"], media=tuple(media), sid=sid)
-        expected = [(body, [absolute(url) for url in urls])
+        # Transcripts number the cases they open as simulations do (SIM...); the real runtime
+        # numbers them as real cases (CS...).
+        expected = [(real_case_numbers(body), [absolute(url) for url in urls])
                     for body, urls in expected_messages(turn)]
         got = replies(response)
         if any(not kind.startswith("image/") for _url, kind in media):
