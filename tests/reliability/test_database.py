@@ -145,12 +145,13 @@ class FullTmpfs(Fault):
     def begin(self) -> None:
         # A WAL file reuses its space: empty it first, so the next write must grow it.
         self.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        with open(self.filler, "wb") as handle:
+        # Unbuffered: a buffered file would keep the part of a chunk that did not fit and
+        # raise ENOSPC again when closed.
+        with open(self.filler, "wb", buffering=0) as handle:
             chunk = b"\0" * (1 << 16)
             for _ in range(16 * 16 + 16):  # bounded: more than the filesystem holds
                 try:
                     handle.write(chunk)
-                    handle.flush()
                 except OSError:
                     return
         raise AssertionError("the tmpfs never filled up")
