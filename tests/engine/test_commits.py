@@ -1,4 +1,4 @@
-"""Shared commits (engine/commits.py) and the writers' queue (engine/store.py WriterQueue).
+"""Shared commits (engine/commits.py) and the writers' queue (engine/store/core.py WriterQueue).
 
 Threads of one process hand their write transactions to a CommitGroup: what queued while a
 group ran commits together in the next one, each piece in its own savepoint, so a piece that

@@ -1,0 +1,39 @@
+"""The one place that talks SQL: Parley's SQLite store. Imports every module of engine.store.
+
+One interface, `Store` and `open_store`, made of one module per concern: core (connection,
+transactions, settings), topics, conversations (with users, links and records), designer,
+accounts, runtime (inbound claims, outbox, opt-outs, statuses, media, sandbox), agents; the
+schema is in migrations, shared helpers in values, and bulk history for benchmarks in bulk.
+No SQL outside this package.
+"""
+
+from engine.store.bulk import add_bulk_history
+from engine.store.core import Store, WriterQueue, open_store
+from engine.store.migrations import migrations
+from engine.store.runtime import DELIVERY_RANK, OPTED_OUT_CODE
+from engine.store.values import (
+    RECORD_TABLES,
+    USER_PUBLIC_COLUMNS,
+    ConversationRow,
+    dumps,
+    lockout_digest,
+    parse_iso,
+    utc_iso,
+)
+
+__all__ = [
+    "DELIVERY_RANK",
+    "OPTED_OUT_CODE",
+    "RECORD_TABLES",
+    "USER_PUBLIC_COLUMNS",
+    "ConversationRow",
+    "Store",
+    "WriterQueue",
+    "add_bulk_history",
+    "dumps",
+    "lockout_digest",
+    "migrations",
+    "open_store",
+    "parse_iso",
+    "utc_iso",
+]

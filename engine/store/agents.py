@@ -1,0 +1,246 @@
+"""The agents' workspace: agents, their sessions, the queue, notes. Imports engine.errors,
+engine.store.values.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from engine.errors import StoreError
+from engine.store.values import parse_iso, utc_iso
+
+# What the agents' queue lists: the entry, its agent's name, the conversation's linked user.
+_QUEUE_SELECT = (
+    "SELECT q.*, a.display_name AS agent_name, c.user_id, c.mode, c.closed_at,"
+    " u.display_name AS user_display_name,"
+    " (SELECT m.body FROM messages m WHERE m.conversation_id = q.conversation_id"
+    "  AND m.direction = 'in' ORDER BY m.id DESC LIMIT 1) AS last_text,"
+    " (SELECT max(m.id) FROM messages m WHERE m.conversation_id = q.conversation_id)"
+    " AS last_message_id"
+    " FROM agent_queue q LEFT JOIN agents a ON a.id = q.agent_id"
+    " JOIN conversations c ON c.id = q.conversation_id"
+    " LEFT JOIN users u ON u.id = c.user_id"
+)
+
+
+class AgentsSql:
+    """Agent accounts, sessions, the hand-off queue and notes.
+
+    Methods of Store (engine/store/core.py): they use its `conn`, `now()`, `clock`,
+    `sealer` and `_require_write()`, and may call methods of the other concerns.
+    """
+
+    def add_agent(self, user_name: str, password_hash: str, *,
+                  display_name: str | None = None) -> int:
+        """Add a live agent; `password_hash` comes from werkzeug. StoreError if taken."""
+        self._require_write()
+        try:
+            return self.conn.execute(
+                "INSERT INTO agents (user_name, display_name, password_hash, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (user_name, display_name or user_name, password_hash, self.now()),
+            ).lastrowid
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"an agent {user_name!r} already exists") from exc
+
+    def agent(self, user_name: str) -> dict | None:
+        """An agent with their password hash, or None."""
+        row = self.conn.execute(
+            "SELECT * FROM agents WHERE user_name = ?", (user_name,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def list_agents(self) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT a.id, a.user_name, a.display_name, a.created_at, a.last_login_at,"
+            " (SELECT max(s.last_seen_at) FROM agent_sessions s WHERE s.agent_id = a.id)"
+            " AS last_seen_at FROM agents a ORDER BY a.user_name"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def set_agent_password(self, user_name: str, password_hash: str) -> bool:
+        """Change an agent's password and end their sessions; False if no such agent."""
+        self._require_write()
+        row = self.conn.execute(
+            "SELECT id FROM agents WHERE user_name = ?", (user_name,)
+        ).fetchone()
+        if row is None:
+            return False
+        self.conn.execute(
+            "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, row[0])
+        )
+        self.conn.execute("DELETE FROM agent_sessions WHERE agent_id = ?", (row[0],))
+        return True
+
+    def remove_agent(self, user_name: str) -> bool:
+        """Delete an agent: their sessions end and their open chats go back to the queue."""
+        self._require_write()
+        row = self.conn.execute(
+            "SELECT id FROM agents WHERE user_name = ?", (user_name,)
+        ).fetchone()
+        if row is None:
+            return False
+        self.conn.execute(
+            "UPDATE agent_queue SET agent_id = NULL, accepted_at = NULL"
+            " WHERE agent_id = ? AND ended_at IS NULL",
+            (row[0],),
+        )
+        self.conn.execute("DELETE FROM agents WHERE id = ?", (row[0],))
+        return True
+
+    def open_agent_session(self, agent_id: int, token_hash: str) -> None:
+        """Record a sign-in; the cookie holds the token, the database only its hash."""
+        self._require_write()
+        now = self.now()
+        self.conn.execute(
+            "INSERT INTO agent_sessions (token_hash, agent_id, created_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?)",
+            (token_hash, agent_id, now, now),
+        )
+        self.conn.execute("UPDATE agents SET last_login_at = ? WHERE id = ?", (now, agent_id))
+
+    def session_agent(self, token_hash: str, *, max_age_seconds: float) -> dict | None:
+        """The agent of a live session (with its last_seen_at), or None."""
+        row = self.conn.execute(
+            "SELECT a.id, a.user_name, a.display_name, s.created_at, s.last_seen_at"
+            " FROM agent_sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = ?",
+            (token_hash,),
+        ).fetchone()
+        if row is None or self.clock() - parse_iso(row["created_at"]) > max_age_seconds:
+            return None
+        return dict(row)
+
+    def touch_agent_session(self, token_hash: str) -> None:
+        """Mark a session as seen now: agents seen lately count as signed in."""
+        self._require_write()
+        self.conn.execute(
+            "UPDATE agent_sessions SET last_seen_at = ? WHERE token_hash = ?",
+            (self.now(), token_hash),
+        )
+
+    def close_agent_session(self, token_hash: str) -> None:
+        self._require_write()
+        self.conn.execute("DELETE FROM agent_sessions WHERE token_hash = ?", (token_hash,))
+
+    def agents_present(self, *, seen_within_seconds: float) -> int:
+        """How many agents have a session seen in the last `seen_within_seconds`."""
+        since = utc_iso(self.clock() - seen_within_seconds)
+        return self.conn.execute(
+            "SELECT COUNT(DISTINCT agent_id) FROM agent_sessions WHERE last_seen_at >= ?",
+            (since,),
+        ).fetchone()[0]
+
+    def queue_conversation(self, conversation_id: int, *, phone: str, reason: str,
+                           kind: str = "chat") -> int:
+        """Put a conversation in the agents' queue; returns the entry id.
+
+        A phone has at most one open entry: a new hand-off takes over the phone's waiting
+        callback request (keeping its place in the queue) or its open entry.
+        """
+        self._require_write()
+        row = self.conn.execute(
+            "SELECT id FROM agent_queue WHERE phone = ? AND ended_at IS NULL", (phone,)
+        ).fetchone()
+        if row is not None:
+            self.conn.execute(
+                "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ? WHERE id = ?",
+                (conversation_id, kind, reason, row[0]),
+            )
+            return row[0]
+        return self.conn.execute(
+            "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (conversation_id, phone, kind, reason, self.now()),
+        ).lastrowid
+
+    def queue_entry(self, entry_id: int) -> dict | None:
+        row = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE q.id = ?", (entry_id,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def open_queue_entry(self, *, conversation_id: int | None = None,
+                         phone: str | None = None) -> dict | None:
+        """The entry of a conversation (or phone) still waiting or being worked, or None."""
+        column, value = ("q.conversation_id", conversation_id) if phone is None \
+            else ("q.phone", phone)
+        row = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE {column} = ? AND q.ended_at IS NULL", (value,)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def latest_queue_entry(self, conversation_id: int) -> dict | None:
+        """The conversation's last entry, open or ended (what the workspace shows)."""
+        row = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE q.conversation_id = ? ORDER BY q.id DESC LIMIT 1",
+            (conversation_id,),
+        ).fetchone()
+        return dict(row) if row else None
+
+    def queue_entries(self, *, waiting: bool = False, agent_id: int | None = None,
+                      ended: bool = False, limit: int = 100) -> list[dict]:
+        """Open entries nobody accepted (`waiting`), an agent's open ones, or ended ones."""
+        if waiting:
+            where, params = "q.ended_at IS NULL AND q.agent_id IS NULL", ()
+            order = "q.queued_at, q.id"
+        elif ended:
+            where, params = "q.ended_at IS NOT NULL AND q.agent_id = ?", (agent_id,)
+            order = "q.ended_at DESC"
+        else:
+            where, params = "q.ended_at IS NULL AND q.agent_id = ?", (agent_id,)
+            order = "q.accepted_at, q.id"
+        rows = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE {where} ORDER BY {order} LIMIT ?", (*params, int(limit))
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def accept_queue_entry(self, entry_id: int, agent_id: int) -> bool:
+        """Give a waiting entry to an agent: one statement, so of two agents one wins."""
+        self._require_write()
+        return self.conn.execute(
+            "UPDATE agent_queue SET agent_id = ?, accepted_at = ?"
+            " WHERE id = ? AND agent_id IS NULL AND ended_at IS NULL",
+            (agent_id, self.now(), entry_id),
+        ).rowcount == 1
+
+    def end_queue_entry(self, entry_id: int, *, outcome: str) -> bool:
+        """Close an open entry (ended, transferred, timed_out, left); False if closed."""
+        self._require_write()
+        return self.conn.execute(
+            "UPDATE agent_queue SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
+            (self.now(), outcome, entry_id),
+        ).rowcount == 1
+
+    def set_queue_conversation(self, entry_id: int, conversation_id: int) -> None:
+        self._require_write()
+        self.conn.execute(
+            "UPDATE agent_queue SET conversation_id = ? WHERE id = ?", (conversation_id, entry_id)
+        )
+
+    def stale_queue_entries(self, *, waited_seconds: float) -> list[dict]:
+        """Chats nobody accepted within `waited_seconds` (callback requests never expire)."""
+        before = utc_iso(self.clock() - waited_seconds)
+        rows = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE q.ended_at IS NULL AND q.agent_id IS NULL"
+            " AND q.kind = 'chat' AND q.queued_at <= ? ORDER BY q.id",
+            (before,),
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def add_agent_note(self, conversation_id: int, *, agent_id: int | None, body: str) -> int:
+        """An internal note on a conversation: seen by agents only, never sent."""
+        self._require_write()
+        return self.conn.execute(
+            "INSERT INTO agent_notes (conversation_id, agent_id, body, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (conversation_id, agent_id, body, self.now()),
+        ).lastrowid
+
+    def agent_notes(self, conversation_id: int) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT n.id, n.body, n.created_at, a.display_name AS agent_name"
+            " FROM agent_notes n LEFT JOIN agents a ON a.id = n.agent_id"
+            " WHERE n.conversation_id = ? ORDER BY n.id",
+            (conversation_id,),
+        ).fetchall()
+        return [dict(r) for r in rows]

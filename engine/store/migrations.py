@@ -1,0 +1,363 @@
+"""The schema, as numbered migrations (sqlite-utils). Imports sealing, engine.store.values.
+
+A migration is recorded by its function's name: never rename one, and add new ones at the end.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from engine import sealing
+from engine.store.values import dumps
+
+migrations = Migrations("parley")
+
+
+@migrations()
+def m0001_core(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE topics (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL DEFAULT 'topic',
+            latest_version INTEGER NOT NULL,
+            published_version INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE TABLE topic_versions (
+            topic_id TEXT NOT NULL REFERENCES topics(id) ON UPDATE CASCADE ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            author TEXT,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            errors INTEGER NOT NULL DEFAULT 0,
+            warnings INTEGER NOT NULL DEFAULT 0,
+            published_at TEXT,
+            published_by TEXT,
+            PRIMARY KEY (topic_id, version)
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            user_name TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            email TEXT,
+            mobile TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE phone_links (
+            phone TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            linked_at TEXT NOT NULL
+        );
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            number TEXT UNIQUE,
+            short_description TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            category TEXT,
+            state TEXT NOT NULL DEFAULT 'open',
+            priority TEXT,
+            opened_by TEXT,
+            assigned_to TEXT,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX cases_opened_by ON cases (opened_by, state);
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            mode TEXT,
+            topic_id TEXT,
+            node TEXT,
+            state TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT,
+            rev INTEGER NOT NULL DEFAULT 0
+        );
+        -- At most one open conversation per phone; the lookup every SMS makes.
+        CREATE UNIQUE INDEX conversations_open_phone ON conversations (phone)
+            WHERE closed_at IS NULL;
+        CREATE INDEX conversations_phone ON conversations (phone, id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            sender TEXT NOT NULL CHECK (sender IN ('user', 'bot', 'agent', 'system')),
+            kind TEXT NOT NULL DEFAULT 'text',
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            node TEXT,
+            sid TEXT UNIQUE,
+            status TEXT,
+            error_code TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_conversation ON messages (conversation_id, id);
+        """
+    )
+
+
+@migrations()
+def m0002_runtime(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Each inbound MessageSid once: claimed by one atomic insert, with the TwiML answered.
+        CREATE TABLE inbound_claims (
+            sid TEXT PRIMARY KEY,
+            phone TEXT NOT NULL,
+            account_sid TEXT,
+            conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+            reply TEXT,
+            claimed_at TEXT NOT NULL
+        );
+        -- What the runtime sends outside a TwiML reply, written with the state change.
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            channel TEXT NOT NULL DEFAULT 'conversation'
+                CHECK (channel IN ('conversation', 'notification')),
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            message_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'blocked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_owner TEXT,
+            lease_until TEXT,
+            sid TEXT,
+            delivery_status TEXT,
+            error_code TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_open ON outbox (phone, id) WHERE status IN ('pending', 'sending');
+        CREATE INDEX outbox_sid ON outbox (sid);
+        CREATE INDEX outbox_message ON outbox (message_id);
+        CREATE TABLE opt_outs (
+            phone TEXT PRIMARY KEY,
+            source TEXT,
+            created_at TEXT NOT NULL
+        );
+        -- The best delivery status seen per sid, even before the sender recorded the sid.
+        CREATE TABLE message_statuses (
+            sid TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            error_code TEXT,
+            updated_at TEXT NOT NULL
+        );
+        -- Downloads of inbound media, done by the worker off the request path.
+        CREATE TABLE media_fetches (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            content_type TEXT,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'fetching', 'done', 'failed', 'refused')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_owner TEXT,
+            lease_until TEXT,
+            file TEXT,
+            size INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            done_at TEXT
+        );
+        CREATE INDEX media_fetches_due ON media_fetches (status, next_attempt_at);
+        CREATE INDEX media_fetches_message ON media_fetches (message_id);
+        -- The local sandbox's simulated phones: what each one sent and received.
+        CREATE TABLE sandbox_inbox (
+            id INTEGER PRIMARY KEY,
+            phone TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+            number TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            media TEXT,
+            sid TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sandbox_inbox_phone ON sandbox_inbox (phone, id);
+        """
+    )
+
+
+@migrations()
+def m0003_designer(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE designer_authors (
+            id INTEGER PRIMARY KEY,
+            user_name TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_login_at TEXT
+        );
+        CREATE TABLE designer_sessions (
+            token_hash TEXT PRIMARY KEY,
+            author_id INTEGER NOT NULL REFERENCES designer_authors(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE INDEX designer_sessions_author ON designer_sessions (author_id);
+        CREATE TABLE designer_transcripts (
+            id INTEGER PRIMARY KEY,
+            topic_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            document TEXT NOT NULL,
+            author TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX designer_transcripts_topic ON designer_transcripts (topic_id, id);
+        """
+    )
+
+
+@migrations()
+def m0004_accounts(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The PIN is stored as werkzeug's salted slow hash of HMAC(pepper, PIN); the pepper
+        -- lives in the configuration, never here.
+        ALTER TABLE users ADD COLUMN pin_hash TEXT;
+        ALTER TABLE users ADD COLUMN pin_set_at TEXT;
+        ALTER TABLE users ADD COLUMN totp_secret TEXT;
+        ALTER TABLE users ADD COLUMN totp_enrolled_at TEXT;
+        -- The last accepted RFC 6238 time step: a code is accepted once only.
+        ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+        -- Notifications are off until the user texts START.
+        ALTER TABLE users ADD COLUMN notifications INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX users_email ON users (email COLLATE NOCASE);
+        CREATE INDEX users_user_name_nocase ON users (user_name COLLATE NOCASE);
+        CREATE INDEX phone_links_user ON phone_links (user_id);
+        -- Failed linking attempts per account ("user:7") and per phone ("phone:+1...").
+        CREATE TABLE auth_lockouts (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            window_started_at TEXT,
+            locked_until TEXT
+        );
+        CREATE TABLE subscription_events (
+            id INTEGER PRIMARY KEY,
+            change TEXT NOT NULL CHECK (change IN
+                ('subscribed', 'unsubscribed', 'opted_out', 'opted_in')),
+            phone TEXT,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            source TEXT NOT NULL,
+            message_sid TEXT,
+            body TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX subscription_events_phone ON subscription_events (phone, id);
+        CREATE INDEX subscription_events_user ON subscription_events (user_id, id);
+        """
+    )
+
+
+@migrations()
+def m0005_agents(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Live agents who sign in to the workspace, and their server-side sessions.
+        CREATE TABLE agents (
+            id INTEGER PRIMARY KEY,
+            user_name TEXT NOT NULL UNIQUE,
+            display_name TEXT,
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_login_at TEXT
+        );
+        CREATE TABLE agent_sessions (
+            token_hash TEXT PRIMARY KEY,
+            agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE INDEX agent_sessions_agent ON agent_sessions (agent_id);
+        CREATE INDEX agent_sessions_seen ON agent_sessions (last_seen_at);
+        -- Each time a conversation waits for people: queued, accepted by one agent, ended.
+        CREATE TABLE agent_queue (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            phone TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'chat' CHECK (kind IN ('chat', 'callback')),
+            reason TEXT NOT NULL,
+            queued_at TEXT NOT NULL,
+            agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,
+            accepted_at TEXT,
+            ended_at TEXT,
+            outcome TEXT
+                CHECK (outcome IN ('ended', 'transferred', 'timed_out', 'left')),
+            CHECK ((ended_at IS NULL) = (outcome IS NULL))
+        );
+        -- At most one open entry per phone; the queue lists the open ones by age.
+        CREATE UNIQUE INDEX agent_queue_open_phone ON agent_queue (phone) WHERE ended_at IS NULL;
+        CREATE INDEX agent_queue_open ON agent_queue (ended_at, agent_id, queued_at);
+        CREATE INDEX agent_queue_conversation ON agent_queue (conversation_id, id);
+        CREATE TABLE agent_notes (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            agent_id INTEGER REFERENCES agents(id) ON DELETE SET NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX agent_notes_conversation ON agent_notes (conversation_id, id);
+        """
+    )
+
+
+@migrations()
+def m0006_lockout_digests(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Counters are now keyed by the SHA-256 of their name (never a posted user name) and
+        -- purged once expired. Rows of the old form can never match a new key: they go, and
+        -- with them any lockout running during the upgrade.
+        DELETE FROM auth_lockouts;
+        ALTER TABLE auth_lockouts ADD COLUMN expires_at TEXT NOT NULL DEFAULT '';
+        CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
+        """
+    )
+
+
+@migrations()
+def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
+    """Answers to sensitive variables stored in clear before they were sealed: forgotten in
+    conversations that closed or went to people; in a topic still running, marked, so the
+    store seals them at the conversation's next save (or `parley rotate-key` does)."""
+    sensitive: dict[tuple[str, int], list[str]] = {}
+    for topic_id, version, document in db.execute(
+            "SELECT topic_id, version, document FROM topic_versions").fetchall():
+        variables = json.loads(document).get("variables") or {}
+        names = sorted(name for name, spec in variables.items()
+                       if isinstance(spec, dict) and spec.get("sensitive"))
+        if names:
+            sensitive[(topic_id, version)] = names
+    if not sensitive:
+        return
+    rows = db.execute("SELECT id, state, closed_at FROM conversations"
+                      " WHERE instr(state, '\"vars\":{}') = 0").fetchall()
+    for conversation_id, text, closed_at in rows:
+        state = json.loads(text)
+        names = sensitive.get((state.get("topic"), state.get("version")))
+        if not names or not set(names).intersection(state.get("vars") or {}):
+            continue
+        sealing.mark_sensitive(state, names)
+        if closed_at is not None or state.get("mode") != "topic":
+            sealing.drop_sensitive(state)
+        db.execute("UPDATE conversations SET state = ? WHERE id = ?",
+                   (dumps(state), conversation_id))
+
