@@ -60,6 +60,9 @@ class TestChoiceRows:
         page.set_viewport_size(PHONE)
         self._assert_usable(page)
         shot(page, "choice-row-error-phone")
+        # The top bar's sign-out stays on a phone's screen.
+        logout = page.locator(".topbar .logout button").bounding_box()
+        assert logout["x"] + logout["width"] <= PHONE["width"]
 
 
 def _long_topic(count: int) -> dict:
