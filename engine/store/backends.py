@@ -256,15 +256,20 @@ def _file_lock(path: str | None) -> Iterator[None]:
 
 # ------------------------------------------------------------------------------- PostgreSQL
 
-# A single-quoted literal (kept as is), a placeholder, or a percent sign (doubled for psycopg).
+# A single-quoted literal (its `?` is text), a placeholder, or a percent sign.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+def _psycopg_token(match: re.Match) -> str:
+    token = match.group()
+    # psycopg reads every % as the start of a placeholder, even inside a literal.
+    return "%s" if token == "?" else token.replace("%", "%%")
 
 
 @functools.lru_cache(maxsize=2048)
 def to_psycopg(sql: str) -> str:
     """The store's SQL (`?` placeholders) in psycopg's paramstyle (`%s`, `%%`)."""
-    return _TOKENS.sub(
-        lambda m: "%s" if m.group() == "?" else "%%" if m.group() == "%" else m.group(), sql)
+    return _TOKENS.sub(_psycopg_token, sql)
 
 
 class Row(tuple):
