@@ -65,6 +65,7 @@ class Backend:
 
     name: str
     conn: Any
+    migrations_table: str  # which migrations ran, by name
     # The function giving the position of a text in another (0: absent), as f(haystack, needle).
     position_function: str
     # Appended to a claim's SELECT: rows another transaction is claiming are passed over.
@@ -155,6 +156,7 @@ class SqliteBackend(Backend):
     global, so a phone needs no lock of its own."""
 
     name = "sqlite"
+    migrations_table = "_sqlite_migrations"  # sqlite-utils' own
     position_function = "instr"
     duplicate_errors = (sqlite3.IntegrityError,)
     errors = (sqlite3.Error,)
@@ -329,6 +331,7 @@ class PostgresBackend(Backend):
     lock, and claims pass over rows another transaction is claiming (SKIP LOCKED)."""
 
     name = "postgresql"
+    migrations_table = "parley_migrations"
     position_function = "strpos"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 

@@ -311,7 +311,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
 ]
 
-TABLE = "parley_migrations"
+TABLE = "parley_migrations"  # PostgresBackend.migrations_table
 
 
 def pending(backend: PostgresBackend) -> list[str]:

@@ -5,6 +5,7 @@ Playwright, loaded as a plugin by the root conftest:
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -62,6 +63,11 @@ def database_url(request, tmp_path) -> Iterator[str]:
         open_store(url).close()
         yield url
         return
+    from engine import sealing
+
+    # Every node of a PostgreSQL instance is given the data key (it has no local key file).
+    if not os.environ.get(sealing.ENV):
+        request.getfixturevalue("monkeypatch").setenv(sealing.ENV, sealing.new_key())
     server = request.getfixturevalue("postgres")
     template = request.getfixturevalue("postgres_template")
     name = f"test_{next(_numbers)}"
