@@ -81,6 +81,12 @@ class PostgresServer:
                     raise
                 time.sleep(0.05)
 
+    def drop_database(self, name: str) -> None:
+        """Drop database `name`, ending any connection still open to it."""
+        subprocess.run([str(self.bin / "dropdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", ROLE, "--force", "--if-exists", name],
+                       check=True, capture_output=True, text=True)
+
     def stop(self) -> None:
         if self.folder is None:
             return

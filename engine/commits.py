@@ -9,6 +9,7 @@ transaction, then runs every piece queued by then, each in its own savepoint, an
 once. A piece that fails is rolled back alone and its exception goes back to its own thread;
 a failed COMMIT fails every piece of the group, so nothing is ever answered that was not
 stored. With nothing else waiting a piece runs alone, exactly as a plain `Store.write()`.
+On PostgreSQL, which has no single write lock to share, every piece is its own transaction.
 
 The leader runs the others' work on its own engine and connection, so a piece must get
 everything it needs through the engine it is given, never from its thread (no Flask `request`
@@ -79,6 +80,11 @@ class CommitGroup:
 
     def run(self, engine: Engine, work: Work[T]) -> T:
         """Run `work(engine)` in a write transaction, possibly with other threads' work."""
+        if not engine.store.sequential_writes:
+            # PostgreSQL: transactions run side by side, and one waiting on another phone's
+            # lock must not hold back a whole group. Each piece commits on its own.
+            with engine.store.write():
+                return work(engine)
         piece = _Piece(work)
         with self._mutex:
             self._queue.append(piece)

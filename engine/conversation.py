@@ -185,7 +185,9 @@ class Engine:
         fetched: dict[str, Any] = {}
 
         def transaction(engine: Engine) -> Reply:
-            # Possibly run by another thread's engine (see engine/commits.py).
+            # Possibly run by another thread's engine (see engine/commits.py). The phone's
+            # lock first: its messages apply one at a time, in the order they got it.
+            engine.store.lock_phone(inbound.phone)
             if before is not None:
                 earlier = before(engine.store)
                 if earlier is not None:
@@ -213,6 +215,7 @@ class Engine:
         for _attempt in range(MAX_FETCHES + 1):
             try:
                 with self.store.write():
+                    self.store.lock_phone(phone)
                     return self._start_fresh(phone, topic_id, fetched)
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)

@@ -56,6 +56,10 @@ class StoreError(ParleyError):
     """The database could not do what was asked."""
 
 
+class DuplicateError(StoreError):
+    """A row with the same unique value exists already (a user name, an agent...)."""
+
+
 class AccountError(ParleyError):
     """An account cannot be set up as asked (an unknown user, a malformed PIN or number)."""
 

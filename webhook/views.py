@@ -9,7 +9,6 @@ engine twice; SQLite's write lock makes one phone's messages go through one at a
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
@@ -18,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from engine.conversation import Engine
 from engine.errors import StoreError
 from engine.messages import Inbound, Media, Outbound, Reply
-from engine.store import OPTED_OUT_CODE, Store
+from engine.store import OPTED_OUT_CODE, Store, database_errors
 from webhook import get_runtime
 from webhook.config import Settings
 from webhook.db import get_db, get_engine
@@ -187,7 +186,7 @@ def healthz() -> tuple[Response, int]:
         store = get_db()
         reachable = store.ping()
         current = store.migrations_current()
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, *database_errors()) as exc:
         log.error("health check: %s", exc)
         return jsonify(status="error", database="unreachable"), 503
     healthy = reachable and current

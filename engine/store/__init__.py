@@ -1,12 +1,15 @@
-"""The one place that talks SQL: Parley's SQLite store. Imports every module of engine.store.
+"""The one place that talks SQL: Parley's store, on SQLite or PostgreSQL. Imports every module
+of engine.store.
 
 One interface, `Store` and `open_store`, made of one module per concern: core (connection,
 transactions, settings), topics, conversations (with users, links and records), designer,
-accounts, runtime (inbound claims, outbox, opt-outs, statuses, media, sandbox), agents; the
-schema is in migrations, shared helpers in values, and bulk history for benchmarks in bulk.
+accounts, runtime (inbound claims, outbox, opt-outs, statuses, media, sandbox), agents; what
+differs between the two databases is in backends, the schema in migrations (SQLite) and
+postgres_schema, shared helpers in values, and bulk history for benchmarks in bulk.
 No SQL outside this package.
 """
 
+from engine.store.backends import database_errors, is_postgres
 from engine.store.bulk import add_bulk_history
 from engine.store.core import Store, WriterQueue, open_store
 from engine.store.migrations import migrations
@@ -30,7 +33,9 @@ __all__ = [
     "Store",
     "WriterQueue",
     "add_bulk_history",
+    "database_errors",
     "dumps",
+    "is_postgres",
     "lockout_digest",
     "migrations",
     "open_store",

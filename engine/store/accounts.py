@@ -5,10 +5,8 @@ sealing, engine.store.values.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from engine import sealing
-from engine.errors import StoreError
 from engine.store.values import USER_PUBLIC_COLUMNS, dumps, lockout_digest, parse_iso, utc_iso
 
 
@@ -22,11 +20,9 @@ class AccountsSql:
     def add_account(self, user_name: str, *, display_name: str | None = None,
                     email: str | None = None, mobile: str | None = None) -> int:
         """Add a user with an account (a sys_user profile); raises StoreError if taken."""
-        try:
+        with self._unique(f"a user {user_name!r} already exists"):
             return self.add_user(user_name, display_name=display_name, email=email,
                                  mobile=mobile)
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"a user {user_name!r} already exists") from exc
 
     def remove_user(self, user_id: int) -> None:
         """Delete a user; their phone links go with them (ON DELETE CASCADE)."""
@@ -35,10 +31,13 @@ class AccountsSql:
 
     def list_accounts(self) -> list[dict]:
         """Every user with what is set up, never the secrets themselves."""
+        # CASE, not `x IS NOT NULL`: 0 or 1 on both databases (PostgreSQL's is a boolean).
         rows = self.conn.execute(
             "SELECT u.id, u.user_name, u.display_name, u.email, u.mobile, u.notifications,"
-            " u.pin_hash IS NOT NULL AS has_pin, u.totp_secret IS NOT NULL AS has_totp,"
-            " (SELECT group_concat(phone, ' ') FROM phone_links l WHERE l.user_id = u.id)"
+            " CASE WHEN u.pin_hash IS NULL THEN 0 ELSE 1 END AS has_pin,"
+            " CASE WHEN u.totp_secret IS NULL THEN 0 ELSE 1 END AS has_totp,"
+            f" (SELECT {self.backend.joined('phone', chr(39) + ' ' + chr(39))}"
+            " FROM phone_links l WHERE l.user_id = u.id)"
             " AS linked_phones FROM users u ORDER BY u.user_name"
         ).fetchall()
         return [dict(r) for r in rows]
@@ -46,9 +45,10 @@ class AccountsSql:
     def find_account(self, identifier: str) -> dict | None:
         """The user whose user name or email is `identifier` (any case), or None."""
         cols = ", ".join(USER_PUBLIC_COLUMNS)
+        same = self.backend.same_text_any_case
         rows = self.conn.execute(
-            f"SELECT {cols} FROM users WHERE user_name = ? COLLATE NOCASE"
-            " OR email = ? COLLATE NOCASE ORDER BY id LIMIT 2",
+            f"SELECT {cols} FROM users WHERE {same('user_name')} OR {same('email')}"
+            " ORDER BY id LIMIT 2",
             (identifier, identifier),
         ).fetchall()
         # Two different users matching (one's name is another's email) is ambiguous: no one.
@@ -101,7 +101,7 @@ class AccountsSql:
         # Only states that name sensitive variables can hold sealed values.
         marker = f'"{sealing.SENSITIVE}":'
         for conversation_id, text in self.conn.execute(
-                "SELECT id, state FROM conversations WHERE instr(state, ?) > 0",
+                f"SELECT id, state FROM conversations WHERE {self.backend.contains('state')}",
                 (marker,)).fetchall():
             state = json.loads(text)
             if sealing.reseal_state(state, sealer):
@@ -116,7 +116,8 @@ class AccountsSql:
             "SELECT totp_secret FROM users WHERE totp_secret IS NOT NULL")}
         marker = f'"{sealing.SENSITIVE}":'
         for (text,) in self.conn.execute(
-                "SELECT state FROM conversations WHERE instr(state, ?) > 0", (marker,)):
+                f"SELECT state FROM conversations WHERE {self.backend.contains('state')}",
+                (marker,)):
             state = json.loads(text)
             variables = state.get("vars") or {}
             ids |= {sealing.sealed_with(variables[name]) for name in
@@ -159,6 +160,9 @@ class AccountsSql:
         now = self.clock()
         self.conn.execute("DELETE FROM auth_lockouts WHERE expires_at <= ?", (utc_iso(now),))
         digest = lockout_digest(key)
+        # Read, then write: two failures counted at once on PostgreSQL must not both read
+        # the same count (on SQLite the write lock already makes them take turns).
+        self.backend.lock_name(f"lockout:{digest}")
         row = self.conn.execute(
             "SELECT failures, window_started_at FROM auth_lockouts WHERE key = ?", (digest,)
         ).fetchone()
@@ -176,8 +180,9 @@ class AccountsSql:
             "INSERT INTO auth_lockouts (key, failures, window_started_at, locked_until,"
             " expires_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures ="
             " excluded.failures, window_started_at = excluded.window_started_at,"
-            " locked_until = coalesce(excluded.locked_until, locked_until),"
-            " expires_at = max(excluded.expires_at, coalesce(locked_until, ''))",
+            " locked_until = coalesce(excluded.locked_until, auth_lockouts.locked_until),"
+            " expires_at = CASE WHEN excluded.expires_at > coalesce(auth_lockouts.locked_until,"
+            " '') THEN excluded.expires_at ELSE coalesce(auth_lockouts.locked_until, '') END",
             (digest, 0 if locked else failures, None if locked else started, until, expires),
         )
         return locked
@@ -217,12 +222,11 @@ class AccountsSql:
                                   body: str | None = None) -> int:
         """Consent evidence: who changed what, when, and the message that caused it."""
         self._require_write()
-        cur = self.conn.execute(
+        return self._insert(
             "INSERT INTO subscription_events (change, phone, user_id, source, message_sid,"
             " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (change, phone, user_id, source, message_sid, body, self.now()),
         )
-        return cur.lastrowid
 
     def subscription_events(self, *, phone: str | None = None,
                             user_id: int | None = None) -> list[dict]:

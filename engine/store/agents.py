@@ -4,9 +4,6 @@ engine.store.values.
 
 from __future__ import annotations
 
-import sqlite3
-
-from engine.errors import StoreError
 from engine.store.values import parse_iso, utc_iso
 
 # What the agents' queue lists: the entry, its agent's name, the conversation's linked user.
@@ -34,14 +31,12 @@ class AgentsSql:
                   display_name: str | None = None) -> int:
         """Add a live agent; `password_hash` comes from werkzeug. StoreError if taken."""
         self._require_write()
-        try:
-            return self.conn.execute(
+        with self._unique(f"an agent {user_name!r} already exists"):
+            return self._insert(
                 "INSERT INTO agents (user_name, display_name, password_hash, created_at)"
                 " VALUES (?, ?, ?, ?)",
                 (user_name, display_name or user_name, password_hash, self.now()),
-            ).lastrowid
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"an agent {user_name!r} already exists") from exc
+            )
 
     def agent(self, user_name: str) -> dict | None:
         """An agent with their password hash, or None."""
@@ -147,11 +142,11 @@ class AgentsSql:
                 (conversation_id, kind, reason, row[0]),
             )
             return row[0]
-        return self.conn.execute(
+        return self._insert(
             "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (conversation_id, phone, kind, reason, self.now()),
-        ).lastrowid
+        )
 
     def queue_entry(self, entry_id: int) -> dict | None:
         row = self.conn.execute(
@@ -230,11 +225,11 @@ class AgentsSql:
     def add_agent_note(self, conversation_id: int, *, agent_id: int | None, body: str) -> int:
         """An internal note on a conversation: seen by agents only, never sent."""
         self._require_write()
-        return self.conn.execute(
+        return self._insert(
             "INSERT INTO agent_notes (conversation_id, agent_id, body, created_at)"
             " VALUES (?, ?, ?, ?)",
             (conversation_id, agent_id, body, self.now()),
-        ).lastrowid
+        )
 
     def agent_notes(self, conversation_id: int) -> list[dict]:
         rows = self.conn.execute(

@@ -42,12 +42,12 @@ class ConversationsSql:
                            state: dict) -> ConversationRow:
         self._require_write()
         now = self.now()
-        cur = self.conn.execute(
+        conversation_id = self._insert(
             "INSERT INTO conversations (phone, user_id, state, mode, started_at, updated_at, rev)"
             " VALUES (?, ?, ?, ?, ?, ?, 0)",
             (phone, user_id, self._state_text(state), state.get("mode"), now, now),
         )
-        return ConversationRow(cur.lastrowid, phone, user_id, state, now, now, 0)
+        return ConversationRow(conversation_id, phone, user_id, state, now, now, 0)
 
     def save_conversation(self, conversation: ConversationRow) -> None:
         self._require_write()
@@ -91,13 +91,12 @@ class ConversationsSql:
                     node: str | None = None, sid: str | None = None,
                     status: str | None = None) -> int:
         self._require_write()
-        cur = self.conn.execute(
+        return self._insert(
             "INSERT INTO messages (conversation_id, direction, body, media, kind, sender, node,"
             " sid, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, direction, body, dumps(list(media)) if media else None, kind,
              sender, node, sid, status, self.now()),
         )
-        return cur.lastrowid
 
     def messages(self, conversation_id: int, *, after_id: int = 0, limit: int = 500) -> list[dict]:
         rows = self.conn.execute(
@@ -116,12 +115,11 @@ class ConversationsSql:
     def add_user(self, user_name: str, *, display_name: str | None = None,
                  email: str | None = None, mobile: str | None = None) -> int:
         self._require_write()
-        cur = self.conn.execute(
+        return self._insert(
             "INSERT INTO users (user_name, display_name, email, mobile, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (user_name, display_name or user_name, email, mobile, self.now()),
         )
-        return cur.lastrowid
 
     def user(self, *, user_id: int | None = None, user_name: str | None = None) -> dict | None:
         cols = ", ".join(USER_PUBLIC_COLUMNS)
@@ -161,8 +159,7 @@ class ConversationsSql:
             if table == "users":
                 self._columns[table] = USER_PUBLIC_COLUMNS
             else:
-                info = self.conn.execute(f"PRAGMA table_info({table})").fetchall()
-                self._columns[table] = tuple(r[1] for r in info)
+                self._columns[table] = self.backend.table_columns(table)
         return self._columns[table]
 
     def query_records(self, table: str, *, where: dict[str, Any] | None = None,
@@ -202,12 +199,12 @@ class ConversationsSql:
                   "opened_at": now, "updated_at": now}
         names = ", ".join(f'"{c}"' for c in values)
         marks = ", ".join("?" for _ in values)
-        cur = self.conn.execute(
+        case_id = self._insert(
             f"INSERT INTO cases ({names}) VALUES ({marks})", tuple(values.values())
         )
-        number = f"{self.case_prefix}{10000 + cur.lastrowid:07d}"
-        self.conn.execute("UPDATE cases SET number = ? WHERE id = ?", (number, cur.lastrowid))
-        return self.query_records("cases", where={"id": cur.lastrowid}, limit=1)[0]
+        number = f"{self.case_prefix}{10000 + case_id:07d}"
+        self.conn.execute("UPDATE cases SET number = ? WHERE id = ?", (number, case_id))
+        return self.query_records("cases", where={"id": case_id}, limit=1)[0]
 
     def insert_case(self, case: dict) -> None:
         """Insert a case exactly as given (sample data)."""

@@ -1,75 +1,50 @@
-"""The store's connection: transactions, the writers' queue, migrations, settings, open_store.
+"""The store's connection: transactions, migrations, settings, open_store.
 
-Imports engine.errors, instance, sealing and every module of engine.store but bulk (Store is made
-of one class per concern, holding that concern's SQL). A real SQLite file in WAL mode with a busy
-timeout and foreign keys on. Every read-modify-write runs in `Store.write()`, which opens the
-transaction with BEGIN IMMEDIATE: sqlite-utils' `atomic()` opens a deferred BEGIN, which fails
-with "database is locked" when two writers upgrade at once. Schema changes are numbered
-migrations (engine/store/migrations.py), applied under a file lock so that several worker
-processes starting together apply them once.
+Imports engine.errors, sealing and every module of engine.store but bulk (Store is made of one
+class per concern, holding that concern's SQL). The database is SQLite (a file, the default)
+or PostgreSQL (a `postgresql://` URL); what differs between them is in one backend object
+chosen when the Store opens (engine/store/backends.py), so the concern modules write their SQL
+once. Every read-modify-write runs in `Store.write()`: on SQLite BEGIN IMMEDIATE behind the
+writers' queue (sqlite-utils' `atomic()` opens a deferred BEGIN, which fails with "database is
+locked" when two writers upgrade at once); on PostgreSQL a plain READ COMMITTED transaction,
+with no global lock, where `lock_phone()` serializes one phone's messages. Schema changes are
+numbered migrations (engine/store/migrations.py, engine/store/postgres_schema.py), applied
+once even when several processes start together.
 
-The database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its -wal
-and -shm the database file's mode). Authenticator secrets and the values of a topic's
+The SQLite database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its
+-wal and -shm the database file's mode). Authenticator secrets and the values of a topic's
 sensitive variables are sealed (engine/sealing.py) before they are written.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from engine import sealing
-from engine.errors import StoreError
-from engine.instance import open_private, private_file, private_folder, tighten
+from engine.errors import DuplicateError, SealingError, StoreError
+from engine.instance import private_folder
 from engine.store.accounts import AccountsSql
 from engine.store.agents import AgentsSql
+from engine.store.backends import (
+    WriterQueue,
+    in_memory,
+    is_postgres,
+    open_backend,
+    sqlite_path,
+)
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
-from engine.store.migrations import migrations
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
 
-
-class WriterQueue:
-    """Writers to one database wait their turn on a lock file, then take SQLite's lock.
-
-    SQLite's own busy handler makes a waiting writer sleep 1, 2, 5, 10... ms between tries, so
-    under load the write lock sits free while every waiter sleeps. flock() instead queues the
-    waiters in the kernel and wakes the next one the moment the lock is released. The kernel
-    drops a lock when its holder dies, so a killed worker never blocks the others.
-    """
-
-    def __init__(self, path: str | None):
-        self._fd = open_private(path, os.O_RDWR) if path else None
-
-    @classmethod
-    def for_database(cls, database: str) -> WriterQueue:
-        if database == ":memory:" or database.startswith("file:"):
-            return cls(None)
-        return cls(database + "-writer")
-
-    def __enter__(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+__all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql):
@@ -89,42 +64,20 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         clock: Callable[[], float] = time.time,
         sealer: sealing.Sealer | None = None,
     ):
-        self.path = str(path)
+        database = str(path)
+        self.path = database if is_postgres(database) else sqlite_path(database)
         self.clock = clock
         self._sealer = sealer
-        if not _in_memory(self.path) and Path(self.path).parent.is_dir():
-            # Made owner-only before SQLite opens it: SQLite would follow the umask (0644),
-            # and it gives the -wal and -shm files the database file's mode. (A missing
-            # folder stays missing: open_store makes it, a plain connection fails.)
-            private_file(self.path)
-            for suffix in ("-wal", "-shm"):
-                tighten(self.path + suffix)  # left 0644 by a version before this one
-        try:
-            # isolation_level=None: the driver never opens transactions behind our back; we
-            # open every one ourselves with the right mode.
-            self.conn = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {self.path}: {exc}") from exc
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal" and self.path != ":memory:":
-            raise StoreError(f"the database {self.path} refused WAL mode (got {mode})")
-        if synchronous.upper() not in ("FULL", "NORMAL", "OFF", "EXTRA"):
-            raise StoreError(f"unknown synchronous mode {synchronous!r}")
-        self.conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.db = sqlite_utils.Database(self.conn)
+        self.backend = open_backend(database, timeout=timeout, synchronous=synchronous)
+        self.conn = self.backend.conn
+        # sqlite-utils' view of the database (SQLite only: its migrations and tests use it).
+        self.db = getattr(self.backend, "db", None)
         self._lock = threading.RLock()
         self._depth = 0
-        self._writer_queue = WriterQueue.for_database(self.path)
         self._columns: dict[str, tuple[str, ...]] = {}
 
     def close(self) -> None:
-        self.conn.close()
-        self._writer_queue.close()
+        self.backend.close()
 
     def now(self) -> str:
         return utc_iso(self.clock())
@@ -134,6 +87,10 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         """The data keys: the one given, else PARLEY_DATA_KEY or the local key file (looked
         up on first use: most connections never seal anything)."""
         if self._sealer is None:
+            if is_postgres(self.path) and not os.environ.get(sealing.ENV, "").strip():
+                # Every node must open what another sealed: one key, given to them all.
+                raise SealingError(f"set {sealing.ENV} (the same on every node) to seal or "
+                                   "open secrets in a PostgreSQL database")
             self._sealer = sealing.default_sealer(self.path)
         return self._sealer
 
@@ -141,25 +98,27 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Store]:
-        """A read-modify-write transaction: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+        """A read-modify-write transaction, ROLLBACK on error: BEGIN IMMEDIATE on SQLite (one
+        writer at a time), BEGIN (READ COMMITTED) on PostgreSQL."""
+        errors = self.backend.errors
         with self._lock:
             if self._depth:
                 raise StoreError("a write transaction is already open on this connection")
-            with self._writer_queue:
-                self._begin("BEGIN IMMEDIATE")
+            with self.backend.writer_queue():
+                self.backend.begin()
                 self._depth = 1
                 try:
                     yield self
                 except BaseException:
                     self._depth = 0
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(*errors):
                         self.conn.execute("ROLLBACK")
                     raise
                 self._depth = 0
                 try:
                     self.conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
+                except errors as exc:
+                    with contextlib.suppress(*errors):
                         self.conn.execute("ROLLBACK")
                     raise StoreError(f"could not commit: {exc}") from exc
 
@@ -177,48 +136,61 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
             raise
         self.conn.execute("RELEASE part")
 
+    def lock_phone(self, phone: str) -> None:
+        """Apply one phone's messages one at a time, until this transaction ends.
+
+        On SQLite the write lock is global already; on PostgreSQL a transaction-scoped
+        advisory lock on the phone, so different phones proceed in parallel.
+        """
+        self._require_write()
+        self.backend.lock_name(f"phone:{phone}")
+
     @property
     def in_write(self) -> bool:
         return bool(self._depth)
 
-    def _begin(self, statement: str) -> None:
-        # busy_timeout already waits for the lock; a few extra tries cover the rare
-        # SQLITE_BUSY that WAL returns at once (e.g. during a checkpoint).
-        for attempt in range(5):
-            try:
-                self.conn.execute(statement)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(str(exc)) from exc
-                if attempt == 4:
-                    raise StoreError(f"the database stayed busy: {exc}") from exc
-                time.sleep(0.05 * (attempt + 1))
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend.name == "postgresql"
+
+    @property
+    def sequential_writes(self) -> bool:
+        """True when one transaction writes at a time (SQLite): sharing a COMMIT pays."""
+        return self.backend.name == "sqlite"
 
     def _require_write(self) -> None:
         if not self._depth:
             raise StoreError("this change must run inside Store.write()")
 
+    @contextlib.contextmanager
+    def _unique(self, message: str) -> Iterator[None]:
+        """Turn the database's unique violation into DuplicateError(message)."""
+        try:
+            with self.backend.statement_may_fail():
+                yield
+        except self.backend.duplicate_errors as exc:
+            raise DuplicateError(message) from exc
+
+    def _insert(self, sql: str, params: Any = ()) -> int:
+        """Run an INSERT and return the id of the row it made."""
+        return self.conn.execute(sql + " RETURNING id", params).fetchone()[0]
+
     # ---------------------------------------------------------------- migrations
 
     def migrate(self) -> list[str]:
         """Apply pending migrations once, even with several processes starting together."""
-        lock_path = self.path + ".migrate.lock" if self.path != ":memory:" else None
-        with _file_lock(lock_path):
-            pending = [m.name for m in migrations.pending(self.db)]
-            if pending:
-                migrations.apply(self.db)
+        pending = self.backend.migrate()
         self._columns.clear()
         return pending
 
     def release(self) -> None:
         """Roll back whatever a request left open, so a reused connection starts clean."""
-        if self.conn.in_transaction:
+        if self.backend.in_transaction():
             self._depth = 0
             self.conn.execute("ROLLBACK")
 
     def migrations_current(self) -> bool:
-        return not migrations.pending(self.db)
+        return not self.backend.pending_migrations()
 
     def ping(self) -> bool:
         return self.conn.execute("SELECT 1").fetchone()[0] == 1
@@ -243,35 +215,17 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
 
     def _bump_catalog(self) -> None:
         self.conn.execute(
-            "INSERT INTO settings (key, value) VALUES ('catalog_revision', '1') "
-            "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            "INSERT INTO settings (key, value) VALUES ('catalog_revision', '1') ON CONFLICT"
+            " (key) DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT)"
         )
 
 
-def _in_memory(path: str) -> bool:
-    return path == ":memory:" or path.startswith("file:")
-
-
-@contextlib.contextmanager
-def _file_lock(path: str | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    fd = open_private(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def open_store(path: str | os.PathLike, *, migrate: bool = True, **options: Any) -> Store:
-    """Open the database at `path`, creating its folder, and bring its schema up to date."""
-    if not _in_memory(str(path)):
-        private_folder(Path(path).parent)
+    """Open the database at `path` (a file, `sqlite:///file` or a `postgresql://` URL),
+    creating a file's folder, and bring its schema up to date."""
+    database = str(path)
+    if not is_postgres(database) and not in_memory(sqlite_path(database)):
+        private_folder(Path(sqlite_path(database)).parent)
     store = Store(path, **options)
     if migrate:
         store.migrate()

@@ -5,9 +5,7 @@ engine.store.values.
 from __future__ import annotations
 
 import json
-import sqlite3
 
-from engine.errors import StoreError
 from engine.store.values import dumps, parse_iso
 
 
@@ -22,15 +20,12 @@ class DesignerSql:
                    display_name: str | None = None) -> int:
         """Add a designer user (a topic author); `password_hash` comes from werkzeug."""
         self._require_write()
-        try:
-            cur = self.conn.execute(
+        with self._unique(f"a designer user {user_name!r} already exists"):
+            return self._insert(
                 "INSERT INTO designer_authors (user_name, display_name, password_hash,"
                 " created_at) VALUES (?, ?, ?, ?)",
                 (user_name, display_name or user_name, password_hash, self.now()),
             )
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"a designer user {user_name!r} already exists") from exc
-        return cur.lastrowid
 
     def author(self, user_name: str) -> dict | None:
         """A designer user with their password hash, or None."""
@@ -94,12 +89,11 @@ class DesignerSql:
                         author: str | None = None) -> int:
         """Keep a transcript test recorded in the designer's simulator; returns its id."""
         self._require_write()
-        cur = self.conn.execute(
+        return self._insert(
             "INSERT INTO designer_transcripts (topic_id, name, document, author, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (topic_id, name, dumps(document), author, self.now()),
         )
-        return cur.lastrowid
 
     def transcripts(self, topic_id: str) -> list[dict]:
         rows = self.conn.execute(

@@ -338,8 +338,14 @@ def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
     """Answers to sensitive variables stored in clear before they were sealed: forgotten in
     conversations that closed or went to people; in a topic still running, marked, so the
     store seals them at the conversation's next save (or `parley rotate-key` does)."""
+    mark_sensitive_answers(db.execute, position_function="instr")
+
+
+def mark_sensitive_answers(execute, *, position_function: str) -> None:
+    """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
+    `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""
     sensitive: dict[tuple[str, int], list[str]] = {}
-    for topic_id, version, document in db.execute(
+    for topic_id, version, document in execute(
             "SELECT topic_id, version, document FROM topic_versions").fetchall():
         variables = json.loads(document).get("variables") or {}
         names = sorted(name for name, spec in variables.items()
@@ -348,8 +354,8 @@ def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
             sensitive[(topic_id, version)] = names
     if not sensitive:
         return
-    rows = db.execute("SELECT id, state, closed_at FROM conversations"
-                      " WHERE instr(state, '\"vars\":{}') = 0").fetchall()
+    rows = execute("SELECT id, state, closed_at FROM conversations"
+                   f" WHERE {position_function}(state, ?) = 0", ('"vars":{}',)).fetchall()
     for conversation_id, text, closed_at in rows:
         state = json.loads(text)
         names = sensitive.get((state.get("topic"), state.get("version")))
@@ -358,6 +364,5 @@ def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
         sealing.mark_sensitive(state, names)
         if closed_at is not None or state.get("mode") != "topic":
             sealing.drop_sensitive(state)
-        db.execute("UPDATE conversations SET state = ? WHERE id = ?",
-                   (dumps(state), conversation_id))
-
+        execute("UPDATE conversations SET state = ? WHERE id = ?",
+                (dumps(state), conversation_id))

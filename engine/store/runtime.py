@@ -5,7 +5,7 @@ the sandbox's threads. Imports engine.store.values.
 from __future__ import annotations
 
 import json
-import sqlite3
+from typing import Any
 
 from engine.store.values import dumps, utc_iso
 
@@ -23,13 +23,13 @@ def _status_rank_sql(column: str) -> str:
     return f"(CASE WHEN {column} IS NULL THEN -2 ELSE (CASE {column} {cases} ELSE -1 END) END)"
 
 
-def _message_dict(row: sqlite3.Row) -> dict:
+def _message_dict(row: Any) -> dict:
     found = dict(row)
     found["media"] = json.loads(found["media"]) if found.get("media") else []
     return found
 
 
-def _outbox_dict(row: sqlite3.Row) -> dict:
+def _outbox_dict(row: Any) -> dict:
     return _message_dict(row)
 
 
@@ -78,7 +78,7 @@ class RuntimeSql:
         self._require_write()
         now = self.now()
         blocked = self.is_opted_out(phone)
-        cur = self.conn.execute(
+        outbox_id = self._insert(
             "INSERT INTO outbox (phone, channel, body, media, message_id, status,"
             " next_attempt_at, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (phone, channel, body, dumps(list(media)) if media else None, message_id,
@@ -87,7 +87,7 @@ class RuntimeSql:
         )
         if blocked and message_id is not None:
             self._fail_message(message_id, OPTED_OUT_CODE)
-        return cur.lastrowid
+        return outbox_id
 
     def claim_outbox(self, owner: str, *, lease_seconds: float, limit: int = 20) -> list[dict]:
         """Lease the next message of each phone that is due, oldest phones first.
@@ -108,7 +108,7 @@ class RuntimeSql:
             "   WHERE h.phone = o.phone AND h.status IN ('pending', 'sending'))"
             " AND ((o.status = 'pending' AND o.next_attempt_at <= ?)"
             "   OR (o.status = 'sending' AND o.lease_until <= ?))"
-            " ORDER BY o.id LIMIT ?",
+            f" ORDER BY o.id LIMIT ?{self.backend.skip_locked}",
             (now, now, int(limit)),
         ).fetchall()
         until = utc_iso(self.clock() + lease_seconds)
@@ -248,6 +248,9 @@ class RuntimeSql:
         if no other message has it). Returns the status now recorded for the sid.
         """
         self._require_write()
+        # Read, then write: callbacks of one sid handled at once on PostgreSQL take turns
+        # (on SQLite the write lock already makes them).
+        self.backend.lock_name(f"sid:{sid}")
         rank = DELIVERY_RANK.get(status, -1)
         known = self.conn.execute(
             "SELECT status, error_code FROM message_statuses WHERE sid = ?", (sid,)
@@ -286,7 +289,7 @@ class RuntimeSql:
         """Queue the download of an inbound message's media (or record why it is refused)."""
         self._require_write()
         now = self.now()
-        cur = self.conn.execute(
+        fetch_id = self._insert(
             "INSERT INTO media_fetches (message_id, position, url, content_type, status, error,"
             " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (message_id, position, url, content_type, "refused" if refused else "pending",
@@ -294,7 +297,7 @@ class RuntimeSql:
         )
         if refused:
             self._set_message_media(message_id, position, {"error": refused})
-        return cur.lastrowid
+        return fetch_id
 
     def claim_media_fetches(self, owner: str, *, lease_seconds: float,
                             limit: int = 10) -> list[dict]:
@@ -302,7 +305,8 @@ class RuntimeSql:
         now = self.now()
         rows = self.conn.execute(
             "SELECT * FROM media_fetches WHERE (status = 'pending' AND next_attempt_at <= ?)"
-            " OR (status = 'fetching' AND lease_until <= ?) ORDER BY id LIMIT ?",
+            " OR (status = 'fetching' AND lease_until <= ?) ORDER BY id"
+            f" LIMIT ?{self.backend.skip_locked}",
             (now, now, int(limit)),
         ).fetchall()
         until = utc_iso(self.clock() + lease_seconds)
@@ -359,7 +363,7 @@ class RuntimeSql:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def _leased_fetch(self, fetch_id: int, owner: str) -> sqlite3.Row | None:
+    def _leased_fetch(self, fetch_id: int, owner: str) -> Any:
         return self.conn.execute(
             "SELECT * FROM media_fetches WHERE id = ? AND status = 'fetching'"
             " AND lease_owner = ?",
@@ -383,12 +387,12 @@ class RuntimeSql:
                     media: list | tuple = (), sid: str | None = None) -> int:
         """One message in a simulated phone's thread: "sent" by it or "received" by it."""
         self._require_write()
-        return self.conn.execute(
+        return self._insert(
             "INSERT INTO sandbox_inbox (phone, direction, number, body, media, sid, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (phone, direction, number, body, dumps(list(media)) if media else None, sid,
              self.now()),
-        ).lastrowid
+        )
 
     def sandbox_thread(self, phone: str, *, number: str | None = None, after_id: int = 0,
                        limit: int = 200) -> list[dict]:

@@ -59,8 +59,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock) -> Iterator[Store]:
-    store = open_store(tmp_path / "parley.sqlite", clock=clock)
+def store(database_url, clock) -> Iterator[Store]:
+    store = open_store(database_url, clock=clock)
     load_sample_data(store)
     set_up_factors(store, "abel.tuter", pin=PIN, secret=ABEL_SECRET)
     set_up_factors(store, "fred.luddy", pin=PIN, secret=FRED_SECRET)

@@ -28,6 +28,7 @@ from tests.accounts.conftest import (
     code_at,
 )
 from tests.engine.topics import MEMORABLE_WORD
+from tests.support.dumps import dump_text
 
 TEXTS = LinkingTexts()
 MEMORABLE = "Xylophone-Quartz-77"
@@ -217,13 +218,13 @@ class TestBruteForce:
             assert say(engine, "000000") == [TEXTS.bad_code]
         assert say(engine, "000000") == [TEXTS.locked.format(minutes=15)]
 
-    def test_lockouts_are_in_the_database_for_every_worker(self, store, clock, tmp_path):
+    def test_lockouts_are_in_the_database_for_every_worker(self, store, clock):
         from engine.store import open_store
 
         engine = make_engine(store)  # this "worker" sees five failures...
         say(engine, "LINK")
         fail_pin(engine, 5)
-        other = open_store(tmp_path / "parley.sqlite", clock=clock)  # ...another one refuses
+        other = open_store(store.path, clock=clock)  # ...another one refuses
         try:
             assert say(make_engine(other), "LINK") == [TEXTS.locked.format(minutes=15)]
         finally:
@@ -295,7 +296,7 @@ class TestAuthenticatorCodes:
 def everything_stored(store) -> bytes:
     """The database as a thief would copy it: every table dumped as SQL, and the bytes of the
     database file, its write-ahead log and shared-memory file."""
-    dump = "\n".join(store.conn.iterdump()).encode("utf-8")
+    dump = dump_text(store).encode("utf-8")
     files = [Path(store.path + suffix) for suffix in ("", "-wal", "-shm")]
     return dump + b"".join(path.read_bytes() for path in files if path.exists())
 

@@ -45,9 +45,9 @@ HTTP_LIST = {
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(database_url):
     clock = ManualClock()
-    store = open_store(tmp_path / "parley.sqlite", clock=clock)
+    store = open_store(database_url, clock=clock)
     load_sample_data(store)
     yield store
     store.close()
@@ -204,10 +204,12 @@ class TestHttpDataSource:
 
 
 class TestStore:
-    def test_the_database_is_wal_with_foreign_keys(self, store):
+    def test_the_sqlite_database_is_wal_with_foreign_keys(self, tmp_path):
+        store = open_store(tmp_path / "parley.sqlite")
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert store.migrations_current()
+        store.close()
 
     def test_changes_outside_a_write_transaction_are_refused(self, store):
         with pytest.raises(StoreError):

@@ -63,8 +63,8 @@ WHOSE_CASES = {
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = open_store(tmp_path / "parley.sqlite", clock=ManualClock())
+def store(database_url):
+    store = open_store(database_url, clock=ManualClock())
     load_sample_data(store)
     yield store
     store.close()

@@ -16,8 +16,8 @@ BROKEN = {**GOOD, "nodes": [{"id": "done", "type": "flow.end", "message": "Hi!"}
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = open_store(tmp_path / "parley.sqlite")
+def store(database_url):
+    store = open_store(database_url)
     yield store
     store.close()
 

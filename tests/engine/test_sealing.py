@@ -28,8 +28,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock):
-    store = open_store(tmp_path / "parley.sqlite", clock=clock)
+def store(database_url, clock):
+    store = open_store(database_url, clock=clock)
     load_sample_data(store)
     yield store
     store.close()
@@ -149,7 +149,7 @@ class TestAnswersStoredByAnOlderVersion:
                 "INSERT INTO conversations (phone, state, mode, started_at, updated_at, rev,"
                 " closed_at) VALUES (?, ?, 'topic', ?, ?, 1, ?)",
                 (phone, json.dumps(waiting), now, now, closed_at))
-        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?",
+        store.conn.execute(f"DELETE FROM {store.backend.migrations_table} WHERE name = ?",
                            ("m0007_sensitive_answers",))
         assert store.migrate() == ["m0007_sensitive_answers"]
         closed, running = [row["state"] for row in store.conn.execute(

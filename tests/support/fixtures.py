@@ -1,8 +1,11 @@
-"""Pytest fixtures for Prism (Twilio mock) and Playwright, loaded as a plugin by the root
-conftest: ``pytest_plugins = ["tests.support.fixtures"]``."""
+"""Pytest fixtures for Prism (Twilio mock), PostgreSQL, the store on both databases and
+Playwright, loaded as a plugin by the root conftest:
+``pytest_plugins = ["tests.support.fixtures"]``."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +35,44 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+_TEMPLATE = "parley_migrated"
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: PostgresServer) -> str:
+    """A database with every migration applied, copied for each test (faster than
+    migrating each one)."""
+    from engine.store import open_store
+
+    open_store(postgres.create_database(_TEMPLATE)).close()
+    return _TEMPLATE
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, migrated, empty Parley database on each backend: a SQLite file in tmp_path, or
+    a new PostgreSQL database of the session's server (dropped after the test). Open it with
+    `open_store(url)`."""
+    from engine.store import open_store
+
+    if request.param == "sqlite":
+        url = str(tmp_path / "parley.sqlite")
+        open_store(url).close()
+        yield url
+        return
+    from engine import sealing
+
+    # Every node of a PostgreSQL instance is given the data key (it has no local key file).
+    if not os.environ.get(sealing.ENV):
+        request.getfixturevalue("monkeypatch").setenv(sealing.ENV, sealing.new_key())
+    server = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("postgres_template")
+    name = f"test_{next(_numbers)}"
+    yield server.create_database(name, template=template)
+    server.drop_database(name)
 
 
 @pytest.fixture
