@@ -3,8 +3,10 @@
 Debian's server binaries (package `postgresql`, installed by scripts/setup) run a cluster in a
 temporary folder, on a free loopback port, with trust authentication for the one role `parley`.
 PostgreSQL refuses to run as root, so when the tests run as root the server runs as the
-`postgres` system user the Debian package made. Durability is off (`fsync=off`): the tests kill
-Parley's processes, never this server, and a crash of the server loses only test data.
+`postgres` system user the Debian package made. Durability is off (`fsync=off`,
+`synchronous_commit=off`): the tests kill Parley's processes, and when they take the server
+down (`restart()`) it is a clean shutdown that writes every commit out first, so only a crash
+of the machine would lose test data.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class PostgresServer:
         self.port = free_port()
         self.folder: Path | None = None
         self._as_postgres = os.geteuid() == 0
+        self._settings = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                          "-c max_connections=300")
 
     def _run(self, *command: str, **options) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
@@ -52,13 +57,34 @@ class PostgresServer:
         data = self.folder / "data"
         self._run(str(self.bin / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
-        settings = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                    "-c max_connections=300")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"),
-                  "-o", settings, "-w", "-t", "60", "start")
+        self._pg_ctl("start")
         self.create_database(ROLE)
         return self
+
+    def _pg_ctl(self, action: str) -> None:
+        assert self.folder is not None, "the server was never started"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"),
+                  "-l", str(self.folder / "log"), "-o", f"{self._settings} -k {self.folder}",
+                  "-w", "-t", "60", action)
+
+    def restart(self, *, down_seconds: float = 0.0) -> None:
+        """Stop the server the way an operator's restart does, and start it again on the same
+        port with the same data. Every client connection is cut (open transactions roll
+        back, committed ones are kept); connections made meanwhile are refused for
+        `down_seconds` and the time the server takes to come back."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast",
+                  "-w", "-t", "60", "stop")
+        time.sleep(down_seconds)
+        self._pg_ctl("start")
+
+    def log_text(self) -> str:
+        """The server's own log (connections refused or cut, crashes, slow statements)."""
+        if self.folder is None:
+            return ""
+        try:
+            return (self.folder / "log").read_text(encoding="utf-8", errors="replace")
+        except PermissionError:
+            return self._run("cat", str(self.folder / "log")).stdout
 
     def url(self, database: str = ROLE) -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"

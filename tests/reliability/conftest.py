@@ -1,5 +1,6 @@
 """Fixtures for the reliability suite: the runtime served for real (gunicorn, restartable on
-its port, workers killable one by one), sender processes, and Twilio's side of the webhooks.
+its port, workers killable one by one), sender processes, Twilio's side of the webhooks, and
+a cluster: several nodes on one PostgreSQL database of the session's server.
 
 Everything listens on 127.0.0.1. Helpers of the other suites are reused: the runtime's
 configuration and signed-request client (tests.webhook.conftest), the environment and
@@ -9,6 +10,7 @@ start-up wait of tests.support.serving, the local servers of tests.webhook.serve
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -16,16 +18,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from werkzeug.security import generate_password_hash
 
+from devtools.postgres import PostgresServer
 from devtools.prism import free_port
-from engine.store import open_store
+from engine import sealing
+from engine.store import Store, open_store
 from tests.designer.conftest import AUTHOR, PASSWORD
 from tests.support.serving import environment, wait_until_up
-from tests.webhook.conftest import ROOT
+from tests.webhook.conftest import ROOT, runtime_config
 
 # PARLEY_SOAK=1: the longer variant (more messages, more faults, more fuzzing examples).
 SOAK = os.environ.get("PARLEY_SOAK", "").strip() not in ("", "0")
@@ -209,3 +214,50 @@ def designer_app(folder: Path):
         store.add_author(AUTHOR, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
     store.close()
     return app
+
+
+# ------------------------------------------------------------------ several nodes, one database
+
+NODE_SECRET_KEY = "test-session-key-0123456789abcdef0123"
+_cluster_databases = itertools.count(1)
+
+
+@dataclass
+class Cluster:
+    """One PostgreSQL database shared by several nodes, as an operator runs Parley on several
+    machines: every node is given the same PARLEY_* settings (database, data key, secret key,
+    public URL) and keeps its own instance folder."""
+
+    server: PostgresServer
+    url: str
+    data_key: str
+    folder: Path
+
+    def config(self, node: str, **overrides) -> dict:
+        """The settings of node `node` (its instance folder is its own)."""
+        settings = {"DATABASE": self.url, "DATA_KEY": self.data_key,
+                    "SECRET_KEY": NODE_SECRET_KEY, **overrides}
+        return runtime_config(self.folder / f"node-{node}", **settings)
+
+    def store(self) -> Store:
+        """A connection of the test's own (the caller closes it)."""
+        return open_store(self.url, migrate=False)
+
+
+@pytest.fixture
+def cluster(request, tmp_path, monkeypatch) -> Iterator[Cluster]:
+    """A fresh, migrated PostgreSQL database for the nodes of one test (dropped after it).
+
+    Request it before `gunicorn` and `processes`, so that their processes end first.
+    """
+    server = request.getfixturevalue("postgres")
+    template = request.getfixturevalue("postgres_template")
+    key = sealing.new_key()
+    # The test's own stores open what the nodes sealed, with the nodes' key.
+    monkeypatch.setenv(sealing.ENV, key)
+    name = f"nodes_{next(_cluster_databases)}"
+    url = server.create_database(name, template=template)
+    try:
+        yield Cluster(server, url, key, tmp_path)
+    finally:
+        server.drop_database(name)
