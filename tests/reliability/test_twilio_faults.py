@@ -1,5 +1,6 @@
 """Twilio's API down, failing or slow: what the runtime queues goes out once, in order, and
-inbound webhooks never wait for it.
+inbound webhooks never wait for it. The outage test runs on both databases: on PostgreSQL
+two senders, as on two machines, drain the one outbox.
 
 Sends go through the real `twilio` client (the `parley worker` process) to Stoplight Prism
 serving Twilio's own description (devtools.prism), or to copies of it whose message create
@@ -10,6 +11,8 @@ answers Twilio's documented example after 20 seconds.
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 
 from bench import loadgen
 from devtools.prism import TWILIO_SPEC, PrismServer, free_port
+from engine import sealing
 from engine.store import Store, open_store
 from tests.agents.conftest import AgentClient, add_agents
 from tests.reliability.conftest import wait_for
@@ -61,7 +65,7 @@ def handed_off(twilio: Twilio, agent: AgentClient, phone: str) -> int:
 
 class TestOutage:
     def test_queued_replies_and_notifications_go_once_in_order_when_twilio_is_back(
-            self, tmp_path, processes):
+            self, tmp_path, processes, database_url):
         port = free_port()
         up = PrismServer(port=port, log_path=tmp_path / "prism-up.log")
         failing = PrismServer(port=port, spec=error_spec(tmp_path, 500, 20500,
@@ -74,7 +78,10 @@ class TestOutage:
             tmp_path, TWILIO_API_BASE_URL=up.base_url, SECRET_KEY="s" * 32,
             NOTIFY_API_TOKEN=NOTIFY_TOKEN, WORKER_POLL_SECONDS=0.1,
             OUTBOX_BACKOFF_SECONDS=0.2, OUTBOX_BACKOFF_MAX_SECONDS=1.0,
-            OUTBOX_MAX_ATTEMPTS=200)
+            OUTBOX_MAX_ATTEMPTS=200, DATABASE=database_url)
+        postgres = database_url.startswith("postgresql")
+        if postgres:  # every node is given the one data key (the test's stores have it too)
+            config["DATA_KEY"] = os.environ[sealing.ENV]
         app = create_app(config)
         store = Store(app.config["DATABASE"])
         load_examples(store)
@@ -111,7 +118,9 @@ class TestOutage:
                     reply(phone, f"{label}: agent reply {n + 1} to {phone}")
                 notify(ABEL if n == 0 else FRED, f"{label}: notification {n + 1}")
 
-        processes.sender(config)
+        # SQLite is one machine's database: one sender. PostgreSQL: two, each on its own node.
+        for node in range(2 if postgres else 1):
+            processes.sender({**config, "INSTANCE_PATH": str(tmp_path / f"node-{node}")})
         try:
             # Twilio is down (connection refused) while agents and the API keep queueing.
             queue_round("down")
@@ -149,6 +158,12 @@ class TestOutage:
         firsts = [next(r for r in rows if r["phone"] == phone) for phone in expected]
         assert all(r["attempts"] >= 3 for r in firsts), [r["attempts"] for r in firsts]
         assert {r["channel"] for r in rows} == {"conversation", "notification"}
+        # Each queued message was recorded as sent by one sender, once.
+        sent_by = [re.findall(r"outbox (\d+) to \S+ sent as", path.read_text())
+                   for path in sorted(processes.folder.glob("sender-*.log"))]
+        recorded = [int(outbox_id) for found in sent_by for outbox_id in found]
+        assert sorted(recorded) == sorted(r["id"] for r in rows)
+        print(f"\nmessages sent by each sender: {[len(found) for found in sent_by]}")
         store.close()
 
 
