@@ -213,12 +213,25 @@ class AgentsSql:
         )
 
     def stale_queue_entries(self, *, waited_seconds: float) -> list[dict]:
-        """Chats nobody accepted within `waited_seconds` (callback requests never expire)."""
+        """Chats nobody accepted within `waited_seconds` (callback requests never expire).
+
+        Inside a write transaction they are claimed: on PostgreSQL each stays locked until the
+        transaction ends, and one another transaction holds is passed over (SKIP LOCKED), so
+        two workers sweeping at once never time out the same chat twice, and an agent's
+        accept waits and then finds it ended.
+        """
         before = utc_iso(self.clock() - waited_seconds)
-        rows = self.conn.execute(
-            f"{_QUEUE_SELECT} WHERE q.ended_at IS NULL AND q.agent_id IS NULL"
-            " AND q.kind = 'chat' AND q.queued_at <= ? ORDER BY q.id",
+        claim = self.backend.skip_locked if self.in_write else ""
+        found = tuple(r[0] for r in self.conn.execute(
+            "SELECT q.id FROM agent_queue q WHERE q.ended_at IS NULL AND q.agent_id IS NULL"
+            f" AND q.kind = 'chat' AND q.queued_at <= ? ORDER BY q.id{claim}",
             (before,),
+        ).fetchall())
+        if not found:
+            return []
+        marks = ", ".join("?" for _ in found)
+        rows = self.conn.execute(
+            f"{_QUEUE_SELECT} WHERE q.id IN ({marks}) ORDER BY q.id", found
         ).fetchall()
         return [dict(r) for r in rows]
 
