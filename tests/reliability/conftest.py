@@ -243,6 +243,20 @@ class Cluster:
         """A connection of the test's own (the caller closes it)."""
         return open_store(self.url, migrate=False)
 
+    def designer(self):
+        """A designer on the shared database, where the author tests/designer signs in as
+        exists (added by the first designer)."""
+        from designer import create_app
+
+        app = create_app({"SECRET_KEY": NODE_SECRET_KEY, "DESIGNER_PUBLIC_URL": "http://127.0.0.1",
+                          "DATABASE": self.url, "SIMULATOR_DIR": str(self.folder / "simulator")})
+        store = self.store()
+        if store.author(AUTHOR) is None:
+            with store.write():
+                store.add_author(AUTHOR, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
+        store.close()
+        return app
+
 
 @pytest.fixture
 def cluster(request, tmp_path, monkeypatch) -> Iterator[Cluster]:

@@ -23,6 +23,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -30,16 +31,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+import requests
+from twilio.request_validator import RequestValidator
 
 from bench import loadgen
 from engine.handoff import DeskTexts
 from engine.store import Store
+from tests.agents.conftest import PASSWORD, add_agents
+from tests.designer.conftest import Author, csrf_token
 from tests.reliability.conftest import ARTIFACTS, SOAK, wait_for
 from tests.reliability.test_crash import Load, replay, rows
 from tests.support.images import png
-from tests.webhook.conftest import TOKEN, Twilio, load_examples, sign_in_agent
+from tests.support.serving import environment
+from tests.webhook.conftest import ROOT, TOKEN, Twilio, load_examples, sign_in_agent
 from tests.webhook.servers import _Server
 from webhook import create_app
+from webhook.sandbox import parse_twiml
 
 # ------------------------------------------------------------------ the crash test on two nodes
 
@@ -396,4 +403,116 @@ class TestPeriodicWork:
         assert [attempts for _s, attempts, _o, _m in done[5:]] == [1] * 8
         files = [json.loads(media_json)[0]["file"] for *_rest, media_json in done]
         assert len(set(files)) == len(files) == 13
+        store.close()
+
+
+# ------------------------------------------------------------------ state shared by the nodes
+
+WEB_URL = "http://127.0.0.1"  # served over plain http in tests, as the designer's tests are
+
+
+def parcel_topic(answer: str) -> dict:
+    """A topic the example set does not have: texting "parcel" gets `answer`."""
+    return {"id": "parcel_status", "name": "Parcel status", "version": 1,
+            "description": "Where a parcel is.",
+            "discovery": {"keywords": ["parcel"], "phrases": ["where is my parcel"]},
+            "start": "answer",
+            "nodes": [{"id": "answer", "type": "flow.end", "message": answer}]}
+
+
+def text(node, phone: str, body: str) -> list[str]:
+    """Twilio posts one signed inbound message to `node`; the bodies it answered."""
+    params = Twilio(None).message_params(phone, body)
+    signature = RequestValidator(TOKEN).compute_signature(WEB_URL + "/twilio/sms", params)
+    response = requests.post(node.base_url + "/twilio/sms", data=params, timeout=30,
+                             headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200, response.text
+    return [body for body, _media in parse_twiml(response.content)]
+
+
+def form_token(response: requests.Response) -> str:
+    return csrf_token(response.text)
+
+
+class TestSharedState:
+    """What one node changes, every node serves on its next request: no restart."""
+
+    @pytest.fixture
+    def nodes(self, cluster, gunicorn):
+        store = cluster.store()
+        load_examples(store)
+        add_agents(store)
+        store.close()
+        return [gunicorn(cluster.config(name, PUBLIC_URL=WEB_URL), workers=1)
+                for name in ("a", "b")]
+
+    def test_a_publish_made_anywhere_is_served_by_the_running_nodes(self, cluster, nodes,
+                                                                    tmp_path):
+        a, b = nodes
+        for node in nodes:  # each node has loaded the topics published so far
+            assert text(node, f"+1555050010{node is b:d}", "parcel")[0].startswith("Hi, I'm")
+
+        # `parley import --publish` from another machine, against the shared database.
+        path = tmp_path / "parcel_status.json"
+        path.write_text(json.dumps(parcel_topic("Your parcel is on its way.")),
+                        encoding="utf-8")
+        imported = subprocess.run(
+            [sys.executable, "-c", "from parley.cli import main; main()", "import", "--publish",
+             str(path),
+             "--database", cluster.url],
+            cwd=ROOT, env=environment({"DATA_KEY": cluster.data_key}), capture_output=True,
+            text=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr
+        assert text(b, "+15550500002", "parcel")[0] == "Your parcel is on its way."
+        assert text(a, "+15550500003", "parcel")[0] == "Your parcel is on its way."
+
+        # A new version published in a designer (a third process on the same database).
+        designer = cluster.designer()
+        author = Author(designer.test_client())
+        saved = author.post("/topics/parcel_status/save", json={
+            "document": parcel_topic("Your parcel arrives tomorrow.")})
+        assert saved.status_code == 200, saved.get_json()
+        published = author.post("/topics/parcel_status/publish",
+                                json={"version": saved.get_json()["version"]})
+        assert published.status_code == 200, published.get_json()
+        assert text(a, "+15550500004", "parcel")[0] == "Your parcel arrives tomorrow."
+        assert text(b, "+15550500005", "parcel")[0] == "Your parcel arrives tomorrow."
+
+    def test_an_agent_signed_in_on_one_node_is_signed_in_on_the_other(self, nodes):
+        a, b = nodes
+        browser = requests.Session()  # one browser; the load balancer picks the node
+        page = browser.get(a.base_url + "/agent/login", timeout=30)
+        signed_in = browser.post(a.base_url + "/agent/login", allow_redirects=False,
+                                 timeout=30, data={"user_name": "beth", "password": PASSWORD,
+                                                   "csrf_token": form_token(page)})
+        assert signed_in.status_code == 302, signed_in.text
+
+        workspace = browser.get(b.base_url + "/agent/", timeout=30)
+        assert workspace.status_code == 200 and "Beth Anglin" in workspace.text
+        assert browser.get(b.base_url + "/agent/api/queue", timeout=30).status_code == 200
+        # A form of node b's page is accepted by node a (one secret key, one session).
+        signed_out = browser.post(a.base_url + "/agent/logout", allow_redirects=False,
+                                  timeout=30, data={"csrf_token": form_token(workspace)})
+        assert signed_out.status_code == 302
+        # Signing out on a ends the sign-in on b as well.
+        assert browser.get(b.base_url + "/agent/api/queue", timeout=30,
+                           allow_redirects=False).status_code != 200
+        assert requests.get(b.base_url + "/agent/api/queue", timeout=30,
+                            allow_redirects=False).status_code != 200
+
+    def test_an_author_signed_in_on_one_designer_is_signed_in_on_the_other(self, cluster,
+                                                                            nodes):
+        first, second = cluster.designer(), cluster.designer()
+        author = Author(first.test_client())
+        other = second.test_client()
+        assert other.get("/topics/new").status_code == 302  # not signed in there yet
+        for cookie in author.client._cookies.values():
+            other.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+        page = other.get("/topics/new")
+        assert page.status_code == 200
+        created = other.post("/topics/new", data={"name": "Parcel status", "id": "parcel_status",
+                                                  "csrf_token": author.token})
+        assert created.status_code == 303, created.text
+        store = cluster.store()
+        assert store.topic_summary("parcel_status") is not None
         store.close()
