@@ -12,6 +12,10 @@ machines behind a load balancer:
   bot once, a photo is fetched once, and a job whose worker died is finished by the other;
 * a publish made anywhere is served by a node on its next message, and a sign-in (agent
   workspace, designer) made on one node is valid on the other.
+
+Two faults are marked xfail (strict) until the runtime handles them: PostgreSQL restarted
+mid-load (a connection the restart cut is never opened again), and a gunicorn worker that
+boots while PostgreSQL is down (it fails to boot, and gunicorn then stops the whole node).
 """
 
 from __future__ import annotations
@@ -158,8 +162,8 @@ def restart_node(node) -> None:
     pytest.param(False, id="processes-killed"),
     pytest.param(True, id="database-restarted-too", marks=pytest.mark.xfail(
         strict=True, reason="a runtime connection cut by the PostgreSQL restart is never "
-                            "opened again (webhook/db.py keeps one per thread): every request "
-                            "on it answers 500 until the worker is recycled")),
+                            "opened again (webhook/db.py keeps one per thread and reuses it): "
+                            "every later request on that thread answers 500")),
 ])
 def test_two_nodes_lose_and_double_nothing_when_killed_mid_load(cluster, tmp_path, gunicorn,
                                                                 database_restart):
@@ -181,7 +185,7 @@ def test_two_nodes_lose_and_double_nothing_when_killed_mid_load(cluster, tmp_pat
     if database_restart:
         # Last, once every process killed has started again: from then on every request
         # meets connections the restart cut. (Not while a gunicorn worker boots: one that
-        # cannot reach the database stops its whole node, see the module's docstring.)
+        # cannot reach the database stops its whole node: test_a_node_outlives_...)
         plan.append((0.7, "database", lambda: cluster.server.restart(down_seconds=0.5)))
     faults = Faults(load, plan)
     faults.start()
