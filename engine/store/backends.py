@@ -485,11 +485,25 @@ class PostgresBackend(Backend):
         if self._give_back is None:
             self.conn.close()
             return
-        give_back, self._give_back = self._give_back, None
+        raw = self.conn.raw
+        if isinstance(raw, _GivenBack):
+            return  # closed twice: the connection is someone else's now
         if not self.broken() and self.in_transaction():
             with contextlib.suppress(*self.errors):
                 self.conn.execute("ROLLBACK")
-        give_back(self.conn.raw)  # the pool discards a broken connection and opens another
+        self.conn.raw = _GivenBack()
+        self._give_back(raw)  # the pool discards a broken connection and opens another
+
+
+class _GivenBack:
+    """Where a borrowed connection was: using a Store after its close() is a bug, never a
+    statement run on the connection another request borrowed since."""
+
+    closed = broken = True
+
+    def __getattr__(self, name: str):
+        raise StoreError("this Store's connection went back to the pool: use it before "
+                         "close(), or borrow another")
 
 
 def connect_postgres(url: str, *, timeout: float):
