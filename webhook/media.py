@@ -195,6 +195,29 @@ def stored_photo(store: Store, name: str, settings: Settings) -> dict | None:
     return store.import_media_file(name, data, content_type=kind)
 
 
+# The folders, under an instance folder, where versions before media_files kept photos.
+FOLDERS_BEFORE = ("media/inbound", "media/agent", "sandbox/uploads")
+
+
+def import_media_folder(store: Store, instance_path: str | Path, *, max_bytes: int) -> int:
+    """Keep in the database every photo an older version left in `instance_path` (inside
+    the caller's write transaction); returns how many were added. Used by `parley copy-db`
+    to move them with the rest of the instance."""
+    added = 0
+    for folder in FOLDERS_BEFORE:
+        for path in sorted((Path(instance_path) / folder).glob("*")):
+            if not path.is_file() or path.stat().st_size > max_bytes:
+                continue
+            data = path.read_bytes()
+            kind = sniff_image(data)
+            if kind is None:
+                continue
+            name = f"{folder}/{path.name}"
+            added += store.save_media_file(name, data, content_type=kind,
+                                           message_id=store.media_message_id(name))
+    return added
+
+
 def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 10) -> int:
     """Download the inbound media that is due; returns how many fetches were handled."""
     with store.write():

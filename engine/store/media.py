@@ -54,11 +54,12 @@ class MediaSql:
         """Keep a photo found on disk under its old path (linked to the message that names
         it, when one does) and return it as `media_file` would."""
         with self.write():
-            message_id = self._message_naming(name)
+            message_id = self.media_message_id(name)
             self.save_media_file(name, data, content_type=content_type, message_id=message_id)
         return self.media_file(name)
 
-    def _message_naming(self, name: str) -> int | None:
+    def media_message_id(self, name: str) -> int | None:
+        """The message whose fetched photo was recorded under `name`, if any."""
         row = self.conn.execute(
             "SELECT message_id FROM media_fetches WHERE file = ? ORDER BY id LIMIT 1",
             (name,)).fetchone()
