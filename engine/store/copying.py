@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from engine.store.core import Store
 
 BATCH_ROWS = 1000
+BATCH_BYTES = 16 * 1024 * 1024
 BOOKKEEPING = frozenset({"_sqlite_migrations", "parley_migrations"})
 
 
@@ -161,15 +162,31 @@ def _copy_table(source: Store, target: Store, table: str, columns: tuple[str, ..
 
 
 def _batches(store: Store, query: str, size: int) -> Iterator[list[tuple]]:
+    """The rows of `query`, `size` at a time or BATCH_BYTES at a time, whichever comes first:
+    a table of photos (up to MEDIA_MAX_BYTES each) never sits whole in memory either."""
     if store.is_postgres:
-        # A server-side cursor: a table of millions of rows never sits whole in memory.
+        # A server-side cursor: the rows come from the server as they are fetched.
         cursor = store.conn.raw.cursor(name="parley_copy")
         cursor.execute(query)
     else:
         cursor = store.conn.execute(query)
+    batch: list[tuple] = []
+    held = 0
+    fetch = 1  # grows to `size` rows when rows are small, stays small when they are photos
     try:
-        while rows := cursor.fetchmany(size):
-            yield [tuple(row) for row in rows]
+        while rows := cursor.fetchmany(fetch):
+            weight = 0
+            for row in rows:
+                values = tuple(row)
+                weight += sum(len(v) for v in values if isinstance(v, (bytes, str))) + 16
+                batch.append(values)
+            held += weight
+            if len(batch) >= size or held >= BATCH_BYTES:
+                yield batch
+                batch, held = [], 0
+            fetch = max(1, min(size - len(batch), BATCH_BYTES * len(rows) // (8 * weight)))
+        if batch:
+            yield batch
     finally:
         cursor.close()
 
