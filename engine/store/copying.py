@@ -4,12 +4,11 @@ engine.errors (and engine.store.core's Store, for types).
 Generic over the schema: the tables are read from the source database itself (every table but
 the migrations' bookkeeping), so a table a future migration adds is copied too. They are copied
 in foreign-key order (a table after those it refers to), in batches (bounded in rows and in
-bytes; COPY into PostgreSQL), with their ids, inside one
-transaction of the target: a failure leaves the target as it was. The source is read inside one
-read transaction (a snapshot), so a process still writing it cannot tear the copy. On
-PostgreSQL the identity sequences are then set past the largest id copied, so the next
-conversation gets a new id. Sealed values are copied sealed: the target's processes open them
-with the same data key.
+bytes; COPY into PostgreSQL), with their ids, inside one transaction of the target: a failure
+leaves the target as it was. The source is read inside one read transaction (a snapshot), so a
+process still writing it cannot tear the copy. On PostgreSQL the identity sequences are then
+set past the largest id copied, so the next conversation gets a new id. Sealed values are
+copied sealed: the target's processes open them with the same data key.
 
 Works in every direction: SQLite to PostgreSQL (moving to several machines), PostgreSQL to
 SQLite (back to one), and either to its own kind.
