@@ -1,6 +1,6 @@
 """Inbound media: which URLs may be fetched, and the download job the worker runs.
 
-Imports engine.instance, engine.store, engine.outbound and webhook.config. A media URL comes
+Imports engine (errors, outbound, store) and webhook.config. A media URL comes
 from a (signed) Twilio request, yet it is treated as untrusted: it is fetched through
 engine.outbound, the policy every outbound request of Parley follows (https only, allow-listed
 hosts, public addresses checked and connected to, redirects checked hop by hop, size and time
@@ -150,16 +150,6 @@ def refusal(url: str, content_type: str, settings: Settings) -> str | None:
     except MediaRefused as exc:
         return str(exc)
     return None
-
-
-def sandbox_upload_folder(settings: Settings) -> Path:
-    """Where older versions kept sandbox uploads (imported on first read)."""
-    return Path(settings.instance_path) / "sandbox" / "uploads"
-
-
-def inbound_folder(settings: Settings) -> Path:
-    """Where older versions kept fetched photos (imported on first read)."""
-    return Path(settings.instance_path) / "media" / "inbound"
 
 
 def inbound_name(message_id: int, position: int, kind: str) -> str:
