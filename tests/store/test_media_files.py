@@ -93,6 +93,24 @@ class TestFilesFromBefore:
         store.close()
 
 
+    def test_an_agents_image_left_on_disk_is_served_within_the_size_limit(self, tmp_path):
+        app = create_app(runtime_config(tmp_path, MEDIA_MAX_BYTES=len(PHOTO)))
+        folder = tmp_path / "instance" / "media" / "agent"
+        folder.mkdir(parents=True)
+        small, big = "a" * 32 + ".png", "b" * 32 + ".png"
+        (folder / small).write_bytes(PHOTO)
+        (folder / big).write_bytes(PHOTO + b"\0")
+        client = app.test_client()  # Twilio fetching the image of an MMS
+        assert client.get(f"/agent-media/{small}").get_data() == PHOTO
+        assert client.get(f"/agent-media/{big}").status_code == 404
+        store = open_store(app.config["DATABASE"])
+        try:
+            assert store.media_file(f"media/agent/{small}")["data"] == PHOTO
+            assert store.media_file(f"media/agent/{big}") is None
+        finally:
+            store.close()
+
+
 class TestAcrossNodes:
     def test_a_photo_fetched_on_one_node_is_shown_by_the_workspace_of_another(
             self, tmp_path, postgres, postgres_template, monkeypatch):
