@@ -71,6 +71,10 @@ class DuplicateError(StoreError):
     """A row with the same unique value exists already (a user name, an agent...)."""
 
 
+class CopyRefused(StoreError):
+    """A database copy that would overwrite or lose data; nothing was written."""
+
+
 class AccountError(ParleyError):
     """An account cannot be set up as asked (an unknown user, a malformed PIN or number)."""
 

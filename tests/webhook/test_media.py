@@ -113,8 +113,8 @@ class TestDownload:
 
 
 class TestFetchJob:
-    def test_a_photo_is_stored_in_the_instance_folder_and_recorded(self, tmp_path,
-                                                                   database_url, server):
+    def test_a_photo_is_stored_in_the_database_and_recorded(self, tmp_path, database_url,
+                                                            server):
         server.files["/ME1"] = ("image/png", PNG)
         app = create_app(runtime_config(tmp_path, DATABASE=database_url,
                                         MEDIA_TEST_HOSTS=[server.netloc]))
@@ -126,7 +126,7 @@ class TestFetchJob:
         Worker(app).drain()
         [item] = store.message_by_sid(sid)["media"]
         assert item["url"] == f"{server.base_url}/ME1"
-        assert (tmp_path / "instance" / item["file"]).read_bytes() == PNG
+        assert store.media_file(item["file"])["data"] == PNG
         assert item["file"].startswith("media/inbound/") and item["bytes"] == len(PNG)
 
     def test_a_url_off_the_list_is_never_requested(self, tmp_path, database_url, server):
