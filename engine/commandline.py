@@ -26,7 +26,7 @@ def default_database() -> str:
 database_option = click.option(
     "--database", "-d", default=default_database,
     show_default="$PARLEY_DATABASE, or instance/parley.sqlite",
-    help="SQLite file of the Parley database.")
+    help="SQLite file or postgresql:// URL of the Parley database.")
 
 
 def new_password(value: str | None) -> str:

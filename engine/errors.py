@@ -56,8 +56,23 @@ class StoreError(ParleyError):
     """The database could not do what was asked."""
 
 
+class TransientStoreError(StoreError):
+    """The database connection was lost, or the transaction lost a serialization or deadlock
+    conflict, before COMMIT: nothing was stored, and running the whole transaction again (on a
+    fresh connection) may succeed."""
+
+
+class CommitUnknown(TransientStoreError):
+    """The connection was lost while COMMIT ran: the transaction may or may not be stored, so
+    run it again only when a second run cannot apply it twice (e.g. a claimed MessageSid)."""
+
+
 class DuplicateError(StoreError):
     """A row with the same unique value exists already (a user name, an agent...)."""
+
+
+class CopyRefused(StoreError):
+    """A database copy that would overwrite or lose data; nothing was written."""
 
 
 class AccountError(ParleyError):

@@ -21,6 +21,7 @@ from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
 from parley.accounts_cli import notify, users
+from parley.database_cli import copy_db, migrate
 from parley.up import up
 from webhook.commands import serve, worker
 from webhook.workspace.commands import agents
@@ -376,7 +377,7 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 
 # Commands that live with the part of Parley they serve.
-for command in (up, serve, worker, designer_user, agents, users, notify):
+for command in (up, serve, worker, designer_user, agents, users, notify, migrate, copy_db):
     main.add_command(command)
 
 

@@ -75,18 +75,23 @@ class TestInstance:
 
 
 class TestPhotos:
-    def test_uploads_and_fetched_photos_are_owner_only(self, tmp_path):
+    def test_uploads_and_fetched_photos_live_in_the_owner_only_database(self, tmp_path):
         instance = tmp_path / "instance"
         app = create_app({"INSTANCE_PATH": str(instance), "SANDBOX": True})
+        photo = png()
         response = app.test_client().post(
             "/sandbox/send", headers={"X-Parley-Sandbox": "1"},
-            data={"phone": PHONE, "body": "", "image": (io.BytesIO(png()), "label.png")})
+            data={"phone": PHONE, "body": "", "image": (io.BytesIO(photo), "label.png")})
         assert response.status_code == 200
-        Worker(app).drain()  # fetches the photo into the instance folder, as `parley worker`
-        folders = [instance / "sandbox", instance / "sandbox" / "uploads", instance / "media",
-                   instance / "media" / "inbound"]
-        assert {str(f): mode(f) for f in folders} == dict.fromkeys(map(str, folders), 0o700)
-        photos = [*(instance / "sandbox" / "uploads").iterdir(),
-                  *(instance / "media" / "inbound").iterdir()]
-        assert len(photos) == 2
-        assert {p.name: mode(p) for p in photos} == {p.name: 0o600 for p in photos}
+        Worker(app).drain()  # fetches the photo, as `parley worker`
+        store = open_store(instance / "parley.sqlite")
+        try:
+            [item] = store.message_by_sid(response.json["sid"])["media"]
+            assert store.media_file(item["file"])["data"] == photo
+        finally:
+            store.close()
+        # No copy beside the database: the photos are the database's, 0600 like it.
+        written = [path for path in instance.rglob("*") if path.is_file()
+                   and photo in path.read_bytes() and not path.name.startswith("parley.sqlite")]
+        assert written == []
+        assert mode(instance / "parley.sqlite") == 0o600

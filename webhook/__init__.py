@@ -4,6 +4,8 @@ A Flask app on top of engine/ (it imports engine, never designer). `create_app` 
 configuration and refuses to start when it is wrong (no auth token outside the sandbox, the
 notification number equal to the conversational one...), applies migrations once, and
 registers the Twilio webhooks, health check, topic media and, in the sandbox, the phone page.
+Database connections (one per thread on SQLite, a pool on PostgreSQL) and the 503 answered
+while the database is away are webhook/db.py's.
 """
 
 from __future__ import annotations

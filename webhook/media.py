@@ -1,14 +1,17 @@
 """Inbound media: which URLs may be fetched, and the download job the worker runs.
 
-Imports engine.instance, engine.store, engine.outbound and webhook.config. A media URL comes
+Imports engine (errors, outbound, store) and webhook.config. A media URL comes
 from a (signed) Twilio request, yet it is treated as untrusted: it is fetched through
 engine.outbound, the policy every outbound request of Parley follows (https only, allow-listed
 hosts, public addresses checked and connected to, redirects checked hop by hop, size and time
 caps). Media adds its own rules: the hosts are PARLEY_MEDIA_HOSTS (Twilio's), loopback over
 plain http only for the host:port pairs of MEDIA_TEST_HOSTS (tests), the account's credentials
 go to the first host only, and only images are kept, by their content as well as their declared
-type. Downloads run in the worker, never on the request path; the file lands in the instance
-folder and is recorded on the message's media.
+type. Downloads run in the worker, never on the request path; the photo is kept in the
+database (table media_files, engine/store/media.py), so the workspace of every node shows it,
+and recorded on the message's media under its name (`media/inbound/12-0.png`). Photos an older
+version left in the instance folder under that name are imported on first read
+(`stored_photo`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from engine.errors import OutboundRefused, OutboundUnavailable
-from engine.instance import private_folder, write_private
 from engine.outbound import OutboundPolicy
 from engine.store import Store
 from webhook.config import Settings
@@ -150,12 +152,60 @@ def refusal(url: str, content_type: str, settings: Settings) -> str | None:
     return None
 
 
-def sandbox_upload_folder(settings: Settings) -> Path:
-    return Path(settings.instance_path) / "sandbox" / "uploads"
+def inbound_name(message_id: int, position: int, kind: str) -> str:
+    """The name a fetched photo is kept and recorded under."""
+    return f"media/inbound/{message_id}-{position}{IMAGE_TYPES[kind]}"
 
 
-def inbound_folder(settings: Settings) -> Path:
-    return Path(settings.instance_path) / "media" / "inbound"
+def sandbox_upload_name_kept(name: str) -> str:
+    """The name a sandbox upload (`<hex>.png`, as in its URL) is kept under."""
+    return f"sandbox/uploads/{name}"
+
+
+def stored_photo(store: Store, name: str, settings: Settings) -> dict | None:
+    """The photo kept under `name` (a checked name: no `..`), with its bytes in "data".
+
+    Photos used to be files in the node's instance folder; one still there (an upgrade) is
+    imported into the database the first time it is asked for, if it is an image within
+    MEDIA_MAX_BYTES, and served from there on by every node.
+    """
+    found = store.media_file(name)
+    if found is not None:
+        return found
+    path = Path(settings.instance_path) / name
+    try:
+        if path.stat().st_size > settings.media_max_bytes:
+            return None
+        data = path.read_bytes()
+    except OSError:
+        return None
+    kind = sniff_image(data)
+    if kind is None:
+        return None
+    return store.import_media_file(name, data, content_type=kind)
+
+
+# The folders, under an instance folder, where versions before media_files kept photos.
+FOLDERS_BEFORE = ("media/inbound", "media/agent", "sandbox/uploads")
+
+
+def import_media_folder(store: Store, instance_path: str | Path, *, max_bytes: int) -> int:
+    """Keep in the database every photo an older version left in `instance_path` (inside
+    the caller's write transaction); returns how many were added. Used by `parley copy-db`
+    to move them with the rest of the instance."""
+    added = 0
+    for folder in FOLDERS_BEFORE:
+        for path in sorted((Path(instance_path) / folder).glob("*")):
+            if not path.is_file() or path.stat().st_size > max_bytes:
+                continue
+            data = path.read_bytes()
+            kind = sniff_image(data)
+            if kind is None:
+                continue
+            name = f"{folder}/{path.name}"
+            added += store.save_media_file(name, data, content_type=kind,
+                                           message_id=store.media_message_id(name))
+    return added
 
 
 def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 10) -> int:
@@ -167,7 +217,7 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
     for job in jobs:
         started = time.monotonic()
         try:
-            data, kind = _obtain(job["url"], settings, policy, auth)
+            data, kind = _obtain(job["url"], store, settings, policy, auth)
         except MediaRefused as exc:
             log.warning("media %s of message %s refused: %s", job["position"],
                         job["message_id"], exc)
@@ -181,27 +231,27 @@ def fetch_pending(store: Store, settings: Settings, *, owner: str, limit: int = 
             with store.write():
                 store.media_fetch_failed(job["id"], owner=owner, error=str(exc), retry_in=again)
             continue
-        # Users' photos: owner-only, whatever the umask (folders 0700, files 0600).
-        folder = private_folder(inbound_folder(settings), tighten=True)
-        name = f"{job['message_id']}-{job['position']}{IMAGE_TYPES[kind]}"
-        write_private(folder / name, data)
-        relative = str(Path("media") / "inbound" / name)
+        name = inbound_name(job["message_id"], job["position"], kind)
         with store.write():
-            store.media_fetch_done(job["id"], owner=owner, file=relative, size=len(data),
-                                   content_type=kind)
+            # The photo and its record commit together: a message never names a missing file.
+            if store.media_fetch_done(job["id"], owner=owner, file=name, size=len(data),
+                                      content_type=kind):
+                store.save_media_file(name, data, content_type=kind,
+                                      message_id=job["message_id"])
         log.info("media %s of message %s: %d bytes in %.2fs", job["position"],
                  job["message_id"], len(data), time.monotonic() - started)
     return len(jobs)
 
 
-def _obtain(url: str, settings: Settings, policy: MediaPolicy, auth) -> tuple[bytes, str]:
+def _obtain(url: str, store: Store, settings: Settings, policy: MediaPolicy,
+            auth) -> tuple[bytes, str]:
     name = sandbox_upload_name(url, settings)
     if name is not None:
-        # A sandbox phone's upload is already on this machine: read it, no HTTP.
-        try:
-            data = (sandbox_upload_folder(settings) / name).read_bytes()
-        except OSError as exc:
-            raise MediaRefused(f"no sandbox upload {name}") from exc
+        # A sandbox phone's upload is already in the database: read it, no HTTP.
+        found = stored_photo(store, sandbox_upload_name_kept(name), settings)
+        if found is None:
+            raise MediaRefused(f"no sandbox upload {name}")
+        data = found["data"]
         kind = sniff_image(data)
         if kind is None or len(data) > policy.max_bytes:
             raise MediaRefused("the sandbox upload is not an image within the size limit")

@@ -1,6 +1,6 @@
 """The local sandbox's phone page: try Parley in a browser with no Twilio account.
 
-Imports engine (conversation, instance, sms, store), webhook.db/media/security. Registered only
+Imports engine (conversation, sms, store), webhook.db/media/security. Registered only
 when SANDBOX is on. A simulated phone texts the runtime through the very path Twilio uses: the
 server side of this page builds Twilio's form, signs it with the sandbox's token and posts it to
 /twilio/sms (in-process, through the whole WSGI app, signature check included). Replies (TwiML)
@@ -32,17 +32,21 @@ from flask import (
     jsonify,
     render_template,
     request,
-    send_from_directory,
 )
 from werkzeug.test import Client
 
 from engine.conversation import REDACTED
-from engine.instance import private_folder, write_private
 from engine.sms import segment_count
 from webhook import get_runtime
 from webhook.config import E164
 from webhook.db import get_db
-from webhook.media import IMAGE_TYPES, SANDBOX_UPLOAD, sandbox_upload_folder, sniff_image
+from webhook.media import (
+    IMAGE_TYPES,
+    SANDBOX_UPLOAD,
+    sandbox_upload_name_kept,
+    sniff_image,
+    stored_photo,
+)
 from webhook.security import public_root, public_url, sign
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -168,9 +172,9 @@ def send() -> tuple[Response, int]:
         kind = sniff_image(data)
         if kind is None:
             return jsonify(error="That file is not an image (JPEG, PNG, GIF, WebP...)."), 415
-        folder = private_folder(sandbox_upload_folder(settings), tighten=True)
         name = uuid.uuid4().hex + IMAGE_TYPES[kind]
-        write_private(folder / name, data)
+        with get_db().write():  # in the database, as every photo: any node serves it
+            get_db().save_media_file(sandbox_upload_name_kept(name), data, content_type=kind)
         media.append((public_url(f"/sandbox/uploads/{name}"), kind))
     if not body.strip() and not media:
         return jsonify(error="Type a message or attach an image."), 400
@@ -213,7 +217,10 @@ def send() -> tuple[Response, int]:
 def upload(name: str) -> Response:
     if not SANDBOX_UPLOAD.match(f"/sandbox/uploads/{name}"):
         abort(404)
-    return send_from_directory(sandbox_upload_folder(get_runtime().settings), name)
+    photo = stored_photo(get_db(), sandbox_upload_name_kept(name), get_runtime().settings)
+    if photo is None:
+        abort(404)
+    return Response(photo["data"], mimetype=photo["content_type"])
 
 
 def parse_twiml(data: bytes) -> list[tuple[str, list[str]]]:

@@ -3,7 +3,11 @@
 Imports engine, webhook.db/security/media. One inbound message is one `Engine.process`
 transaction (BEGIN IMMEDIATE): the MessageSid is claimed first in it, and the TwiML answered
 is stored in it, so a retried or replayed sid gets the very same answer and never runs the
-engine twice; SQLite's write lock makes one phone's messages go through one at a time.
+engine twice; one phone's messages go through one at a time (SQLite's write lock, or the
+phone's advisory lock on PostgreSQL). On PostgreSQL a transaction that lost its connection or a
+conflict is run again on a fresh connection (webhook/db.py `retrying`); when it still fails the
+answer is 503 with Retry-After, so Twilio sends the message again and nothing half-applied is
+ever stored.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from engine.messages import Inbound, Media, Outbound, Reply
 from engine.store import OPTED_OUT_CODE, Store, database_errors
 from webhook import get_runtime
 from webhook.config import Settings
-from webhook.db import get_db, get_engine
+from webhook.db import get_db, get_engine, retrying
 from webhook.media import refusal
 from webhook.media_notice import media_notice
 from webhook.security import public_root, twilio_request
@@ -142,7 +146,12 @@ def sms() -> Response:
                                       content_type=media.content_type, refused=refused[position])
         answered["twiml"] = twiml
 
-    result = get_engine().process(inbound, before=claim, after=record)
+    # Safe to run again, even after a COMMIT whose outcome is unknown: the MessageSid is
+    # claimed in the same transaction as everything else, so a run after a COMMIT that did
+    # happen finds the claim and answers the stored reply, and a run after one that did not
+    # starts from a database that holds none of the message.
+    result = retrying(lambda: get_engine().process(inbound, before=claim, after=record),
+                      repeatable_commit=True)
     if isinstance(result, StoredReply):
         log.info("repeated MessageSid %s: answered with the stored reply", sid)
         return Response(result.twiml, mimetype="application/xml")
@@ -174,8 +183,13 @@ def status() -> tuple[str, int]:
             store.record_opt_out(opted_out, source=f"twilio error {OPTED_OUT_CODE}",
                                  message_sid=sid)
 
-    engine = get_engine()
-    engine.commits.run(engine, record)
+    def apply() -> None:
+        engine = get_engine()
+        engine.commits.run(engine, record)
+
+    # Run again only when nothing was stored (TransientStoreError before COMMIT); after an
+    # unknown COMMIT the opt-out ledger could get the entry twice, so Twilio gets a 503.
+    retrying(apply)
     return "", 204
 
 

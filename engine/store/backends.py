@@ -9,7 +9,11 @@ differently, and how migrations are applied. The concern modules write their SQL
 On SQLite the connection is sqlite3's own (rows are sqlite3.Row). On PostgreSQL it is a thin
 wrapper around a psycopg connection in autocommit mode (the store opens every transaction
 itself): `execute()` takes the same `?` SQL, translated once per statement text, and gives
-rows that behave like sqlite3.Row (by position, by name, `keys()`, `dict(row)`).
+rows that behave like sqlite3.Row (by position, by name, `keys()`, `dict(row)`). The
+connection is the backend's own, or one borrowed from a pool (engine/store/pool.py) and given
+back on close. psycopg's errors that a second try may not meet (the connection lost, the
+server shutting down, a serialization failure or deadlock) become TransientStoreError; any
+other error stays the driver's.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from engine.errors import StoreError
+from engine.errors import StoreError, TransientStoreError
 from engine.instance import open_private, private_file, tighten
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -105,6 +109,17 @@ class Backend:
 
     def in_transaction(self) -> bool:
         raise NotImplementedError
+
+    def broken(self) -> bool:
+        """True when the connection is lost: there is nothing left to roll back."""
+        return False
+
+    def before_commit(self) -> None:
+        """Raise when COMMIT would not store the transaction (it failed earlier)."""
+
+    def commit_outcome_unknown(self, exc: BaseException) -> bool:
+        """True when COMMIT failed in a way that leaves unknown whether it was stored."""
+        return False
 
     def migrate(self) -> list[str]:
         raise NotImplementedError
@@ -301,16 +316,58 @@ def _row_factory(cursor):
     return lambda values: Row(values, index)
 
 
+def _transient_state(exc: BaseException) -> bool:
+    """A psycopg error that running the transaction again may not meet: the connection lost
+    (no SQLSTATE: the client saw the socket close), a connection exception (08), the server
+    shutting down or restarting (57P), a serialization failure or deadlock (40)."""
+    import psycopg
+
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "40", "57P"))
+
+
+def _lost(exc: BaseException) -> TransientStoreError:
+    state = getattr(exc, "sqlstate", None)
+    if state and state.startswith("40"):
+        what = "the transaction lost a conflict with another one"
+    else:
+        what = "the connection to PostgreSQL was lost"
+    return TransientStoreError(f"{what} ({str(exc).strip() or type(exc).__name__}); nothing "
+                               "of the transaction was stored: check that the database server "
+                               "is up and reachable, then try again")
+
+
 class PostgresConnection:
-    """A psycopg connection that speaks the store's SQL: `execute(sql, params)` with `?`."""
+    """A psycopg connection that speaks the store's SQL: `execute(sql, params)` with `?`.
+
+    A transient failure (see `_transient_state`) is raised as TransientStoreError, and again
+    for every later statement of the same transaction (PostgreSQL answers those with "current
+    transaction is aborted", which would hide the cause), until ROLLBACK or the next BEGIN.
+    """
 
     def __init__(self, raw):
         self.raw = raw
+        self.failed: TransientStoreError | None = None
 
     def execute(self, sql: str, params: Any = ()):
-        if not params:
-            return self.raw.execute(sql)
-        return self.raw.execute(to_psycopg(sql), params)
+        if self.failed is not None and sql.startswith(("BEGIN", "ROLLBACK")) \
+                and not sql.startswith("ROLLBACK TO"):
+            self.failed = None
+        try:
+            if not params:
+                return self.raw.execute(sql)
+            return self.raw.execute(to_psycopg(sql), params)
+        except Exception as exc:
+            import psycopg
+
+            if _transient_state(exc):
+                self.failed = _lost(exc)
+                raise self.failed from exc
+            if self.failed is not None and isinstance(exc, psycopg.errors.InFailedSqlTransaction):
+                raise self.failed from exc
+            raise
 
     def close(self) -> None:
         self.raw.close()
@@ -335,18 +392,24 @@ class PostgresBackend(Backend):
     position_function = "strpos"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, *, timeout: float):
+    def __init__(self, url: str, *, timeout: float, connection: Any = None,
+                 give_back: Callable[[Any], None] | None = None):
+        """Connect to `url`, or wrap `connection` (a psycopg connection borrowed from a pool:
+        `close()` rolls back what is left open and hands it to `give_back`)."""
         import psycopg
 
         self.url = url
         self.duplicate_errors = (psycopg.errors.UniqueViolation,)
-        self.errors = (psycopg.Error,)
-        try:
-            raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory,
-                                  connect_timeout=max(1, int(timeout)))
-        except psycopg.Error as exc:
-            raise StoreError(f"cannot open the database {_safe(url)}: {exc}") from exc
-        self.conn = PostgresConnection(raw)
+        self.errors = (psycopg.Error, TransientStoreError)
+        self._give_back = give_back
+        if connection is None:
+            connection = connect_postgres(url, timeout=timeout)
+        else:
+            # What the store expects of every connection (the pool makes them so already).
+            if not connection.autocommit:
+                connection.autocommit = True
+            connection.row_factory = _row_factory
+        self.conn = PostgresConnection(connection)
 
     def same_text_any_case(self, column: str) -> str:
         return f"lower({column}) = lower(?)"
@@ -385,7 +448,28 @@ class PostgresBackend(Backend):
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return self.conn.raw.info.transaction_status != TransactionStatus.IDLE
+        return self.conn.raw.info.transaction_status in (
+            TransactionStatus.INTRANS, TransactionStatus.INERROR, TransactionStatus.ACTIVE)
+
+    def broken(self) -> bool:
+        return self.conn.raw.closed or self.conn.raw.broken
+
+    def before_commit(self) -> None:
+        from psycopg.pq import TransactionStatus
+
+        if self.conn.failed is not None:
+            raise self.conn.failed
+        if self.conn.raw.info.transaction_status == TransactionStatus.INERROR:
+            # PostgreSQL answers COMMIT of a failed transaction with a silent ROLLBACK: a
+            # statement failed and someone swallowed its error. Nothing may claim it stored.
+            raise StoreError("a statement of this transaction failed earlier, so nothing of "
+                             "it was stored (see the error logged before this one)")
+
+    def commit_outcome_unknown(self, exc: BaseException) -> bool:
+        # A conflict (40...) reported by COMMIT rolled the transaction back; any other lost
+        # COMMIT may have been applied by the server before the answer was lost.
+        state = getattr(exc.__cause__, "sqlstate", None) or ""
+        return isinstance(exc, TransientStoreError) and not state.startswith("40")
 
     def migrate(self) -> list[str]:
         from engine.store import postgres_schema
@@ -396,6 +480,49 @@ class PostgresBackend(Backend):
         from engine.store import postgres_schema
 
         return postgres_schema.pending(self)
+
+    def close(self) -> None:
+        if self._give_back is None:
+            self.conn.close()
+            return
+        raw = self.conn.raw
+        if isinstance(raw, _GivenBack):
+            return  # closed twice: the connection is someone else's now
+        if not self.broken() and self.in_transaction():
+            with contextlib.suppress(*self.errors):
+                self.conn.execute("ROLLBACK")
+        self.conn.raw = _GivenBack()
+        self._give_back(raw)  # the pool discards a broken connection and opens another
+
+
+class _GivenBack:
+    """Where a borrowed connection was: using a Store after its close() is a bug, never a
+    statement run on the connection another request borrowed since."""
+
+    closed = broken = True
+
+    def __getattr__(self, name: str):
+        raise StoreError("this Store's connection went back to the pool: use it before "
+                         "close(), or borrow another")
+
+
+def connect_postgres(url: str, *, timeout: float):
+    """A new psycopg connection as the store uses it: autocommit, rows like sqlite3.Row."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url, **connection_options(timeout))
+    except psycopg.OperationalError as exc:
+        # The server down, restarting or refusing: a later try may succeed (a 503, not a 500).
+        raise TransientStoreError(f"cannot open the database {_safe(url)}: {exc}") from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot open the database {_safe(url)}: {exc}") from exc
+
+
+def connection_options(timeout: float) -> dict[str, Any]:
+    """psycopg.connect's options for a store connection (a pool passes the same)."""
+    return {"autocommit": True, "row_factory": _row_factory,
+            "connect_timeout": max(1, int(timeout))}
 
 
 def _safe(url: str) -> str:

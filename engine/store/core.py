@@ -11,6 +11,12 @@ with no global lock, where `lock_phone()` serializes one phone's messages. Schem
 numbered migrations (engine/store/migrations.py, engine/store/postgres_schema.py), applied
 once even when several processes start together.
 
+A Store owns its connection, or wraps one borrowed from a pool (`Store.from_connection`, used
+by engine/store/pool.py on PostgreSQL): the SQL is the same. On PostgreSQL a lost connection,
+a serialization failure or a deadlock is a TransientStoreError (nothing was stored: the whole
+transaction may run again on a fresh connection), and a connection lost during COMMIT is a
+CommitUnknown (it may be stored: run it again only where a second run cannot apply it twice).
+
 The SQLite database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its
 -wal and -shm the database file's mode). Authenticator secrets and the values of a topic's
 sensitive variables are sealed (engine/sealing.py) before they are written.
@@ -27,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from engine import sealing
-from engine.errors import DuplicateError, SealingError, StoreError
+from engine.errors import CommitUnknown, DuplicateError, SealingError, StoreError
 from engine.instance import private_folder
 from engine.store.accounts import AccountsSql
 from engine.store.agents import AgentsSql
 from engine.store.backends import (
+    Backend,
+    PostgresBackend,
     WriterQueue,
     in_memory,
     is_postgres,
@@ -40,6 +48,7 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.media import MediaSql
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
@@ -47,7 +56,8 @@ from engine.store.values import utc_iso
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
+            MediaSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -63,18 +73,34 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         synchronous: str = "FULL",
         clock: Callable[[], float] = time.time,
         sealer: sealing.Sealer | None = None,
+        backend: Backend | None = None,
     ):
         database = str(path)
         self.path = database if is_postgres(database) else sqlite_path(database)
         self.clock = clock
         self._sealer = sealer
-        self.backend = open_backend(database, timeout=timeout, synchronous=synchronous)
+        self.backend = backend or open_backend(database, timeout=timeout,
+                                               synchronous=synchronous)
         self.conn = self.backend.conn
         # sqlite-utils' view of the database (SQLite only: its migrations and tests use it).
         self.db = getattr(self.backend, "db", None)
         self._lock = threading.RLock()
         self._depth = 0
         self._columns: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def from_connection(cls, url: str, connection: Any, *,
+                        give_back: Callable[[Any], None] | None = None,
+                        clock: Callable[[], float] = time.time,
+                        sealer: sealing.Sealer | None = None) -> Store:
+        """A Store on a psycopg connection to the PostgreSQL database `url` that the caller
+        borrowed (from a pool): `close()` rolls back what is left open and calls
+        `give_back(connection)` instead of closing it."""
+        if not is_postgres(str(url)):
+            raise StoreError("only a PostgreSQL connection can be borrowed from a pool")
+        backend = PostgresBackend(str(url), timeout=0, connection=connection,
+                                  give_back=give_back)
+        return cls(url, clock=clock, sealer=sealer, backend=backend)
 
     def close(self) -> None:
         self.backend.close()
@@ -109,6 +135,7 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
                 self._depth = 1
                 try:
                     yield self
+                    self.backend.before_commit()  # a failed transaction is never "committed"
                 except BaseException:
                     self._depth = 0
                     with contextlib.suppress(*errors):
@@ -120,6 +147,12 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
                 except errors as exc:
                     with contextlib.suppress(*errors):
                         self.conn.execute("ROLLBACK")
+                    if self.backend.commit_outcome_unknown(exc):
+                        raise CommitUnknown(
+                            f"the connection was lost during COMMIT, so the transaction may or"
+                            f" may not be stored ({exc})") from exc
+                    if isinstance(exc, StoreError):
+                        raise
                     raise StoreError(f"could not commit: {exc}") from exc
 
     @contextlib.contextmanager
@@ -185,8 +218,8 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
 
     def release(self) -> None:
         """Roll back whatever a request left open, so a reused connection starts clean."""
-        if self.backend.in_transaction():
-            self._depth = 0
+        self._depth = 0
+        if not self.backend.broken() and self.backend.in_transaction():
             self.conn.execute("ROLLBACK")
 
     def migrations_current(self) -> bool:

@@ -341,6 +341,29 @@ def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
     mark_sensitive_answers(db.execute, position_function="instr")
 
 
+@migrations()
+def m0008_media_files(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Photos themselves (users' fetched media, sandbox and agent uploads), in the database
+        -- so that every node serves what any node stored. `name` is the path the instance
+        -- folder kept them under before ("media/inbound/12-0.png"): files left there are
+        -- imported under it on first read (engine/store/media.py).
+        CREATE TABLE media_files (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX media_files_message ON media_files (message_id);
+        """
+    )
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

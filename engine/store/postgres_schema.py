@@ -297,6 +297,21 @@ CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
 """
 
 
+M0008_MEDIA_FILES = f"""
+CREATE TABLE media_files (
+    id {ID},
+    name TEXT NOT NULL UNIQUE,
+    message_id BIGINT REFERENCES messages(id) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BYTEA NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX media_files_message ON media_files (message_id);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -309,6 +324,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0005_agents", M0005_AGENTS),
     ("m0006_lockout_digests", M0006_LOCKOUT_DIGESTS),
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
+    ("m0008_media_files", M0008_MEDIA_FILES),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

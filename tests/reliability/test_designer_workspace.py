@@ -284,8 +284,9 @@ class TestPathTraversal:
         response = beth.reply(conversation_id, kind="image",
                               image=(io.BytesIO(png()), "../../../../evil.png"))
         assert response.status_code == 200
-        saved = list((tmp_path / "instance" / "media" / "agent").iterdir())
-        assert len(saved) == 1 and saved[0].name != "evil.png"
+        # Kept in the database under a name of Parley's making (media_files: id, name, ...).
+        [saved] = rows(runtime.config["DATABASE"], ("media_files",))["media_files"]
+        assert saved[1].startswith("media/agent/") and "evil" not in saved[1]
         assert not list(tmp_path.rglob("evil.png"))
 
 

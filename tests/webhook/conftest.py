@@ -1,9 +1,16 @@
-"""Fixtures for the runtime: an app on a temporary database, and Twilio's side of webhooks."""
+"""Fixtures for the runtime: an app on a temporary database, and Twilio's side of webhooks.
+
+The suite runs on both databases through one parametrized fixture, tests/support/fixtures.py's
+`database_url` (a SQLite file or a fresh PostgreSQL database): `config` and `app` take it, and
+a test that builds its own app passes it to `runtime_config(..., DATABASE=database_url)`. A
+test that never takes it runs on SQLite only, and says why ("SQLite only: ...").
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -12,8 +19,9 @@ from twilio.request_validator import RequestValidator
 
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from engine.sample import load_sample_data
-from engine.sealing import local_key
-from engine.store import Store
+from engine.sealing import ENV, local_key
+from engine.store import Store, is_postgres
+from engine.store.pool import close_pools
 from webhook import create_app
 from webhook.sandbox import parse_twiml
 
@@ -27,10 +35,12 @@ TOKEN = TEST_AUTH_TOKEN
 
 
 def runtime_config(folder: Path, **overrides) -> dict:
-    """A complete production-like configuration on a temporary instance folder."""
+    """A complete production-like configuration on a temporary instance folder, on the
+    SQLite file `folder/parley.sqlite` unless DATABASE says otherwise (`database_url`)."""
+    database = str(overrides.get("DATABASE") or folder / "parley.sqlite")
     config = {
         "INSTANCE_PATH": str(folder / "instance"),
-        "DATABASE": str(folder / "parley.sqlite"),
+        "DATABASE": database,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "SMS_NUMBER": SMS_NUMBER,
@@ -38,8 +48,9 @@ def runtime_config(folder: Path, **overrides) -> dict:
         "PUBLIC_URL": PUBLIC_URL,
         "OUTBOX_BACKOFF_SECONDS": 0,
         "TWILIO_TIMEOUT_SECONDS": 5,
-        # The key file beside the database: stores a test opens on it seal with the same key.
-        "DATA_KEY": local_key(folder),
+        # The key stores a test opens on the database seal with: the key file beside a SQLite
+        # file, PARLEY_DATA_KEY (set by `database_url`) for PostgreSQL.
+        "DATA_KEY": os.environ[ENV] if is_postgres(database) else local_key(folder),
     }
     config.update(overrides)
     return config
@@ -148,14 +159,27 @@ class Twilio:
         return self.post("/twilio/status", params, query=query)
 
 
+@pytest.fixture(autouse=True)
+def _close_pools():
+    """A test's apps give their pooled PostgreSQL connections up when it ends (a pool would
+    otherwise keep trying to reconnect to the database dropped after it)."""
+    yield
+    close_pools()
+
+
 @pytest.fixture
-def config(tmp_path) -> dict:
-    return runtime_config(tmp_path)
+def config(tmp_path, database_url) -> dict:
+    yield runtime_config(tmp_path, DATABASE=database_url)
+    close_pools()  # before `database_url` drops the database
 
 
 @pytest.fixture
 def app(config):
     return create_app(config)
+
+
+def on_postgres(app) -> bool:
+    return is_postgres(app.config["DATABASE"])
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""A misconfigured runtime does not start, and says in one sentence what to set."""
+"""A misconfigured runtime does not start, and says in one sentence what to set.
+
+SQLite only: these check the settings, read before any database is used (the pool size on
+PostgreSQL is checked in test_database.py).
+"""
 
 from __future__ import annotations
 

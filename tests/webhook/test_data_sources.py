@@ -20,8 +20,8 @@ def endpoint():
         yield endpoint
 
 
-def texting(tmp_path, endpoint: Endpoint, **config) -> Twilio:
-    app = create_app(runtime_config(tmp_path, **config))
+def texting(tmp_path, database_url: str, endpoint: Endpoint, **config) -> Twilio:
+    app = create_app(runtime_config(tmp_path, DATABASE=database_url, **config))
     publish(Store(app.config["DATABASE"]), lookup_topic(endpoint.base_url))
     twilio = Twilio(app.test_client())
     twilio.text(PHONE, "lookup")
@@ -33,24 +33,26 @@ def bodies(response) -> list[str]:
 
 
 class TestAllowList:
-    def test_a_listed_host_answers_the_texter(self, tmp_path, endpoint):
-        twilio = texting(tmp_path, endpoint, DATA_SOURCE_HOSTS=[f"http://{endpoint.netloc}"])
+    def test_a_listed_host_answers_the_texter(self, tmp_path, database_url, endpoint):
+        twilio = texting(tmp_path, database_url, endpoint, DATA_SOURCE_HOSTS=[f"http://{endpoint.netloc}"])
         assert bodies(twilio.text(PHONE, "7")) == ["Which?\n1. Router\nReply with a number."]
 
     def test_by_default_nothing_is_fetched_and_the_texter_hears_the_failure_path(
-            self, tmp_path, endpoint):
-        twilio = texting(tmp_path, endpoint)
+            self, tmp_path, database_url, endpoint):
+        twilio = texting(tmp_path, database_url, endpoint)
         assert bodies(twilio.text(PHONE, "7")) == ["Nothing found."]
         assert endpoint.requests == []
 
-    def test_a_texted_path_stays_inside_its_segment(self, tmp_path, endpoint):
+    def test_a_texted_path_stays_inside_its_segment(self, tmp_path, database_url, endpoint):
         endpoint.routes["/admin"] = {"orders": [{"id": "x", "name": "Secret"}]}
-        twilio = texting(tmp_path, endpoint, DATA_SOURCE_HOSTS=[f"http://{endpoint.netloc}"])
+        twilio = texting(tmp_path, database_url, endpoint, DATA_SOURCE_HOSTS=[f"http://{endpoint.netloc}"])
         assert bodies(twilio.text(PHONE, "7/../../admin?x=#")) == ["Nothing found."]
         assert endpoint.paths == ["/orders/7%2F..%2F..%2Fadmin%3Fx%3D%23"]
 
 
 class TestSetting:
+    """SQLite only: reading the setting involves no database."""
+
     def test_the_environment_variable_is_a_comma_separated_list(self, tmp_path, monkeypatch):
         for key, value in runtime_config(tmp_path).items():
             monkeypatch.setenv(f"PARLEY_{key}", str(value))

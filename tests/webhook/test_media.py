@@ -113,9 +113,11 @@ class TestDownload:
 
 
 class TestFetchJob:
-    def test_a_photo_is_stored_in_the_instance_folder_and_recorded(self, tmp_path, server):
+    def test_a_photo_is_stored_in_the_database_and_recorded(self, tmp_path, database_url,
+                                                            server):
         server.files["/ME1"] = ("image/png", PNG)
-        app = create_app(runtime_config(tmp_path, MEDIA_TEST_HOSTS=[server.netloc]))
+        app = create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                        MEDIA_TEST_HOSTS=[server.netloc]))
         sid = new_sid("MM")
         Twilio(app.test_client()).text(PHONE, "", sid=sid,
                                        media=((f"{server.base_url}/ME1", "image/png"),))
@@ -124,12 +126,13 @@ class TestFetchJob:
         Worker(app).drain()
         [item] = store.message_by_sid(sid)["media"]
         assert item["url"] == f"{server.base_url}/ME1"
-        assert (tmp_path / "instance" / item["file"]).read_bytes() == PNG
+        assert store.media_file(item["file"])["data"] == PNG
         assert item["file"].startswith("media/inbound/") and item["bytes"] == len(PNG)
 
-    def test_a_url_off_the_list_is_never_requested(self, tmp_path, server):
+    def test_a_url_off_the_list_is_never_requested(self, tmp_path, database_url, server):
         server.files["/ME1"] = ("image/png", PNG)
-        app = create_app(runtime_config(tmp_path))  # the test server is not allowed here
+        # The test server is not allowed here.
+        app = create_app(runtime_config(tmp_path, DATABASE=database_url))
         sid = new_sid("MM")
         response = Twilio(app.test_client()).text(
             PHONE, "", sid=sid, media=((f"{server.base_url}/ME1", "image/png"),
@@ -142,8 +145,9 @@ class TestFetchJob:
         assert server.requests == []
         assert all("file" not in m and m["error"] for m in store.message_by_sid(sid)["media"])
 
-    def test_a_failing_host_is_tried_again_later(self, tmp_path, server):
-        app = create_app(runtime_config(tmp_path, MEDIA_TEST_HOSTS=[server.netloc]))
+    def test_a_failing_host_is_tried_again_later(self, tmp_path, database_url, server):
+        app = create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                        MEDIA_TEST_HOSTS=[server.netloc]))
         sid = new_sid("MM")
         Twilio(app.test_client()).text(PHONE, "", sid=sid,
                                        media=((f"{server.base_url}/ME1", "image/png"),))
@@ -164,11 +168,12 @@ class TestMixedFiles:
     """A photo sent with other files: the user is told which were kept and which were not."""
 
     @pytest.fixture
-    def phone(self, tmp_path, server):
+    def phone(self, tmp_path, database_url, server):
         server.files["/photo"] = ("image/png", PNG)
         server.files["/doc"] = ("application/pdf", b"%PDF-1.7")
         server.files["/clip"] = ("video/mp4", b"\x00\x00\x00\x18ftypmp42")
-        app = create_app(runtime_config(tmp_path, MEDIA_TEST_HOSTS=[server.netloc]))
+        app = create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                        MEDIA_TEST_HOSTS=[server.netloc]))
         store = Store(app.config["DATABASE"])
         load_examples(store)
         yield app, Twilio(app.test_client()), store, server.base_url

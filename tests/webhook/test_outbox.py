@@ -35,9 +35,10 @@ PRISM_SID = "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # Prism answers Twilio's examp
 
 
 @pytest.fixture
-def prism_app(tmp_path, prism):
+def prism_app(tmp_path, database_url, prism):
     prism.start()  # a test that stopped it may have failed before restarting it
-    return create_app(runtime_config(tmp_path, TWILIO_API_BASE_URL=prism.base_url))
+    return create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                     TWILIO_API_BASE_URL=prism.base_url))
 
 
 @pytest.fixture
@@ -162,9 +163,10 @@ class TestDelivery:
         worker.drain()
         assert creates(prism, mark, 4) == sent  # nothing goes twice
 
-    def test_a_lease_that_ran_out_is_taken_over(self, prism, tmp_path):
+    def test_a_lease_that_ran_out_is_taken_over(self, prism, tmp_path, database_url):
         clock = ManualClock()
-        app = create_app(runtime_config(tmp_path, TWILIO_API_BASE_URL=prism.base_url,
+        app = create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                        TWILIO_API_BASE_URL=prism.base_url,
                                         CLOCK=clock))
         store = Store(app.config["DATABASE"], clock=clock)
         with store.write():
@@ -182,8 +184,9 @@ class TestDelivery:
         assert store.outbox_messages()[0]["sid"] == PRISM_SID
 
     def test_parley_worker_once_delivers_with_the_environments_settings(
-            self, prism, tmp_path, monkeypatch):
-        config = runtime_config(tmp_path, TWILIO_API_BASE_URL=prism.base_url)
+            self, prism, tmp_path, database_url, monkeypatch):
+        config = runtime_config(tmp_path, DATABASE=database_url,
+                                TWILIO_API_BASE_URL=prism.base_url)
         for key, value in config.items():
             monkeypatch.setenv(f"PARLEY_{key}", str(value))
         app = create_app(config)
@@ -204,8 +207,9 @@ class TestFailures:
             yield api
 
     @pytest.fixture
-    def error_app(self, tmp_path, api):
-        return create_app(runtime_config(tmp_path, TWILIO_API_BASE_URL=api.base_url,
+    def error_app(self, tmp_path, database_url, api):
+        return create_app(runtime_config(tmp_path, DATABASE=database_url,
+                                         TWILIO_API_BASE_URL=api.base_url,
                                          OUTBOX_MAX_ATTEMPTS=3))
 
     @pytest.fixture

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from engine.store import Store
-from tests.webhook.conftest import ROOT, load_examples, new_sid, publish, sign_in_agent
+from devtools.prism import free_port
+from engine.store import Store, pool
+from tests.webhook.conftest import (
+    ROOT,
+    load_examples,
+    new_sid,
+    on_postgres,
+    publish,
+    sign_in_agent,
+)
 from webhook.outbox import enqueue
 
 PHONE = "+15550100001"
@@ -182,15 +190,21 @@ class TestHealth:
         assert response.json == {"status": "ok", "database": "ok", "migrations": "current"}
 
     def test_a_pending_migration_is_unhealthy(self, twilio, store):
-        store.conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm0002_runtime'")
+        store.conn.execute(f"DELETE FROM {store.backend.migrations_table}"
+                           " WHERE name = 'm0002_runtime'")
         response = twilio.client.get("/healthz")
         assert response.status_code == 503
         assert response.json["migrations"] == "pending"
 
-    def test_an_unreachable_database_is_unhealthy(self, app, twilio, tmp_path):
+    def test_an_unreachable_database_is_unhealthy(self, app, twilio, tmp_path, monkeypatch):
         runtime = app.extensions["parley"]
-        runtime.settings = dataclasses.replace(
-            runtime.settings, database=str(tmp_path / "gone" / "parley.sqlite"))
+        if on_postgres(app):
+            # Nothing listens there; the pool gives up waiting for a connection after 1 s.
+            monkeypatch.setattr(pool, "CHECKOUT_TIMEOUT", 1.0)
+            gone = f"postgresql://parley@127.0.0.1:{free_port()}/gone"
+        else:
+            gone = str(tmp_path / "gone" / "parley.sqlite")
+        runtime.settings = dataclasses.replace(runtime.settings, database=gone)
         response = twilio.client.get("/healthz")
         assert response.status_code == 503
         assert response.json == {"status": "error", "database": "unreachable"}

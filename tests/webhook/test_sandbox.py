@@ -25,6 +25,7 @@ SEND = {"X-Parley-Sandbox": "1"}
 
 
 def sandbox_config(tmp_path, **overrides) -> dict:
+    """SQLite only: the local sandbox (`parley up`) keeps its database in its instance folder."""
     return {"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True,
             "NOTIFY_NUMBER": NOTIFY, **overrides}
 

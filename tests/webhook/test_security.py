@@ -100,6 +100,7 @@ class TestPublicUrl:
         assert response.status_code == 403
 
     def test_a_port_in_the_public_url(self, tmp_path):
+        """SQLite only: what is checked is the signed URL, not the database."""
         url = "https://sms.example.com:8443"
         app = create_app(runtime_config(tmp_path, PUBLIC_URL=url))
         twilio = Twilio(app.test_client(), url=url)
@@ -122,6 +123,7 @@ class TestPublicUrl:
         assert response.status_code == 200
 
     def test_behind_a_proxy_the_public_url_is_what_counts(self, tmp_path):
+        """SQLite only: what is checked is the signed URL, not the database."""
         app = create_app(runtime_config(tmp_path, TRUST_PROXY=1))
         twilio = Twilio(app.test_client())
         proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.com",
@@ -141,6 +143,7 @@ class TestPublicUrl:
         assert nothing_stored(store)
 
     def test_a_public_url_with_a_path_prefix(self, tmp_path):
+        """SQLite only: what is checked is the signed URL, not the database."""
         url = "https://example.com/parley"
         app = create_app(runtime_config(tmp_path, PUBLIC_URL=url))
         twilio = Twilio(app.test_client(), url=url)

@@ -45,9 +45,9 @@ def signed_post(base: str, params: dict) -> requests.Response:
                          headers={"X-Twilio-Signature": signature})
 
 
-def test_gunicorn_workers_and_the_sender_process(tmp_path, prism, started):
-    config = runtime_config(tmp_path, TWILIO_API_BASE_URL=prism.base_url,
-                            WORKER_POLL_SECONDS=0.1)
+def test_gunicorn_workers_and_the_sender_process(tmp_path, database_url, prism, started):
+    config = runtime_config(tmp_path, DATABASE=database_url,
+                            TWILIO_API_BASE_URL=prism.base_url, WORKER_POLL_SECONDS=0.1)
     del config["OUTBOX_BACKOFF_SECONDS"]
     store = open_store(config["DATABASE"])
     load_examples(store)
@@ -88,6 +88,7 @@ def test_gunicorn_workers_and_the_sender_process(tmp_path, prism, started):
 
 
 def test_the_single_command_sandbox(tmp_path, started):
+    """SQLite only: `parley serve` with no settings is the local sandbox on its SQLite file."""
     port = free_port()
     env = environment({"INSTANCE_PATH": tmp_path / "instance"})
     local = started([sys.executable, "-c", "from webhook.commands import serve; serve()",

@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 
@@ -31,7 +30,7 @@ from engine.handoff import HandoffError
 from engine.store import parse_iso
 from webhook import get_runtime
 from webhook.db import get_db
-from webhook.media import inbound_folder
+from webhook.media import stored_photo
 from webhook.workspace import get_desk
 from webhook.workspace.auth import add_headers, agent_required, current_agent, protect, wants_json
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
@@ -169,12 +168,11 @@ def reply(conversation_id: int):
     number = request.form.get("record_number", "").strip() or request.form.get("record", "")
     try:
         if kind == "image":
-            settings = get_runtime().settings
             upload = request.files.get("image")
             if upload is None:
                 raise UploadRefused("Choose an image to send.")
             limit = int(float(current_app.config["AGENT_UPLOAD_MAX_BYTES"]))
-            media = [save_upload(upload, settings=settings, max_bytes=limit)]
+            media = [save_upload(upload, store=store, max_bytes=limit)]
         elif kind not in ("text", "card"):
             raise HandoffError(f"Unknown kind of reply {kind!r}.")
         with store.write():
@@ -222,7 +220,11 @@ def inbound_media(name: str) -> Response:
     """An image a user sent, as the worker downloaded it: for signed-in agents only."""
     if not INBOUND_NAME.match(name):
         abort(404)
-    response = send_from_directory(inbound_folder(get_runtime().settings), name)
+    # From the database, so that any node shows what the worker of any node fetched.
+    photo = stored_photo(get_db(), f"media/inbound/{name}", get_runtime().settings)
+    if photo is None:
+        abort(404)
+    response = Response(photo["data"], mimetype=photo["content_type"])
     response.headers["Cache-Control"] = "private, max-age=3600"
     return no_sniff(response)
 
