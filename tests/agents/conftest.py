@@ -27,6 +27,12 @@ AGENTS = {"beth": "Beth Anglin", "fred": "Fred Agent"}
 CARD_URL = "https://support.example.com/cases/{{ record.number }}"
 
 
+# Browser tests are slow: they run on SQLite, but for one per app that runs on both databases
+# (tests/designer/test_browser.py builds, tries, publishes and exports a topic;
+# tests/agents/test_end_to_end.py a whole conversation with a live agent).
+BROWSER_ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf[_-]token" (?:value|content)="([^"]+)"', html)
     assert match, "the page carries no CSRF token"

@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
 from engine.store import Store
-from tests.agents.conftest import CARD_URL, PASSWORD, add_agents, on_database
+from tests.agents.conftest import BROWSER_ON_SQLITE, CARD_URL, PASSWORD, add_agents, on_database
 from tests.support.browser import screenshot_dir
 from tests.support.images import png
 from tests.webhook.conftest import load_examples
@@ -261,6 +261,7 @@ def test_a_whole_conversation_with_a_live_agent(runtime, page, prism):
     assert problems == []
 
 
+@BROWSER_ON_SQLITE
 def test_two_agents_accepting_together_one_wins(runtime, browser):
     base_url, app, store, phone = runtime
     pages = {}

@@ -12,11 +12,19 @@ from werkzeug.serving import make_server
 
 from devtools.prism import free_port
 from engine.store import Store
-from tests.agents.conftest import CARD_URL, PASSWORD, PHONE, add_agents, on_database
+from tests.agents.conftest import (
+    BROWSER_ON_SQLITE,
+    CARD_URL,
+    PASSWORD,
+    PHONE,
+    add_agents,
+    on_database,
+)
 from tests.support.browser import screenshot_dir
 from tests.webhook.conftest import Twilio, load_examples, runtime_config
 from webhook import create_app
 
+pytestmark = BROWSER_ON_SQLITE
 TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
 
 
