@@ -1,6 +1,7 @@
 """What agents and the user do to one chat at the same moment applies in one order, on both
 databases: an agent's reply and the user's text, a queue timeout swept by two workers while an
-agent accepts, delivery statuses of a reply arriving out of order and all at once.
+agent accepts, delivery statuses of a reply arriving out of order and all at once, the photos
+of one message downloaded by two workers at once.
 
 Each call runs on its own thread with its own connection (the runtime keeps one per thread),
 released together (tests.support.concurrency.at_once), as requests reaching several runtime
@@ -175,3 +176,42 @@ class TestDeliveryStatuses:
         at_once(*(functools.partial(client.status, sid, status, message_id=message_id)
                   for client, status in zip(clients, earlier, strict=True)))
         assert store.message(message_id)["status"] == final
+
+
+class TestPhotos:
+    def test_photos_of_one_message_downloaded_at_once_are_all_shown(
+            self, app, store, twilio, beth):
+        conversation_id = live_chat(twilio, beth, store, PHONE)
+        workers = [Store(app.config["DATABASE"]) for _ in range(2)]
+
+        def owner(worker) -> str:
+            return f"worker-{workers.index(worker)}"
+
+        try:
+            for round_number in range(ROUNDS):
+                twilio.text(PHONE, "", media=tuple(
+                    (f"https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM{round_number}"
+                     f"/Media/ME{n}", "image/png") for n in range(2)))
+                fetches = []
+                for worker in workers:  # each worker leases one of the two downloads
+                    with worker.write():
+                        fetches += worker.claim_media_fetches(owner(worker),
+                                                              lease_seconds=60, limit=1)
+                assert len(fetches) == 2 and not any(f["error"] for f in fetches)
+
+                def downloaded(worker, fetch):
+                    with worker.write():
+                        return worker.media_fetch_done(
+                            fetch["id"], owner=owner(worker),
+                            file=f"{fetch['message_id']}-{fetch['position']}.png", size=68,
+                            content_type="image/png")
+
+                assert at_once(*(functools.partial(downloaded, worker, fetch)
+                                 for worker, fetch in zip(workers, fetches, strict=True))) \
+                    == [True, True]
+                shown = [m for m in beth.conversation(conversation_id)["messages"]
+                         if m["direction"] == "in"][-1]
+                assert [m["state"] for m in shown["media"]] == ["ready", "ready"]
+        finally:
+            for worker in workers:
+                worker.close()
