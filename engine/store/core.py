@@ -19,9 +19,10 @@ Locks, the same on both databases (no-ops on SQLite, whose write lock is global 
   `conversation_write(phone)` opens such a transaction. With `check_phone_locks` on (the
   tests turn it on) the store refuses such a change without the lock, with StoreError.
 - Lock order, so that two transactions never wait for each other: the phone first, then
-  anything else (a lockout counter, a delivery status's sid); several names of one kind in
-  one transaction (two phones, a phone's and an address's counters) all at once, in sorted
-  order (`lock_phones`, `lock_names`). A lock is held until the transaction ends.
+  anything else (a lockout counter, a delivery status's sid, a message's photos); several
+  names of one kind in one transaction (two phones, a phone's and an address's counters) all
+  at once, in sorted order (`lock_phones`, `lock_names`). A lock is held until the
+  transaction ends.
 
 The SQLite database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its
 -wal and -shm the database file's mode). Authenticator secrets and the values of a topic's
