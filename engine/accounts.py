@@ -231,9 +231,8 @@ def locked_until(store: Store, keys: list[str]) -> float | None:
 
 def record_failure(store: Store, policy: AccountPolicy, keys: list[str]) -> bool:
     """Count a failed attempt against each counter; True if one is now locked."""
-    locked = [store.record_auth_failure(key, max_failures=policy.max_failures,
-                                        lockout_seconds=policy.lockout_seconds) for key in keys]
-    return any(locked)
+    limits = (policy.max_failures, policy.lockout_seconds)
+    return any(store.record_auth_failures({key: limits for key in keys}).values())
 
 
 def clear_failures(store: Store, keys: list[str]) -> None:

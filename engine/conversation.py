@@ -214,8 +214,7 @@ class Engine:
         fetched: dict[str, Any] = {}
         for _attempt in range(MAX_FETCHES + 1):
             try:
-                with self.store.write():
-                    self.store.lock_phone(phone)
+                with self.store.conversation_write(phone):
                     return self._start_fresh(phone, topic_id, fetched)
             except FetchRequired as need:
                 fetched[need.key] = self._fetch(need.url, timeout=need.timeout)

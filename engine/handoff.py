@@ -13,9 +13,11 @@ engine has already stored it, text and images, for the agents), so the bot says 
 The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
 `end_chat`, `add_note`, `chat_case_card`: each in the caller's `store.write()` transaction;
 `chat_user` and `chat_cases` say whose chat it is and which cases its cards may show) and
-what the worker calls (`sweep`, which opens its own). Messages to the user outside a TwiML
-reply go through the store's outbox, so the sender delivers them with the runtime's Twilio
-client.
+what the worker calls (`sweep`, which opens its own). Each one that changes a chat takes its
+phone's lock (Store.lock_phone) before it reads what it decides on, as the engine does for a
+message: an agent's click and the user's text of the same phone apply one after the other,
+on any node. Messages to the user outside a TwiML reply go through the store's outbox, so
+the sender delivers them with the runtime's Twilio client.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class HandoffDesk:
             store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason)
             turn.reply.events.append("queued")
             return True
-        if self._timed_out(entry, now=turn.now):
+        if self.timed_out(entry, now=turn.now):
             store.end_queue_entry(entry["id"], outcome="timed_out")
             back_to_bot(conversation.state)
             turn.say(self.settings.texts.timed_out, kind="system")
@@ -204,7 +206,7 @@ class HandoffDesk:
             return "no_agents"
         return None
 
-    def _timed_out(self, entry: dict, *, now: float) -> bool:
+    def timed_out(self, entry: dict, *, now: float) -> bool:
         minutes = self.settings.queue_timeout_minutes
         return bool(minutes) and entry["agent_id"] is None and entry["kind"] == "chat" \
             and now - parse_iso(entry["queued_at"]) > minutes * 60
@@ -219,6 +221,9 @@ def accept(store: Store, entry_id: int, *, agent: dict, desk: HandoffDesk) -> di
     Raises HandoffError when another agent was first or the chat ended meanwhile: the
     accepting UPDATE is one statement, so of two agents clicking at once exactly one wins.
     """
+    waiting = store.queue_entry(entry_id)
+    if waiting is not None:
+        store.lock_phone(waiting["phone"])  # an entry's phone never changes
     if not store.accept_queue_entry(entry_id, agent["id"]):
         entry = store.queue_entry(entry_id)
         if entry is None:
@@ -255,7 +260,13 @@ def _take_over(store: Store, entry: dict) -> ConversationRow:
 
 
 def owned_entry(store: Store, conversation_id: int, *, agent: dict) -> dict:
-    """The open entry of a conversation that `agent` accepted; HandoffError otherwise."""
+    """The open entry of a conversation that `agent` accepted; HandoffError otherwise.
+
+    In a write transaction it takes the phone's lock first: what the agent then does
+    applies to the chat as checked.
+    """
+    if store.in_write:
+        store.lock_conversation(conversation_id)
     entry = store.open_queue_entry(conversation_id=conversation_id)
     if entry is None:
         raise HandoffError("This chat has ended.")
@@ -273,6 +284,7 @@ def send_to_user(store: Store, conversation_id: int, *, body: str = "",
     A long body goes out as several SMS (the media with the first); the stored message links
     them all, so Twilio's status callbacks show next to it.
     """
+    store.lock_conversation(conversation_id)
     conversation = store.conversation(conversation_id)
     if conversation is None:
         raise HandoffError(f"There is no conversation {conversation_id}.")
@@ -326,14 +338,22 @@ def add_note(store: Store, conversation_id: int, *, agent: dict, body: str) -> i
 
 
 def sweep(store: Store, desk: HandoffDesk) -> int:
-    """Return chats nobody accepted in time to the bot, with an apology; returns how many."""
+    """Return chats nobody accepted in time to the bot, with an apology; returns how many.
+
+    Each chat in its own transaction under its phone's lock, checked again there: an agent
+    may accept it, the user text MENU or another node's worker sweep it meanwhile.
+    """
     minutes = desk.settings.queue_timeout_minutes
-    if not minutes or not store.stale_queue_entries(waited_seconds=minutes * 60):
-        return 0  # the common case: a read, no write transaction
+    if not minutes:
+        return 0
     returned = 0
-    with store.write():
-        # Again inside the transaction: an agent may have accepted one in between.
-        for entry in store.stale_queue_entries(waited_seconds=minutes * 60):
+    # The common case: a read, no write transaction.
+    for stale in store.stale_queue_entries(waited_seconds=minutes * 60):
+        with store.conversation_write(stale["phone"]):
+            entry = store.queue_entry(stale["id"])
+            if entry is None or entry["ended_at"] is not None \
+                    or not desk.timed_out(entry, now=store.clock()):
+                continue
             store.end_queue_entry(entry["id"], outcome="timed_out")
             conversation = _open(store, entry)
             if conversation is not None and conversation.state.get("mode") == "handoff":

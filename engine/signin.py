@@ -68,12 +68,11 @@ def staff_sign_in(store: Store, kind: str, user_name: str, password: str, *,
     if usable and store.lockout_until(keys[1]) is not None:
         return None, STAFF_LOCKED
     if staff is None or not valid:
+        limits = {keys[0]: (ADDRESS_MAX_FAILURES, ADDRESS_LOCKOUT_SECONDS)}
+        if usable:
+            limits[keys[1]] = (STAFF_MAX_FAILURES, STAFF_LOCKOUT_SECONDS)
         with store.write():
-            store.record_auth_failure(keys[0], max_failures=ADDRESS_MAX_FAILURES,
-                                      lockout_seconds=ADDRESS_LOCKOUT_SECONDS)
-            if usable:
-                store.record_auth_failure(keys[1], max_failures=STAFF_MAX_FAILURES,
-                                          lockout_seconds=STAFF_LOCKOUT_SECONDS)
+            store.record_auth_failures(limits)
         return None, STAFF_WRONG
     token = token_urlsafe(32)
     with store.write():

@@ -67,6 +67,8 @@ def notify_user(store: Store, user_id: int, *, message: str, link: str | None = 
         decision = may_notify(store, user_id)
         if not decision.allowed:
             return Notified(False, decision.reason)
+        # The message joins each phone's open conversation: their locks, all at once.
+        store.lock_phones(*decision.phones)
         ids: list[int] = []
         for phone in decision.phones:
             ids += enqueue(store, to=phone, body=body, media=[image] if image else (),

@@ -72,6 +72,7 @@ def send_in_conversation(store: Store, conversation_id: int, *, body: str,
     For a live agent's reply (or any message said by someone other than the bot) in the
     caller's write transaction.
     """
+    store.lock_conversation(conversation_id)  # a change to the chat: its phone's lock first
     conversation = store.conversation(conversation_id)
     if conversation is None:
         raise ParleyError(f"no conversation {conversation_id}")

@@ -91,6 +91,13 @@ class AccountsSql:
         cannot be opened with the keys given."""
         self._require_write()
         sealer = self.sealer
+        # Only states that name sensitive variables can hold sealed values. Their phones are
+        # locked first (the lock order), and the states read under the locks: a message being
+        # handled may change them meanwhile.
+        marker = f'"{sealing.SENSITIVE}":'
+        sealed = f"SELECT id, state FROM conversations WHERE {self.backend.contains('state')}"
+        self.lock_phones(*(phone for (phone,) in self.conn.execute(
+            sealed.replace("id, state", "phone"), (marker,)).fetchall()))
         counts = {"authenticator secrets": 0, "conversations": 0}
         for user_id, secret in self.conn.execute(
                 "SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL").fetchall():
@@ -98,11 +105,7 @@ class AccountsSql:
                 self.conn.execute("UPDATE users SET totp_secret = ? WHERE id = ?",
                                   (sealer.reseal(secret), user_id))
                 counts["authenticator secrets"] += 1
-        # Only states that name sensitive variables can hold sealed values.
-        marker = f'"{sealing.SENSITIVE}":'
-        for conversation_id, text in self.conn.execute(
-                f"SELECT id, state FROM conversations WHERE {self.backend.contains('state')}",
-                (marker,)).fetchall():
+        for conversation_id, text in self.conn.execute(sealed, (marker,)).fetchall():
             state = json.loads(text)
             if sealing.reseal_state(state, sealer):
                 self.conn.execute("UPDATE conversations SET state = ? WHERE id = ?",
@@ -156,13 +159,29 @@ class AccountsSql:
         Failures older than the lockout window are forgotten, so a typo a week ago does not
         count towards today's limit.
         """
+        return self.record_auth_failures({key: (max_failures, lockout_seconds)})[key]
+
+    def record_auth_failures(self, limits: dict[str, tuple[int, float]]) -> dict[str, bool]:
+        """Count one failed attempt against each counter, {key: (max failures, lockout
+        seconds)}; for each key, True when this failure starts its lockout.
+
+        Read, then write: failures counted at once on PostgreSQL must not read the same
+        count, so each counter is locked first, all of them together in sorted order (a
+        phone's and an account's counters, locked by two attempts at once, never deadlock).
+        """
         self._require_write()
         now = self.clock()
-        self.conn.execute("DELETE FROM auth_lockouts WHERE expires_at <= ?", (utc_iso(now),))
-        digest = lockout_digest(key)
-        # Read, then write: two failures counted at once on PostgreSQL must not both read
-        # the same count (on SQLite the write lock already makes them take turns).
-        self.backend.lock_name(f"lockout:{digest}")
+        digests = {key: lockout_digest(key) for key in limits}
+        self.lock_names(*(f"lockout:{digest}" for digest in digests.values()))
+        # Expired rows go; rows another transaction is purging or counting are left to it
+        # (waiting for them could deadlock with its locks).
+        self.conn.execute(
+            "DELETE FROM auth_lockouts WHERE key IN (SELECT key FROM auth_lockouts WHERE"
+            f" expires_at <= ?{self.backend.skip_locked})", (utc_iso(now),))
+        return {key: self._count_failure(digests[key], now, *limits[key]) for key in limits}
+
+    def _count_failure(self, digest: str, now: float, max_failures: int,
+                       lockout_seconds: float) -> bool:
         row = self.conn.execute(
             "SELECT failures, window_started_at FROM auth_lockouts WHERE key = ?", (digest,)
         ).fetchone()

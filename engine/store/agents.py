@@ -75,6 +75,10 @@ class AgentsSql:
         ).fetchone()
         if row is None:
             return False
+        # Their chats change hands: each phone's lock, as for any change to a chat.
+        self.lock_phones(*(phone for (phone,) in self.conn.execute(
+            "SELECT phone FROM agent_queue WHERE agent_id = ? AND ended_at IS NULL",
+            (row[0],)).fetchall()))
         self.conn.execute(
             "UPDATE agent_queue SET agent_id = NULL, accepted_at = NULL"
             " WHERE agent_id = ? AND ended_at IS NULL",
@@ -133,6 +137,7 @@ class AgentsSql:
         callback request (keeping its place in the queue) or its open entry.
         """
         self._require_write()
+        self._require_phone_lock(phone)
         row = self.conn.execute(
             "SELECT id FROM agent_queue WHERE phone = ? AND ended_at IS NULL", (phone,)
         ).fetchone()
@@ -192,6 +197,7 @@ class AgentsSql:
     def accept_queue_entry(self, entry_id: int, agent_id: int) -> bool:
         """Give a waiting entry to an agent: one statement, so of two agents one wins."""
         self._require_write()
+        self._require_entry_lock(entry_id)
         return self.conn.execute(
             "UPDATE agent_queue SET agent_id = ?, accepted_at = ?"
             " WHERE id = ? AND agent_id IS NULL AND ended_at IS NULL",
@@ -201,6 +207,7 @@ class AgentsSql:
     def end_queue_entry(self, entry_id: int, *, outcome: str) -> bool:
         """Close an open entry (ended, transferred, timed_out, left); False if closed."""
         self._require_write()
+        self._require_entry_lock(entry_id)
         return self.conn.execute(
             "UPDATE agent_queue SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
             (self.now(), outcome, entry_id),
@@ -208,9 +215,18 @@ class AgentsSql:
 
     def set_queue_conversation(self, entry_id: int, conversation_id: int) -> None:
         self._require_write()
+        self._require_entry_lock(entry_id)
         self.conn.execute(
             "UPDATE agent_queue SET conversation_id = ? WHERE id = ?", (conversation_id, entry_id)
         )
+
+    def _require_entry_lock(self, entry_id: int) -> None:
+        """An entry belongs to its phone's chat: changed under that phone's lock."""
+        if self.check_phone_locks:
+            row = self.conn.execute(
+                "SELECT phone FROM agent_queue WHERE id = ?", (entry_id,)).fetchone()
+            if row is not None:
+                self._require_phone_lock(row[0])
 
     def stale_queue_entries(self, *, waited_seconds: float) -> list[dict]:
         """Chats nobody accepted within `waited_seconds` (callback requests never expire).

@@ -16,7 +16,8 @@ class ConversationsSql:
     """Conversations and their messages, users and links, records.
 
     Methods of Store (engine/store/core.py): they use its `conn`, `now()`, `clock`,
-    `sealer` and `_require_write()`, and may call methods of the other concerns.
+    `sealer` and `_require_write()`, and may call methods of the other concerns. A change to
+    a conversation or its messages needs its phone's lock (`_require_phone_lock`).
     """
 
     def open_conversation(self, phone: str) -> ConversationRow | None:
@@ -41,6 +42,7 @@ class ConversationsSql:
     def start_conversation(self, phone: str, *, user_id: int | None,
                            state: dict) -> ConversationRow:
         self._require_write()
+        self._require_phone_lock(phone)
         now = self.now()
         conversation_id = self._insert(
             "INSERT INTO conversations (phone, user_id, state, mode, started_at, updated_at, rev)"
@@ -51,6 +53,7 @@ class ConversationsSql:
 
     def save_conversation(self, conversation: ConversationRow) -> None:
         self._require_write()
+        self._require_phone_lock(conversation.phone)
         conversation.rev += 1
         conversation.updated_at = self.now()
         state = conversation.state
@@ -64,6 +67,7 @@ class ConversationsSql:
     def close_conversation(self, conversation_id: int) -> None:
         """Close a conversation; the values of its sensitive variables are dropped."""
         self._require_write()
+        self._require_phone_lock(conversation_id=conversation_id)
         now = self.now()
         row = self.conn.execute(
             "SELECT state FROM conversations WHERE id = ? AND closed_at IS NULL",
@@ -91,6 +95,7 @@ class ConversationsSql:
                     node: str | None = None, sid: str | None = None,
                     status: str | None = None) -> int:
         self._require_write()
+        self._require_phone_lock(conversation_id=conversation_id)
         return self._insert(
             "INSERT INTO messages (conversation_id, direction, body, media, kind, sender, node,"
             " sid, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -17,6 +17,19 @@ a serialization failure or a deadlock is a TransientStoreError (nothing was stor
 transaction may run again on a fresh connection), and a connection lost during COMMIT is a
 CommitUnknown (it may be stored: run it again only where a second run cannot apply it twice).
 
+Locks, the same on both databases (no-ops on SQLite, whose write lock is global already):
+
+- Every change to a phone's conversation (its state, its messages, its queue entry) runs in a
+  transaction that took `lock_phone(phone)` before it read what it decides on: the engine's
+  messages, an agent's reply, accept, transfer and end, the queue timeouts, notifications.
+  `conversation_write(phone)` opens such a transaction. With `check_phone_locks` on (the
+  tests turn it on) the store refuses such a change without the lock, with StoreError.
+- Lock order, so that two transactions never wait for each other: the phone first, then
+  anything else (a lockout counter, a delivery status's sid, a message's photos); several
+  names of one kind in one transaction (two phones, a phone's and an address's counters) all
+  at once, in sorted order (`lock_phones`, `lock_names`). A lock is held until the
+  transaction ends.
+
 The SQLite database file, its -wal, -shm and lock files are owner-only (0600, SQLite gives its
 -wal and -shm the database file's mode). Authenticator secrets and the values of a topic's
 sensitive variables are sealed (engine/sealing.py) before they are written.
@@ -86,6 +99,9 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self.db = getattr(self.backend, "db", None)
         self._lock = threading.RLock()
         self._depth = 0
+        self._phones: set[str] = set()  # locked in the open transaction
+        self._locked_other = False  # a name that is not a phone is locked in it
+        self._conversation_phones: dict[int, str] = {}  # for check_phone_locks
         self._columns: dict[str, tuple[str, ...]] = {}
 
     @classmethod
@@ -133,6 +149,8 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
             with self.backend.writer_queue():
                 self.backend.begin()
                 self._depth = 1
+                self._phones.clear()
+                self._locked_other = False
                 try:
                     yield self
                     self.backend.before_commit()  # a failed transaction is never "committed"
@@ -161,22 +179,94 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         exception only its own changes are rolled back, and the transaction goes on."""
         self._require_write()
         self.conn.execute("SAVEPOINT part")
+        # ROLLBACK TO releases the locks taken since the savepoint (PostgreSQL's rule).
+        phones, locked_other = set(self._phones), self._locked_other
         try:
             yield self
         except BaseException:
+            self._phones, self._locked_other = phones, locked_other
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise
         self.conn.execute("RELEASE part")
 
+    # ---------------------------------------------------------------- locks (see above)
+
+    # On: a change to a conversation without its phone's lock raises StoreError (tests).
+    check_phone_locks = False
+
     def lock_phone(self, phone: str) -> None:
         """Apply one phone's messages one at a time, until this transaction ends.
 
         On SQLite the write lock is global already; on PostgreSQL a transaction-scoped
-        advisory lock on the phone, so different phones proceed in parallel.
+        advisory lock on the phone, so different phones proceed in parallel. Taken first in
+        the transaction; taking it again is free.
         """
+        self.lock_phones(phone)
+
+    def lock_phones(self, *phones: str) -> None:
+        """Lock several phones at once, in sorted order (two transactions locking the same
+        phones never wait for each other)."""
         self._require_write()
-        self.backend.lock_name(f"phone:{phone}")
+        wanted = sorted(set(phones) - self._phones)
+        if not wanted:
+            return
+        # The order matters where transactions run side by side (not in SQLite's groups).
+        if self.check_phone_locks and not self.sequential_writes:
+            if self._locked_other:
+                raise StoreError("lock the phone first, before any other name (Store docs)")
+            if self._phones and wanted[0] < max(self._phones):
+                raise StoreError("phones locked out of sorted order: lock them together "
+                                 "with Store.lock_phones()")
+        for phone in wanted:
+            self.backend.lock_name(f"phone:{phone}")
+            self._phones.add(phone)
+
+    def lock_names(self, *names: str) -> None:
+        """Lock names that are not phones (a lockout counter, a sid), in sorted order, after
+        any phone this transaction changes."""
+        self._require_write()
+        self._locked_other = True
+        for name in sorted(set(names)):
+            self.backend.lock_name(name)
+
+    def lock_conversation(self, conversation_id: int) -> str | None:
+        """Lock the phone of a conversation (a phone never changes); returns it (None when
+        there is no such conversation)."""
+        phone = self._phone_of(conversation_id)
+        if phone is not None:
+            self.lock_phone(phone)
+        return phone
+
+    @contextlib.contextmanager
+    def conversation_write(self, *phones: str) -> Iterator[Store]:
+        """`write()` holding the lock of `phones`: what changes their conversations."""
+        with self.write():
+            self.lock_phones(*phones)
+            yield self
+
+    def _phone_of(self, conversation_id: int) -> str | None:
+        phone = self._conversation_phones.get(conversation_id)
+        if phone is None:
+            row = self.conn.execute(
+                "SELECT phone FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                return None
+            if len(self._conversation_phones) > 10_000:
+                self._conversation_phones.clear()
+            phone = self._conversation_phones[conversation_id] = row[0]
+        return phone
+
+    def _require_phone_lock(self, phone: str | None = None, *,
+                            conversation_id: int | None = None) -> None:
+        """With check_phone_locks: StoreError unless this transaction locked the phone."""
+        if not self.check_phone_locks:
+            return
+        if phone is None and conversation_id is not None:
+            phone = self._phone_of(conversation_id)
+        if phone is not None and phone not in self._phones:
+            raise StoreError(f"a change to the conversation of {phone} without its lock: "
+                             "call Store.lock_phone() first in the transaction")
 
     @property
     def in_write(self) -> bool:

@@ -249,8 +249,9 @@ class RuntimeSql:
         """
         self._require_write()
         # Read, then write: callbacks of one sid handled at once on PostgreSQL take turns
-        # (on SQLite the write lock already makes them).
-        self.backend.lock_name(f"sid:{sid}")
+        # (on SQLite the write lock already makes them). A status is not the conversation's
+        # state: no phone lock, so callbacks never wait for the phone's next message.
+        self.lock_names(f"sid:{sid}")
         rank = DELIVERY_RANK.get(status, -1)
         known = self.conn.execute(
             "SELECT status, error_code FROM message_statuses WHERE sid = ?", (sid,)
@@ -371,6 +372,9 @@ class RuntimeSql:
         ).fetchone()
 
     def _set_message_media(self, message_id: int, position: int, fields: dict) -> None:
+        # Read, then write: two downloads of one message's images, done at once by two
+        # workers on PostgreSQL, must not each write back the list without the other's.
+        self.lock_names(f"message-media:{message_id}")
         row = self.conn.execute(
             "SELECT media FROM messages WHERE id = ?", (message_id,)
         ).fetchone()

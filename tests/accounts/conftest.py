@@ -1,5 +1,8 @@
 """Fixtures for accounts: a store on a manual clock with the sample users, users with a PIN
-and an authenticator, and a Prism that answers every send with Twilio's error 21610."""
+and an authenticator, and a Prism that answers every send with Twilio's error 21610.
+
+Every test runs on SQLite and on PostgreSQL (`database_url`), with the store checking that
+each change to a conversation holds its phone's lock (Store.check_phone_locks)."""
 
 from __future__ import annotations
 
@@ -51,6 +54,11 @@ def set_up_factors(store: Store, user_name: str, *, pin: str, secret: str) -> in
         store.set_pin_hash(user["id"], pin_hash(pin))
         store.set_totp_secret(user["id"], secret)
     return user["id"]
+
+
+@pytest.fixture(autouse=True)
+def phone_locks_checked(monkeypatch) -> None:
+    monkeypatch.setattr(Store, "check_phone_locks", True)
 
 
 @pytest.fixture

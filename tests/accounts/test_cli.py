@@ -27,8 +27,8 @@ ENV = {"PARLEY_PIN_PEPPER": PEPPER.decode(), "PARLEY_PROGRAM_NAME": "Acme IT"}
 
 
 @pytest.fixture
-def database(tmp_path) -> str:
-    return str(tmp_path / "parley.sqlite")
+def database(database_url) -> str:
+    return database_url
 
 
 @pytest.fixture
@@ -247,6 +247,7 @@ class TestRotateKey:
         assert store.account_secrets(store.user(user_name="ada")["id"])["totp_secret"] == secret
         store.close()
 
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the key file
     def test_the_sandbox_makes_a_new_key_file_and_retires_the_old_one(self, run, ada,
                                                                        database, tmp_path):
         secret = enrolled_secret(run("users", "enroll-totp", "ada", "--no-qr"))
@@ -274,7 +275,8 @@ class TestRotateKey:
 
     def test_a_deployment_without_the_data_key_is_refused(self, run, ada):
         for command in (("rotate-key",), ("users", "enroll-totp", "ada", "--no-qr")):
-            result = run(*command, env={**ENV, "PARLEY_TWILIO_AUTH_TOKEN": "real-token"})
+            result = run(*command, env={**ENV, "PARLEY_TWILIO_AUTH_TOKEN": "real-token",
+                                        "PARLEY_DATA_KEY": None})
             assert result.exit_code != 0
             assert "PARLEY_DATA_KEY is not set" in result.output
 

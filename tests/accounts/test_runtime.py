@@ -20,6 +20,7 @@ from tests.accounts.conftest import (
     code_at,
     set_up_factors,
 )
+from tests.agents.conftest import on_database
 from tests.webhook.conftest import (
     NOTIFY_NUMBER,
     SMS_NUMBER,
@@ -46,17 +47,17 @@ NOTE = {"message": "Your case CS0010001 was resolved.",
         "link": "https://support.example.com/cases/CS0010001"}
 
 
-def make_app(tmp_path, clock, api_base_url: str, **overrides):
+def make_app(tmp_path, database_url, clock, api_base_url: str, **overrides):
     settings = {"TWILIO_API_BASE_URL": api_base_url, "CLOCK": clock,
                 "PIN_PEPPER": PEPPER.decode(), "NOTIFY_API_TOKEN": API_TOKEN,
-                "PROGRAM_NAME": "Acme IT"}
+                "PROGRAM_NAME": "Acme IT", **on_database(tmp_path, database_url)}
     return create_app(runtime_config(tmp_path, **{**settings, **overrides}))
 
 
 @pytest.fixture
-def app(tmp_path, clock, prism):
+def app(tmp_path, database_url, clock, prism):
     prism.start()  # no-op when running
-    return make_app(tmp_path, clock, prism.base_url)
+    return make_app(tmp_path, database_url, clock, prism.base_url)
 
 
 @pytest.fixture
@@ -220,9 +221,9 @@ class TestNotificationsEndToEnd:
 
 
 class TestError21610:
-    def test_a_send_refused_with_21610_opts_the_number_out(self, tmp_path, clock,
+    def test_a_send_refused_with_21610_opts_the_number_out(self, tmp_path, database_url, clock,
                                                            unsubscribed_prism):
-        app = make_app(tmp_path, clock, unsubscribed_prism.base_url)
+        app = make_app(tmp_path, database_url, clock, unsubscribed_prism.base_url)
         store = Store(app.config["DATABASE"], clock=clock)
         try:
             load_examples(store)
@@ -274,8 +275,8 @@ class TestNotificationsApi:
         clock.advance(minutes=5)
         assert call(API_TOKEN).status_code == 202
 
-    def test_the_api_is_off_without_a_token(self, tmp_path, clock, prism):
-        app = make_app(tmp_path, clock, prism.base_url, NOTIFY_API_TOKEN=None)
+    def test_the_api_is_off_without_a_token(self, tmp_path, database_url, clock, prism):
+        app = make_app(tmp_path, database_url, clock, prism.base_url, NOTIFY_API_TOKEN=None)
         response = app.test_client().post("/api/notifications", json={"user_id": 1, **NOTE},
                                           headers=AUTH)
         assert response.status_code == 503
@@ -308,8 +309,9 @@ class TestNotificationsApi:
         (queued,) = store.outbox_messages(phone=ABEL_PHONE)
         assert queued["media"] == ["/media/serial-number.png"]
 
-    def test_without_a_notify_number_it_goes_from_the_sms_number(self, tmp_path, clock, prism):
-        app = make_app(tmp_path, clock, prism.base_url, NOTIFY_NUMBER=None)
+    def test_without_a_notify_number_it_goes_from_the_sms_number(self, tmp_path, database_url,
+                                                                  clock, prism):
+        app = make_app(tmp_path, database_url, clock, prism.base_url, NOTIFY_NUMBER=None)
         store = Store(app.config["DATABASE"], clock=clock)
         try:
             load_examples(store)
@@ -340,7 +342,8 @@ class TestConfiguration:
         ({"LINK_REQUIRE_MATCHING_PHONE": "maybe"}, "LINK_REQUIRE_MATCHING_PHONE must be 1 or 0"),
         ({"LINK_MAX_FAILURES": "0"}, "LINK_MAX_FAILURES must be at least 1"),
     ])
-    def test_a_wrong_value_stops_the_start_naming_the_key(self, tmp_path, clock, prism, config,
+    def test_a_wrong_value_stops_the_start_naming_the_key(self, tmp_path, database_url, clock,
+                                                          prism, config,
                                                           message):
         with pytest.raises(ConfigError, match=message):
-            make_app(tmp_path, clock, prism.base_url, **config)
+            make_app(tmp_path, database_url, clock, prism.base_url, **config)

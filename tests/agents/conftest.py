@@ -1,17 +1,22 @@
 """Fixtures for live agents: the runtime with examples and two agents, signed-in clients.
 
-CSRF protection stays on: clients read the token from a page as a browser would. Webhooks are
-signed with the real RequestValidator (tests.webhook.conftest.Twilio).
+Every test runs on SQLite and on PostgreSQL (`database_url`), with the store checking that
+each change to a chat holds its phone's lock (Store.check_phone_locks). CSRF protection stays
+on: clients read the token from a page as a browser would. Webhooks are signed with the real
+RequestValidator (tests.webhook.conftest.Twilio).
 """
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from werkzeug.security import generate_password_hash
 
-from engine.store import Store
+from engine import sealing
+from engine.store import Store, is_postgres
 from tests.webhook.conftest import Twilio, load_examples, runtime_config
 from webhook import create_app
 
@@ -20,6 +25,12 @@ GUEST = "+15550107777"
 PASSWORD = "correct horse battery"
 AGENTS = {"beth": "Beth Anglin", "fred": "Fred Agent"}
 CARD_URL = "https://support.example.com/cases/{{ record.number }}"
+
+
+# Browser tests are slow: they run on SQLite, but for one per app that runs on both databases
+# (tests/designer/test_browser.py builds, tries, publishes and exports a topic;
+# tests/agents/test_end_to_end.py a whole conversation with a live agent).
+BROWSER_ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def csrf_token(html: str) -> str:
@@ -72,10 +83,24 @@ def add_agents(store: Store) -> None:
                             display_name=display_name)
 
 
+def on_database(folder: Path, database_url: str) -> dict:
+    """The runtime settings of a database of `database_url`: the data key is the one every
+    test store opens with (PARLEY_DATA_KEY on PostgreSQL, the key file beside SQLite's)."""
+    key = os.environ[sealing.ENV] if is_postgres(database_url) else \
+        sealing.local_key(Path(database_url).parent)
+    return {"DATABASE": database_url, "DATA_KEY": key}
+
+
+@pytest.fixture(autouse=True)
+def phone_locks_checked(monkeypatch) -> None:
+    """A change to a chat without its phone's lock fails the test, on both databases."""
+    monkeypatch.setattr(Store, "check_phone_locks", True)
+
+
 @pytest.fixture
-def config(tmp_path) -> dict:
+def config(tmp_path, database_url) -> dict:
     return runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123",
-                          AGENT_CARD_URL=CARD_URL)
+                          AGENT_CARD_URL=CARD_URL, **on_database(tmp_path, database_url))
 
 
 @pytest.fixture

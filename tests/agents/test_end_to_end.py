@@ -23,9 +23,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, free_port
-from engine.sealing import local_key
 from engine.store import Store
-from tests.agents.conftest import CARD_URL, PASSWORD, add_agents
+from tests.agents.conftest import BROWSER_ON_SQLITE, CARD_URL, PASSWORD, add_agents, on_database
 from tests.support.browser import screenshot_dir
 from tests.support.images import png
 from tests.webhook.conftest import load_examples
@@ -78,7 +77,7 @@ class Phone:
 
 
 @pytest.fixture
-def runtime(prism, tmp_path):
+def runtime(prism, tmp_path, database_url):
     """The runtime on a real port with its worker; yields (base URL, app, store, phone)."""
     prism.start()
     port = free_port()
@@ -86,13 +85,12 @@ def runtime(prism, tmp_path):
     with MediaServer() as media:
         app = create_app({
             "INSTANCE_PATH": str(tmp_path / "instance"),
-            "DATABASE": str(tmp_path / "parley.sqlite"),
             "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
             "TWILIO_API_BASE_URL": prism.base_url, "SMS_NUMBER": SMS_NUMBER,
             "PUBLIC_URL": base_url, "MEDIA_TEST_HOSTS": [media.netloc],
             "WORKER_POLL_SECONDS": 0.2, "OUTBOX_BACKOFF_SECONDS": 0,
             "TWILIO_TIMEOUT_SECONDS": 5, "SECRET_KEY": "end-to-end-session-key-0123456789abcdef",
-            "AGENT_CARD_URL": CARD_URL, "DATA_KEY": local_key(tmp_path),
+            "AGENT_CARD_URL": CARD_URL, **on_database(tmp_path, database_url),
         })
         store = Store(app.config["DATABASE"])
         load_examples(store)
@@ -263,6 +261,7 @@ def test_a_whole_conversation_with_a_live_agent(runtime, page, prism):
     assert problems == []
 
 
+@BROWSER_ON_SQLITE
 def test_two_agents_accepting_together_one_wins(runtime, browser):
     base_url, app, store, phone = runtime
     pages = {}

@@ -49,9 +49,9 @@ TEXTS = DeskTexts()
 class Desk:
     """An engine with the desk, on a store with the example topics and a signed-in agent."""
 
-    def __init__(self, tmp_path, **settings):
+    def __init__(self, database_url, **settings):
         self.clock = ManualClock(THURSDAY_MIDNIGHT)
-        self.store = open_store(tmp_path / "parley.sqlite", clock=self.clock)
+        self.store = open_store(database_url, clock=self.clock)
         load_examples(self.store)
         publish(self.store, HANDOFF_TOPIC, BROKEN_TOPIC)
         self.desk = HandoffDesk(DeskSettings(**settings))
@@ -89,8 +89,8 @@ def said(reply) -> list[str]:
 
 
 @pytest.fixture
-def desk(tmp_path) -> Desk:
-    desk = Desk(tmp_path)
+def desk(database_url) -> Desk:
+    desk = Desk(database_url)
     desk.sign_in(desk.beth)
     yield desk
     desk.store.close()
@@ -133,8 +133,8 @@ class TestQueueing:
 
 
 class TestNobodyAvailable:
-    def test_no_agent_signed_in_promises_a_callback_and_keeps_the_bot(self, tmp_path):
-        desk = Desk(tmp_path)
+    def test_no_agent_signed_in_promises_a_callback_and_keeps_the_bot(self, database_url):
+        desk = Desk(database_url)
         reply = desk.text("agent")
         assert said(reply) == [TEXTS.callback.format(hours="")]
         assert reply.mode == "idle"
@@ -147,29 +147,29 @@ class TestNobodyAvailable:
         ("callback", TEXTS.callback.format(hours="")),
         ("bot", TEXTS.unavailable.format(hours="")),
     ])
-    def test_the_escalation_explains_before_the_promise(self, tmp_path, when_unavailable,
+    def test_the_escalation_explains_before_the_promise(self, database_url, when_unavailable,
                                                         promise):
-        desk = Desk(tmp_path, when_unavailable=when_unavailable)
+        desk = Desk(database_url, when_unavailable=when_unavailable)
         desk.text("hello")
         for _ in range(3):
             reply = desk.text("qwertyuiop zxcv")
         assert "escalated" in reply.events
         assert said(reply) == [desk.engine.texts.escalate, promise]
 
-    def test_an_engine_error_apologises_before_the_promise(self, tmp_path):
-        desk = Desk(tmp_path)
+    def test_an_engine_error_apologises_before_the_promise(self, database_url):
+        desk = Desk(database_url)
         assert said(desk.text("broken")) == [desk.engine.texts.error,
                                              TEXTS.callback.format(hours="")]
 
-    def test_an_agent_seen_long_ago_does_not_count(self, tmp_path):
-        desk = Desk(tmp_path, presence_seconds=60)
+    def test_an_agent_seen_long_ago_does_not_count(self, database_url):
+        desk = Desk(database_url, presence_seconds=60)
         desk.sign_in(desk.beth)
         desk.clock.advance(seconds=61)
         assert "callback" in desk.text("agent").events
 
-    def test_out_of_hours_says_the_hours(self, tmp_path):
+    def test_out_of_hours_says_the_hours(self, database_url):
         hours = OpeningHours.parse("mon-fri 09:00-17:00", zone="UTC")
-        desk = Desk(tmp_path, hours=hours)
+        desk = Desk(database_url, hours=hours)
         desk.sign_in(desk.beth)
         reply = desk.text("agent")
         assert said(reply) == [TEXTS.callback.format(
@@ -179,14 +179,14 @@ class TestNobodyAvailable:
         desk.sign_in(desk.beth)
         assert desk.text("agent").mode == "handoff"
 
-    def test_the_bot_policy_queues_nothing(self, tmp_path):
-        desk = Desk(tmp_path, when_unavailable="bot")
+    def test_the_bot_policy_queues_nothing(self, database_url):
+        desk = Desk(database_url, when_unavailable="bot")
         reply = desk.text("dispute")
         assert said(reply) == [TEXTS.unavailable.format(hours="")]
         assert desk.entry() is None and reply.mode == "idle"
 
-    def test_a_callback_request_becomes_a_chat_when_asked_again_with_agents_in(self, tmp_path):
-        desk = Desk(tmp_path)
+    def test_a_callback_request_becomes_a_chat_when_asked_again_with_agents_in(self, database_url):
+        desk = Desk(database_url)
         desk.text("agent")
         first = desk.entry()
         desk.sign_in(desk.beth)
@@ -194,8 +194,8 @@ class TestNobodyAvailable:
         entry = desk.entry()
         assert entry["id"] == first["id"] and entry["kind"] == "chat"
 
-    def test_accepting_a_callback_puts_the_phones_conversation_in_handoff(self, tmp_path):
-        desk = Desk(tmp_path)
+    def test_accepting_a_callback_puts_the_phones_conversation_in_handoff(self, database_url):
+        desk = Desk(database_url)
         desk.text("agent")
         desk.text("cases")  # the user carries on with the bot meanwhile
         desk.sign_in(desk.beth)
@@ -289,8 +289,8 @@ class TestTimeout:
         assert said(reply)[0] == TEXTS.timed_out
         assert len(said(reply)) > 1 and reply.mode != "handoff"
 
-    def test_accepted_chats_and_callbacks_are_not_swept(self, tmp_path):
-        desk = Desk(tmp_path, queue_timeout_minutes=5)
+    def test_accepted_chats_and_callbacks_are_not_swept(self, database_url):
+        desk = Desk(database_url, queue_timeout_minutes=5)
         desk.text("agent", phone=OTHER)  # nobody signed in: a callback request
         desk.sign_in(desk.beth)
         desk.text("agent")
@@ -299,8 +299,8 @@ class TestTimeout:
         assert handoff.sweep(desk.store, desk.desk) == 0
         assert said(desk.text("still there?")) == []
 
-    def test_no_timeout_when_set_to_zero(self, tmp_path):
-        desk = Desk(tmp_path, queue_timeout_minutes=0)
+    def test_no_timeout_when_set_to_zero(self, database_url):
+        desk = Desk(database_url, queue_timeout_minutes=0)
         desk.sign_in(desk.beth)
         desk.text("agent")
         desk.clock.advance(minutes=600)

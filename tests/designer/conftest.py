@@ -1,6 +1,8 @@
 """Fixtures for the designer: an app on a temporary database, a logged-in client, a live server.
 
-CSRF protection stays on in every test: clients read the token from a page as a browser would.
+The app's database is SQLite's or PostgreSQL's (`database_url`: each test runs on both), with
+the store checking that each change to a conversation holds its phone's lock. CSRF protection
+stays on in every test: clients read the token from a page as a browser would.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from designer import create_app
-from engine.store import open_store
+from engine.store import Store, open_store
 from tests.support.browser import screenshot_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPICS = ROOT / "topics"
 AUTHOR, PASSWORD = "ada", "correct horse battery"
+
+
+# Browser tests are slow: they run on SQLite, but for one per app that runs on both databases
+# (tests/designer/test_browser.py builds, tries, publishes and exports a topic;
+# tests/agents/test_end_to_end.py a whole conversation with a live agent).
+BROWSER_ON_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def csrf_token(html: str) -> str:
@@ -53,12 +61,17 @@ class Author:
         return self.client.get(url, **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def phone_locks_checked(monkeypatch) -> None:
+    monkeypatch.setattr(Store, "check_phone_locks", True)
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, database_url):
     app = create_app({
         "SECRET_KEY": "test-session-key-0123456789abcdef0123",
         "DESIGNER_PUBLIC_URL": "http://127.0.0.1",  # served over plain http in tests
-        "DATABASE": str(tmp_path / "parley.sqlite"),
+        "DATABASE": database_url,
         "SIMULATOR_DIR": str(tmp_path / "simulator"),
     })
     store = open_store(app.config["DATABASE"])

@@ -12,7 +12,7 @@ import json
 from jsonschema import Draft202012Validator
 from playwright.sync_api import expect
 
-from tests.designer.conftest import AUTHOR, ROOT, TOPICS, field, shot
+from tests.designer.conftest import AUTHOR, BROWSER_ON_SQLITE, ROOT, TOPICS, field, shot
 
 SCHEMA = json.loads((ROOT / "schemas" / "topic.schema.json").read_text(encoding="utf-8"))
 
@@ -138,6 +138,7 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
     assert [p for p in page.problems if "favicon" not in p] == []
 
 
+@BROWSER_ON_SQLITE
 def test_a_bad_import_shows_every_error(tab, live_server):
     page = tab
     bad = json.loads((TOPICS / "report_issue.json").read_text(encoding="utf-8"))
@@ -159,6 +160,7 @@ def test_a_bad_import_shows_every_error(tab, live_server):
     expect(page.locator("#topic-list")).not_to_contain_text("I have an issue")
 
 
+@BROWSER_ON_SQLITE
 def test_the_seed_topic_renders_and_chats(tab, live_server, store):
     """The example "I have an issue" topic, as a support lead would open it."""
     document = json.loads((TOPICS / "report_issue.json").read_text(encoding="utf-8"))
@@ -186,6 +188,7 @@ def test_the_seed_topic_renders_and_chats(tab, live_server, store):
     shot(page, "10-seed-topic-create-record-form")
 
 
+@BROWSER_ON_SQLITE
 def test_every_node_kind_has_a_form_and_nodes_can_be_removed(tab, live_server):
     page = tab
     page.click("text=New topic")

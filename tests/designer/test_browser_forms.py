@@ -11,7 +11,9 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.designer.conftest import TOPICS, field, shot
+from tests.designer.conftest import BROWSER_ON_SQLITE, TOPICS, field, shot
+
+pytestmark = BROWSER_ON_SQLITE
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}

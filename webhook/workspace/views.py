@@ -4,7 +4,9 @@ Imports engine (handoff, store), webhook (db, media) and the workspace's auth/me
 rendered on the server; static/*.js polls `api/queue` and `api/conversations/<id>` (new
 messages after the last one shown, plus the delivery status of those still on their way) and
 renders every text a user wrote with textContent. Each action is one `store.write()`
-transaction through engine.handoff; a fetch from a script gets JSON, a plain form a redirect.
+transaction through engine.handoff, which takes the chat's phone lock before anything else
+(an agent's click and the user's text apply one after the other, on any node); a fetch from
+a script gets JSON, a plain form a redirect.
 """
 
 from __future__ import annotations
