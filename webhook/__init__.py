@@ -22,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine.catalog import Catalog
 from engine.commits import CommitGroup
 from engine.conversation import EngineSettings, Interceptor
+from engine.errors import TransientStoreError
 from engine.store import open_store
 from webhook.config import DEFAULTS, Settings, load_settings
 
@@ -38,6 +39,8 @@ class Runtime:
     clock: Callable[[], float] = time.time
     # The threads of one process share COMMITs of inbound messages (engine/commits.py).
     commits: CommitGroup = field(default_factory=CommitGroup)
+    # False while the database could not be reached to apply migrations (see create_app).
+    schema_ready: bool = True
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -69,7 +72,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webhook import accounts  # account linking and subscriptions answer before the bot
 
     runtime.interceptors.extend(accounts.interceptors(app.config))
-    open_store(settings.database).close()  # migrations, once, before the first request
+    try:
+        open_store(settings.database).close()  # migrations, once, before the first request
+    except TransientStoreError as exc:
+        # gunicorn stops the whole node when one worker fails to boot, so a worker started
+        # while PostgreSQL restarts must come up anyway: it answers 503 (Twilio retries) until
+        # the database is back, and applies migrations then.
+        app.logger.warning("database unreachable at start (%s); answering 503 until it is back",
+                           exc)
+        runtime.schema_ready = False
+    app.before_request(_schema_ready)
 
     if settings.trust_proxy:
         n = settings.trust_proxy
@@ -89,6 +101,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     workspace.init_app(app)
     return app
+
+
+def _schema_ready() -> None:
+    """Apply the migrations a start without the database could not (raises
+    TransientStoreError, a 503, while it is still unreachable)."""
+    runtime = get_runtime()
+    if not runtime.schema_ready:
+        open_store(runtime.settings.database).close()
+        runtime.schema_ready = True
 
 
 def get_runtime(app: Flask | None = None) -> Runtime:

@@ -13,9 +13,9 @@ machines behind a load balancer:
 * a publish made anywhere is served by a node on its next message, and a sign-in (agent
   workspace, designer) made on one node is valid on the other.
 
-Two faults are marked xfail (strict) until the runtime handles them: a gunicorn worker that
-boots while PostgreSQL is down (it fails to boot, and gunicorn then stops the whole node), and
-a chat timed out at once by a worker's sweep and by the phone's next message (told twice).
+Two faults found here are covered too: a gunicorn worker that boots while PostgreSQL is down
+(it comes up and answers 503 until the database is back, rather than stopping the node), and a
+chat timed out at once by a worker's sweep and by the phone's next message (told once).
 """
 
 from __future__ import annotations
@@ -262,9 +262,6 @@ def database_answers(url: str) -> bool:
     return True
 
 
-@pytest.mark.xfail(strict=True, reason="create_app (webhook/__init__.py) opens the database "
-                   "when a gunicorn worker boots; one that cannot reach it exits with gunicorn's "
-                   "boot error, and the gunicorn master then stops the whole node")
 def test_a_node_outlives_a_worker_started_while_the_database_is_down(cluster, gunicorn):
     store = cluster.store()
     load_examples(store)
@@ -395,10 +392,6 @@ class TestPeriodicWork:
         assert all(modes[phone] != "handoff" for phone in phones)
         store.close()
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "engine/handoff.py: sweep() changes the conversation without lock_phone(), and it and "
-        "HandoffDesk (a timed-out chat met on the phone's next message) both go on when "
-        "end_queue_entry() returns False: the user is told twice"))
     def test_a_chat_timed_out_by_a_worker_and_by_its_next_message_is_told_once(
             self, cluster, prism):
         front = create_app(cluster.config("front", TWILIO_API_BASE_URL=prism.base_url,

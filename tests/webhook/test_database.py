@@ -285,3 +285,28 @@ class TestConnectionsComeBackClean:
         assert client.get("/healthz").status_code == 200
         assert answered(Twilio(client).text(PHONE, "hello"))
         observer.close()
+
+
+
+class TestStartWithoutTheDatabase:
+    """gunicorn stops a whole node when one worker fails to boot: a worker that starts while
+    PostgreSQL is away must come up and answer 503 (Twilio retries) until it is back. That it
+    then migrates and answers is tested with a real restart in tests/reliability/test_nodes.py."""
+
+    def test_the_runtime_starts_and_answers_503_while_the_database_is_away(
+            self, tmp_path, postgres, monkeypatch):
+        from devtools.prism import free_port
+
+        monkeypatch.setenv(ENV, new_key())
+        away = postgres.url("parley").replace(f":{postgres.port}/", f":{free_port()}/")
+        assert away != postgres.url("parley")
+        app = create_app(runtime_config(tmp_path, DATABASE=away))
+        try:
+            assert not get_runtime(app).schema_ready
+            twilio = Twilio(app.test_client())
+            response = twilio.text(PHONE, "hello")
+            assert response.status_code == 503
+            assert response.headers["Retry-After"]
+            assert twilio.client.get("/healthz").status_code == 503
+        finally:
+            close_pools()
