@@ -40,6 +40,7 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.insight import InsightSql
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
@@ -47,7 +48,8 @@ from engine.store.values import utc_iso
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
+            InsightSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -341,6 +341,51 @@ def m0007_sensitive_answers(db: sqlite_utils.Database) -> None:
     mark_sensitive_answers(db.execute, position_function="instr")
 
 
+@migrations()
+def m0009_insight(db: sqlite_utils.Database) -> None:
+    """Insight: what engine/insight.py records with every message."""
+    db.executescript(
+        """
+        -- Insight (engine/insight.py): counters per topic, version, day, metric, node and
+        -- label, added to in the transaction of each message; '' and 0 are the whole bot.
+        CREATE TABLE insight_counts (
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            node TEXT NOT NULL,
+            label TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (topic_id, version, day, metric, node, label)
+        );
+        -- What users texted that matched no topic: normalized, digit runs masked.
+        CREATE TABLE insight_unanswered (
+            day TEXT NOT NULL,
+            text TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (day, text)
+        );
+        -- The nodes and transitions of one message's turn in one topic version.
+        CREATE TABLE insight_paths (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            steps TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX insight_paths_conversation ON insight_paths (conversation_id, id);
+        CREATE INDEX insight_paths_topic ON insight_paths (topic_id, conversation_id);
+        ALTER TABLE conversations ADD COLUMN outcome TEXT;
+        ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+        ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;
+        CREATE INDEX conversations_started ON conversations (started_at);
+        CREATE INDEX conversations_outcome ON conversations (outcome, id);
+        CREATE INDEX conversations_user ON conversations (user_id, id);
+        """
+    )
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

@@ -297,6 +297,45 @@ CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
 """
 
 
+M0009_INSIGHT = f"""-- Insight (engine/insight.py): counters per topic, version, day, metric, node and
+-- label, added to in the transaction of each message; '' and 0 are the whole bot.
+CREATE TABLE insight_counts (
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    node TEXT NOT NULL,
+    label TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, version, day, metric, node, label)
+);
+-- What users texted that matched no topic: normalized, digit runs masked.
+CREATE TABLE insight_unanswered (
+    day TEXT NOT NULL,
+    text TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, text)
+);
+-- The nodes and transitions of one message's turn in one topic version.
+CREATE TABLE insight_paths (
+    id {ID},
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    steps TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX insight_paths_conversation ON insight_paths (conversation_id, id);
+CREATE INDEX insight_paths_topic ON insight_paths (topic_id, conversation_id);
+ALTER TABLE conversations ADD COLUMN outcome TEXT;
+ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;
+CREATE INDEX conversations_started ON conversations (started_at);
+CREATE INDEX conversations_outcome ON conversations (outcome, id);
+CREATE INDEX conversations_user ON conversations (user_id, id);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -309,6 +348,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0005_agents", M0005_AGENTS),
     ("m0006_lockout_digests", M0006_LOCKOUT_DIGESTS),
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
+    ("m0009_insight", M0009_INSIGHT),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
