@@ -79,7 +79,8 @@ class InsightSql:
         """Counters of one topic version ('' and 0: the whole bot) from `first_day` to
         `last_day` (inclusive), summed by metric, node and label (and day if `by_day`)."""
         day = "day, " if by_day else ""
-        sql = (f"SELECT {day}metric, node, label, CAST(SUM(n) AS BIGINT) AS n FROM insight_counts"
+        sql = (f"SELECT {day}metric, node, label, CAST(SUM(n) AS BIGINT) AS n"
+               " FROM insight_counts"
                " WHERE topic_id = ? AND version = ? AND day >= ? AND day <= ?")
         params: list[Any] = [topic_id, version, first_day, last_day]
         if metrics is not None:
@@ -93,14 +94,16 @@ class InsightSql:
                            limit: int = 100) -> list[dict]:
         """Unanswered texts from `first_day` to `last_day`, most frequent first."""
         rows = self.conn.execute(
-            "SELECT text, CAST(SUM(n) AS BIGINT) AS n FROM insight_unanswered WHERE day >= ? AND day <= ?"
+            "SELECT text, CAST(SUM(n) AS BIGINT) AS n FROM insight_unanswered"
+            " WHERE day >= ? AND day <= ?"
             " GROUP BY text ORDER BY SUM(n) DESC, text LIMIT ?",
             (first_day, last_day, int(limit))).fetchall()
         return [dict(row) for row in rows]
 
     # ---------------------------------------------------------------- conversations
 
-    def search_conversations(self, *, phone: str | None = None, user_id: int | None = None,
+    def search_conversations(self, *, conversation_id: int | None = None,
+                             phone: str | None = None, user_id: int | None = None,
                              topic_id: str | None = None, since: str | None = None,
                              until: str | None = None, outcome: str | None = None,
                              before_id: int | None = None, limit: int = 50) -> list[dict]:
@@ -108,6 +111,9 @@ class InsightSql:
         below `before_id` (the page cursor). `since`/`until` bound started_at (ISO text);
         `outcome` "open" means none yet."""
         clauses, params = [], []
+        if conversation_id is not None:
+            clauses.append("c.id = ?")
+            params.append(conversation_id)
         if phone is not None:
             clauses.append("c.phone = ?")
             params.append(phone)
