@@ -61,7 +61,8 @@ def median(histogram: Counter) -> float | None:
         while middle and middle[0] < seen:
             found.append(value)
             middle.pop(0)
-    return (found[0] + found[1]) / 2
+    middle_value = (found[0] + found[1]) / 2
+    return int(middle_value) if middle_value.is_integer() else middle_value
 
 
 # -------------------------------------------------------------------- overview
