@@ -235,9 +235,17 @@ class Recorder:
                                            handoff_reason=reason, resolution_seconds=seconds)
 
 
+def count_sent(store: Store, bodies: list[str]) -> None:
+    """Count the SMS segments of messages sent other than in an engine reply (the outbox:
+    agents, notifications), in the caller's write transaction."""
+    segments = sum(sms.segment_count(body) for body in bodies)
+    if segments:
+        store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments})
+
+
 def _day(conversation: ConversationRow) -> str:
     return conversation.started_at[:10]
 
 
-__all__ = ["Recorder", "TurnRecord", "normalize", "handoff_reason", "resolution_bucket",
-           "day_of", "REASONS", "OUTCOMES", "BOT"]
+__all__ = ["Recorder", "TurnRecord", "count_sent", "normalize", "handoff_reason",
+           "resolution_bucket", "day_of", "REASONS", "OUTCOMES", "BOT"]
