@@ -34,6 +34,7 @@ and unanswered texts come from outside topics with digit runs and e-mail address
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -92,8 +93,18 @@ def resolution_bucket(seconds: float) -> int:
     return int(EXACT_SECONDS * BUCKET_GROWTH ** step)
 
 
+# Bot replies repeat (prompts, menus): count each text's segments once.
+_segments = functools.lru_cache(maxsize=4096)(sms.segment_count)
+
+
 def day_of(epoch: float) -> str:
-    return utc_iso(epoch)[:10]
+    """The UTC date of `epoch`, as the counters key it."""
+    return _date(int(epoch // 86_400))
+
+
+@functools.lru_cache(maxsize=64)
+def _date(days: int) -> str:
+    return utc_iso(days * 86_400.0)[:10]
 
 
 @dataclass
@@ -106,6 +117,7 @@ class TurnRecord:
     bot: Counter = field(default_factory=Counter)  # (metric, label) -> n
     unanswered_text: str | None = None
     outcome: tuple[str, str | None] | None = None
+    topics: set[str] = field(default_factory=set)
 
     def begin(self, state: dict) -> None:
         """The conversation as the message found it."""
@@ -115,6 +127,7 @@ class TurnRecord:
 
     def started(self, topic: Any) -> None:
         self.versions[topic.id] = topic.version
+        self.topics.add(topic.id)
         self.outcomes.append(("started", topic.id, topic.version, topic.start, ""))
         self.bot["topic", topic.id] += 1
 
@@ -193,14 +206,17 @@ class Recorder:
                 path(topic_id, version)["outcomes"].append([metric, node, label])
         for (metric, label), n in record.bot.items():
             counts[(*BOT, day, metric, "", label)] += n
-        segments = sum(sms.segment_count(message.body) for message in reply.messages)
+        segments = sum(_segments(message.body) for message in reply.messages)
         if segments:
             counts[(*BOT, day, "segments", "", "")] += segments
         if record.outcome is not None:
             self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
         store.add_insight(
             counts,
-            paths=[(conversation.id, t, v, s) for (t, v), s in steps.items()],
+            paths=[(conversation.id, conversation.rev, part, topic_id, version, path_steps)
+                   for part, ((topic_id, version), path_steps) in enumerate(steps.items())],
+            topics=[(topic_id, conversation.id, conversation.started_at)
+                    for topic_id in record.topics],
             unanswered=[(day, record.unanswered_text)] if record.unanswered_text else ())
 
     def timed_out(self, store: Store, conversation: ConversationRow, now: float) -> None:
@@ -238,7 +254,7 @@ class Recorder:
 def count_sent(store: Store, bodies: list[str]) -> None:
     """Count the SMS segments of messages sent other than in an engine reply (the outbox:
     agents, notifications), in the caller's write transaction."""
-    segments = sum(sms.segment_count(body) for body in bodies)
+    segments = sum(_segments(body) for body in bodies)
     if segments:
         store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments})
 

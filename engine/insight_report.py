@@ -134,9 +134,9 @@ def period_figures(store: Store, first: str, last: str) -> Period:
     by_day = {(start + dt.timedelta(days=n)).isoformat(): Figures()
               for n in range((end - start).days + 1)}
     totals = Figures()
-    for row in store.insight_counts(*BOT, first, last, by_day=True):
-        by_day[row["day"]].add(row["metric"], row["label"], row["n"])
-        totals.add(row["metric"], row["label"], row["n"])
+    for day, metric, _node, label, n in store.insight_counts(*BOT, first, last, by_day=True):
+        by_day[day].add(metric, label, n)
+        totals.add(metric, label, n)
     return Period(first, last, totals.settle(),
                   [(day, figures.settle()) for day, figures in by_day.items()])
 
@@ -151,7 +151,8 @@ def topic_starts(store: Store, first: str, last: str) -> dict[str, int]:
     """How many times each topic started in the period, most started first."""
     period(first, last)
     rows = store.insight_counts(*BOT, first, last, metrics=["topic"])
-    return dict(sorted(((r["label"], r["n"]) for r in rows), key=lambda kv: (-kv[1], kv[0])))
+    return dict(sorted(((label, n) for _m, _node, label, n in rows),
+                       key=lambda kv: (-kv[1], kv[0])))
 
 
 # -------------------------------------------------------------------- one topic version
@@ -217,8 +218,7 @@ def topic_figures(store: Store, topic_id: str, version: int, first: str,
         for source, event, target, label in compiled.edge_list:
             transitions[(source, event)] = Transition(source, event, target, label)
     started = 0
-    for row in store.insight_counts(topic_id, version, first, last):
-        metric, node, label, n = row["metric"], row["node"], row["label"], row["n"]
+    for metric, node, label, n in store.insight_counts(topic_id, version, first, last):
         if metric == "started":
             started += n
             continue

@@ -20,35 +20,48 @@ CountKey = tuple[str, int, str, str, str, str]
 _BATCH = 500
 
 
+def _marks(columns: int, rows: int) -> str:
+    row = f"({', '.join('?' * columns)})"
+    return ", ".join([row] * rows)
+
+
 class InsightSql:
     """Methods of Store (engine/store/core.py) for engine/insight.py."""
 
     # ---------------------------------------------------------------- recording
 
     def add_insight(self, counts: Mapping[CountKey, int], *,
-                    paths: Iterable[tuple[int, str, int, list]] = (),
+                    paths: Iterable[tuple[int, int, int, str, int, list]] = (),
+                    topics: Iterable[tuple[str, int, str]] = (),
                     unanswered: Iterable[tuple[str, str]] = ()) -> None:
-        """Add to the counters, append path rows (conversation, topic, version, steps) and
-        count unanswered texts (day, text): one statement per kind that has rows."""
+        """Add to the counters; keep path rows (conversation, turn, part, topic, version,
+        steps), the topics conversations started (topic, conversation, its started_at) and
+        unanswered texts
+        (day, text). One statement per kind that has rows: a message has one or two."""
         self._require_write()
         rows = [(*key, n) for key, n in counts.items() if n]
         for first in range(0, len(rows), _BATCH):
             part = rows[first:first + _BATCH]
-            marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(part))
             self.conn.execute(
                 "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, n)"
-                f" VALUES {marks} ON CONFLICT (topic_id, version, day, metric, node, label)"
+                f" VALUES {_marks(7, len(part))}"
+                " ON CONFLICT (topic_id, version, day, metric, node, label)"
                 " DO UPDATE SET n = insight_counts.n + excluded.n",
                 [value for row in part for value in row])
-        paths = list(paths)
+        paths = [(*path[:5], dumps(path[5])) for path in paths]
         if paths:
-            now = self.now()
-            marks = ", ".join(["(?, ?, ?, ?, ?)"] * len(paths))
+            # A turn is the conversation's rev, unique per message; never fail a message
+            # over its path.
             self.conn.execute(
-                "INSERT INTO insight_paths (conversation_id, topic_id, version, steps,"
-                f" created_at) VALUES {marks}",
-                [value for conversation_id, topic_id, version, steps in paths
-                 for value in (conversation_id, topic_id, version, dumps(steps), now)])
+                "INSERT INTO insight_paths (conversation_id, turn, part, topic_id, version,"
+                f" steps) VALUES {_marks(6, len(paths))} ON CONFLICT DO NOTHING",
+                [value for path in paths for value in path])
+        topics = list(topics)
+        if topics:
+            self.conn.execute(
+                "INSERT INTO insight_topic_conversations (topic_id, conversation_id, started_at)"
+                f" VALUES {_marks(3, len(topics))} ON CONFLICT DO NOTHING",
+                [value for pair in topics for value in pair])
         for day, text in unanswered:
             self.conn.execute(
                 "INSERT INTO insight_unanswered (day, text, n) VALUES (?, ?, 1)"
@@ -75,9 +88,10 @@ class InsightSql:
     # ---------------------------------------------------------------- figures
 
     def insight_counts(self, topic_id: str, version: int, first_day: str, last_day: str, *,
-                       metrics: Iterable[str] | None = None, by_day: bool = False) -> list[dict]:
+                       metrics: Iterable[str] | None = None,
+                       by_day: bool = False) -> list[tuple]:
         """Counters of one topic version ('' and 0: the whole bot) from `first_day` to
-        `last_day` (inclusive), summed by metric, node and label (and day if `by_day`)."""
+        `last_day` (inclusive), summed: rows of ([day,] metric, node, label, n)."""
         day = "day, " if by_day else ""
         sql = (f"SELECT {day}metric, node, label, CAST(SUM(n) AS BIGINT) AS n"
                " FROM insight_counts"
@@ -87,8 +101,8 @@ class InsightSql:
             metrics = list(metrics)
             sql += f" AND metric IN ({', '.join('?' for _ in metrics)})"
             params += metrics
-        sql += f" GROUP BY {day}metric, node, label ORDER BY {day}metric, node, label"
-        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
+        sql += f" GROUP BY {day}metric, node, label"
+        return self.conn.execute(sql, params).fetchall()
 
     def insight_unanswered(self, first_day: str, last_day: str, *,
                            limit: int = 100) -> list[dict]:
@@ -110,25 +124,23 @@ class InsightSql:
         """Conversations matching every filter given, newest first, `limit` of them with ids
         below `before_id` (the page cursor). `since`/`until` bound started_at (ISO text);
         `outcome` "open" means none yet."""
+        # With a topic, its own table leads: its key lists the topic's conversations newest
+        # first, with their start, so a rare topic or an old period reads no conversations.
+        lead = "t" if topic_id is not None else "c"
         clauses, params = [], []
-        if conversation_id is not None:
-            clauses.append("c.id = ?")
-            params.append(conversation_id)
-        if phone is not None:
-            clauses.append("c.phone = ?")
-            params.append(phone)
-        if user_id is not None:
-            clauses.append("c.user_id = ?")
-            params.append(user_id)
         if topic_id is not None:
-            clauses.append("EXISTS (SELECT 1 FROM insight_paths p WHERE p.topic_id = ?"
-                           " AND p.conversation_id = c.id)")
+            clauses.append("t.topic_id = ?")
             params.append(topic_id)
+        for column, value in (("id", conversation_id), ("phone", phone),
+                              ("user_id", user_id)):
+            if value is not None:
+                clauses.append(f"c.{column} = ?")
+                params.append(value)
         if since is not None:
-            clauses.append("c.started_at >= ?")
+            clauses.append(f"{lead}.started_at >= ?")
             params.append(since)
         if until is not None:
-            clauses.append("c.started_at < ?")
+            clauses.append(f"{lead}.started_at < ?")
             params.append(until)
         if outcome == "open":
             clauses.append("c.outcome IS NULL")
@@ -136,19 +148,25 @@ class InsightSql:
             clauses.append("c.outcome = ?")
             params.append(outcome)
         if before_id is not None:
-            clauses.append("c.id < ?")
+            clauses.append(f"{'t.conversation_id' if topic_id is not None else 'c.id'} < ?")
             params.append(before_id)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        source = "conversations c"
+        order = "c.id"
+        if topic_id is not None:
+            source = ("insight_topic_conversations t"
+                      " JOIN conversations c ON c.id = t.conversation_id")
+            order = "t.conversation_id"
         rows = self.conn.execute(
             "SELECT c.id, c.phone, c.user_id, u.user_name, c.mode, c.topic_id, c.started_at,"
             " c.updated_at, c.closed_at, c.outcome, c.handoff_reason, c.resolution_seconds"
-            " FROM conversations c LEFT JOIN users u ON u.id = c.user_id"
-            f"{where} ORDER BY c.id DESC LIMIT ?", (*params, int(limit))).fetchall()
+            f" FROM {source} LEFT JOIN users u ON u.id = c.user_id"
+            f"{where} ORDER BY {order} DESC LIMIT ?", (*params, int(limit))).fetchall()
         return [dict(row) for row in rows]
 
     def conversation_paths(self, conversation_id: int) -> list[dict]:
         """The path rows of one conversation, in the order they were recorded."""
         rows = self.conn.execute(
-            "SELECT topic_id, version, steps, created_at FROM insight_paths"
-            " WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+            "SELECT turn, topic_id, version, steps FROM insight_paths"
+            " WHERE conversation_id = ? ORDER BY turn, part", (conversation_id,)).fetchall()
         return [dict(row) | {"steps": json.loads(row["steps"])} for row in rows]

@@ -357,25 +357,37 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
             label TEXT NOT NULL,
             n INTEGER NOT NULL,
             PRIMARY KEY (topic_id, version, day, metric, node, label)
-        );
+        ) WITHOUT ROWID;
         -- What users texted that matched no topic: normalized, digit runs masked.
         CREATE TABLE insight_unanswered (
             day TEXT NOT NULL,
             text TEXT NOT NULL,
             n INTEGER NOT NULL,
             PRIMARY KEY (day, text)
-        );
-        -- The nodes and transitions of one message's turn in one topic version.
+        ) WITHOUT ROWID;
+        -- The nodes and transitions of one message's turn (the conversation's rev then) in one
+        -- topic version (part: the order of the versions within the turn).
         CREATE TABLE insight_paths (
-            id INTEGER PRIMARY KEY,
             conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,
+            part INTEGER NOT NULL,
             topic_id TEXT NOT NULL,
             version INTEGER NOT NULL,
             steps TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        );
-        CREATE INDEX insight_paths_conversation ON insight_paths (conversation_id, id);
-        CREATE INDEX insight_paths_topic ON insight_paths (topic_id, conversation_id);
+            PRIMARY KEY (conversation_id, turn, part)
+        ) WITHOUT ROWID;
+        -- The topics each conversation started (written when one starts), to search by topic
+        -- (and the conversation's start, so a period is searched without reading conversations).
+        CREATE TABLE insight_topic_conversations (
+            topic_id TEXT NOT NULL,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            started_at TEXT NOT NULL,
+            PRIMARY KEY (topic_id, conversation_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX insight_topic_conversations_conversation
+            ON insight_topic_conversations (conversation_id);
+        CREATE INDEX insight_topic_conversations_started
+            ON insight_topic_conversations (topic_id, started_at);
         ALTER TABLE conversations ADD COLUMN outcome TEXT;
         ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
         ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;

@@ -297,7 +297,8 @@ CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
 """
 
 
-M0009_INSIGHT = f"""-- Insight (engine/insight.py): counters per topic, version, day, metric, node and
+M0009_INSIGHT = """
+-- Insight (engine/insight.py): counters per topic, version, day, metric, node and
 -- label, added to in the transaction of each message; '' and 0 are the whole bot.
 CREATE TABLE insight_counts (
     topic_id TEXT NOT NULL,
@@ -316,17 +317,29 @@ CREATE TABLE insight_unanswered (
     n INTEGER NOT NULL,
     PRIMARY KEY (day, text)
 );
--- The nodes and transitions of one message's turn in one topic version.
+-- The nodes and transitions of one message's turn (the conversation's rev then) in one
+-- topic version (part: the order of the versions within the turn).
 CREATE TABLE insight_paths (
-    id {ID},
     conversation_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    part INTEGER NOT NULL,
     topic_id TEXT NOT NULL,
     version INTEGER NOT NULL,
     steps TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    PRIMARY KEY (conversation_id, turn, part)
 );
-CREATE INDEX insight_paths_conversation ON insight_paths (conversation_id, id);
-CREATE INDEX insight_paths_topic ON insight_paths (topic_id, conversation_id);
+-- The topics each conversation started (written when one starts), to search by topic
+-- (and the conversation's start, so a period is searched without reading conversations).
+CREATE TABLE insight_topic_conversations (
+    topic_id TEXT NOT NULL,
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (topic_id, conversation_id)
+);
+CREATE INDEX insight_topic_conversations_conversation
+    ON insight_topic_conversations (conversation_id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at);
 ALTER TABLE conversations ADD COLUMN outcome TEXT;
 ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
 ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;
