@@ -134,13 +134,13 @@ class TurnRecord:
     def ended(self, topic: Any, node_id: str) -> None:
         self.outcomes.append(("ended", topic.id, topic.version, node_id, ""))
         if topic.role == "topic":
-            self._conclude("completed")
+            self.conclude("completed")
 
     def handed_off(self, turn: Any, reason: str) -> None:
         group = handoff_reason(reason)
         self._at_node(turn, "handoff", group)
         self.bot["handoff", group] += 1
-        self._conclude("handoff", group)
+        self.conclude("handoff", group)
 
     def restarted(self, turn: Any) -> None:
         self._at_node(turn, "menu")
@@ -148,7 +148,8 @@ class TurnRecord:
 
     def unanswered(self, text: str) -> None:
         self.unanswered_text = normalize(text) or None
-        self.bot["unanswered", ""] += 1
+        if self.unanswered_text:  # a photo alone is not a question left unanswered
+            self.bot["unanswered", ""] += 1
 
     def _at_node(self, turn: Any, metric: str, label: str = "") -> None:
         state = turn.state
@@ -161,7 +162,8 @@ class TurnRecord:
         if node:
             self.outcomes.append((metric, topic_id, state["version"], node, label))
 
-    def _conclude(self, outcome: str, reason: str | None = None) -> None:
+    def conclude(self, outcome: str, reason: str | None = None) -> None:
+        """The conversation's outcome after this turn: the strongest noted."""
         if self.outcome is None or OUTCOMES.index(outcome) >= OUTCOMES.index(self.outcome[0]):
             self.outcome = (outcome, reason)
 
@@ -184,7 +186,7 @@ class Recorder:
             if topic_id and node:
                 record.outcomes.append(("stop", topic_id, version, node, ""))
             record.bot["opt_out", ""] += 1
-            record._conclude("opted_out")
+            record.conclude("opted_out")
         versions = record.versions
         steps: dict[tuple[str, int], dict] = {}
 
@@ -212,7 +214,7 @@ class Recorder:
         if record.outcome is not None:
             self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
         store.add_insight(
-            counts,
+            counts, shard_key=conversation.id,
             paths=[(conversation.id, conversation.rev, part, topic_id, version, path_steps)
                    for part, ((topic_id, version), path_steps) in enumerate(steps.items())],
             topics=[(topic_id, conversation.id, conversation.started_at)
@@ -228,7 +230,7 @@ class Recorder:
             counts[(state["topic"], state["version"], day, "timed_out", state["node"], "")] += 1
         counts[(*BOT, day, "timed_out", "", "")] += 1
         self._conclude(store, conversation, "timed_out", None, now=now, counts=counts)
-        store.add_insight(counts)
+        store.add_insight(counts, shard_key=conversation.id)
 
     @staticmethod
     def _conclude(store: Store, conversation: ConversationRow, outcome: str,
@@ -251,12 +253,13 @@ class Recorder:
                                            handoff_reason=reason, resolution_seconds=seconds)
 
 
-def count_sent(store: Store, bodies: list[str]) -> None:
+def count_sent(store: Store, bodies: list[str], *, shard_key: int = 0) -> None:
     """Count the SMS segments of messages sent other than in an engine reply (the outbox:
     agents, notifications), in the caller's write transaction."""
     segments = sum(_segments(body) for body in bodies)
     if segments:
-        store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments})
+        store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments},
+                          shard_key=shard_key)
 
 
 def _day(conversation: ConversationRow) -> str:

@@ -192,7 +192,7 @@ class Sender:
                 continue
             with store.write():
                 if store.outbox_sent(row["id"], owner=self.owner, sid=sid, status=status):
-                    insight.count_sent(store, [row["body"]])  # what Twilio bills
+                    insight.count_sent(store, [row["body"]], shard_key=row["id"])
             log.info("outbox %s to %s sent as %s", row["id"], row["phone"], sid)
         return len(batch)
 

@@ -18,6 +18,9 @@ CountKey = tuple[str, int, str, str, str, str]
 
 # Rows per multi-row statement: well under SQLite's limit of 32766 parameters.
 _BATCH = 500
+# Shards of a counter where transactions write in parallel (PostgreSQL); SQLite writes one
+# transaction at a time, so one shard serves it best.
+SHARDS = 8
 
 
 def _marks(columns: int, rows: int) -> str:
@@ -30,22 +33,27 @@ class InsightSql:
 
     # ---------------------------------------------------------------- recording
 
-    def add_insight(self, counts: Mapping[CountKey, int], *,
+    def add_insight(self, counts: Mapping[CountKey, int], *, shard_key: int = 0,
                     paths: Iterable[tuple[int, int, int, str, int, list]] = (),
                     topics: Iterable[tuple[str, int, str]] = (),
                     unanswered: Iterable[tuple[str, str]] = ()) -> None:
         """Add to the counters; keep path rows (conversation, turn, part, topic, version,
         steps), the topics conversations started (topic, conversation, its started_at) and
         unanswered texts
-        (day, text). One statement per kind that has rows: a message has one or two."""
+        (day, text). One statement per kind that has rows: a message has one or two.
+
+        `shard_key` (the conversation) picks the counters' shard. Rows are written in key
+        order, the same in every transaction, so two of them never wait for each other's
+        rows crosswise (a deadlock on PostgreSQL)."""
         self._require_write()
-        rows = [(*key, n) for key, n in counts.items() if n]
+        shard = 0 if self.sequential_writes else shard_key % SHARDS
+        rows = [(*key, shard, n) for key, n in sorted(counts.items()) if n]
         for first in range(0, len(rows), _BATCH):
             part = rows[first:first + _BATCH]
             self.conn.execute(
-                "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, n)"
-                f" VALUES {_marks(7, len(part))}"
-                " ON CONFLICT (topic_id, version, day, metric, node, label)"
+                "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard,"
+                f" n) VALUES {_marks(8, len(part))}"
+                " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
                 " DO UPDATE SET n = insight_counts.n + excluded.n",
                 [value for row in part for value in row])
         paths = [(*path[:5], dumps(path[5])) for path in paths]
@@ -62,7 +70,7 @@ class InsightSql:
                 "INSERT INTO insight_topic_conversations (topic_id, conversation_id, started_at)"
                 f" VALUES {_marks(3, len(topics))} ON CONFLICT DO NOTHING",
                 [value for pair in topics for value in pair])
-        for day, text in unanswered:
+        for day, text in sorted(unanswered):
             self.conn.execute(
                 "INSERT INTO insight_unanswered (day, text, n) VALUES (?, ?, 1)"
                 " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + 1",

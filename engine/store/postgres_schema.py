@@ -299,7 +299,9 @@ CREATE INDEX auth_lockouts_expiry ON auth_lockouts (expires_at);
 
 M0009_INSIGHT = """
 -- Insight (engine/insight.py): counters per topic, version, day, metric, node and
--- label, added to in the transaction of each message; '' and 0 are the whole bot.
+-- label, added to in the transaction of each message; '' and 0 are the whole bot. A
+-- counter is split in shards (by conversation) where writers run in parallel, so that
+-- messages do not queue for one row's lock; the queries add the shards up.
 CREATE TABLE insight_counts (
     topic_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -307,8 +309,9 @@ CREATE TABLE insight_counts (
     metric TEXT NOT NULL,
     node TEXT NOT NULL,
     label TEXT NOT NULL,
+    shard INTEGER NOT NULL,
     n INTEGER NOT NULL,
-    PRIMARY KEY (topic_id, version, day, metric, node, label)
+    PRIMARY KEY (topic_id, version, day, metric, node, label, shard)
 );
 -- What users texted that matched no topic: normalized, digit runs masked.
 CREATE TABLE insight_unanswered (
