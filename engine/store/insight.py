@@ -76,6 +76,40 @@ class InsightSql:
                 " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + 1",
                 (day, text))
 
+    def insight_shards_before(self, before_day: str) -> bool:
+        """True if counters of a day before `before_day` are still in several shards."""
+        return self.conn.execute(
+            "SELECT 1 FROM insight_counts WHERE shard <> 0 AND day < ? LIMIT 1",
+            (before_day,)).fetchone() is not None
+
+    def fold_insight_shards(self, before_day: str, *, days: int = 1) -> int:
+        """Fold the shards of the counters of up to `days` days before `before_day` into
+        shard 0; returns how many rows were folded. What is summed is exactly what the
+        DELETE removed, so an increment committed meanwhile is never lost."""
+        self._require_write()
+        found = [row[0] for row in self.conn.execute(
+            "SELECT DISTINCT day FROM insight_counts WHERE shard <> 0 AND day < ?"
+            " ORDER BY day LIMIT ?", (before_day, int(days))).fetchall()]
+        folded = 0
+        for day in found:
+            sums: dict[CountKey, int] = {}
+            for topic_id, version, metric, node, label, n in self.conn.execute(
+                    "DELETE FROM insight_counts WHERE day = ? AND shard <> 0"
+                    " RETURNING topic_id, version, metric, node, label, n", (day,)).fetchall():
+                key = (topic_id, version, day, metric, node, label)
+                sums[key] = sums.get(key, 0) + n
+                folded += 1
+            rows = [(*key, 0, n) for key, n in sorted(sums.items())]
+            for first in range(0, len(rows), _BATCH):
+                part = rows[first:first + _BATCH]
+                self.conn.execute(
+                    "INSERT INTO insight_counts (topic_id, version, day, metric, node, label,"
+                    f" shard, n) VALUES {_marks(8, len(part))}"
+                    " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
+                    " DO UPDATE SET n = insight_counts.n + excluded.n",
+                    [value for row in part for value in row])
+        return folded
+
     def conversation_outcome(self, conversation_id: int) -> tuple[str | None, int | None]:
         """A conversation's outcome so far and its time to resolution (None: not yet)."""
         row = self.conn.execute(

@@ -361,6 +361,8 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
             n INTEGER NOT NULL,
             PRIMARY KEY (topic_id, version, day, metric, node, label, shard)
         ) WITHOUT ROWID;
+        -- The shards of days past, for the worker to fold into one (engine.insight.compact).
+        CREATE INDEX insight_counts_shards ON insight_counts (day) WHERE shard <> 0;
         -- What users texted that matched no topic: normalized, digit runs masked.
         CREATE TABLE insight_unanswered (
             day TEXT NOT NULL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import sms
+from engine import insight, sms
 from engine.errors import InsightError
 from engine.insight import normalize, resolution_bucket
 from engine.insight_report import (
@@ -192,3 +192,18 @@ class TestResolutionBuckets:
         assert resolution_bucket(125) == 120
         assert resolution_bucket(126) == 126
         assert resolution_bucket(3600) <= 3600 < resolution_bucket(3600) * 1.05
+
+
+class TestShards:
+    def test_folding_past_shards_keeps_every_figure(self, store, scripted):
+        before = (overview(store, DAY_1, DAY_2).to_dict(),
+                  topic_figures(store, "order", 1, DAY_1, DAY_2).to_dict())
+        shards = "SELECT COUNT(*) FROM insight_counts WHERE shard <> 0"
+        spread = store.conn.execute(shards).fetchone()[0]
+        assert (spread > 0) == store.is_postgres  # SQLite writes one transaction at a time
+        store.clock.now += 3 * 86_400
+        assert insight.compact(store) == spread
+        assert store.conn.execute(shards).fetchone()[0] == 0
+        assert insight.compact(store) == 0
+        assert (overview(store, DAY_1, DAY_2).to_dict(),
+                topic_figures(store, "order", 1, DAY_1, DAY_2).to_dict()) == before
