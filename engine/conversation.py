@@ -33,6 +33,7 @@ from engine.errors import (
     StoreError,
     TopicNotFound,
 )
+from engine.insight import Recorder, TurnRecord
 from engine.matching import match_choice, normalize, parse_yes_no
 from engine.messages import Inbound, Outbound, Reply
 from engine.outbound import OutboundPolicy
@@ -109,6 +110,7 @@ class Turn:
     now: float
     fetched: dict = field(default_factory=dict)
     _user: Any = False
+    insight: TurnRecord = field(default_factory=TurnRecord)  # what Insight records of it
 
     @property
     def state(self) -> dict:
@@ -158,8 +160,10 @@ class Engine:
                  interceptors: Iterable[Interceptor] = (),
                  fetch: Callable[..., Any] | None = None,
                  outbound: OutboundPolicy | None = None,
-                 commits: SoloCommits | CommitGroup | None = None):
+                 commits: SoloCommits | CommitGroup | None = None,
+                 recorder: Recorder | None = None):
         self.store = store
+        self.recorder = recorder or Recorder()
         # A threaded server passes its process's CommitGroup: messages share COMMITs.
         self.commits = commits if commits is not None else SoloCommits()
         self.catalog = catalog if catalog is not None else Catalog()
@@ -248,6 +252,7 @@ class Engine:
         conversation = store.open_conversation(inbound.phone)
         restarted = timed_out = False
         if conversation is not None and self._expired(conversation, now):
+            self.recorder.timed_out(store, conversation, now)
             store.close_conversation(conversation.id)
             # A late "2" must not silently answer a new question: say that the old one is gone.
             timed_out = conversation.state.get("mode") in ("topic", "menu", "anything_else")
@@ -260,6 +265,7 @@ class Engine:
             reply.events.append("idle_restart")
         turn = Turn(self, store, conversation, inbound, reply, now,
                     fetched=fetched if fetched is not None else {})
+        turn.insight.begin(turn.state)
         store.add_message(
             conversation.id, direction="in", sender="user", body=self._stored_body(turn),
             media=[{"url": m.url, "content_type": m.content_type} for m in inbound.media],
@@ -282,6 +288,7 @@ class Engine:
     def _finish(self, turn: Turn) -> None:
         state, reply = turn.state, turn.reply
         reply.mode, reply.topic, reply.node = state["mode"], state.get("topic"), state.get("node")
+        self.recorder.flush(turn)
         if state["mode"] == "closed":
             self.store.close_conversation(turn.conversation.id)
         else:
@@ -322,6 +329,7 @@ class Engine:
             return  # a live agent owns the conversation; the bot stays silent
         word = turn.text.strip().upper()
         if word in self.settings.restart_words:
+            turn.insight.restarted(turn)
             self._leave_topic(turn)
             turn.say(texts.restart, kind="system")
             self._show_menu(turn)
@@ -378,6 +386,7 @@ class Engine:
         if len(found) > 1:
             self._show_menu(turn, topics=found, intro=self.texts.menu_unsure)
             return True
+        turn.insight.unanswered(turn.text)
         return False
 
     def _show_menu(self, turn: Turn, *, topics: list[CompiledTopic] | None = None,
@@ -436,6 +445,7 @@ class Engine:
         turn.reply.events.append("closed")
 
     def _handoff(self, turn: Turn, *, reason: str, message: str | None = None) -> None:
+        turn.insight.handed_off(turn, reason)
         # Seam (live agents): an interceptor may take the hand-off over, e.g. to queue the
         # chat for agents, or to say what happens instead when none is available. It returns
         # True when it did, calling `hand_over` itself if the chat goes to people.
@@ -476,6 +486,7 @@ class Engine:
         if topic.role == "topic":
             state["fallbacks"] = 0
         turn.reply.events.append(f"topic:{topic.id}")
+        turn.insight.started(topic)
         self._run(turn, topic, topic.start)
 
     def _current_topic(self, turn: Turn) -> CompiledTopic:
@@ -544,6 +555,7 @@ class Engine:
         if node.get("message"):
             turn.say(render(node["message"], context), node=node["id"])
         turn.reply.events.append(f"ended:{topic.id}")
+        turn.insight.ended(topic, node["id"])
         role = topic.role
         if role == "closing":
             self._leave_topic(turn)

@@ -117,3 +117,7 @@ class OutboundRefused(ParleyError):
 
 class OutboundUnavailable(ParleyError):
     """An outbound request that failed for a reason that may pass (network, 5xx, time)."""
+
+
+class InsightError(ParleyError):
+    """A request for Insight figures that cannot be answered (a bad date, an unknown filter)."""

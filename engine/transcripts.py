@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from engine.assembly import standard_interceptors
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine, EngineSettings
 from engine.errors import Problem, TranscriptError
-from engine.messages import Inbound, Media
+from engine.messages import Inbound, Media, Reply
 from engine.outbound import OutboundPolicy
 from engine.sample import load_sample_data, simulated_store
 from engine.store import open_store
@@ -122,14 +123,10 @@ def expected_messages(turn: dict) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | Path | None,
-                   settings: EngineSettings | None = None, path: str = "",
-                   coverage: Coverage | None = None,
-                   outbound: OutboundPolicy | None = None) -> TranscriptResult:
-    """Play one transcript on a fresh database; stop at the first turn that differs.
-
-    `outbound` is where http data sources may GET (none: every fetch is refused).
-    """
+def play(transcript: dict, topics: list[dict], *, sample_data: str | Path | None,
+         settings: EngineSettings | None = None, path: str = "",
+         outbound: OutboundPolicy | None = None) -> Iterator[tuple[int, dict, Reply]]:
+    """Play a transcript's user turns on a fresh database: (index, turn, reply) per turn."""
     clock = ManualClock()
     with tempfile.TemporaryDirectory(prefix="parley-transcript-") as folder:
         store = simulated_store(open_store(Path(folder) / "transcript.sqlite",
@@ -151,7 +148,6 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
                 with store.write():
                     agent_id = store.add_agent("agent", "!", display_name="Transcript agent")
                     store.open_agent_session(agent_id, AGENT_SESSION)
-            result = TranscriptResult(path, transcript["name"])
             for index, turn in enumerate(transcript["turns"]):
                 clock.advance(minutes=turn.get("advance_minutes", 0), seconds=1)
                 if on_duty:  # the agent's workspace page stays open, so they stay present
@@ -159,17 +155,34 @@ def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | P
                         store.touch_agent_session(AGENT_SESSION)
                 media = tuple(Media(m.get("url", DEFAULT_MEDIA_URL), m["content_type"])
                               for m in turn.get("media", ()))
-                reply = engine.process(Inbound(phone, turn["user"], media))
-                if coverage is not None:
-                    _record(coverage, reply)
-                got = [(m.body, tuple(m.media)) for m in reply.messages]
-                expected = expected_messages(turn)
-                if got != expected:
-                    result.mismatch = Mismatch(index, turn["user"], expected, got)
-                    break
-            return result
+                yield index, turn, engine.process(Inbound(phone, turn["user"], media))
         finally:
             store.close()
+
+
+def run_transcript(transcript: dict, topics: list[dict], *, sample_data: str | Path | None,
+                   settings: EngineSettings | None = None, path: str = "",
+                   coverage: Coverage | None = None,
+                   outbound: OutboundPolicy | None = None) -> TranscriptResult:
+    """Play one transcript on a fresh database; stop at the first turn that differs.
+
+    `outbound` is where http data sources may GET (none: every fetch is refused).
+    """
+    result = TranscriptResult(path, transcript["name"])
+    turns = play(transcript, topics, sample_data=sample_data, settings=settings, path=path,
+                 outbound=outbound)
+    try:
+        for index, turn, reply in turns:
+            if coverage is not None:
+                _record(coverage, reply)
+            got = [(m.body, tuple(m.media)) for m in reply.messages]
+            expected = expected_messages(turn)
+            if got != expected:
+                result.mismatch = Mismatch(index, turn["user"], expected, got)
+                break
+    finally:
+        turns.close()
+    return result
 
 
 def run_transcripts(paths: list[str | Path], topics: list[dict], *,

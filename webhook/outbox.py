@@ -32,7 +32,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from engine import sms
+from engine import insight, sms
 from engine.errors import ParleyError
 from engine.store import OPTED_OUT_CODE, Store
 from webhook.config import E164, Settings
@@ -192,7 +192,8 @@ class Sender:
                 self._failed(row, classify(exc))
                 continue
             with store.write():
-                store.outbox_sent(row["id"], owner=self.owner, sid=sid, status=status)
+                if store.outbox_sent(row["id"], owner=self.owner, sid=sid, status=status):
+                    insight.count_sent(store, [row["body"]], shard_key=row["id"])
             log.info("outbox %s to %s sent as %s", row["id"], row["phone"], sid)
         return len(batch)
 

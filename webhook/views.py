@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 from werkzeug.datastructures import MultiDict
 
+from engine import insight
 from engine.conversation import Engine
 from engine.errors import StoreError
 from engine.messages import Inbound, Media, Outbound, Reply
@@ -138,6 +139,7 @@ def sms() -> Response:
             reply.message_ids.insert(0, store.add_message(
                 reply.conversation_id, direction="out", sender="bot", body=notice,
                 kind="system"))
+            insight.count_sent(store, [notice], shard_key=reply.conversation_id)
         twiml = render_twiml(reply.messages, reply.message_ids, root=root, settings=settings)
         store.save_inbound_reply(sid, twiml, conversation_id=reply.conversation_id)
         message = store.message_by_sid(sid) if inbound.media else None

@@ -14,7 +14,7 @@ import uuid
 
 from flask import Flask
 
-from engine import handoff
+from engine import handoff, insight
 from webhook import get_runtime
 from webhook.db import open_runtime_store
 from webhook.media import fetch_pending
@@ -44,6 +44,8 @@ class Worker:
             done += fetch_pending(store, self.settings, owner=self.owner)
             # Live agents: chats nobody accepted in time go back to the bot, with an apology.
             done += handoff.sweep(store, get_desk(self.app))
+            # Insight: yesterday's counters, written in shards, become one row each.
+            done += insight.compact(store)
             return done
         finally:
             store.close()

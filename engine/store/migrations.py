@@ -364,6 +364,68 @@ def m0008_media_files(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m0009_insight(db: sqlite_utils.Database) -> None:
+    """Insight: what engine/insight.py records with every message."""
+    db.executescript(
+        """
+        -- Insight (engine/insight.py): counters per topic, version, day, metric, node and
+        -- label, added to in the transaction of each message; '' and 0 are the whole bot. A
+        -- counter is split in shards (by conversation) where writers run in parallel, so that
+        -- messages do not queue for one row's lock; the queries add the shards up.
+        CREATE TABLE insight_counts (
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            day TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            node TEXT NOT NULL,
+            label TEXT NOT NULL,
+            shard INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (topic_id, version, day, metric, node, label, shard)
+        ) WITHOUT ROWID;
+        -- The shards of days past, for the worker to fold into one (engine.insight.compact).
+        CREATE INDEX insight_counts_shards ON insight_counts (day) WHERE shard <> 0;
+        -- What users texted that matched no topic: normalized, digit runs masked.
+        CREATE TABLE insight_unanswered (
+            day TEXT NOT NULL,
+            text TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (day, text)
+        ) WITHOUT ROWID;
+        -- The nodes and transitions of one message's turn (the conversation's rev then) in one
+        -- topic version (part: the order of the versions within the turn).
+        CREATE TABLE insight_paths (
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            turn INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            steps TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, turn, part)
+        ) WITHOUT ROWID;
+        -- The topics each conversation started (written when one starts), to search by topic
+        -- (and the conversation's start, so a period is searched without reading conversations).
+        CREATE TABLE insight_topic_conversations (
+            topic_id TEXT NOT NULL,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            started_at TEXT NOT NULL,
+            PRIMARY KEY (topic_id, conversation_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX insight_topic_conversations_conversation
+            ON insight_topic_conversations (conversation_id);
+        CREATE INDEX insight_topic_conversations_started
+            ON insight_topic_conversations (topic_id, started_at);
+        ALTER TABLE conversations ADD COLUMN outcome TEXT;
+        ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+        ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;
+        CREATE INDEX conversations_started ON conversations (started_at);
+        CREATE INDEX conversations_outcome ON conversations (outcome, id);
+        CREATE INDEX conversations_user ON conversations (user_id, id);
+        """
+    )
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

@@ -312,6 +312,63 @@ CREATE INDEX media_files_message ON media_files (message_id);
 """
 
 
+M0009_INSIGHT = """
+-- Insight (engine/insight.py): counters per topic, version, day, metric, node and
+-- label, added to in the transaction of each message; '' and 0 are the whole bot. A
+-- counter is split in shards (by conversation) where writers run in parallel, so that
+-- messages do not queue for one row's lock; the queries add the shards up.
+CREATE TABLE insight_counts (
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    node TEXT NOT NULL,
+    label TEXT NOT NULL,
+    shard INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (topic_id, version, day, metric, node, label, shard)
+);
+-- The shards of days past, for the worker to fold into one (engine.insight.compact).
+CREATE INDEX insight_counts_shards ON insight_counts (day) WHERE shard <> 0;
+-- What users texted that matched no topic: normalized, digit runs masked.
+CREATE TABLE insight_unanswered (
+    day TEXT NOT NULL,
+    text TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, text)
+);
+-- The nodes and transitions of one message's turn (the conversation's rev then) in one
+-- topic version (part: the order of the versions within the turn).
+CREATE TABLE insight_paths (
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    steps TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, turn, part)
+);
+-- The topics each conversation started (written when one starts), to search by topic
+-- (and the conversation's start, so a period is searched without reading conversations).
+CREATE TABLE insight_topic_conversations (
+    topic_id TEXT NOT NULL,
+    conversation_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    started_at TEXT NOT NULL,
+    PRIMARY KEY (topic_id, conversation_id)
+);
+CREATE INDEX insight_topic_conversations_conversation
+    ON insight_topic_conversations (conversation_id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at);
+ALTER TABLE conversations ADD COLUMN outcome TEXT;
+ALTER TABLE conversations ADD COLUMN handoff_reason TEXT;
+ALTER TABLE conversations ADD COLUMN resolution_seconds INTEGER;
+CREATE INDEX conversations_started ON conversations (started_at);
+CREATE INDEX conversations_outcome ON conversations (outcome, id);
+CREATE INDEX conversations_user ON conversations (user_id, id);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -325,6 +382,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0006_lockout_digests", M0006_LOCKOUT_DIGESTS),
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
+    ("m0009_insight", M0009_INSIGHT),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

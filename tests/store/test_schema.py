@@ -130,8 +130,8 @@ class TestMigrations:
         assert sorted(applied, key=len) == [[], [], [], [name for name, _ in MIGRATIONS]]
         store = open_store(url, migrate=False)
         assert store.migrations_current()
-        assert store.conn.execute(
-            "SELECT count(*) FROM parley_migrations").fetchone()[0] == len(MIGRATIONS)
+        applied = store.conn.execute("SELECT count(*) FROM parley_migrations").fetchone()[0]
+        assert applied == len(MIGRATIONS)
         store.close()
         postgres.drop_database("migrated_together")
 

@@ -1,0 +1,280 @@
+"""Insight's recording: what the engine notes about each message, written with it. No HTTP.
+
+Imports engine.sms and engine.store (values and the Store's insight methods); the engine
+(engine/conversation.py) calls it, never the other way round.
+
+What is recorded, in the transaction of the message itself (so figures are exact and survive
+a crash, and nothing is ever recomputed from the messages):
+
+- `insight_counts`: counters per (topic, version, day, metric, node, label), added to by one
+  multi-row upsert per message. Per topic version: `started`, `entered` (node), `took`
+  (node, label = the event), and what happened at a node: `ended`, `timed_out`, `stop`,
+  `menu`, `handoff` (label = reason). For the whole bot (topic '' and version 0):
+  `conversations`, `handed_off` and `resolved` (label = seconds, bucketed) on the day the
+  conversation started, so containment and time to resolution describe the conversations of
+  a period; and events on the day they happened: `handoff` (label = reason), `opt_out`,
+  `timed_out`, `restart`, `unanswered`, `segments` (SMS segments the bot's replies are
+  billed as), `topic` (label = the topic started).
+- `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
+- `insight_paths`: per message and topic version, the nodes entered and transitions taken
+  (and outcomes), so one conversation's path can be drawn on the diagram it ran on.
+- On the conversation row, `outcome` (the strongest so far: handoff > opted_out > completed >
+  timed_out), `handoff_reason` and `resolution_seconds` (start to first completion or
+  hand-off), written only on the message where they change.
+
+Why counters and not one event row per step: at 1,000,000 conversations an event table holds
+tens of millions of rows and a month's figures would aggregate millions of them; the counters
+hold at most a few thousand rows per day whatever the traffic, and every page reads them by
+primary-key prefix (topic, version, day range). The path rows serve only one conversation at
+a time, through an index. A message costs one upsert and at most one path insert; hand-offs,
+completions, opt-outs and timeouts add one read and one update of the conversation's own row.
+Days are UTC dates. Sensitive answers are never recorded: paths hold node ids and events,
+and unanswered texts come from outside topics with digit runs and e-mail addresses masked.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import sms
+from engine.store import ConversationRow, Store, parse_iso, utc_iso
+
+BOT = ("", 0)  # the topic and version of figures about the whole bot
+
+# Hand-off reasons, as the Insight pages group them.
+USER_ASKED, FALLBACK, TOPIC, ERROR = "user_asked", "fallback", "topic", "error"
+REASONS = (USER_ASKED, FALLBACK, TOPIC, ERROR)
+
+# A conversation's outcome only ever moves up this ranking.
+OUTCOMES = ("timed_out", "completed", "opted_out", "handoff")
+
+# Exact seconds below this; above it, buckets 5% wide (label = the bucket's lower bound).
+EXACT_SECONDS = 120
+BUCKET_GROWTH = 1.05
+
+MAX_TEXT = 160
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_DIGITS = re.compile(r"\+?\d(?:[\d\s().\-/]*\d)?")
+
+
+def normalize(text: str) -> str:
+    """An unanswered text as stored and grouped: casefolded, spaces collapsed, e-mail
+    addresses and runs of digits (phone numbers, PINs, order numbers) masked."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = _EMAIL.sub("[email]", text)
+    text = _DIGITS.sub("#", text)
+    text = " ".join(text.split())
+    return text[:MAX_TEXT]
+
+
+def handoff_reason(reason: str) -> str:
+    """The group of a hand-off reason as the engine words it (engine/conversation.py)."""
+    if reason == "user asked for an agent":
+        return USER_ASKED
+    if reason == "the bot did not understand" or reason.startswith("no valid answer at "):
+        return FALLBACK
+    if reason == "engine error":
+        return ERROR
+    return TOPIC
+
+
+def resolution_bucket(seconds: float) -> int:
+    """The histogram label of a time to resolution: exact below EXACT_SECONDS."""
+    seconds = max(0, int(seconds))
+    if seconds < EXACT_SECONDS:
+        return seconds
+    step = math.floor(math.log(seconds / EXACT_SECONDS) / math.log(BUCKET_GROWTH) + 1e-9)
+    return int(EXACT_SECONDS * BUCKET_GROWTH ** step)
+
+
+# Bot replies repeat (prompts, menus): count each text's segments once.
+_segments = functools.lru_cache(maxsize=4096)(sms.segment_count)
+
+
+def day_of(epoch: float) -> str:
+    """The UTC date of `epoch`, as the counters key it."""
+    return _date(int(epoch // 86_400))
+
+
+@functools.lru_cache(maxsize=64)
+def _date(days: int) -> str:
+    return utc_iso(days * 86_400.0)[:10]
+
+
+@dataclass
+class TurnRecord:
+    """What one message's turn did, noted by the engine as it happens (see Recorder)."""
+
+    before: tuple[str | None, int | None, str | None] = (None, None, None)
+    versions: dict[str, int] = field(default_factory=dict)
+    outcomes: list[tuple[str, str, int, str, str]] = field(default_factory=list)
+    bot: Counter = field(default_factory=Counter)  # (metric, label) -> n
+    unanswered_text: str | None = None
+    outcome: tuple[str, str | None] | None = None
+    topics: set[str] = field(default_factory=set)
+
+    def begin(self, state: dict) -> None:
+        """The conversation as the message found it."""
+        if state.get("mode") == "topic":
+            self.before = (state.get("topic"), state.get("version"), state.get("node"))
+            self.versions[state["topic"]] = state["version"]
+
+    def started(self, topic: Any) -> None:
+        self.versions[topic.id] = topic.version
+        self.topics.add(topic.id)
+        self.outcomes.append(("started", topic.id, topic.version, topic.start, ""))
+        self.bot["topic", topic.id] += 1
+
+    def ended(self, topic: Any, node_id: str) -> None:
+        self.outcomes.append(("ended", topic.id, topic.version, node_id, ""))
+        if topic.role == "topic":
+            self.conclude("completed")
+
+    def handed_off(self, turn: Any, reason: str) -> None:
+        group = handoff_reason(reason)
+        self._at_node(turn, "handoff", group)
+        self.bot["handoff", group] += 1
+        self.conclude("handoff", group)
+
+    def restarted(self, turn: Any) -> None:
+        self._at_node(turn, "menu")
+        self.bot["restart", ""] += 1
+
+    def unanswered(self, text: str) -> None:
+        self.unanswered_text = normalize(text) or None
+        if self.unanswered_text:  # a photo alone is not a question left unanswered
+            self.bot["unanswered", ""] += 1
+
+    def _at_node(self, turn: Any, metric: str, label: str = "") -> None:
+        state = turn.state
+        if state.get("mode") != "topic" or not state.get("topic"):
+            return
+        topic_id, node = state["topic"], state.get("node")
+        visited = turn.reply.visited
+        if visited and visited[-1][0] == topic_id:
+            node = visited[-1][1]  # e.g. the flow.handoff node running now
+        if node:
+            self.outcomes.append((metric, topic_id, state["version"], node, label))
+
+    def conclude(self, outcome: str, reason: str | None = None) -> None:
+        """The conversation's outcome after this turn: the strongest noted."""
+        if self.outcome is None or OUTCOMES.index(outcome) >= OUTCOMES.index(self.outcome[0]):
+            self.outcome = (outcome, reason)
+
+
+class Recorder:
+    """Writes what a turn noted (TurnRecord) in the message's transaction."""
+
+    def flush(self, turn: Any) -> None:
+        """Called by the engine once per message, before the conversation is saved."""
+        record: TurnRecord = turn.insight
+        store: Store = turn.store
+        conversation: ConversationRow = turn.conversation
+        reply = turn.reply
+        day = day_of(turn.now)
+        counts: Counter = Counter()
+        if conversation.rev == 0:  # started by this message (every later one saves it)
+            counts[(*BOT, _day(conversation), "conversations", "", "")] += 1
+        if "opted_out" in reply.events:
+            topic_id, version, node = record.before
+            if topic_id and node:
+                record.outcomes.append(("stop", topic_id, version, node, ""))
+            record.bot["opt_out", ""] += 1
+            record.conclude("opted_out")
+        versions = record.versions
+        steps: dict[tuple[str, int], dict] = {}
+
+        def path(topic_id: str, version: int) -> dict:
+            return steps.setdefault((topic_id, version), {"nodes": [], "edges": [],
+                                                          "outcomes": []})
+
+        for topic_id, node in reply.visited:
+            version = versions.get(topic_id, 0)
+            counts[(topic_id, version, day, "entered", node, "")] += 1
+            path(topic_id, version)["nodes"].append(node)
+        for topic_id, node, event in reply.traversed:
+            version = versions.get(topic_id, 0)
+            counts[(topic_id, version, day, "took", node, event)] += 1
+            path(topic_id, version)["edges"].append([node, event])
+        for metric, topic_id, version, node, label in record.outcomes:
+            counts[(topic_id, version, day, metric, node, label)] += 1
+            if metric != "started":
+                path(topic_id, version)["outcomes"].append([metric, node, label])
+        for (metric, label), n in record.bot.items():
+            counts[(*BOT, day, metric, "", label)] += n
+        segments = sum(_segments(message.body) for message in reply.messages)
+        if segments:
+            counts[(*BOT, day, "segments", "", "")] += segments
+        if record.outcome is not None:
+            self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
+        store.add_insight(
+            counts, shard_key=conversation.id,
+            paths=[(conversation.id, conversation.rev, part, topic_id, version, path_steps)
+                   for part, ((topic_id, version), path_steps) in enumerate(steps.items())],
+            topics=[(topic_id, conversation.id, conversation.started_at)
+                    for topic_id in record.topics],
+            unanswered=[(day, record.unanswered_text)] if record.unanswered_text else ())
+
+    def timed_out(self, store: Store, conversation: ConversationRow, now: float) -> None:
+        """`conversation` expired waiting for the user; called before it is closed."""
+        state = conversation.state
+        day = day_of(now)
+        counts: Counter = Counter()
+        if state.get("mode") == "topic" and state.get("topic") and state.get("node"):
+            counts[(state["topic"], state["version"], day, "timed_out", state["node"], "")] += 1
+        counts[(*BOT, day, "timed_out", "", "")] += 1
+        self._conclude(store, conversation, "timed_out", None, now=now, counts=counts)
+        store.add_insight(counts, shard_key=conversation.id)
+
+    @staticmethod
+    def _conclude(store: Store, conversation: ConversationRow, outcome: str,
+                  reason: str | None, *, now: float, counts: Counter) -> None:
+        """Move the conversation's outcome up (never down); count its first hand-off and
+        its first resolution on the day it started."""
+        earlier, resolved = store.conversation_outcome(conversation.id)
+        rank = OUTCOMES.index(earlier) if earlier in OUTCOMES else -1
+        if OUTCOMES.index(outcome) < rank:
+            return
+        if outcome == "handoff" and earlier != "handoff":
+            counts[(*BOT, _day(conversation), "handed_off", "", "")] += 1
+        seconds = None
+        if resolved is None and outcome in ("completed", "handoff"):
+            seconds = max(0, round(now - parse_iso(conversation.started_at)))
+            label = str(resolution_bucket(seconds))
+            counts[(*BOT, _day(conversation), "resolved", "", label)] += 1
+        if outcome != earlier or seconds is not None or reason is not None:
+            store.set_conversation_outcome(conversation.id, outcome=outcome,
+                                           handoff_reason=reason, resolution_seconds=seconds)
+
+
+def count_sent(store: Store, bodies: list[str], *, shard_key: int = 0) -> None:
+    """Count the SMS segments of messages sent other than in an engine reply (the outbox:
+    agents, notifications), in the caller's write transaction."""
+    segments = sum(_segments(body) for body in bodies)
+    if segments:
+        store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments},
+                          shard_key=shard_key)
+
+
+def compact(store: Store, *, days: int = 7) -> int:
+    """Fold the counter shards of days before yesterday into one row each (the worker calls
+    it every round; nothing to do costs one index lookup). Returns the rows folded."""
+    before = day_of(store.clock() - 86_400)  # no message of those days is still running
+    if not store.insight_shards_before(before):
+        return 0  # always so on SQLite, which writes one shard: no write transaction
+    with store.write():
+        return store.fold_insight_shards(before, days=days)
+
+
+def _day(conversation: ConversationRow) -> str:
+    return conversation.started_at[:10]
+
+
+__all__ = ["Recorder", "TurnRecord", "compact", "count_sent", "normalize", "handoff_reason",
+           "resolution_bucket", "day_of", "REASONS", "OUTCOMES", "BOT"]

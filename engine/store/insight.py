@@ -1,0 +1,214 @@
+"""Insight's SQL: the counters, unanswered texts, paths and outcomes of conversations, and the
+queries the Insight pages ask. Imports engine.store.values.
+
+Every query reads the counters by a primary-key prefix (topic, version, day range) or a
+conversation's own rows by an index: none reads the messages table beyond one conversation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engine.store.values import dumps
+
+# (topic_id, version, day, metric, node, label): the key of an insight_counts row.
+CountKey = tuple[str, int, str, str, str, str]
+
+# Rows per multi-row statement: well under SQLite's limit of 32766 parameters.
+_BATCH = 500
+# Shards of a counter where transactions write in parallel (PostgreSQL); SQLite writes one
+# transaction at a time, so one shard serves it best.
+SHARDS = 8
+
+
+def _marks(columns: int, rows: int) -> str:
+    row = f"({', '.join('?' * columns)})"
+    return ", ".join([row] * rows)
+
+
+class InsightSql:
+    """Methods of Store (engine/store/core.py) for engine/insight.py."""
+
+    # ---------------------------------------------------------------- recording
+
+    def add_insight(self, counts: Mapping[CountKey, int], *, shard_key: int = 0,
+                    paths: Iterable[tuple[int, int, int, str, int, list]] = (),
+                    topics: Iterable[tuple[str, int, str]] = (),
+                    unanswered: Iterable[tuple[str, str]] = ()) -> None:
+        """Add to the counters; keep path rows (conversation, turn, part, topic, version,
+        steps), the topics conversations started (topic, conversation, its started_at) and
+        unanswered texts
+        (day, text). One statement per kind that has rows: a message has one or two.
+
+        `shard_key` (the conversation) picks the counters' shard. Rows are written in key
+        order, the same in every transaction, so two of them never wait for each other's
+        rows crosswise (a deadlock on PostgreSQL)."""
+        self._require_write()
+        shard = 0 if self.sequential_writes else shard_key % SHARDS
+        rows = [(*key, shard, n) for key, n in sorted(counts.items()) if n]
+        for first in range(0, len(rows), _BATCH):
+            part = rows[first:first + _BATCH]
+            self.conn.execute(
+                "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard,"
+                f" n) VALUES {_marks(8, len(part))}"
+                " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
+                " DO UPDATE SET n = insight_counts.n + excluded.n",
+                [value for row in part for value in row])
+        paths = [(*path[:5], dumps(path[5])) for path in paths]
+        if paths:
+            # A turn is the conversation's rev, unique per message; never fail a message
+            # over its path.
+            self.conn.execute(
+                "INSERT INTO insight_paths (conversation_id, turn, part, topic_id, version,"
+                f" steps) VALUES {_marks(6, len(paths))} ON CONFLICT DO NOTHING",
+                [value for path in paths for value in path])
+        topics = list(topics)
+        if topics:
+            self.conn.execute(
+                "INSERT INTO insight_topic_conversations (topic_id, conversation_id, started_at)"
+                f" VALUES {_marks(3, len(topics))} ON CONFLICT DO NOTHING",
+                [value for pair in topics for value in pair])
+        for day, text in sorted(unanswered):
+            self.conn.execute(
+                "INSERT INTO insight_unanswered (day, text, n) VALUES (?, ?, 1)"
+                " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + 1",
+                (day, text))
+
+    def insight_shards_before(self, before_day: str) -> bool:
+        """True if counters of a day before `before_day` are still in several shards."""
+        return self.conn.execute(
+            "SELECT 1 FROM insight_counts WHERE shard <> 0 AND day < ? LIMIT 1",
+            (before_day,)).fetchone() is not None
+
+    def fold_insight_shards(self, before_day: str, *, days: int = 1) -> int:
+        """Fold the shards of the counters of up to `days` days before `before_day` into
+        shard 0; returns how many rows were folded. What is summed is exactly what the
+        DELETE removed, so an increment committed meanwhile is never lost."""
+        self._require_write()
+        found = [row[0] for row in self.conn.execute(
+            "SELECT DISTINCT day FROM insight_counts WHERE shard <> 0 AND day < ?"
+            " ORDER BY day LIMIT ?", (before_day, int(days))).fetchall()]
+        folded = 0
+        for day in found:
+            sums: dict[CountKey, int] = {}
+            for topic_id, version, metric, node, label, n in self.conn.execute(
+                    "DELETE FROM insight_counts WHERE day = ? AND shard <> 0"
+                    " RETURNING topic_id, version, metric, node, label, n", (day,)).fetchall():
+                key = (topic_id, version, day, metric, node, label)
+                sums[key] = sums.get(key, 0) + n
+                folded += 1
+            rows = [(*key, 0, n) for key, n in sorted(sums.items())]
+            for first in range(0, len(rows), _BATCH):
+                part = rows[first:first + _BATCH]
+                self.conn.execute(
+                    "INSERT INTO insight_counts (topic_id, version, day, metric, node, label,"
+                    f" shard, n) VALUES {_marks(8, len(part))}"
+                    " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
+                    " DO UPDATE SET n = insight_counts.n + excluded.n",
+                    [value for row in part for value in row])
+        return folded
+
+    def conversation_outcome(self, conversation_id: int) -> tuple[str | None, int | None]:
+        """A conversation's outcome so far and its time to resolution (None: not yet)."""
+        row = self.conn.execute(
+            "SELECT outcome, resolution_seconds FROM conversations WHERE id = ?",
+            (conversation_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_conversation_outcome(self, conversation_id: int, *, outcome: str,
+                                 handoff_reason: str | None,
+                                 resolution_seconds: int | None) -> None:
+        self._require_write()
+        self.conn.execute(
+            "UPDATE conversations SET outcome = ?,"
+            " handoff_reason = COALESCE(?, handoff_reason),"
+            " resolution_seconds = COALESCE(resolution_seconds, ?) WHERE id = ?",
+            (outcome, handoff_reason, resolution_seconds, conversation_id))
+
+    # ---------------------------------------------------------------- figures
+
+    def insight_counts(self, topic_id: str, version: int, first_day: str, last_day: str, *,
+                       metrics: Iterable[str] | None = None,
+                       by_day: bool = False) -> list[tuple]:
+        """Counters of one topic version ('' and 0: the whole bot) from `first_day` to
+        `last_day` (inclusive), summed: rows of ([day,] metric, node, label, n)."""
+        day = "day, " if by_day else ""
+        sql = (f"SELECT {day}metric, node, label, CAST(SUM(n) AS BIGINT) AS n"
+               " FROM insight_counts"
+               " WHERE topic_id = ? AND version = ? AND day >= ? AND day <= ?")
+        params: list[Any] = [topic_id, version, first_day, last_day]
+        if metrics is not None:
+            metrics = list(metrics)
+            sql += f" AND metric IN ({', '.join('?' for _ in metrics)})"
+            params += metrics
+        sql += f" GROUP BY {day}metric, node, label"
+        return self.conn.execute(sql, params).fetchall()
+
+    def insight_unanswered(self, first_day: str, last_day: str, *,
+                           limit: int = 100) -> list[dict]:
+        """Unanswered texts from `first_day` to `last_day`, most frequent first."""
+        rows = self.conn.execute(
+            "SELECT text, CAST(SUM(n) AS BIGINT) AS n FROM insight_unanswered"
+            " WHERE day >= ? AND day <= ?"
+            " GROUP BY text ORDER BY SUM(n) DESC, text LIMIT ?",
+            (first_day, last_day, int(limit))).fetchall()
+        return [dict(row) for row in rows]
+
+    # ---------------------------------------------------------------- conversations
+
+    def search_conversations(self, *, conversation_id: int | None = None,
+                             phone: str | None = None, user_id: int | None = None,
+                             topic_id: str | None = None, since: str | None = None,
+                             until: str | None = None, outcome: str | None = None,
+                             before_id: int | None = None, limit: int = 50) -> list[dict]:
+        """Conversations matching every filter given, newest first, `limit` of them with ids
+        below `before_id` (the page cursor). `since`/`until` bound started_at (ISO text);
+        `outcome` "open" means none yet."""
+        # With a topic, its own table leads: its key lists the topic's conversations newest
+        # first, with their start, so a rare topic or an old period reads no conversations.
+        lead = "t" if topic_id is not None else "c"
+        clauses, params = [], []
+        if topic_id is not None:
+            clauses.append("t.topic_id = ?")
+            params.append(topic_id)
+        for column, value in (("id", conversation_id), ("phone", phone),
+                              ("user_id", user_id)):
+            if value is not None:
+                clauses.append(f"c.{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append(f"{lead}.started_at >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append(f"{lead}.started_at < ?")
+            params.append(until)
+        if outcome == "open":
+            clauses.append("c.outcome IS NULL")
+        elif outcome is not None:
+            clauses.append("c.outcome = ?")
+            params.append(outcome)
+        if before_id is not None:
+            clauses.append(f"{'t.conversation_id' if topic_id is not None else 'c.id'} < ?")
+            params.append(before_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        source = "conversations c"
+        order = "c.id"
+        if topic_id is not None:
+            source = ("insight_topic_conversations t"
+                      " JOIN conversations c ON c.id = t.conversation_id")
+            order = "t.conversation_id"
+        rows = self.conn.execute(
+            "SELECT c.id, c.phone, c.user_id, u.user_name, c.mode, c.topic_id, c.started_at,"
+            " c.updated_at, c.closed_at, c.outcome, c.handoff_reason, c.resolution_seconds"
+            f" FROM {source} LEFT JOIN users u ON u.id = c.user_id"
+            f"{where} ORDER BY {order} DESC LIMIT ?", (*params, int(limit))).fetchall()
+        return [dict(row) for row in rows]
+
+    def conversation_paths(self, conversation_id: int) -> list[dict]:
+        """The path rows of one conversation, in the order they were recorded."""
+        rows = self.conn.execute(
+            "SELECT turn, topic_id, version, steps FROM insight_paths"
+            " WHERE conversation_id = ? ORDER BY turn, part", (conversation_id,)).fetchall()
+        return [dict(row) | {"steps": json.loads(row["steps"])} for row in rows]
