@@ -76,9 +76,11 @@ class TestMigrate:
         older_version(database)
         check = parley("migrate", "--check", "--database", database)
         assert check.exit_code == 1
-        assert check.output.endswith("1 migration(s) pending: m0008_media_files\n")
+        assert check.output.endswith(
+            "2 migration(s) pending: m0008_media_files, m0009_insight\n")
         applied = parley("migrate", "--database", database)
-        assert applied.output == f"{database}: applied m0008_media_files\n"
+        assert applied.output == (f"{database}: applied m0008_media_files\n"
+                                  f"{database}: applied m0009_insight\n")
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):
