@@ -4,7 +4,8 @@ Debian's server binaries (package `postgresql`, installed by scripts/setup) run 
 temporary folder, on a free loopback port, with trust authentication for the one role `parley`.
 PostgreSQL refuses to run as root, so when the tests run as root the server runs as the
 `postgres` system user the Debian package made. Durability is off (`fsync=off`): the tests kill
-Parley's processes, never this server, and a crash of the server loses only test data.
+Parley's processes, never this server, and a crash of the server loses only test data. The
+benchmarks ask for `durable=True`: one fsync per COMMIT, as a production server pays.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def server_binaries() -> Path:
 class PostgresServer:
     """One cluster: `start()`, `url(database)`, `create_database(name)`, `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = server_binaries()
         self.port = free_port()
         self.folder: Path | None = None
@@ -52,9 +54,10 @@ class PostgresServer:
         data = self.folder / "data"
         self._run(str(self.bin / "initdb"), "-D", str(data), "-U", ROLE, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+        durability = "" if self.durable else \
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
         settings = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                    "-c max_connections=300")
+                    f"{durability}-c max_connections=300")
         self._run(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "log"),
                   "-o", settings, "-w", "-t", "60", "start")
         self.create_database(ROLE)
