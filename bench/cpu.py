@@ -49,3 +49,11 @@ def tree_seconds(pid: int) -> float:
         total += sum(int(v) for v in fields[11:15])
         pending += _children(current)
     return total / _TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return (total - idle) / _TICK, total / _TICK

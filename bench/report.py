@@ -178,7 +178,8 @@ def _senders_rows(senders: SendersResults) -> list[tuple[str, str, str, str, str
                     f"{top.cpu_ms_per_message('PostgreSQL'):.1f} ms",
                     f"Prism alone {senders.prism_alone:,.0f} msg/s; Twilio per number: long "
                     f"code {LONG_CODE_MPS:g}/s, toll-free {TOLL_FREE_MPS:g}/s",
-                    f"{top.busy_cores:.1f} of {senders.cores} cores busy",
+                    f"{top.busy_cores:.1f} of {senders.cores} cores busy "
+                    f"(the machine: {top.machine_busy:.0%})",
                     f"limit: {senders_limit(senders)}"))
     return out
 
@@ -191,6 +192,9 @@ def senders_limit(senders: SendersResults) -> str:
     largest = max(shares, key=shares.get)
     if top.busy_cores >= 0.8 * senders.cores:
         limit = f"this machine's {senders.cores} cores, {largest} the largest share"
+    elif top.machine_busy >= 0.9:
+        limit = (f"this machine's {senders.cores} cores, shared with other work "
+                 f"({top.machine_busy:.0%} busy); of ours, {largest} the largest share")
     elif senders.prism_alone and top.rate >= 0.8 * senders.prism_alone:
         limit = "Prism"
     else:

@@ -87,6 +87,7 @@ class Drain:
     seconds: float
     cpu: dict[str, float]  # "Prism", "senders", "PostgreSQL" -> CPU seconds
     sent: int
+    machine_busy: float = 0.0  # share of the machine's CPU busy (with anything) meanwhile
 
     @property
     def rate(self) -> float:
@@ -105,7 +106,7 @@ class Drain:
 class SendersResults:
     messages: int
     drains: list[Drain] = field(default_factory=list)
-    prism_alone: float = 0.0  # messages/s Prism answered to the twilio client, no database
+    prism_alone_rates: list[float] = field(default_factory=list)  # one per round
     cores: int = 1
 
     def best(self, senders: int) -> Drain | None:
@@ -115,6 +116,11 @@ class SendersResults:
     @property
     def failed(self) -> int:
         return sum(d.messages - d.sent for d in self.drains)
+
+    @property
+    def prism_alone(self) -> float:
+        """Messages/s Prism answered to the twilio client with no database (the best round)."""
+        return max(self.prism_alone_rates, default=0.0)
 
 
 class _Senders:
@@ -155,18 +161,13 @@ class _Senders:
             stop_group(proc, grace=15)
 
 
-def prism_alone(prism_url: str, *, messages: int, clients: int) -> float:
-    """Messages/s Prism answers to `clients` twilio clients at once: the mock's own ceiling
-    on this machine, with no database and no Parley in the way."""
-    from concurrent.futures import ProcessPoolExecutor
-
+def prism_alone(pool, prism_url: str, *, messages: int, clients: int) -> float:
+    """Messages/s Prism answers to `clients` twilio clients at once (processes of `pool`):
+    the mock's own ceiling on this machine, with no database and no Parley in the way."""
     per_client = max(1, messages // clients)
-    with ProcessPoolExecutor(clients) as pool:
-        # The pool's processes are started (and import twilio) before the clock starts.
-        list(pool.map(_send_with_twilio, [(prism_url, 1)] * clients))
-        started = time.perf_counter()
-        list(pool.map(_send_with_twilio, [(prism_url, per_client)] * clients))
-        return per_client * clients / (time.perf_counter() - started)
+    started = time.perf_counter()
+    list(pool.map(_send_with_twilio, [(prism_url, per_client)] * clients))
+    return per_client * clients / (time.perf_counter() - started)
 
 
 def _send_with_twilio(job: tuple[str, int]) -> int:
@@ -192,8 +193,9 @@ def run_senders(folder: Path, *, messages: int, rounds: int,
     """On PostgreSQL: queue `messages` to distinct phones, start `parley worker` processes,
     time them until all are sent; 1, 2, 4 senders in interleaved rounds."""
     import os
+    from concurrent.futures import ProcessPoolExecutor
 
-    from bench.cpu import tree_seconds
+    from bench.cpu import machine_busy, tree_seconds
     from devtools.postgres import PostgresServer
     from devtools.prism import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, PrismServer
     from engine import sealing
@@ -208,8 +210,11 @@ def run_senders(folder: Path, *, messages: int, rounds: int,
     os.environ[sealing.ENV] = key
     prism = PrismServer(log_path=folder / "prism.log")
     postgres = PostgresServer(durable=True)
+    clients = ProcessPoolExecutor(max(counts))
     try:
         prism.start()
+        # The clients of "Prism alone" start (and import twilio) before any clock starts.
+        list(clients.map(_send_with_twilio, [(prism.base_url, 1)] * max(counts)))
         postgres.start()
         url = postgres.create_database("senders")
         store = open_store(url)
@@ -234,6 +239,7 @@ def run_senders(folder: Path, *, messages: int, rounds: int,
                         time.sleep(2 * POLL_SECONDS)  # each has found the outbox empty
                         before = {name: read() for name, read in programs.items()}
                         before["senders"] = senders.cpu_seconds()
+                        machine = machine_busy()
                         with store.write():
                             for n in range(messages):
                                 enqueue(store, to=f"+1666{batch:03d}{n:04d}",
@@ -250,16 +256,20 @@ def run_senders(folder: Path, *, messages: int, rounds: int,
                         seconds = time.perf_counter() - started
                         cpu = {name: read() - before[name] for name, read in programs.items()}
                         cpu["senders"] = senders.cpu_seconds() - before["senders"]
+                        busy, total = (a - b for a, b in zip(machine_busy(), machine,
+                                                             strict=True))
                     finally:
                         senders.stop()
-                    results.drains.append(Drain(count, messages, seconds, cpu, sent))
+                    results.drains.append(Drain(count, messages, seconds, cpu, sent,
+                                                busy / total if total else 0.0))
                     forget_sent(store)
                     batch += 1
+                results.prism_alone_rates.append(prism_alone(
+                    clients, prism.base_url, messages=messages, clients=max(counts)))
         finally:
             store.close()
-        results.prism_alone = prism_alone(prism.base_url, messages=messages,
-                                          clients=max(counts))
     finally:
+        clients.shutdown()
         postgres.stop()
         prism.stop()
         if saved is None:
