@@ -51,6 +51,11 @@ class PostgresRun:
         return [self.one, *(self.history[level] for level in sorted(self.history)),
                 *([self.nodes] if self.nodes is not None else [])]
 
+    @property
+    def postmaster(self) -> int:
+        """The server's main process (its backends are its children)."""
+        return int((self.server.folder / "data" / "postmaster.pid").read_text().split()[0])
+
     def snapshot_reads(self, *, before: bool) -> None:
         """What the history databases' big tables were read by, before or after the load."""
         from engine.store import open_store
@@ -88,6 +93,8 @@ def start(folder: Path, *, history: list[int], serving: Serving, source: Path = 
     except BaseException:
         run.stop()
         raise
+    for target in run.targets:
+        target.database_pid = run.postmaster
     return run
 
 

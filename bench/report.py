@@ -136,7 +136,23 @@ def _postgres_rows(web) -> list[tuple[str, str, str, str, str]]:
                     f"SQLite {_percentiles(lite.best_paced)} ms",
                     f"p99 {one.best_paced.percentile(0.99) / lite.best_paced.percentile(0.99):.2f}",
                     "-"))
+    def cpu(target) -> tuple[str, float]:
+        parts = [(part, target.cpu_ms(part)) for part in ("Parley", "PostgreSQL")
+                 if part == "Parley" or target.database_pid is not None]
+        return " + ".join(f"{part} {ms:.2f}" for part, ms in parts) + " ms", \
+            sum(ms for _, ms in parts)
+
+    if lite.cpu and one.cpu:
+        (mine, total), (theirs, reference) = cpu(one), cpu(lite)
+        out.append(("Server CPU per request at saturation, PostgreSQL one node", mine,
+                    f"SQLite: {theirs}", f"{total / reference if reference else 0:.2f}",
+                    "-"))
     nodes = pg.nodes
+    if nodes is not None and nodes.cpu and one.cpu:
+        (mine, total), (theirs, reference) = cpu(nodes), cpu(one)
+        out.append((f"Server CPU per request at saturation, PostgreSQL {1 + len(nodes.nodes)}"
+                    " nodes", mine, f"one node: {theirs}",
+                    f"{total / reference if reference else 0:.2f}", "-"))
     if nodes is not None:
         ratio = nodes.best_rate / one.best_rate if one.best_rate else 0.0
         count = 1 + len(nodes.nodes)
@@ -151,6 +167,13 @@ def _postgres_rows(web) -> list[tuple[str, str, str, str, str]]:
                     "req/s", f"{ratio:.2f}",
                     f">= {POSTGRES_HISTORY_GOAL:.2f}: "
                     f"{_verdict(ratio >= POSTGRES_HISTORY_GOAL)}"))
+        if target.cpu and one.cpu:
+            (mine, total), (theirs, reference) = cpu(target), cpu(one)
+            ratio = reference / total if total else 0.0
+            out.append((f"Server CPU per request on PostgreSQL, {level:,} conversations "
+                        "stored", mine, f"empty database: {theirs}", f"{ratio:.2f}",
+                        f">= {POSTGRES_HISTORY_GOAL:.2f} (empty / stored): "
+                        f"{_verdict(ratio >= POSTGRES_HISTORY_GOAL)}"))
         rows, index = pg.sequential_rows(level)
         out.append((f"Rows of conversations, messages, claims read by sequential scans in "
                     f"that load ({level:,} stored)", f"{rows:,}", f"{index:,} index scans",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import loadgen, postgres_load
+from bench.cpu import tree_seconds
 from bench.floor import reply_chars_for
 from bench.postgres_load import PostgresRun
 from bench.servers import ROOT, Gunicorn, Serving, clean_environment
@@ -48,6 +49,10 @@ class Target:
     estimate: float = 0.0  # requests/s of the warm-up, to size each round's phones
     saturation: list[loadgen.Result] = field(default_factory=list)
     paced: list[loadgen.Result] = field(default_factory=list)
+    # Per saturation round: CPU seconds per answered request, by program ("Parley": every
+    # node's gunicorn, "PostgreSQL": its server, when the target uses one).
+    cpu: list[dict[str, float]] = field(default_factory=list)
+    database_pid: int | None = None  # PostgreSQL's postmaster, for its CPU time
 
     @property
     def urls(self) -> list[str]:
@@ -62,6 +67,13 @@ class Target:
     def best_paced(self) -> loadgen.Result | None:
         """The paced round with the lowest p99 (the least disturbed one)."""
         return min(self.paced, key=lambda r: r.percentile(0.99), default=None)
+
+    def cpu_ms(self, part: str) -> float:
+        """CPU milliseconds per answered request of `part`, in the fastest round."""
+        if not self.cpu or not self.saturation:
+            return 0.0
+        best = max(range(len(self.saturation)), key=lambda i: self.saturation[i].rate)
+        return self.cpu[best].get(part, 0.0) * 1e3
 
     @property
     def errors(self) -> int:
@@ -164,12 +176,25 @@ def floor_server(name: str, folder: Path, *, serving: Serving,
 # -------------------------------------------------------------------- rounds
 
 
-def saturation_round(target: Target, phones: Phones, *, seconds: float) -> loadgen.Result:
+def saturation_round(target: Target, phones: Phones, *, seconds: float,
+                     record: bool = True) -> loadgen.Result:
     """Requests/s with CONCURRENCY requests in flight, from phones that each walk the script
-    about once (so the round holds the whole mix)."""
+    about once (so the round holds the whole mix). `record`: keep the round (and the CPU
+    it cost) among the target's."""
     count = max(MIN_PHONES, math.ceil(target.estimate * seconds / SCRIPT_LENGTH))
     queues = phones.requests(target, phones=count, per_phone=3 * SCRIPT_LENGTH)
-    return loadgen.saturate_spread(target.urls, queues, workers=CONCURRENCY, seconds=seconds)
+    programs = {"Parley": [n.proc.pid for n in (target.server, *target.nodes) if n.proc]}
+    if target.database_pid is not None:
+        programs["PostgreSQL"] = [target.database_pid]
+    before = {name: sum(tree_seconds(pid) for pid in pids) for name, pids in programs.items()}
+    result = loadgen.saturate_spread(target.urls, queues, workers=CONCURRENCY,
+                                     seconds=seconds)
+    if record:
+        target.saturation.append(result)
+        target.cpu.append({
+            name: (sum(tree_seconds(pid) for pid in pids) - before[name]) / max(result.ok, 1)
+            for name, pids in programs.items()})
+    return result
 
 
 def paced_round(target: Target, phones: Phones, *, rate: float,
@@ -250,7 +275,7 @@ def run(folder: Path, *, history: list[int], serving: Serving, floor_servings: l
             target.estimate = warm_up(target, phones, seconds=warm)
         parley = targets[0]
         # The floor answers TwiML as long as Parley's average answer (measured just now).
-        probe = saturation_round(parley, phones, seconds=warm)
+        probe = saturation_round(parley, phones, seconds=warm, record=False)
         chars = reply_chars_for(probe.mean_reply_bytes)
         floors: list[Target] = []
         for index, floor_serving in enumerate(dict.fromkeys(floor_servings)):
@@ -268,7 +293,7 @@ def run(folder: Path, *, history: list[int], serving: Serving, floor_servings: l
             say(f"saturation round {round_ + 1}/{rounds}: "
                 + ", ".join(t.key for t in order))
             for target in order:
-                target.saturation.append(saturation_round(target, phones, seconds=seconds))
+                saturation_round(target, phones, seconds=seconds)
         if pg is not None:
             pg.snapshot_reads(before=False)
         floor = max(floors, key=lambda t: t.best_rate)

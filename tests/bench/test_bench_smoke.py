@@ -33,6 +33,9 @@ ROWS = (
     "Latency p50 / p95 / p99 at 50% of saturation, PostgreSQL",
     f"Webhook throughput on PostgreSQL, 2 nodes on {os.cpu_count()} cores",
     "Webhook throughput on PostgreSQL, 300 conversations stored",
+    "Server CPU per request at saturation, PostgreSQL one node",
+    "Server CPU per request at saturation, PostgreSQL 2 nodes",
+    "Server CPU per request on PostgreSQL, 300 conversations stored",
     "Rows of conversations, messages, claims read by sequential scans in that load "
     "(300 stored)",
     "Outbox on PostgreSQL drained by 1 sender (`parley worker`) to Prism",
