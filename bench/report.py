@@ -95,6 +95,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                         f"{target.best_rate:,.0f} req/s", f"empty database {empty:,.0f} req/s",
                         f"{ratio:.2f}",
                         f">= {1 / FLAT_GOAL:.2f}: {_verdict(ratio >= 1 / FLAT_GOAL)}"))
+    if web is not None and web.postgres is not None:
+        out += _postgres_rows(web)
     if results.sender is not None:
         best = results.sender.best
         out.append(("Sender (one worker) through twilio to Prism", f"{best:,.0f} msg/s",
@@ -110,8 +112,6 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     "-", "-", "-"))
         out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
                     "-", "-", "-"))
-    if web is not None and web.postgres is not None:
-        out += _postgres_rows(web)
     if web is not None and web.parley_rss_kib:
         ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
         out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
