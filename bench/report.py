@@ -212,18 +212,17 @@ def senders_limit(senders: SendersResults) -> str:
     counts = sorted({d.senders for d in senders.drains})
     top = senders.best(counts[-1])
     shares = {part: top.cpu_ms_per_message(part) for part in ("Prism", "senders", "PostgreSQL")}
-    largest = max(shares, key=shares.get)
-    if top.busy_cores >= 0.8 * senders.cores:
-        limit = f"this machine's {senders.cores} cores, {largest} the largest share"
-    elif top.machine_busy >= 0.9:
-        limit = (f"this machine's {senders.cores} cores, shared with other work "
-                 f"({top.machine_busy:.0%} busy); of ours, {largest} the largest share")
+    total = sum(shares.values()) or 1.0
+    split = ", ".join(f"{part} {ms / total:.0%}" for part, ms in shares.items())
+    if top.busy_cores >= 0.8 * senders.cores or top.machine_busy >= 0.9:
+        limit = f"this machine's {senders.cores} cores ({split} of our CPU)"
     elif senders.prism_alone and top.rate >= 0.8 * senders.prism_alone:
         limit = "Prism"
     else:
-        limit = "round trips to Prism (cores idle)"
-    database = "not" if largest != "PostgreSQL" else "**is**"
-    return f"{limit}; the database {database} the limit; with Twilio, one number's rate"
+        limit = f"round trips to Prism, cores idle ({split} of our CPU)"
+    database = 1e3 / shares["PostgreSQL"] if shares["PostgreSQL"] else 0.0
+    return (f"{limit}; PostgreSQL's share would sustain {database:,.0f} msg/s per core; "
+            f"with Twilio, one number's {LONG_CODE_MPS:g} to {TOLL_FREE_MPS:g} msg/s")
 
 
 def table(results: Results) -> str:
