@@ -1,7 +1,7 @@
 """`python -m bench`: every benchmark in one run, printed as one markdown table and a plot.
 
 Imports the rest of bench/. What it measures, and what limits each figure: bench/README.md.
-The full run takes about half an hour on 2 cores (much of it building databases of 1,000,000
+The full run takes 15 to 20 minutes on 2 cores (much of it building databases of 1,000,000
 stored conversations, on SQLite and on PostgreSQL); `--quick` stops at 100,000 and runs
 shorter rounds. `--no-postgres` leaves PostgreSQL out.
 """
