@@ -151,15 +151,18 @@ class _Connection:
         self.reader = self.writer = None
 
 
-async def _saturate(base_url: str, queues: dict[str, deque[Prepared]], *, workers: int,
-                    seconds: float) -> Result:
-    parts = urlsplit(base_url)
+async def _saturate(base_urls: list[str], queues: dict[str, deque[Prepared]], *,
+                    workers: int, seconds: float) -> Result:
+    # Client worker i keeps its connection to node i (mod the nodes): the load is spread
+    # evenly, and a phone's next message may reach any node, as behind a load balancer.
+    nodes = [urlsplit(url) for url in base_urls]
     idle: deque[str] = deque(p for p, q in queues.items() if q)
     latencies: list[float] = []
     counts = {"sent": 0, "ok": 0, "errors": 0, "bytes": 0}
     deadline = time.perf_counter() + seconds
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
+        parts = nodes[index % len(nodes)]
         connection = _Connection(parts.hostname, parts.port or 80)
         while time.perf_counter() < deadline and idle:
             phone = idle.popleft()
@@ -178,7 +181,7 @@ async def _saturate(base_url: str, queues: dict[str, deque[Prepared]], *, worker
         connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    await asyncio.gather(*(worker(index) for index in range(workers)))
     return Result(counts["sent"], counts["ok"], counts["errors"],
                   time.perf_counter() - started, latencies, counts["bytes"])
 
@@ -242,7 +245,16 @@ def run_coroutine(coroutine):
 
 
 def saturate(base_url: str, queues, *, workers: int = 32, seconds: float = 10.0) -> Result:
-    return run_coroutine(_saturate(base_url, queues, workers=workers, seconds=seconds))
+    return run_coroutine(_saturate([base_url], queues, workers=workers, seconds=seconds))
+
+
+def saturate_spread(base_urls: list[str], queues, *, workers: int = 32,
+                    seconds: float = 10.0) -> Result:
+    """`saturate` over several nodes of one instance, as a load balancer would spread it:
+    the `workers` in flight are shared evenly between `base_urls`. Sign the requests for
+    the URL the nodes are told is public (PARLEY_PUBLIC_URL), the same on every node."""
+    return run_coroutine(_saturate(list(base_urls), queues, workers=workers,
+                                   seconds=seconds))
 
 
 def paced(base_url: str, queues, *, rate: float, seconds: float = 10.0,

@@ -9,6 +9,7 @@ network: what it shows is the handler itself, SQLite included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import re
@@ -41,38 +42,63 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3200)
     parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"))
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--postgres", action="store_true",
+                        help="on a throwaway PostgreSQL server instead of a SQLite file")
     args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="parley-profile-"))
+        if args.postgres:
+            from devtools.postgres import PostgresServer
+            from engine import sealing
+
+            server = stack.enter_context(_started(PostgresServer(durable=True)))
+            database, key = server.create_database("profile"), sealing.new_key()
+            parley_database(database, log=Path(folder) / "setup.log", env={sealing.ENV: key})
+        else:
+            database = Path(folder) / "parley.sqlite"
+            parley_database(database, log=Path(folder) / "setup.log")
+            key = local_key(database.parent)
+        profile(args, database, key, Path(folder))
+
+
+@contextlib.contextmanager
+def _started(server):
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def profile(args: argparse.Namespace, database: Path | str, key: str, folder: Path) -> None:
+    """Play the requests through the runtime on `database`; print the profile."""
     from webhook import create_app
 
-    with tempfile.TemporaryDirectory(prefix="parley-profile-") as folder:
-        database = Path(folder) / "parley.sqlite"
-        parley_database(database, log=Path(folder) / "setup.log")
-        app = create_app({
-            "DATABASE": str(database), "INSTANCE_PATH": str(Path(folder) / "instance"),
-            "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
-            "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
-            "DATA_KEY": local_key(database.parent),
-        })
-        client = app.test_client()
-        warm = signed_requests(phones=20, first_phone=9_000_000, run=1)
-        timed = signed_requests(phones=max(1, args.requests // SCRIPT_LENGTH))
+    app = create_app({
+        "DATABASE": str(database), "INSTANCE_PATH": str(folder / "instance"),
+        "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
+        "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
+        "DATA_KEY": key,
+    })
+    client = app.test_client()
+    warm = signed_requests(phones=20, first_phone=9_000_000, run=1)
+    timed = signed_requests(phones=max(1, args.requests // SCRIPT_LENGTH))
 
-        def play(items: list[tuple[bytes, str]]) -> None:
-            for body, signature in items:
-                response = client.post("/twilio/sms", data=body,
-                                       content_type="application/x-www-form-urlencoded",
-                                       headers={"X-Twilio-Signature": signature})
-                if response.status_code != 200:
-                    raise RuntimeError(f"the webhook answered {response.status_code}")
+    def play(items: list[tuple[bytes, str]]) -> None:
+        for body, signature in items:
+            response = client.post("/twilio/sms", data=body,
+                                   content_type="application/x-www-form-urlencoded",
+                                   headers={"X-Twilio-Signature": signature})
+            if response.status_code != 200:
+                raise RuntimeError(f"the webhook answered {response.status_code}")
 
-        play(warm)
-        started = time.perf_counter()
-        play(timed[: len(timed) // 2])
-        plain = (time.perf_counter() - started) / (len(timed) // 2)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        play(timed[len(timed) // 2:])
-        profiler.disable()
+    play(warm)
+    started = time.perf_counter()
+    play(timed[: len(timed) // 2])
+    plain = (time.perf_counter() - started) / (len(timed) // 2)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    play(timed[len(timed) // 2:])
+    profiler.disable()
     print(f"{plain * 1e3:.2f} ms per request without the profiler "
           f"({len(timed) // 2} requests)\n")
     pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.limit)

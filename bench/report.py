@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.designer import DesignerResults
-from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults
+from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults, SendersResults
 from bench.servers import runtime_serving
 from bench.webhook_load import WebhookResults
 
 THROUGHPUT_GOAL = 0.80  # Parley at 80% or more of the floor
 FLAT_GOAL = 1.25  # "flat": within 1.25x
+POSTGRES_HISTORY_GOAL = 0.90  # PostgreSQL with a million conversations: 0.9x empty or more
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Results:
     engine: dict[int, list[float]] | None = None  # topic nodes -> seconds per message
     engine_conversations: int = 0
     sender: SenderResults | None = None
+    senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
@@ -93,6 +95,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                         f"{target.best_rate:,.0f} req/s", f"empty database {empty:,.0f} req/s",
                         f"{ratio:.2f}",
                         f">= {1 / FLAT_GOAL:.2f}: {_verdict(ratio >= 1 / FLAT_GOAL)}"))
+    if web is not None and web.postgres is not None:
+        out += _postgres_rows(web)
     if results.sender is not None:
         best = results.sender.best
         out.append(("Sender (one worker) through twilio to Prism", f"{best:,.0f} msg/s",
@@ -100,6 +104,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     f"{TOLL_FREE_MPS:g}/s",
                     f"{best / LONG_CODE_MPS:,.0f}x / {best / TOLL_FREE_MPS:,.0f}x",
                     f"above {TOLL_FREE_MPS:g}/s: {_verdict(best > TOLL_FREE_MPS)}"))
+    if results.senders is not None:
+        out += _senders_rows(results.senders)
     if results.designer is not None:
         d = results.designer
         out.append((f"Designer: validate a {d.nodes}-node topic", _ms(d.validate_seconds),
@@ -115,6 +121,108 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             out.append((f"Peak RSS, {biggest:,} conversations stored",
                         _mib(web.history_rss_kib.get(biggest, [])), "-", "-", "-"))
     return out
+
+
+def _postgres_rows(web) -> list[tuple[str, str, str, str, str]]:
+    """Parley on PostgreSQL beside Parley on SQLite, measured in the same rounds."""
+    pg, lite = web.postgres, web.parley
+    one = pg.one
+    out = [("Webhook throughput on PostgreSQL, one node", f"{one.best_rate:,.0f} req/s",
+            f"SQLite {lite.best_rate:,.0f} req/s",
+            f"{one.best_rate / lite.best_rate if lite.best_rate else 0:.2f}", "-")]
+    if one.best_paced is not None and lite.best_paced is not None:
+        out.append(("Latency p50 / p95 / p99 at 50% of saturation, PostgreSQL",
+                    f"{_percentiles(one.best_paced)} ms",
+                    f"SQLite {_percentiles(lite.best_paced)} ms",
+                    f"p99 {one.best_paced.percentile(0.99) / lite.best_paced.percentile(0.99):.2f}",
+                    "-"))
+    def cpu(target) -> tuple[str, float]:
+        parts = [(part, target.cpu_ms(part)) for part in ("Parley", "PostgreSQL")
+                 if part == "Parley" or target.database_pid is not None]
+        return " + ".join(f"{part} {ms:.2f}" for part, ms in parts) + " ms", \
+            sum(ms for _, ms in parts)
+
+    if lite.cpu and one.cpu:
+        (mine, total), (theirs, reference) = cpu(one), cpu(lite)
+        out.append(("Server CPU per request at saturation, PostgreSQL one node", mine,
+                    f"SQLite: {theirs}", f"{total / reference if reference else 0:.2f}",
+                    "-"))
+    nodes = pg.nodes
+    if nodes is not None and nodes.cpu and one.cpu:
+        (mine, total), (theirs, reference) = cpu(nodes), cpu(one)
+        out.append((f"Server CPU per request at saturation, PostgreSQL {1 + len(nodes.nodes)}"
+                    " nodes", mine, f"one node: {theirs}",
+                    f"{total / reference if reference else 0:.2f}", "-"))
+    if nodes is not None:
+        ratio = nodes.best_rate / one.best_rate if one.best_rate else 0.0
+        count = 1 + len(nodes.nodes)
+        out.append((f"Webhook throughput on PostgreSQL, {count} nodes on {pg.cores} cores",
+                    f"{nodes.best_rate:,.0f} req/s", f"one node {one.best_rate:,.0f} req/s",
+                    f"{ratio:.2f}",
+                    f"none: the {count} nodes share the same {pg.cores} cores"))
+    for level, target in sorted(pg.history.items()):
+        ratio = target.best_rate / one.best_rate if one.best_rate else 0.0
+        out.append((f"Webhook throughput on PostgreSQL, {level:,} conversations stored",
+                    f"{target.best_rate:,.0f} req/s", f"empty database {one.best_rate:,.0f} "
+                    "req/s", f"{ratio:.2f}",
+                    f">= {POSTGRES_HISTORY_GOAL:.2f}: "
+                    f"{_verdict(ratio >= POSTGRES_HISTORY_GOAL)}"))
+        if target.cpu and one.cpu:
+            (mine, total), (theirs, reference) = cpu(target), cpu(one)
+            ratio = reference / total if total else 0.0
+            out.append((f"Server CPU per request on PostgreSQL, {level:,} conversations "
+                        "stored", mine, f"empty database: {theirs}", f"{ratio:.2f}",
+                        f">= {POSTGRES_HISTORY_GOAL:.2f} (empty / stored): "
+                        f"{_verdict(ratio >= POSTGRES_HISTORY_GOAL)}"))
+        rows, index = pg.sequential_rows(level)
+        out.append((f"Rows of conversations, messages, claims read by sequential scans in "
+                    f"that load ({level:,} stored)", f"{rows:,}", f"{index:,} index scans",
+                    "-", f"0: {_verdict(rows == 0)}"))
+    return out
+
+
+def _senders_rows(senders: SendersResults) -> list[tuple[str, str, str, str, str]]:
+    """The outbox drained by 1, 2, 4 senders, and what limits them."""
+    out: list[tuple[str, str, str, str, str]] = []
+    first = None
+    counts = sorted({d.senders for d in senders.drains})
+    for count in counts:
+        best = senders.best(count)
+        first = first or best
+        out.append((f"Outbox on PostgreSQL drained by {count} sender{'s' if count > 1 else ''}"
+                    " (`parley worker`) to Prism", f"{best.rate:,.0f} msg/s",
+                    f"1 sender {first.rate:,.0f} msg/s" if count != first.senders else "-",
+                    f"{best.rate / first.rate if first.rate else 0:.2f}x", "-"))
+    if counts:
+        top = senders.best(counts[-1])
+        out.append((f"What limits {counts[-1]} senders (CPU per message)",
+                    f"Prism {top.cpu_ms_per_message('Prism'):.1f} ms, senders "
+                    f"{top.cpu_ms_per_message('senders'):.1f} ms, PostgreSQL "
+                    f"{top.cpu_ms_per_message('PostgreSQL'):.1f} ms",
+                    f"Prism alone {senders.prism_alone:,.0f} msg/s; Twilio per number: long "
+                    f"code {LONG_CODE_MPS:g}/s, toll-free {TOLL_FREE_MPS:g}/s",
+                    f"{top.busy_cores:.1f} of {senders.cores} cores busy "
+                    f"(the machine: {top.machine_busy:.0%})",
+                    f"limit: {senders_limit(senders)}"))
+    return out
+
+
+def senders_limit(senders: SendersResults) -> str:
+    """What stops more senders from sending more, in a few words."""
+    counts = sorted({d.senders for d in senders.drains})
+    top = senders.best(counts[-1])
+    shares = {part: top.cpu_ms_per_message(part) for part in ("Prism", "senders", "PostgreSQL")}
+    total = sum(shares.values()) or 1.0
+    split = ", ".join(f"{part} {ms / total:.0%}" for part, ms in shares.items())
+    if top.busy_cores >= 0.8 * senders.cores or top.machine_busy >= 0.9:
+        limit = f"this machine's {senders.cores} cores ({split} of our CPU)"
+    elif senders.prism_alone and top.rate >= 0.8 * senders.prism_alone:
+        limit = "Prism"
+    else:
+        limit = f"round trips to Prism, cores idle ({split} of our CPU)"
+    database = 1e3 / shares["PostgreSQL"] if shares["PostgreSQL"] else 0.0
+    return (f"{limit}; PostgreSQL's share would sustain {database:,.0f} msg/s per core; "
+            f"with Twilio, one number's {LONG_CODE_MPS:g} to {TOLL_FREE_MPS:g} msg/s")
 
 
 def table(results: Results) -> str:
@@ -136,6 +244,16 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
             f"{web.parley_reply_bytes:,.0f} bytes, the floor's {web.floor_reply_bytes:,.0f}.")
         errors = web.parley.errors + sum(t.errors for t in web.floors) + sum(
             t.errors for level, t in web.history.items() if level)
+        if web.postgres is not None:
+            pg = web.postgres
+            errors += sum(t.errors for t in pg.targets)
+            filled = "; ".join(f"{level:,} conversations filled in {seconds:,.0f} s"
+                               for level, seconds in sorted(pg.fill_seconds.items()))
+            parts.append(
+                f"PostgreSQL {pg.server_version}: a throwaway server on the same machine, "
+                "durable (fsync on, synchronous_commit on: one flush per COMMIT, as "
+                "SQLite's synchronous=FULL), default settings otherwise; each node served "
+                f"as Parley on SQLite{'; ' + filled if filled else ''}.")
         if errors:
             parts.append(f"{errors} request(s) failed (not counted as answered).")
     if results.engine:
@@ -145,6 +263,13 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
         parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:
         parts.append(f"Sender: {results.sender.failed} message(s) not delivered.")
+    if results.senders is not None:
+        s = results.senders
+        parts.append(f"Senders on PostgreSQL: {s.messages} messages to distinct phones per "
+                     f"round, best of {len(s.drains) // max(len({d.senders for d in s.drains}), 1)}"
+                     " rounds; Prism answers every message with the same sid.")
+        if s.failed:
+            parts.append(f"Senders: {s.failed} message(s) not delivered.")
     return " ".join(parts)
 
 

@@ -1,8 +1,9 @@
 """`python -m bench`: every benchmark in one run, printed as one markdown table and a plot.
 
 Imports the rest of bench/. What it measures, and what limits each figure: bench/README.md.
-The full run takes about a quarter of an hour on 2 cores (most of it building a database of
-1,000,000 stored conversations); `--quick` stops at 100,000 and runs shorter rounds.
+The full run takes 15 to 20 minutes on 2 cores (much of it building databases of 1,000,000
+stored conversations, on SQLite and on PostgreSQL); `--quick` stops at 100,000 and runs
+shorter rounds. `--no-postgres` leaves PostgreSQL out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
     parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--no-postgres", dest="postgres", action="store_false",
+                        help="SQLite only: leave out the PostgreSQL rows (a throwaway "
+                             "PostgreSQL server, one and two nodes, 1, 2 and 4 senders)")
     parser.add_argument("--parley-source", type=lambda p: Path(p).resolve(), default=ROOT,
                         help="serve Parley from this checkout (e.g. to compare with an older "
                              "commit); the floor and the load stay this one's")
@@ -86,7 +90,7 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
             folder / "webhook", history=args.history, serving=args.serving,
             floor_servings=[args.serving, textbook_serving()],
             seconds=args.seconds, rounds=args.rounds, say=say, source=args.parley_source,
-            baseline=args.baseline_source)
+            baseline=args.baseline_source, postgres=args.postgres)
 
     def engine() -> None:
         results.engine = engine_cost.run(phones=args.engine_phones, answers=3,
@@ -97,6 +101,11 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
         (folder / "sender").mkdir(parents=True, exist_ok=True)
         results.sender = sender.run(folder / "sender", messages=args.sender_messages,
                                     rounds=args.rounds)
+        if args.postgres:
+            say("sender: the outbox on PostgreSQL drained by 1, 2 and 4 `parley worker`s")
+            # Three times as many: several senders drain a round fast.
+            results.senders = sender.run_senders(
+                folder / "senders", messages=3 * args.sender_messages, rounds=args.rounds)
 
     def design() -> None:
         results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)

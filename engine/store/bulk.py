@@ -1,5 +1,5 @@
 """Bulk history for benchmarks: a year of closed conversations, fast. Imports engine.errors,
-engine.store.core.
+engine.store.core and engine.store.bulk_postgres (which does the same on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from engine.errors import StoreError
 from engine.store.core import Store
 
 # What a closed conversation leaves behind, by message slot (in, out, in, out...).
-_HISTORY_TEXTS = (
+HISTORY_TEXTS = (
     ("in", "user", "text", "I have an issue"),
     ("out", "bot", "prompt", "What kind of issue? Reply with a number:\n1. Product issue\n"
      "2. Order support\n3. Billing\n4. Other"),
@@ -32,7 +32,8 @@ def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 1
     sid and the user's with their inbound claim and TwiML reply), spread over `phones`
     numbers (default: a quarter as many as conversations) "+1444" + 7 digits from
     `first_phone` on. Set-based INSERT ... SELECT in transactions of `batch`
-    conversations, with a WAL checkpoint after each.
+    conversations, with a WAL checkpoint after each (on PostgreSQL: engine/store/
+    bulk_postgres.py, then VACUUM ANALYZE).
     """
     if store.in_write:
         raise StoreError("add_bulk_history runs its own transactions")
@@ -40,9 +41,17 @@ def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 1
     span = 365 * 86400.0
     start = (before if before is not None else store.clock()) - span
     spacing = span / max(conversations, 1)
+    if store.is_postgres:
+        from engine.store import bulk_postgres
+
+        bulk_postgres.add_history(store, conversations=conversations,
+                                  messages_each=messages_each, phones=phones,
+                                  first_phone=first_phone, batch=batch, start=start,
+                                  spacing=spacing)
+        return
     texts = " UNION ALL ".join(
         f"SELECT {slot}, '{direction}', '{sender}', '{kind}', '{body}'"
-        for slot, (direction, sender, kind, body) in enumerate(_HISTORY_TEXTS))
+        for slot, (direction, sender, kind, body) in enumerate(HISTORY_TEXTS))
     clock = "strftime('%Y-%m-%dT%H:%M:%f', :t0 + {seconds}, 'unixepoch') || '+00:00'"
     done = 0
     while done < conversations:
@@ -95,3 +104,17 @@ def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 1
                 values)
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         done += count
+
+
+def forget_sent(store: Store) -> None:
+    """Delete the sent outbox rows and the delivery statuses: between benchmark rounds, so
+    that each round starts from the same outbox (Twilio's mock answers every message with
+    one sid, and each status is applied to every row that carries it)."""
+    with store.write():
+        store.conn.execute("DELETE FROM outbox WHERE status = 'sent'")
+        store.conn.execute("DELETE FROM message_statuses")
+
+
+def count_sent(store: Store) -> int:
+    """How many outbox messages are sent (a benchmark watches the senders drain it)."""
+    return store.conn.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0]

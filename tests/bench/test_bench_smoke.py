@@ -6,8 +6,10 @@ shared. What is checked is what a newcomer running `python -m bench` relies on.
 
 from __future__ import annotations
 
+import os
+
 from bench.servers import runtime_serving, textbook_serving
-from engine.store import add_bulk_history, open_store
+from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
@@ -26,6 +28,20 @@ ROWS = (
     "Designer: validate a 30-node topic",
     "Designer: draw a 30-node topic (SVG)",
     "Peak RSS of a runtime worker after the load",
+    # PostgreSQL beside SQLite, in the same run.
+    "Webhook throughput on PostgreSQL, one node",
+    "Latency p50 / p95 / p99 at 50% of saturation, PostgreSQL",
+    f"Webhook throughput on PostgreSQL, 2 nodes on {os.cpu_count()} cores",
+    "Webhook throughput on PostgreSQL, 300 conversations stored",
+    "Server CPU per request at saturation, PostgreSQL one node",
+    "Server CPU per request at saturation, PostgreSQL 2 nodes",
+    "Server CPU per request on PostgreSQL, 300 conversations stored",
+    "Rows of conversations, messages, claims read by sequential scans in that load "
+    "(300 stored)",
+    "Outbox on PostgreSQL drained by 1 sender (`parley worker`) to Prism",
+    "Outbox on PostgreSQL drained by 2 senders (`parley worker`) to Prism",
+    "Outbox on PostgreSQL drained by 4 senders (`parley worker`) to Prism",
+    "What limits 4 senders (CPU per message)",
 )
 
 
@@ -43,7 +59,8 @@ class TestMinimalRun:
         assert (tmp_path / "out" / "results.md").read_text(encoding="utf-8") in printed
         assert (tmp_path / "out" / "bench.png").read_bytes().startswith(b"\x89PNG")
         web = results.webhook
-        targets = [*web.floors, *web.history.values()]
+        pg = web.postgres
+        targets = [*web.floors, *web.history.values(), *pg.targets]
         # Parley as asked; the floor both that way and with textbook sync workers.
         assert str(web.serving) == "2 gthread workers x 2 threads"
         assert {str(t.server.serving) for t in web.floors} == {
@@ -56,9 +73,17 @@ class TestMinimalRun:
         # The floor answered TwiML the size of Parley's answers (within one message's markup).
         assert abs(web.floor_reply_bytes - web.parley_reply_bytes) < 100
         assert results.sender.failed == 0
+        # PostgreSQL: two nodes took the load of one target, spread over both; each sender
+        # count drained its round; the PostgreSQL server is stopped.
+        assert len(pg.nodes.urls) == 2 and len(set(pg.nodes.urls)) == 2
+        assert all(n.proc is None for n in pg.nodes.nodes)
+        assert pg.server.folder is None
+        assert results.senders.failed == 0
+        assert {d.senders for d in results.senders.drains} == {1, 2, 4}
         assert results.designer.problems == 0
         # Every server was stopped.
         assert all(t.server.proc is None for t in targets)
+        assert "PostgreSQL" in printed and "durable" in printed
 
 
 class TestServing:
@@ -70,8 +95,8 @@ class TestServing:
 
 
 class TestBulkHistory:
-    def test_closed_conversations_with_their_messages_and_claims(self, tmp_path):
-        store = open_store(tmp_path / "history.sqlite", synchronous="OFF")
+    def test_closed_conversations_with_their_messages_and_claims(self, database_url):
+        store = open_store(database_url)
         try:
             add_bulk_history(store, conversations=120, batch=50)
             conn = store.conn
@@ -91,5 +116,19 @@ class TestBulkHistory:
             assert answer in reply
             # Nothing open: the webhook finds no conversation for these phones.
             assert store.open_conversation(next(iter(phones))) is None
+            # The same rows on both databases: dates as the store writes them, sids as
+            # Twilio's, one claim per message of the user's.
+            first = conn.execute("SELECT * FROM messages ORDER BY id LIMIT 1").fetchone()
+            assert utc_iso(parse_iso(first["created_at"])) == first["created_at"]
+            assert first["sid"] == f"SMfe{first['id']:030x}"
+            assert conn.execute("SELECT count(*) FROM inbound_claims c JOIN messages m"
+                                " ON m.sid = c.sid WHERE m.direction = 'in'"
+                                " AND m.conversation_id = c.conversation_id"
+                                ).fetchone()[0] == 600
+            # The runtime's next rows get fresh ids after the bulk ones.
+            with store.write():
+                conversation = store.start_conversation("+15550009999", user_id=None,
+                                                        state={"mode": "bot"})
+            assert conversation.id == 121
         finally:
             store.close()
