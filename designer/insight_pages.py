@@ -192,5 +192,12 @@ def make_test(conversation_id: int):
 def when(value) -> str:
     """A stored time (seconds since the epoch or ISO text) as UTC minutes."""
     if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        value = dt.datetime.fromtimestamp(value, dt.UTC)
+    elif isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return "" if value is None else str(value)

@@ -74,6 +74,7 @@ _DIFF_COLOURS = {  # (border, fill); in a diff, unchanged nodes are white
 _HEAT = ("#f8fafc", "#fef3c7", "#fde68a", "#fdba74", "#f87171", "#dc2626")
 _DROP_OFFS = (("timed_out", "timed out"), ("stop", "texted STOP"), ("agent", "asked for AGENT"),
               ("menu", "restarted with MENU"))
+_PLANNED_HANDOFFS = frozenset({"user_asked", "topic"})  # AGENT is counted on its own
 _PATH_COLOUR = "#0ca678"
 _MAX_PEN = 6.0
 
@@ -83,7 +84,9 @@ class Overlay:
     """Counts (or a conversation's path) drawn on a topic's diagram.
 
     `nodes` maps node ids to counts: "entered", "ended", "timed_out", "stop", "agent",
-    "menu" (missing keys are 0). `edges` maps (source node id, event) to how often that
+    "menu" (missing keys are 0) and "handoff" ({reason: count}: hand-offs other than AGENT
+    and the topic's own hand-off node, such as no valid answer, count as drop-offs).
+    `edges` maps (source node id, event) to how often that
     transition was taken. With `path=True` the nodes and transitions present are one
     conversation's path: highlighted, everything else greyed, no counts shown.
     """
@@ -95,8 +98,15 @@ class Overlay:
     def drop_offs(self, node_id: str, *, terminal: bool) -> int:
         """How many left the topic at the node other than by finishing at an end."""
         counts = self.nodes.get(node_id) or {}
-        lost = sum(int(counts.get(key) or 0) for key, _ in _DROP_OFFS)
+        lost = sum(int(counts.get(key) or 0) for key, _ in _DROP_OFFS) + _other_handoffs(counts)
         return lost if terminal else lost + int(counts.get("ended") or 0)
+
+
+def _other_handoffs(counts: Mapping[str, Any]) -> int:
+    """Hand-offs at a node that neither the user (AGENT) nor the topic's design asked for."""
+    handoff = counts.get("handoff")
+    handoff = handoff if isinstance(handoff, Mapping) else {}
+    return sum(int(n or 0) for reason, n in handoff.items() if reason not in _PLANNED_HANDOFFS)
 
 
 # Transitions taken when something goes wrong are drawn dashed.
@@ -327,6 +337,7 @@ class _Builder:
         lines = [f"reached by {entered}",
                  f"ended here: {ended}" + (" (finished)" if terminal else "")]
         lines += [f"{text}: {int(counts.get(key) or 0)}" for key, text in _DROP_OFFS]
+        lines.append(f"handed off otherwise (no valid answer, error): {_other_handoffs(counts)}")
         lines.append(f"dropped off here: {lost} of {entered}")
         attrs["_counts"] = f"{entered} reached · {lost} dropped off"
         return lines

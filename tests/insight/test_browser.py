@@ -85,7 +85,7 @@ def test_diagram_overlay_and_two_versions(tab):
     kind = page.locator('#diagram-1 svg [id="node-kind"]')
     expect(kind).to_be_visible()
     expect(kind).to_have_class("node parley-node cat-input type-input-static_choice heat-3")
-    expect(kind).to_contain_text("7 reached · 3 dropped off")
+    expect(kind).to_contain_text("7 reached · 4 dropped off")
     expect(page.locator("#diagram-1 svg g.edge.took-2")).to_contain_text("Track (2)")
     expect(page.locator('#version-1 tr[data-node="pin"] td.num').nth(3)).to_have_text("1")
     shot(page, "02-diagram-overlay")
