@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.topicgen import chain_topic
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine
+from engine.insight import Recorder
 from engine.messages import Inbound
 from engine.store import open_store
 
@@ -38,11 +39,12 @@ def conversation_script(document: dict, *, phones: int, answers: int) -> list[tu
     return script
 
 
-def measure(size: int, folder: Path, *, phones: int, answers: int) -> float:
+def measure(size: int, folder: Path, *, phones: int, answers: int,
+            recorder: Recorder | None = None, name: str = "engine") -> float:
     """Seconds per message for the answering part of the script (after warm-up)."""
     document = chain_topic(size)
-    store = open_store(folder / f"engine-{size}.sqlite", synchronous="OFF")
-    engine = Engine(store, catalog=StaticCatalog([document]))
+    store = open_store(folder / f"{name}-{size}.sqlite", synchronous="OFF")
+    engine = Engine(store, catalog=StaticCatalog([document]), recorder=recorder)
     script = conversation_script(document, phones=phones, answers=answers)
     warm = 2 * phones
     for phone, text in script[:warm]:

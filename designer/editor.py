@@ -48,19 +48,21 @@ _SVG_CACHE_SIZE = 64
 
 
 def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict | None = None,
-                   removed_nodes: list[dict] | None = None) -> tuple[str | None, str | None]:
-    """(SVG, None) or (None, why it could not be drawn). Recent drawings are cached."""
+                   removed_nodes: list[dict] | None = None,
+                   overlay=None) -> tuple[str | None, str | None]:
+    """(SVG, None) or (None, why it could not be drawn). Recent drawings are cached.
+    `overlay` is an engine.diagram.Overlay (Insight's counts or a conversation's path)."""
     from engine.diagram import render_svg
 
     key = hashlib.sha256(dumps([document, [problem_json(p) for p in problems], diff,
-                                removed_nodes]).encode()).hexdigest()
+                                removed_nodes, repr(overlay)]).encode()).hexdigest()
     with _SVG_LOCK:
         if key in _SVG_CACHE:
             _SVG_CACHE.move_to_end(key)
             return _SVG_CACHE[key], None
     try:
         svg = render_svg(document, problems=list(problems), diff=diff or None,
-                         removed_nodes=removed_nodes or None)
+                         removed_nodes=removed_nodes or None, overlay=overlay)
     except (ParleyError, KeyError, TypeError, ValueError, AttributeError) as exc:
         return None, f"The diagram cannot be drawn yet: {exc}"
     except Exception as exc:  # graphviz.ExecutableNotFound, CalledProcessError...

@@ -37,11 +37,12 @@ def refused(error: InsightError):
     return jsonify(error=str(error)), 400
 
 
-def _period() -> tuple[str, str]:
+def _period(days: int = DEFAULT_DAYS) -> tuple[str, str]:
+    """The `from` and `to` of the query string, checked; by default the last `days` days."""
     today = dt.datetime.now(dt.UTC).date()
     last = request.args.get("to") or today.isoformat()
     first = request.args.get("from") or (
-        report.parse_day(last, name="to") - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+        report.parse_day(last, name="to") - dt.timedelta(days=days - 1)).isoformat()
     report.period(first, last)
     return first, last
 
@@ -121,17 +122,25 @@ def conversation(conversation_id: int):
 def make_test(conversation_id: int):
     """Keep the conversation as a transcript test of a topic (its latest version, with the
     published greeting, fallback and closing), as the Tests tab and `parley test` run it."""
-    store = get_store()
     payload = request.get_json(silent=True) or {}
+    transcript_id, topic_id, transcript = keep_as_test(
+        conversation_id, topic=payload.get("topic"), name=payload.get("name"))
+    return jsonify(id=transcript_id, topic=topic_id, transcript=transcript)
+
+
+def keep_as_test(conversation_id: int, *, topic=None, name=None) -> tuple[int, str, dict]:
+    """Save the conversation as a transcript test of `topic` (by default the last topic it
+    ran): (transcript id, topic id, transcript). The API and the Insight pages share it."""
+    store = get_store()
     path = report.conversation_path(store, conversation_id)
-    topic_id = str(payload.get("topic") or (path[-1]["topic_id"] if path else ""))
+    topic_id = str(topic or (path[-1]["topic_id"] if path else ""))
     if not topic_id:
         raise InsightError("this conversation ran no topic: say which topic the test is for")
     try:
         draft = store.topic_document(topic_id)
     except TopicNotFound:
         abort(404, f"There is no topic {topic_id!r}.")
-    name = str(payload.get("name") or "").strip()[:200] or f"Conversation {conversation_id}"
+    name = str(name or "").strip()[:200] or f"Conversation {conversation_id}"
     try:
         transcript = conversation_transcript(
             store, conversation_id, catalog_documents(draft), name=name,
@@ -141,4 +150,4 @@ def make_test(conversation_id: int):
     with store.write():
         transcript_id = store.save_transcript(topic_id, transcript["name"], transcript,
                                               author=g.author["user_name"])
-    return jsonify(id=transcript_id, topic=topic_id, transcript=transcript)
+    return transcript_id, topic_id, transcript

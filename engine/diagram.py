@@ -4,7 +4,9 @@ Each topic node becomes a Graphviz node named by its id, whose SVG group has the
 `node-<id>` and classes naming its category, so a page can find, highlight and link it. Any
 document can be drawn, valid or not: what cannot be drawn is skipped, and a transition to an
 unknown node points at a red "missing" box. Problems, a current node and a version diff are
-shown with colours.
+shown with colours. An optional `Overlay` draws Insight's counts on it (edge labels and pen
+widths by how often each transition was taken, a heat colour by how many dropped off at each
+node) or one conversation's path (the nodes and transitions it took, the rest greyed).
 
 Imports engine.errors and engine.validation (for transitions and node kinds), and the
 graphviz package, which runs the `dot` program.
@@ -68,6 +70,45 @@ _DIFF_COLOURS = {  # (border, fill); in a diff, unchanged nodes are white
     "removed": ("#9ca3af", "#f3f4f6"),
     "changed": ("#a16207", "#fef08a"),
 }
+# Heat by the share of those who reached a node and dropped off there: pale to deep red.
+_HEAT = ("#f8fafc", "#fef3c7", "#fde68a", "#fdba74", "#f87171", "#dc2626")
+_DROP_OFFS = (("timed_out", "timed out"), ("stop", "texted STOP"), ("agent", "asked for AGENT"),
+              ("menu", "restarted with MENU"))
+_PLANNED_HANDOFFS = frozenset({"user_asked", "topic"})  # AGENT is counted on its own
+_PATH_COLOUR = "#0ca678"
+_MAX_PEN = 6.0
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Counts (or a conversation's path) drawn on a topic's diagram.
+
+    `nodes` maps node ids to counts: "entered", "ended", "timed_out", "stop", "agent",
+    "menu" (missing keys are 0) and "handoff" ({reason: count}: hand-offs other than AGENT
+    and the topic's own hand-off node, such as no valid answer, count as drop-offs).
+    `edges` maps (source node id, event) to how often that
+    transition was taken. With `path=True` the nodes and transitions present are one
+    conversation's path: highlighted, everything else greyed, no counts shown.
+    """
+
+    nodes: Mapping[str, Mapping[str, int]]
+    edges: Mapping[tuple[str, str], int]
+    path: bool = False
+
+    def drop_offs(self, node_id: str, *, terminal: bool) -> int:
+        """How many left the topic at the node other than by finishing at an end."""
+        counts = self.nodes.get(node_id) or {}
+        lost = sum(int(counts.get(key) or 0) for key, _ in _DROP_OFFS) + _other_handoffs(counts)
+        return lost if terminal else lost + int(counts.get("ended") or 0)
+
+
+def _other_handoffs(counts: Mapping[str, Any]) -> int:
+    """Hand-offs at a node that neither the user (AGENT) nor the topic's design asked for."""
+    handoff = counts.get("handoff")
+    handoff = handoff if isinstance(handoff, Mapping) else {}
+    return sum(int(n or 0) for reason, n in handoff.items() if reason not in _PLANNED_HANDOFFS)
+
+
 # Transitions taken when something goes wrong are drawn dashed.
 _EXCEPTIONAL_EVENTS = frozenset({"gave_up", "empty", "not_found"})
 
@@ -135,7 +176,7 @@ def _summary(node: dict) -> str:
     return ""
 
 
-def _label(node: dict) -> str:
+def _label(node: dict, counts: str | None = None) -> str:
     node_id, kind = _clean(node.get("id")) or "(no id)", _clean(node.get("type")) or "(no type)"
     title = node.get("title") if kind != "response.card" else None
     heading = _excerpt(title) if isinstance(title, str) and title.strip() else node_id
@@ -144,6 +185,8 @@ def _label(node: dict) -> str:
             f'<font point-size="8" color="#475569">{_html(_excerpt(subtitle, 60))}</font>']
     if summary := _summary(node):
         rows.append(f"<i>{_html(summary)}</i>")
+    if counts:
+        rows.append(f'<font point-size="9"><b>{_html(counts)}</b></font>')
     return "<" + "<br/>".join(rows) + ">"
 
 
@@ -190,8 +233,10 @@ class _Builder:
     """Puts one document on a Digraph: nodes first, then edges, then the start marker."""
 
     def __init__(self, doc: Any, *, current: str | None, problems: Iterable[Problem],
-                 diff: Mapping[str, str] | None, removed_nodes: Iterable[dict]):
+                 diff: Mapping[str, str] | None, removed_nodes: Iterable[dict],
+                 overlay: Overlay | None = None):
         self.doc = doc if isinstance(doc, dict) else {}
+        self.overlay = overlay
         self.current = current
         self.diff = dict(diff or {})
         self.flags = _worst_by_node(self.doc, problems)
@@ -226,7 +271,8 @@ class _Builder:
             self.by_id[node_id] = drawn
         self.drawn.append(drawn)
         svg_id = f"node-{node_id}" if valid and first else f"node-_{index}"
-        self.graph.node(name, _label(node), **self._node_attributes(drawn, svg_id))
+        attrs = self._node_attributes(drawn, svg_id)
+        self.graph.node(name, _label(node, attrs.pop("_counts", None)), **attrs)
 
     def _node_attributes(self, drawn: _Drawn, svg_id: str) -> dict[str, str]:
         node = drawn.node
@@ -258,9 +304,43 @@ class _Builder:
         if node_id is not None and node_id == self.current and not drawn.removed:
             attrs["penwidth"] = "4"
             classes.append("current")
+        if self.overlay is not None and node_id is not None and not drawn.removed:
+            messages = [*messages, *self._overlay_node(attrs, classes, node_id, kind)]
         attrs.update({"id": _esc(svg_id), "class": " ".join(classes),
                       "tooltip": _tooltip(node, messages)})
         return attrs
+
+    def _overlay_node(self, attrs: dict[str, str], classes: list[str], node_id: str,
+                      kind: str | None) -> list[str]:
+        """Colour the node by the overlay; returns the lines its tooltip gains."""
+        overlay = self.overlay
+        counts = overlay.nodes.get(node_id)
+        if overlay.path:
+            if counts is None:
+                attrs.update(color="#cbd5e1", fillcolor="#f8fafc", fontcolor="#94a3b8")
+                return []
+            attrs.update(color=_PATH_COLOUR, penwidth="3")
+            classes.append("on-path")
+            return ["on this conversation's path"]
+        counts = counts or {}
+        entered = int(counts.get("entered") or 0)
+        terminal = kind in TERMINAL_TYPES
+        lost = overlay.drop_offs(node_id, terminal=terminal)
+        share = lost / entered if entered else 0.0
+        step = 0 if not lost else 1 + min(len(_HEAT) - 2, int(share * (len(_HEAT) - 1)))
+        attrs["fillcolor"] = _HEAT[step]
+        if step >= 4:
+            attrs["fontcolor"] = "#ffffff" if step == len(_HEAT) - 1 else attrs.get(
+                "fontcolor", "#111827")
+        classes.append(f"heat-{step}")
+        ended = int(counts.get("ended") or 0)
+        lines = [f"reached by {entered}",
+                 f"ended here: {ended}" + (" (finished)" if terminal else "")]
+        lines += [f"{text}: {int(counts.get(key) or 0)}" for key, text in _DROP_OFFS]
+        lines.append(f"handed off otherwise (no valid answer, error): {_other_handoffs(counts)}")
+        lines.append(f"dropped off here: {lost} of {entered}")
+        attrs["_counts"] = f"{entered} reached · {lost} dropped off"
+        return lines
 
     def _target(self, target: str) -> tuple[str, bool]:
         """(Graphviz name, whether the target exists) for a transition's target id."""
@@ -283,15 +363,21 @@ class _Builder:
         stubbed = self._stubbed(pending)
         # Parallel transitions (options falling back to the same `next`) share one arrow.
         grouped: dict[tuple[str, str, bool], list[str]] = {}
+        taken: dict[tuple[str, str, bool], int | None] = {}
         for number, (drawn, transition) in enumerate(pending):
             head = transition.target if number not in stubbed else "\0" + transition.target
-            labels = grouped.setdefault(
-                (drawn.name, head, transition.event in _EXCEPTIONAL_EVENTS), [])
+            key = (drawn.name, head, transition.event in _EXCEPTIONAL_EVENTS)
+            labels = grouped.setdefault(key, [])
+            count = self._taken(drawn, transition.event)
+            if count is not None:
+                taken[key] = (taken.get(key) or 0) + count
             text = _excerpt(transition.label, EDGE_LABEL_CHARS)
             if text and text not in labels:
                 labels.append(text)
         sources = {drawn.name: drawn for drawn in self.drawn}
+        most = max([n for n in taken.values() if n] or [1])
         for (tail, head, dashed), labels in grouped.items():
+            count = taken.get((tail, head, dashed))
             drawn = sources[tail]
             if head.startswith("\0"):
                 name, exists = self._reference(head[1:]), True
@@ -308,7 +394,31 @@ class _Builder:
                 attrs.update(color="#9ca3af", fontcolor="#6b7280")
             if styles:
                 attrs["style"] = ",".join(styles)
+            if self.overlay is not None and not drawn.removed:
+                self._overlay_edge(attrs, labels, count, most)
             self.graph.edge(tail, name, **attrs)
+
+    def _taken(self, drawn: _Drawn, event: str) -> int | None:
+        if self.overlay is None or drawn.removed or not isinstance(drawn.node.get("id"), str):
+            return None
+        return self.overlay.edges.get((drawn.node["id"], event))
+
+    def _overlay_edge(self, attrs: dict[str, str], labels: list[str], count: int | None,
+                      most: int) -> None:
+        if self.overlay.path:
+            if count:
+                attrs.update(color=_PATH_COLOUR, penwidth="3", **{"class": "on-path"})
+            else:
+                attrs.update(color="#cbd5e1", fontcolor="#94a3b8")
+            return
+        count = count or 0
+        text = " / ".join(labels)
+        attrs["label"] = "<" + (_html(_excerpt(text, 40)) + " " if text else "") + \
+            f"<b>({count})</b>>"
+        attrs["penwidth"] = f"{1 + (_MAX_PEN - 1) * count / most:.2f}" if count else "1"
+        attrs["class"] = f"took took-{count}"
+        if not count:
+            attrs["color"] = "#cbd5e1"
 
     def _stubbed(self, pending: list[tuple[_Drawn, Any]]) -> set[int]:
         """Which transitions to draw as a short arrow to a reference box.
@@ -399,16 +509,18 @@ def _new_graph(doc: dict) -> graphviz.Digraph:
 
 def topic_graph(doc: Any, *, current: str | None = None, problems: Iterable[Problem] = (),
                 diff: Mapping[str, str] | None = None,
-                removed_nodes: Iterable[dict] | None = None) -> graphviz.Digraph:
+                removed_nodes: Iterable[dict] | None = None,
+                overlay: Overlay | None = None) -> graphviz.Digraph:
     """The topic as a Graphviz digraph.
 
     `current` is a node id to highlight; `problems` colour their nodes (red for errors,
     orange for warnings); `diff` maps node ids to "added", "removed" or "changed", and
-    `removed_nodes` gives the removed nodes' documents, which are drawn dashed and grey.
+    `removed_nodes` gives the removed nodes' documents, which are drawn dashed and grey;
+    `overlay` draws Insight's counts or one conversation's path (see Overlay).
     Never raises on a malformed document.
     """
     return _Builder(doc, current=current, problems=problems, diff=diff,
-                    removed_nodes=removed_nodes or ()).build()
+                    removed_nodes=removed_nodes or (), overlay=overlay).build()
 
 
 def render_dot(doc: Any, **options: Any) -> str:

@@ -253,6 +253,16 @@ class Recorder:
                                            handoff_reason=reason, resolution_seconds=seconds)
 
 
+class NullRecorder(Recorder):
+    """Records nothing: the engine with Insight switched off, so bench can measure its cost."""
+
+    def flush(self, turn: Any) -> None:
+        pass
+
+    def timed_out(self, store: Store, conversation: ConversationRow, now: float) -> None:
+        pass
+
+
 def count_sent(store: Store, bodies: list[str], *, shard_key: int = 0) -> None:
     """Count the SMS segments of messages sent other than in an engine reply (the outbox:
     agents, notifications), in the caller's write transaction."""
@@ -276,5 +286,5 @@ def _day(conversation: ConversationRow) -> str:
     return conversation.started_at[:10]
 
 
-__all__ = ["Recorder", "TurnRecord", "compact", "count_sent", "normalize", "handoff_reason",
-           "resolution_bucket", "day_of", "REASONS", "OUTCOMES", "BOT"]
+__all__ = ["NullRecorder", "Recorder", "TurnRecord", "compact", "count_sent", "normalize",
+           "handoff_reason", "resolution_bucket", "day_of", "REASONS", "OUTCOMES", "BOT"]
