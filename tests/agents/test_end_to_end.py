@@ -89,7 +89,9 @@ def runtime(prism, tmp_path, database_url):
             "TWILIO_API_BASE_URL": prism.base_url, "SMS_NUMBER": SMS_NUMBER,
             "PUBLIC_URL": base_url, "MEDIA_TEST_HOSTS": [media.netloc],
             "WORKER_POLL_SECONDS": 0.2, "OUTBOX_BACKOFF_SECONDS": 0,
-            "TWILIO_TIMEOUT_SECONDS": 5, "SECRET_KEY": "end-to-end-session-key-0123456789abcdef",
+            # Generous: a send that outlives the timeout is sent again (at least once), and a busy
+            # machine can slow Prism down; this test counts exactly what reached it.
+            "TWILIO_TIMEOUT_SECONDS": 60, "SECRET_KEY": "end-to-end-session-key-0123456789abcdef",
             "AGENT_CARD_URL": CARD_URL, **on_database(tmp_path, database_url),
         })
         store = Store(app.config["DATABASE"])
