@@ -11,6 +11,7 @@ from __future__ import annotations
 from engine.accounts import AccountPolicy
 from engine.conversation import Interceptor
 from engine.handoff import DeskSettings, HandoffDesk
+from engine.language_switch import LanguageSwitch
 from engine.linking import AccountLinking
 from engine.subscriptions import Subscriptions
 
@@ -25,9 +26,11 @@ def standard_interceptors(*, account_policy: AccountPolicy | None = None,
                           desk_settings: DeskSettings | None = None,
                           program: str = DEFAULT_PROGRAM,
                           contact: str = DEFAULT_CONTACT) -> list[Interceptor]:
-    """The hand-off desk (it owns chats people answer), carrier keywords, account linking."""
+    """The hand-off desk (it owns chats people answer), carrier keywords, the language words,
+    account linking."""
     return [
         HandoffDesk(desk_settings),
         Subscriptions(program=program, contact=contact),
+        LanguageSwitch(),
         AccountLinking(policy=account_policy or AccountPolicy(pepper=OFFLINE_PEPPER)),
     ]

@@ -9,6 +9,7 @@ the designer and `parley validate`.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable
 
 from engine.errors import Problem, TopicNotFound
@@ -25,9 +26,12 @@ def _discovery_words(document: dict) -> list[tuple[str, str, str]]:
     out = []
     for key in ("keywords", "phrases"):
         words = discovery.get(key)
-        for index, word in enumerate(words if isinstance(words, list) else []):
-            if isinstance(word, str) and normalize(word):
-                out.append((f"$.discovery.{key}[{index}]", word, normalize(word)))
+        lists = {f"$.discovery.{key}.{code}": each for code, each in words.items()} \
+            if isinstance(words, dict) else {f"$.discovery.{key}": words}
+        for base, each in lists.items():
+            for index, word in enumerate(each if isinstance(each, list) else []):
+                if isinstance(word, str) and normalize(word):
+                    out.append((f"{base}[{index}]", word, normalize(word)))
     return out
 
 
@@ -58,6 +62,14 @@ def discovery_overlaps(document: dict, others: Iterable[dict]) -> list[Problem]:
     return found
 
 
+def _every_language(words) -> list[str]:
+    """Discovery words: one list, or one list per language (all of them are understood)."""
+    if isinstance(words, dict):
+        return [w for each in words.values() if isinstance(each, list) for w in each
+                if isinstance(w, str)]
+    return [w for w in words if isinstance(w, str)] if isinstance(words, list) else []
+
+
 class _Snapshot:
     """An immutable view of the startable topics, swapped whole on reload."""
 
@@ -67,15 +79,20 @@ class _Snapshot:
         self.roles = {t.role: t for t in self.by_id.values() if t.role != "topic"}
         self.menu = sorted((t for t in self.by_id.values() if t.role == "topic"),
                            key=lambda t: t.name.casefold())
+        # Every language some topic speaks, the most common default first.
+        defaults = Counter(t.default_language for t in self.by_id.values())
+        spoken = {code for t in self.by_id.values() for code in t.languages}
+        self.languages = sorted(spoken, key=lambda c: (-defaults.get(c, 0), c))
         self.phrases: list[tuple[str, CompiledTopic]] = []
         self.keywords: dict[str, list[CompiledTopic]] = {}
         for topic in self.menu:
             discovery = topic.document.get("discovery", {})
-            for phrase in discovery.get("phrases", []):
+            for phrase in _every_language(discovery.get("phrases", [])):
                 self.phrases.append((normalize(phrase), topic))
-            for keyword in discovery.get("keywords", []):
+            for keyword in _every_language(discovery.get("keywords", [])):
                 self.keywords.setdefault(normalize(keyword), []).append(topic)
-            self.phrases.append((normalize(topic.name), topic))
+            for code in topic.languages:
+                self.phrases.append((normalize(topic.name_in(code)), topic))
 
 
 class Catalog:
@@ -112,6 +129,11 @@ class Catalog:
     @property
     def menu(self) -> list[CompiledTopic]:
         return self._snapshot.menu
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages the published topics speak, the usual default first."""
+        return self._snapshot.languages
 
     def discover(self, text: str) -> list[CompiledTopic]:
         """Topics the text asks for, best first; several when it is unsure."""

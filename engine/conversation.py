@@ -18,10 +18,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from engine import sealing, sms
+from engine import languages, sealing, sms
 from engine.catalog import Catalog
 from engine.commits import CommitGroup, SoloCommits
 from engine.datasources import fetch_json, read_items
@@ -33,123 +32,21 @@ from engine.errors import (
     StoreError,
     TopicNotFound,
 )
-from engine.insight import Recorder, TurnRecord
+from engine.insight import Recorder
 from engine.matching import match_choice, normalize, parse_yes_no
-from engine.messages import Inbound, Outbound, Reply
+from engine.messages import Inbound, Reply
 from engine.outbound import OutboundPolicy
+from engine.phrasebook import language_phrase
 from engine.store import ConversationRow, Store, parse_iso
 from engine.templates import RenderError, compile_expression, render
 from engine.topic import INPUT_TYPES, CompiledTopic
+from engine.turn import EngineSettings, Interceptor, Texts, Turn, new_state
 
 log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 MAX_STEPS = 200  # nodes run for one message; validation forbids input-free loops anyway
 MAX_FETCHES = 4
-
-
-@dataclass(frozen=True)
-class Texts:
-    """What the assistant itself says around topics. Override per deployment."""
-
-    menu: str = "What can I help you with? Reply with a number:"
-    menu_unsure: str = "Did you mean one of these? Reply with a number:"
-    no_topics: str = "Sorry, there is nothing I can help with by text right now."
-    reply_number: str = "Reply with a number."
-    more: str = "Reply MORE to see more."
-    reprompt: str = "Sorry, I didn't get that."
-    too_long: str = "That answer is too long: please keep it to {limit} characters or fewer."
-    photo_please: str = "Please send a photo (an image file)."
-    anything_else: str = "Is there anything else I can help you with? (yes/no)"
-    restart: str = "OK, let's start over."
-    timed_out: str = "Our earlier conversation timed out, so let's start again."
-    goodbye: str = "Thanks for texting us. Goodbye!"
-    handoff: str = ("I'm connecting you with a live agent. Please wait here; they will reply "
-                    "shortly.")
-    escalate: str = "I'm having trouble understanding. Let me connect you with a live agent."
-    error: str = "Sorry, something went wrong on our side. Let me connect you with a live agent."
-    account_needed: str = "That needs a linked account. Text LINK to link your account first."
-    empty_list: str = "There is nothing to choose from right now."
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    idle_timeout_minutes: float = 30.0
-    escalate_after_fallbacks: int = 3
-    page_size: int = 9
-    texts: Texts = field(default_factory=Texts)
-    restart_words: frozenset[str] = frozenset({"MENU", "RESTART"})
-    agent_words: frozenset[str] = frozenset({"AGENT"})
-
-
-class Interceptor(Protocol):
-    """A seam for features that answer before the bot (opt-out words, account linking).
-
-    `intercept` returns True when it fully handled the turn (its replies are in the turn).
-    Two optional methods (looked up with getattr, so plain interceptors need neither):
-
-    - `redacts(turn) -> bool`: True when the inbound body is a secret (a PIN, a one-time code)
-      and must be stored as "[redacted]". Called before the body is stored.
-    - `account_required(turn, topic) -> bool`: a guest started a topic that needs an account;
-      True when the interceptor took over (e.g. started account linking, which later calls
-      `Engine.start_topic`), False to let the engine say `texts.account_needed`.
-    """
-
-    def intercept(self, turn: Turn) -> bool: ...
-
-
-@dataclass
-class Turn:
-    """One inbound message being handled: the conversation, the reply being built."""
-
-    engine: Engine
-    store: Store
-    conversation: ConversationRow
-    inbound: Inbound
-    reply: Reply
-    now: float
-    fetched: dict = field(default_factory=dict)
-    _user: Any = False
-    insight: TurnRecord = field(default_factory=TurnRecord)  # what Insight records of it
-
-    @property
-    def state(self) -> dict:
-        return self.conversation.state
-
-    @property
-    def text(self) -> str:
-        return self.inbound.body or ""
-
-    @property
-    def user(self) -> dict | None:
-        if self._user is False:
-            user_id = self.conversation.user_id
-            self._user = self.store.user(user_id=user_id) if user_id else None
-        return self._user
-
-    def forget_user(self) -> None:
-        self._user = False
-
-    def say(self, body: str, *, media: Iterable[str] = (), kind: str = "text",
-            node: str | None = None) -> None:
-        media = tuple(media)
-        parts = sms.split_message(body) if body else [""]
-        for index, part in enumerate(parts):
-            self.reply.messages.append(
-                Outbound(part, media if index == 0 else (), kind, node))
-
-    def context(self, topic: CompiledTopic | None = None, **extra: Any) -> dict:
-        variables = self.state.get("vars", {})
-        context = {**variables, "vars": variables, "user": self.user,
-                   "phone": self.conversation.phone}
-        if topic is not None:
-            context["topic"] = {"id": topic.id, "name": topic.name}
-        context.update(extra)
-        return context
-
-
-def new_state() -> dict:
-    return {"mode": "idle", "vars": {}, "fallbacks": 0}
 
 
 class Engine:
@@ -235,8 +132,7 @@ class Engine:
         earlier = store.open_conversation(phone)
         if earlier is not None:
             store.close_conversation(earlier.id)
-        conversation = store.start_conversation(
-            phone, user_id=store.linked_user_id(phone), state=new_state())
+        conversation = self._open(phone)
         reply = Reply(conversation_id=conversation.id)
         turn = Turn(self, store, conversation, Inbound(phone), reply, store.clock(),
                     fetched=fetched)
@@ -258,8 +154,7 @@ class Engine:
             timed_out = conversation.state.get("mode") in ("topic", "menu", "anything_else")
             conversation, restarted = None, True
         if conversation is None:
-            conversation = store.start_conversation(
-                inbound.phone, user_id=store.linked_user_id(inbound.phone), state=new_state())
+            conversation = self._open(inbound.phone)
         reply = Reply(conversation_id=conversation.id)
         if restarted:
             reply.events.append("idle_restart")
@@ -273,7 +168,7 @@ class Engine:
         try:
             if not any(interceptor.intercept(turn) for interceptor in self.interceptors):
                 if timed_out:
-                    turn.say(self.texts.timed_out, kind="system")
+                    turn.say(turn.texts.timed_out, kind="system")
                 self._dispatch(turn)
         except (FetchRequired, OutsideWork, StoreError):
             raise
@@ -281,9 +176,17 @@ class Engine:
             # A broken topic must not strand the user: apologise and hand over to a person.
             log.exception("engine error in conversation %s", conversation.id)
             reply.events.append(f"error:{type(exc).__name__}")
-            self._handoff(turn, reason="engine error", message=self.texts.error)
+            self._handoff(turn, reason="engine error", message=turn.texts.error)
         self._finish(turn)
         return reply
+
+    def _open(self, phone: str) -> ConversationRow:
+        """A new conversation on `phone`, in the language its phone or account chose."""
+        store = self.store
+        user_id = store.linked_user_id(phone)
+        language = store.phone_language(phone) or (
+            store.user_language(user_id) if user_id else None)
+        return store.start_conversation(phone, user_id=user_id, state=new_state(language))
 
     def _finish(self, turn: Turn) -> None:
         state, reply = turn.state, turn.reply
@@ -323,18 +226,18 @@ class Engine:
     # ------------------------------------------------------------ life cycle
 
     def _dispatch(self, turn: Turn) -> None:
-        state, texts = turn.state, self.texts
+        state, texts = turn.state, turn.texts
         mode = state["mode"]
         if mode == "handoff":
             return  # a live agent owns the conversation; the bot stays silent
-        word = turn.text.strip().upper()
-        if word in self.settings.restart_words:
+        word = sms.keyword(turn.text)
+        if word in self.restart_words(turn):
             turn.insight.restarted(turn)
             self._leave_topic(turn)
             turn.say(texts.restart, kind="system")
             self._show_menu(turn)
             return
-        if word in self.settings.agent_words:
+        if word in self.settings.agent_words | languages.AGENT_WORDS.get(turn.language, set()):
             self._handoff(turn, reason="user asked for an agent")
             return
         if mode == "topic":
@@ -343,7 +246,8 @@ class Engine:
         if mode == "menu" and self._pick_from_menu(turn):
             return
         if mode == "anything_else":
-            answer = parse_yes_no(turn.text)
+            yes, no = languages.yes_no_words(turn.language)
+            answer = parse_yes_no(turn.text, yes_words=yes, no_words=no)
             if answer is True:
                 self._show_menu(turn)
                 return
@@ -356,7 +260,12 @@ class Engine:
             return
         self._fallback(turn)
 
+    def restart_words(self, turn: Turn) -> frozenset[str]:
+        """The words that start over, in the conversation's language and the settings'."""
+        return self.settings.restart_words | languages.RESTART_WORDS.get(turn.language, set())
+
     def _greet(self, turn: Turn) -> bool:
+        self._offer_languages(turn)
         greeting = self.catalog.role("greeting")
         if greeting is None:
             self._show_menu(turn)
@@ -369,11 +278,11 @@ class Engine:
         state["fallbacks"] = state.get("fallbacks", 0) + 1
         if state["fallbacks"] >= self.settings.escalate_after_fallbacks:
             turn.reply.events.append("escalated")
-            self._handoff(turn, reason="the bot did not understand", message=self.texts.escalate)
+            self._handoff(turn, reason="the bot did not understand", message=turn.texts.escalate)
             return
         fallback = self.catalog.role("fallback")
         if fallback is None:
-            turn.say(self.texts.reprompt, kind="system")
+            turn.say(turn.texts.reprompt, kind="system")
             self._show_menu(turn)
         else:
             self._start_topic(turn, fallback)
@@ -384,7 +293,7 @@ class Engine:
             self._start_topic(turn, found[0])
             return True
         if len(found) > 1:
-            self._show_menu(turn, topics=found, intro=self.texts.menu_unsure)
+            self._show_menu(turn, topics=found, intro=turn.texts.menu_unsure)
             return True
         turn.insight.unanswered(turn.text)
         return False
@@ -394,23 +303,53 @@ class Engine:
         self._leave_topic(turn)
         topics = topics if topics is not None else self.catalog.menu
         if not topics:
-            turn.say(self.texts.no_topics, kind="system")
+            turn.say(turn.texts.no_topics, kind="system")
             turn.state["mode"] = "idle"
             return
         state = turn.state
         state.update(mode="menu", menu=[t.id for t in topics])
-        lines = [intro or self.texts.menu]
-        lines += [f"{n}. {t.name}" for n, t in enumerate(topics, start=1)]
+        lines = [intro or turn.texts.menu]
+        lines += [f"{n}. {t.name_in(turn.language)}" for n, t in enumerate(topics, start=1)]
         turn.say("\n".join(lines), kind="prompt")
 
     def _pick_from_menu(self, turn: Turn) -> bool:
         ids = turn.state.get("menu", [])
         topics = [t for t in (self.catalog.startable(i) for i in ids) if t is not None]
-        index = match_choice(turn.text, [t.name for t in topics])
+        index = match_choice(turn.text, [t.name_in(turn.language) for t in topics],
+                             values=[t.name for t in topics])
         if index is None:
             return False
         self._start_topic(turn, topics[index])
         return True
+
+    # ------------------------------------------------------------ languages
+
+    def _offer_languages(self, turn: Turn) -> None:
+        """A new user of a deployment in several languages is told how to pick theirs."""
+        if "language" in turn.state:
+            return
+        offers = [language_phrase(code, "offer", keyword=languages.choice_keyword(code))
+                  for code in self.catalog.languages if code != turn.language]
+        if offers:
+            turn.say(" ".join(offers), kind="system")
+
+    def resume(self, turn: Turn) -> None:
+        """Say again, in the conversation's language now, what the user was last asked."""
+        state = turn.state
+        mode = state["mode"]
+        if mode == "topic":
+            topic = self._current_topic(turn)
+            node = topic.nodes[state["node"]]
+            turn.reply.visited.append((topic.id, node["id"]))
+            self._ask(turn, topic, node, turn.context(topic))
+        elif mode == "anything_else":
+            turn.say(turn.texts.anything_else, kind="prompt")
+        elif mode == "menu":
+            ids = state.get("menu", [])
+            topics = [t for t in (self.catalog.startable(i) for i in ids) if t is not None]
+            self._show_menu(turn, topics=topics or None)
+        elif mode != "handoff":
+            self._greet(turn)
 
     # Seam (accounts): what an interceptor may do to the conversation it handles.
 
@@ -439,7 +378,7 @@ class Engine:
         if closing is not None:
             self._start_topic(turn, closing)
         else:
-            turn.say(self.texts.goodbye, kind="system")
+            turn.say(turn.texts.goodbye, kind="system")
             self._leave_topic(turn)
             turn.state["mode"] = "closed"
         turn.reply.events.append("closed")
@@ -456,7 +395,7 @@ class Engine:
 
     def hand_over(self, turn: Turn, *, reason: str, message: str | None = None) -> None:
         """Give the conversation to people: say `message`; the bot is silent from now on."""
-        turn.say(message or self.texts.handoff, kind="system")
+        turn.say(message or turn.texts.handoff, kind="system")
         state = turn.state
         state.update(mode="handoff", handoff_reason=reason)
         for key in ("options", "page", "attempts", "menu"):
@@ -475,7 +414,7 @@ class Engine:
             # the topic itself (Engine.start_topic) once the user has an account.
             if not any(getattr(i, "account_required", _never)(turn, topic)
                        for i in self.interceptors):
-                turn.say(self.texts.account_needed, kind="system")
+                turn.say(turn.texts.account_needed, kind="system")
             return
         state = turn.state
         self._leave_topic(turn)
@@ -513,15 +452,16 @@ class Engine:
         if kind in INPUT_TYPES:
             return self._ask(turn, topic, node, context)
         if kind == "response.text":
-            turn.say(render(node["text"], context), node=node["id"])
+            turn.say(turn.render(node["text"], context, topic), node=node["id"])
         elif kind == "response.image":
-            turn.say(render(node.get("caption", ""), context),
+            turn.say(turn.render(node.get("caption", ""), context, topic),
                      media=[render(node["url"], context)], kind="image", node=node["id"])
         elif kind == "response.link":
-            turn.say(f"{render(node['label'], context)}: {render(node['url'], context)}",
-                     kind="link", node=node["id"])
+            turn.say(f"{turn.render(node['label'], context, topic)}: "
+                     f"{render(node['url'], context)}", kind="link", node=node["id"])
         elif kind == "response.card":
-            turn.say(render_card(node, context), kind="card", node=node["id"])
+            turn.say(render_card(node, context, text_of=lambda v: turn.text_of(v, topic)),
+                     kind="card", node=node["id"])
         elif kind == "flow.branch":
             for index, condition in enumerate(node["conditions"]):
                 if compile_expression(condition["when"])(context):
@@ -543,7 +483,8 @@ class Engine:
             state["vars"][node["var"]] = self.store.create_case(fields)
             turn.reply.events.append(f"created:{state['vars'][node['var']]['number']}")
         elif kind == "flow.handoff":
-            message = render(node["message"], context) if node.get("message") else None
+            message = turn.render(node["message"], context, topic) if node.get("message") \
+                else None
             self._handoff(turn, reason=node.get("reason", f"topic {topic.id}"), message=message)
             return None
         elif kind == "flow.end":
@@ -553,7 +494,7 @@ class Engine:
 
     def _end_topic(self, turn: Turn, topic: CompiledTopic, node: dict, context: dict) -> None:
         if node.get("message"):
-            turn.say(render(node["message"], context), node=node["id"])
+            turn.say(turn.render(node["message"], context, topic), node=node["id"])
         turn.reply.events.append(f"ended:{topic.id}")
         turn.insight.ended(topic, node["id"])
         role = topic.role
@@ -565,7 +506,7 @@ class Engine:
         elif node.get("ask_anything_else", True):
             self._leave_topic(turn)
             turn.state["mode"] = "anything_else"
-            turn.say(self.texts.anything_else, kind="prompt")
+            turn.say(turn.texts.anything_else, kind="prompt")
         else:
             self._leave_topic(turn)
             turn.state["mode"] = "closed"
@@ -582,7 +523,8 @@ class Engine:
         state.update(node=node["id"], attempts=0, page=0)
         state.pop("options", None)
         if node["type"] == "input.static_choice":
-            state["options"] = [{"label": o["label"], "value": o["value"], "event": f"option_{i}"}
+            state["options"] = [{"label": turn.text_of(o["label"], topic), "value": o["value"],
+                                 "event": f"option_{i}"}
                                 for i, o in enumerate(node["options"])]
         elif node["type"] == "input.dynamic_choice":
             items = self._items(turn, topic, node["source"], context)
@@ -590,16 +532,16 @@ class Engine:
                 # The author's empty path speaks for itself; the default text is for topics
                 # that give neither a message nor a path of their own.
                 if node.get("empty_message"):
-                    turn.say(render(node["empty_message"], context), node=node["id"])
+                    turn.say(turn.render(node["empty_message"], context, topic), node=node["id"])
                 elif not node.get("on_empty"):
-                    turn.say(self.texts.empty_list, node=node["id"])
+                    turn.say(turn.texts.empty_list, node=node["id"])
                 return "empty"
             state["options"] = [
-                {"label": render(node["label"], {**context, "item": item}),
+                {"label": turn.render(node["label"], {**context, "item": item}, topic),
                  "value": render(node["value"], {**context, "item": item}),
                  "item": item, "event": "next"}
                 for item in items]
-        self._prompt(turn, node, render(node["prompt"], context))
+        self._prompt(turn, node, turn.render(node["prompt"], context, topic))
         return None
 
     def _prompt(self, turn: Turn, node: dict, question: str) -> None:
@@ -616,9 +558,9 @@ class Engine:
         shown = options[first:first + size]
         lines = [question] if question else []
         lines += [f"{first + n}. {o['label']}" for n, o in enumerate(shown, start=1)]
-        hint = self.texts.reply_number
+        hint = turn.texts.reply_number
         if first + size < len(options):
-            hint = f"{hint} {self.texts.more}"
+            hint = f"{hint} {turn.texts.more}"
         lines.append(hint)
         return "\n".join(lines)
 
@@ -626,7 +568,7 @@ class Engine:
         topic = self._current_topic(turn)
         state = turn.state
         node = topic.nodes[state["node"]]
-        event = self._understand(turn, node)
+        event = self._understand(turn, topic, node)
         if event == "paged":
             return
         if event is None or event == "too_long":
@@ -637,7 +579,7 @@ class Engine:
         turn.reply.traversed.append((topic.id, node["id"], event))
         self._run(turn, topic, topic.step(node["id"], event))
 
-    def _understand(self, turn: Turn, node: dict) -> str | None:
+    def _understand(self, turn: Turn, topic: CompiledTopic, node: dict) -> str | None:
         """The event an answer triggers (storing its value), or None if it does not fit."""
         kind, state, text = node["type"], turn.state, turn.text.strip()
         variables = state["vars"]
@@ -652,7 +594,9 @@ class Engine:
             options = state.get("options", [])
             size, page = self.settings.page_size, state.get("page", 0)
             seen = options[: (page + 1) * size]
-            if text.upper() == "MORE" and len(options) > len(seen):
+            more = sms.keyword(text) in languages.words_in(languages.MORE_WORDS,
+                                                            [turn.language])
+            if more and len(options) > len(seen):
                 state["page"] = page + 1
                 turn.say(self._option_page(turn, ""), kind="prompt", node=node["id"])
                 return "paged"
@@ -668,8 +612,8 @@ class Engine:
                 variables[f"{node['var']}_item"] = chosen["item"]
             return chosen["event"]
         if kind == "input.boolean":
-            answer = parse_yes_no(text, yes_words=node.get("yes_words", ()),
-                                  no_words=node.get("no_words", ()))
+            answer = parse_yes_no(text, yes_words=self._answer_words(turn, topic, node, "yes"),
+                                  no_words=self._answer_words(turn, topic, node, "no"))
             if answer is None:
                 return None
             variables[node["var"]] = answer
@@ -682,6 +626,14 @@ class Engine:
                                       "content_type": images[0].content_type}
             return "next"
         raise ParleyError(f"node {node['id']!r} of type {kind!r} does not take answers")
+
+    @staticmethod
+    def _answer_words(turn: Turn, topic: CompiledTopic, node: dict, which: str) -> list[str]:
+        """A yes/no question's extra words ("yes" or "no") in the conversation's language."""
+        words = languages.localize_words(node.get(f"{which}_words", ()), turn.language,
+                                         default=topic.default_language)
+        yes, no = languages.yes_no_words(turn.language)
+        return [*words, *(yes if which == "yes" else no)]
 
     def _invalid(self, turn: Turn, topic: CompiledTopic, node: dict, *,
                  too_long: bool = False) -> None:
@@ -696,36 +648,41 @@ class Engine:
                 self._run(turn, topic, topic.step(node["id"], "gave_up"))
             else:
                 self._handoff(turn, reason=f"no valid answer at {topic.id}.{node['id']}",
-                              message=self.texts.escalate)
+                              message=turn.texts.escalate)
             return
         context = turn.context(topic)
         if too_long:
             # The author's reprompt is for answers that fall short ("tell me a little more"):
             # an answer over the limit is told the limit, then asked again.
             limit = node.get("max_length", sms.MAX_MESSAGE_CHARS)
-            turn.say(f"{self.texts.too_long.format(limit=limit)} "
-                     f"{render(node['prompt'], context)}", kind="prompt", node=node["id"])
+            turn.say(f"{turn.texts.too_long.format(limit=limit)} "
+                     f"{turn.render(node['prompt'], context, topic)}", kind="prompt",
+                     node=node["id"])
             return
         if node.get("reprompt"):
-            apology = render(node["reprompt"], context)
+            apology = turn.render(node["reprompt"], context, topic)
         elif node["type"] == "input.file_picker":
-            apology = self.texts.photo_please
+            apology = turn.texts.photo_please
         else:
-            apology = self.texts.reprompt
+            apology = turn.texts.reprompt
         if node["type"] in ("input.static_choice", "input.dynamic_choice"):
             turn.say(self._option_page(turn, apology), kind="prompt", node=node["id"])
         elif node.get("reprompt") or node["type"] == "input.file_picker":
             turn.say(apology, kind="prompt", node=node["id"])
         else:
-            turn.say(f"{apology} {render(node['prompt'], context)}", kind="prompt",
+            turn.say(f"{apology} {turn.render(node['prompt'], context, topic)}", kind="prompt",
                      node=node["id"])
 
 
-def render_card(node: dict, context: dict) -> str:
-    """A record as short labelled lines plus its link, the way an SMS can show a card."""
-    lines = [render(node["title"], context)]
+def render_card(node: dict, context: dict, *,
+                text_of: Callable[[Any], Any] = languages.localize) -> str:
+    """A record as short labelled lines plus its link, the way an SMS can show a card.
+
+    `text_of` picks each translated text's language (the default language without it)."""
+    lines = [render(text_of(node["title"]), context)]
     for card_field in node["fields"]:
-        lines.append(f"{card_field['label']}: {render(card_field['value'], context)}")
+        lines.append(f"{text_of(card_field['label'])}: "
+                     f"{render(text_of(card_field['value']), context)}")
     if node.get("url"):
         lines.append(render(node["url"], context))
     return "\n".join(line for line in lines if line.strip())

@@ -29,17 +29,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine import sms
+from engine import languages, sms
 from engine.conversation import Turn, new_state, render_card
 from engine.errors import ConfigError, ParleyError
+from engine.phrasebook import translated
 from engine.store import ConversationRow, Store, parse_iso
 
 log = logging.getLogger(__name__)
 
 # Twilio's standard keywords: during a live chat they still reach the opt-out handling that
 # runs after the desk (the law and the carriers require it), never the agent alone.
-CARRIER_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                           "OPTOUT", "START", "UNSTOP", "HELP", "INFO"})
+CARRIER_WORDS = (languages.all_words(languages.OPT_OUT_WORDS)
+                 | languages.all_words(languages.OPT_IN_WORDS)
+                 | languages.all_words(languages.HELP_WORDS))
 UNAVAILABLE_POLICIES = ("callback", "bot")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -146,13 +148,13 @@ class HandoffDesk:
         if self.timed_out(entry, now=turn.now):
             store.end_queue_entry(entry["id"], outcome="timed_out")
             back_to_bot(conversation.state)
-            turn.say(self.settings.texts.timed_out, kind="system")
+            turn.say(turn.phrases(self.settings.texts).timed_out, kind="system")
             turn.reply.events.append("queue_timeout")
             return False  # the bot answers this message
-        word = turn.text.strip().upper()
+        word = sms.keyword(turn.text)
         if word in CARRIER_WORDS:
             return False  # opt-out handling answers; the engine stays silent in hand-off
-        if word in turn.engine.settings.restart_words:
+        if word in turn.engine.restart_words(turn):
             # MENU starts over everywhere, a live chat included: the user leaves the queue
             # or the agent (who sees the chat end, with why, in the workspace).
             store.end_queue_entry(entry["id"], outcome="left")
@@ -160,8 +162,8 @@ class HandoffDesk:
             if entry["agent_id"] is None:
                 turn.reply.events.append("left_queue")
             else:
-                turn.say(self.settings.texts.left.format(agent=entry["agent_name"]),
-                         kind="system")
+                turn.say(turn.phrases(self.settings.texts).left.format(
+                    agent=entry["agent_name"]), kind="system")
                 turn.reply.events.append("left_chat")
             return False  # the engine answers MENU as always
         turn.reply.events.append("to_agent")
@@ -176,12 +178,12 @@ class HandoffDesk:
             store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason)
             turn.reply.events.append("queued")
             return True
-        texts = self.settings.texts
+        texts = turn.phrases(self.settings.texts)
         hours = texts.hours.format(hours=self.settings.hours.text) \
             if self.settings.hours.text else ""
         turn.engine.leave_topic(turn)
         turn.reply.events.append(f"agents_unavailable:{why}")
-        if message in (turn.engine.texts.escalate, turn.engine.texts.error):
+        if message in (turn.texts.escalate, turn.texts.error):
             # Why the bot wanted a person ("I'm having trouble understanding...", "something
             # went wrong"), then what happens instead: the user learns both, in that order.
             # A topic's own hand-off words ("a specialist will take it from here") would
@@ -235,9 +237,15 @@ def accept(store: Store, entry_id: int, *, agent: dict, desk: HandoffDesk) -> di
     entry = store.queue_entry(entry_id)
     conversation = _take_over(store, entry)
     send_to_user(store, conversation.id,
-                 body=desk.settings.texts.joined.format(agent=agent["display_name"]),
+                 body=_texts(store, desk, conversation.id).joined.format(
+                     agent=agent["display_name"]),
                  sender="system")
     return store.queue_entry(entry_id)
+
+
+def _texts(store: Store, desk: HandoffDesk, conversation_id: int) -> DeskTexts:
+    """The desk's texts in the language of the conversation they are sent to."""
+    return translated(desk.settings.texts, store.conversation_language(conversation_id))
 
 
 def _take_over(store: Store, entry: dict) -> ConversationRow:
@@ -309,14 +317,16 @@ def transfer_to_bot(store: Store, conversation_id: int, *, agent: dict,
     if conversation is not None:
         back_to_bot(conversation.state)
         store.save_conversation(conversation)
-    send_to_user(store, conversation_id, body=desk.settings.texts.transferred, sender="system")
+    send_to_user(store, conversation_id, body=_texts(store, desk, conversation_id).transferred,
+                 sender="system")
 
 
 def end_chat(store: Store, conversation_id: int, *, agent: dict, desk: HandoffDesk) -> None:
     """The agent ends the chat: a closing message, and the next text starts afresh."""
     entry = owned_entry(store, conversation_id, agent=agent)
     store.end_queue_entry(entry["id"], outcome="ended")
-    send_to_user(store, conversation_id, body=desk.settings.texts.ended, sender="system")
+    send_to_user(store, conversation_id, body=_texts(store, desk, conversation_id).ended,
+                 sender="system")
     conversation = _open(store, entry)
     if conversation is not None:
         store.close_conversation(conversation.id)
@@ -359,7 +369,8 @@ def sweep(store: Store, desk: HandoffDesk) -> int:
             if conversation is not None and conversation.state.get("mode") == "handoff":
                 back_to_bot(conversation.state)
                 store.save_conversation(conversation)
-            send_to_user(store, entry["conversation_id"], body=desk.settings.texts.timed_out,
+            texts = _texts(store, desk, entry["conversation_id"])
+            send_to_user(store, entry["conversation_id"], body=texts.timed_out,
                          sender="system")
             log.info("queue entry %s waited over %g minutes: back to the bot",
                      entry["id"], minutes)

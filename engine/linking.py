@@ -113,8 +113,11 @@ class AccountLinking:
 
     # ------------------------------------------------------------ steps
 
+    def _texts(self, turn: Turn) -> LinkingTexts:
+        return turn.phrases(self.texts)
+
     def _begin(self, turn: Turn, *, resume: CompiledTopic | None) -> None:
-        texts = self.texts
+        texts = self._texts(turn)
         if turn.user is not None:
             turn.say(texts.already_linked.format(name=turn.user["display_name"]), kind="system")
             return
@@ -130,7 +133,7 @@ class AccountLinking:
         if resume is None:
             turn.say(texts.ask_identity, kind="prompt")
         else:
-            turn.say(texts.needs_account.format(topic=resume.name), kind="prompt")
+            turn.say(texts.needs_account.format(topic=resume.name_in(turn.language)), kind="prompt")
 
     def _continue(self, turn: Turn, linking: dict) -> None:
         step = linking["step"]
@@ -144,7 +147,7 @@ class AccountLinking:
     def _identify(self, turn: Turn, linking: dict) -> None:
         identifier = turn.text.strip()
         if not identifier:
-            turn.say(self.texts.ask_identity, kind="prompt")
+            turn.say(self._texts(turn).ask_identity, kind="prompt")
             return
         account = turn.store.find_account(identifier)
         phone = turn.conversation.phone
@@ -158,7 +161,8 @@ class AccountLinking:
 
     def _ask_factor(self, turn: Turn, linking: dict, factor: str) -> None:
         linking["step"] = "pin" if factor == "pin" else "code"
-        turn.say(self.texts.ask_pin if factor == "pin" else self.texts.ask_code, kind="prompt")
+        texts = self._texts(turn)
+        turn.say(texts.ask_pin if factor == "pin" else texts.ask_code, kind="prompt")
 
     def _check(self, turn: Turn, linking: dict, *, factor: str) -> None:
         counter = self._counter(linking)
@@ -175,10 +179,11 @@ class AccountLinking:
         if accounts.record_failure(turn.store, self.policy, keys):
             self._locked(turn, counter=counter, resume=linking["resume"])
         elif factor == "totp" and "pin" in self.policy.factors:
-            turn.say(self.texts.bad_code, kind="prompt")  # who they are is settled by the PIN
+            # Who they are is settled by the PIN.
+            turn.say(self._texts(turn).bad_code, kind="prompt")
         else:
             linking.update(step="identify", user=None, phone_ok=False, counter=None)
-            turn.say(self.texts.no_match, kind="prompt")
+            turn.say(self._texts(turn).no_match, kind="prompt")
 
     def _verify(self, turn: Turn, linking: dict, *, factor: str) -> bool:
         store, user_id = turn.store, linking["user"]
@@ -216,7 +221,7 @@ class AccountLinking:
         turn.state.pop("linking", None)
         turn.reply.events.append("link:locked")
         minutes = max(1, round((until - turn.store.clock()) / 60))
-        turn.say(self.texts.locked.format(minutes=minutes), kind="system")
+        turn.say(self._texts(turn).locked.format(minutes=minutes), kind="system")
         self._give_up(turn, resume)
         return True
 
@@ -224,7 +229,8 @@ class AccountLinking:
         # The topic that needed the account stops politely rather than running half-blind.
         topic = turn.engine.catalog.startable(resume) if resume else None
         if topic is not None:
-            turn.say(self.texts.gave_up.format(topic=topic.name), kind="system")
+            turn.say(self._texts(turn).gave_up.format(topic=topic.name_in(turn.language)),
+                     kind="system")
 
     def _link(self, turn: Turn, linking: dict) -> None:
         store, phone, user_id = turn.store, turn.conversation.phone, linking["user"]
@@ -234,13 +240,13 @@ class AccountLinking:
         turn.forget_user()
         turn.state.pop("linking")
         turn.reply.events.append("link:linked")
-        turn.say(self.texts.linked.format(name=turn.user["display_name"]), kind="system")
+        turn.say(self._texts(turn).linked.format(name=turn.user["display_name"]), kind="system")
         if linking["resume"]:
             turn.engine.start_topic(turn, linking["resume"])
 
     def _unlink(self, turn: Turn) -> None:
         if turn.user is None:
-            turn.say(self.texts.not_linked, kind="system")
+            turn.say(self._texts(turn).not_linked, kind="system")
             return
         turn.store.unlink_phone(turn.conversation.phone)
         turn.conversation.user_id = None
@@ -248,4 +254,4 @@ class AccountLinking:
         # A topic that was running for the account must not go on without it.
         turn.engine.leave_topic(turn)
         turn.reply.events.append("link:unlinked")
-        turn.say(self.texts.unlinked, kind="system")
+        turn.say(self._texts(turn).unlinked, kind="system")

@@ -19,20 +19,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine import sms
+from engine import languages, sms
 from engine.matching import normalize
+from engine.phrasebook import translated
 from engine.store import Store
 
 if TYPE_CHECKING:
     from engine.conversation import Turn
 
-# Twilio's default opt-out, opt-in and help keywords: single words, any case, with blanks,
-# punctuation and emoji around them trimmed (sms.keyword, as the validator reads them).
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                           "OPTOUT"})
-OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
-OPTED_OUT_OPT_IN_WORDS = frozenset({"YES"})  # an opt-in only from a number that opted out
-HELP_WORDS = frozenset({"HELP", "INFO"})
+# Twilio's default opt-out, opt-in and help keywords, and their equivalents in every language
+# Parley speaks (PARAR, ALTO, CANCELAR, AYUDA...: engine/languages.py): single words, any case,
+# with blanks, punctuation and emoji around them trimmed (sms.keyword, as the validator reads
+# them). The answer is in the keyword's language.
+OPT_OUT_WORDS = languages.all_words(languages.OPT_OUT_WORDS)
+OPT_IN_WORDS = languages.all_words(languages.OPT_IN_WORDS)
+OPTED_OUT_OPT_IN_WORDS = frozenset({"YES", "SI", "SÍ"})  # opt-in only from an opted-out number
+HELP_WORDS = languages.all_words(languages.HELP_WORDS)
 SETTING_WORDS = frozenset({"NOTIFICATION", "NOTIFICATIONS"})
 
 
@@ -87,6 +89,7 @@ class Subscriptions:
     def intercept(self, turn: Turn) -> bool:
         word = sms.keyword(turn.text)
         opted_out = turn.store.is_opted_out(turn.conversation.phone)
+        self._language = _reply_language(turn, word)
         if word in OPT_OUT_WORDS:
             self._stop(turn, word)
         elif word in OPT_IN_WORDS or (opted_out and word in OPTED_OUT_OPT_IN_WORDS):
@@ -94,13 +97,13 @@ class Subscriptions:
         elif opted_out:
             turn.reply.events.append("suppressed:opted_out")
         elif word in HELP_WORDS:
-            self._say(turn, self.texts.help)
+            self._say(turn, "help")
         elif word in SETTING_WORDS:
             self._status(turn)
         elif self._may_mean_stop(turn):
             turn.state["stop_clarified"] = True
             turn.reply.events.append("stop_clarify")
-            self._say(turn, self.texts.stop_clarify)
+            self._say(turn, "stop_clarify")
         else:
             return False
         return True
@@ -118,17 +121,19 @@ class Subscriptions:
         joined = {"".join(pair) for pair in zip(words, words[1:], strict=False)}  # "opt out"
         return any(w in OPT_OUT_WORDS for w in [*words, *joined])
 
-    def _say(self, turn: Turn, text: str) -> None:
-        turn.say(text.format(program=self.program, contact=self.contact), kind="system")
+    def _say(self, turn: Turn, key: str) -> None:
+        texts = translated(self.texts, self._language or turn.language)
+        turn.say(getattr(texts, key).format(program=self.program, contact=self.contact),
+                 kind="system")
 
     def _status(self, turn: Turn) -> None:
         user = turn.user
         if user is None:
-            self._say(turn, self.texts.guest)
+            self._say(turn, "guest")
         elif turn.store.notifications_on(user["id"]):
-            self._say(turn, self.texts.status_on)
+            self._say(turn, "status_on")
         else:
-            self._say(turn, self.texts.status_off)
+            self._say(turn, "status_off")
 
     def _stop(self, turn: Turn, word: str) -> None:
         evidence = _evidence(turn, word)
@@ -138,7 +143,7 @@ class Subscriptions:
             set_notifications(turn.store, user["id"], False, phone=turn.conversation.phone,
                               **evidence)
         turn.reply.events.append("opted_out")
-        self._say(turn, self.texts.unsubscribed)
+        self._say(turn, "unsubscribed")
 
     def _start(self, turn: Turn, word: str, *, opted_out: bool) -> None:
         evidence = _evidence(turn, word)
@@ -147,11 +152,21 @@ class Subscriptions:
             turn.store.clear_opt_out(phone, **evidence)
             turn.reply.events.append("opted_in")
         if user is None:
-            self._say(turn, self.texts.resumed_guest if opted_out else self.texts.guest)
+            self._say(turn, "resumed_guest" if opted_out else "guest")
             return
         set_notifications(turn.store, user["id"], True, phone=phone, **evidence)
         turn.reply.events.append("subscribed")
-        self._say(turn, self.texts.subscribed)
+        self._say(turn, "subscribed")
+
+
+def _reply_language(turn: Turn, word: str) -> str | None:
+    """A keyword of another language than English is answered in that language ("PARAR" in
+    Spanish); an English one in the conversation's language."""
+    for table in (languages.OPT_OUT_WORDS, languages.OPT_IN_WORDS, languages.HELP_WORDS):
+        code = languages.keyword_language(word, table)
+        if code is not None and code != languages.DEFAULT_LANGUAGE:
+            return code
+    return None
 
 
 def _evidence(turn: Turn, word: str) -> dict:

@@ -21,6 +21,7 @@ from statemachine.exceptions import InvalidDefinition
 from statemachine.io import create_machine_class_from_definition
 
 from engine.errors import Problem, TopicError
+from engine.languages import localize, topic_languages
 from engine.validation import (  # noqa: F401  (node kinds: re-exported for the engine)
     INPUT_TYPES,
     RESPONSE_TYPES,
@@ -60,7 +61,22 @@ class CompiledTopic:
 
     @property
     def name(self) -> str:
-        return self.document.get("name", self.id)
+        """The topic's name in its default language."""
+        return self.name_in(None)
+
+    def name_in(self, language: str | None) -> str:
+        return localize(self.document.get("name", self.id), language,
+                        default=self.default_language)
+
+    @functools.cached_property
+    def languages(self) -> list[str]:
+        """The languages the topic is written in, its default first."""
+        languages, default = topic_languages(self.document)
+        return [default, *(c for c in languages if c != default)]
+
+    @functools.cached_property
+    def default_language(self) -> str:
+        return topic_languages(self.document)[1]
 
     @property
     def role(self) -> str:

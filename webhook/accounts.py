@@ -24,6 +24,7 @@ from typing import Any
 from engine.accounts import AccountPolicy, parse_factors, pepper_bytes
 from engine.assembly import DEFAULT_CONTACT, DEFAULT_PROGRAM
 from engine.errors import ConfigError
+from engine.language_switch import LanguageSwitch
 from engine.linking import AccountLinking
 from engine.subscriptions import Subscriptions
 from webhook.config import flag, number
@@ -50,12 +51,14 @@ def account_policy(config: Mapping[str, Any]) -> AccountPolicy:
 
 
 def interceptors(config: Mapping[str, Any]) -> list:
-    """Subscriptions first (keywords answer in any state), then account linking."""
+    """Subscriptions first (keywords answer in any state), the language words, then account
+    linking."""
     policy = account_policy(config)
     if "pin" in policy.factors and not policy.pepper:
         log.warning("PARLEY_PIN_PEPPER is not set: account linking is unavailable")
     return [
         Subscriptions(program=str(config.get("PROGRAM_NAME") or DEFAULT_PROGRAM),
                       contact=str(config.get("HELP_CONTACT") or DEFAULT_CONTACT)),
+        LanguageSwitch(),
         AccountLinking(policy=policy),
     ]

@@ -45,9 +45,10 @@ class ConversationsSql:
         self._require_phone_lock(phone)
         now = self.now()
         conversation_id = self._insert(
-            "INSERT INTO conversations (phone, user_id, state, mode, started_at, updated_at, rev)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (phone, user_id, self._state_text(state), state.get("mode"), now, now),
+            "INSERT INTO conversations (phone, user_id, state, mode, language, started_at,"
+            " updated_at, rev) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (phone, user_id, self._state_text(state), state.get("mode"), state.get("language"),
+             now, now),
         )
         return ConversationRow(conversation_id, phone, user_id, state, now, now, 0)
 
@@ -59,9 +60,10 @@ class ConversationsSql:
         state = conversation.state
         self.conn.execute(
             "UPDATE conversations SET state = ?, mode = ?, topic_id = ?, node = ?, user_id = ?,"
-            " updated_at = ?, rev = ? WHERE id = ?",
+            " language = ?, updated_at = ?, rev = ? WHERE id = ?",
             (self._state_text(state), state.get("mode"), state.get("topic"), state.get("node"),
-             conversation.user_id, conversation.updated_at, conversation.rev, conversation.id),
+             conversation.user_id, state.get("language"), conversation.updated_at,
+             conversation.rev, conversation.id),
         )
 
     def close_conversation(self, conversation_id: int) -> None:

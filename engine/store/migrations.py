@@ -426,6 +426,28 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m0010_languages(db: sqlite_utils.Database) -> None:
+    """Languages: each conversation's language, and the one each phone and account chose."""
+    db.executescript(LANGUAGES_SQL)
+
+
+# The same statements on both databases (engine/store/postgres_schema.py runs them too).
+LANGUAGES_SQL = """
+    -- The language a conversation is held in (a code such as 'en' or 'es'); NULL: the
+    -- deployment's default.
+    ALTER TABLE conversations ADD COLUMN language TEXT;
+    -- The language a phone chose (ESPAÑOL, ENGLISH, the LANGUAGE menu), for its next chats.
+    CREATE TABLE phone_languages (
+        phone TEXT PRIMARY KEY,
+        language TEXT NOT NULL,
+        chosen_at TEXT NOT NULL
+    );
+    -- The language a linked account chose: it follows the user to another phone.
+    ALTER TABLE users ADD COLUMN language TEXT;
+"""
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""
