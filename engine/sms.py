@@ -165,3 +165,32 @@ def is_reserved_word(text: str) -> bool:
     inside a longer text ("Stop the order") is not one.
     """
     return keyword(text) in RESERVED_WORDS
+
+
+# Characters outside GSM-7 with a usual GSM-7 stand-in (typographic punctuation, spaces).
+_GSM7_STAND_INS = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u00a0": " ", "\u2022": "-", "\u00b4": "'",
+}
+
+
+def gsm7_spelling(text: str) -> str | None:
+    """`text` spelled with GSM-7 characters only (accents dropped where the plain letter is in
+    GSM-7: "día" -> "dia"; curly quotes straightened), or None when some character has no such
+    stand-in (an emoji, a CJK character) or the text is GSM-7 already."""
+    if encoding(text) == GSM7:
+        return None
+    out = []
+    for ch in text:
+        if is_gsm7(ch):
+            out.append(ch)
+            continue
+        stand_in = _GSM7_STAND_INS.get(ch)
+        if stand_in is None:
+            plain = "".join(c for c in unicodedata.normalize("NFKD", ch)
+                            if not unicodedata.combining(c))
+            stand_in = plain if plain and all(is_gsm7(c) for c in plain) else None
+        if stand_in is None:
+            return None
+        out.append(stand_in)
+    return "".join(out)

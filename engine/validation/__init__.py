@@ -9,7 +9,8 @@ Imports its own modules, one per concern, each of which says what it may import:
 `documents` (node kinds, JSON text and paths, value helpers), `schema` (the JSON Schema and
 its explanations), `expressions` (template and expression parsing), `nodes` (the indexed
 document, transitions and checks on nodes), `sources` (data sources), `texts` (templates and
-message sizes) and `graph` (reachability, traps, loops); plus engine.errors and
+message sizes), `translations` (languages: missing and broken translations, the
+SMS cost of each language) and `graph` (reachability, traps, loops); plus engine.errors and
 engine.outbound. The graph checks are iterative and linear in the size of the topic, so a
 topic of thousands of nodes neither recurses nor crawls.
 """
@@ -56,6 +57,7 @@ from engine.validation.sources import (
     host_problems,
 )
 from engine.validation.texts import MAX_SEGMENTS, _check_message_sizes, _check_templates
+from engine.validation.translations import _check_languages
 
 __all__ = [
     "BUILTIN_NAMES", "FLOW_TYPES", "INPUT_TYPES", "MAX_SEGMENTS", "NODE_TYPES", "NODE_TYPE_ORDER",
@@ -78,6 +80,7 @@ _CHECKS: tuple[Callable[[_Topic], Iterator[Problem]], ...] = (
     _check_discovery,
     _check_templates,
     _check_message_sizes,
+    _check_languages,
 )
 
 

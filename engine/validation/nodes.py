@@ -5,13 +5,15 @@ choice labels the way the runtime matches answers).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from engine import sms
+from engine import languages, sms
 from engine.errors import Problem
 from engine.matching import normalize
+from engine.translations import text_fields
 from engine.validation.documents import (
     INPUT_TYPES,
     TERMINAL_TYPES,
@@ -156,6 +158,13 @@ class _Topic:
     def has_error(self, *parts: str | int) -> bool:
         return parts in self.error_parts
 
+    @functools.cached_property
+    def multilingual(self) -> bool:
+        """Whether the topic declares several languages or writes any text per language."""
+        declared = self.doc.get("languages")
+        return (isinstance(declared, list) and len(declared) > 1) or any(
+            isinstance(f.value, dict) for f in text_fields(self.doc))
+
     def start(self) -> str | None:
         return _str(self.doc.get("start"))
 
@@ -243,29 +252,49 @@ def _check_static_choices(topic: _Topic) -> Iterator[Problem]:
                            "'next'", node.id)
 
 
-def _reserved(text: str) -> str:
+def _reserved(text: str, code: str) -> str:
     return (f"{text!r} is an SMS keyword that Twilio or the carrier acts on (opt-out, opt-in "
-            "or help) before the bot sees it; use a different word or a longer phrase")
+            f"or help, in {languages.name(code)}) before the bot sees it; use a different word "
+            "or a longer phrase")
+
+
+def _each_translation(parts: tuple, value: Any) -> Iterator[tuple[tuple, Any]]:
+    """(path parts, text) of a value and of each of its translations."""
+    if isinstance(value, dict):
+        for code, text in value.items():
+            yield (*parts, code), text
+    else:
+        yield parts, value
 
 
 def _check_reserved_words(topic: _Topic) -> Iterator[Problem]:
+    """Carrier keywords of every language Parley speaks (STOP, PARAR, AYUDA...)."""
+    reserved = languages.reserved_words()
+
+    def found(parts: tuple, value: Any, node: str | None) -> Iterator[Problem]:
+        for at, text in _each_translation(parts, value):
+            words = text if isinstance(text, list) else [text]
+            for index, word in enumerate(words):
+                keyword = sms.keyword(word) if isinstance(word, str) else None
+                if keyword in reserved:
+                    where = (*at, index) if isinstance(text, list) else at
+                    yield _error(json_path(*where), _reserved(word, reserved[keyword]), node)
+
     for node in topic.nodes:
         if node.type == "input.static_choice":
             for index, option in enumerate(_list(node.data.get("options"))):
                 for key in ("label", "value"):
-                    text = _dict(option).get(key)
-                    if isinstance(text, str) and sms.is_reserved_word(text):
-                        yield _error(node.at("options", index, key), _reserved(text), node.id)
+                    if key in _dict(option):
+                        yield from found(("nodes", node.index, "options", index, key),
+                                         option[key], node.id)
         if node.type == "input.boolean":
             for key in ("yes_words", "no_words"):
-                for index, word in enumerate(_list(node.data.get(key))):
-                    if isinstance(word, str) and sms.is_reserved_word(word):
-                        yield _error(node.at(key, index), _reserved(word), node.id)
+                if key in node.data:
+                    yield from found(("nodes", node.index, key), node.data[key], node.id)
     discovery = _dict(topic.doc.get("discovery"))
     for key in ("keywords", "phrases"):
-        for index, word in enumerate(_list(discovery.get(key))):
-            if isinstance(word, str) and sms.is_reserved_word(word):
-                yield _error(json_path("discovery", key, index), _reserved(word))
+        if key in discovery:
+            yield from found(("discovery", key), discovery[key], None)
 
 
 def _check_inputs(topic: _Topic) -> Iterator[Problem]:

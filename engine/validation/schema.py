@@ -164,6 +164,20 @@ def _subject(parts: tuple) -> str:
     return repr(last)
 
 
+_LANGUAGE_PATTERN = "^[a-z]{2}(-[A-Z]{2})?$"
+
+
+def _explain_any_of(error: ValidationError, doc: Any, one) -> list[_Finding]:
+    """A text that may be a string or one per language: explain the branch the author meant
+    (the other branch fails on its type alone)."""
+    inner = [e for e in error.context
+             if e.validator != "type" or len(e.absolute_path) > len(error.absolute_path)]
+    if isinstance(error.instance, str | dict | list) and inner:
+        return [finding for e in inner for finding in _explain(e, doc)]
+    return one(f"{_subject(tuple(error.absolute_path))} must be text (a string, or one string "
+               f"per language code), not {_json_type(error.instance)}")
+
+
 def _explain(error: ValidationError, doc: Any) -> list[_Finding]:
     """Turn one jsonschema error into findings with messages a topic author understands."""
     parts = tuple(error.absolute_path)
@@ -173,6 +187,11 @@ def _explain(error: ValidationError, doc: Any) -> list[_Finding]:
     def one(message: str, *, at: tuple = parts, key: str | None = None) -> list[_Finding]:
         return [_Finding(at, Problem(json_path(*at), message, node=node), key)]
 
+    if kind == "anyOf":
+        return _explain_any_of(error, doc, one)
+    if "propertyNames" in error.relative_schema_path and value == _LANGUAGE_PATTERN:
+        return one(f"{instance!r} is not a language code: use an ISO 639-1 code such as "
+                   "'en' or 'es'", at=(*parts, str(instance)))
     if "propertyNames" in error.relative_schema_path:
         # jsonschema reports a bad key at the object's path with the key as the instance.
         return one(f"{instance!r} is not a valid name: {_IDENTIFIER_RULE}",

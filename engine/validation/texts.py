@@ -101,7 +101,8 @@ def _check_templates(topic: _Topic) -> Iterator[Problem]:
                            f"it{_suggest(name, allowed)}", text.node)
 
 
-def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
+def _messages(topic: _Topic, *,
+              reply_hint: str = _REPLY_HINT) -> Iterator[tuple[str, str, str]]:
     """(path, approximate text, node id) of every message the bot sends, from the template
     sources. Composite messages are put together the way the engine does it."""
     for node in topic.nodes:
@@ -114,7 +115,7 @@ def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
             if kind == "message" and key in data and ok(key):
                 text = data[key]
                 if node.type == "input.static_choice" and key == "prompt":
-                    text = _with_options(text, data.get("options"))
+                    text = _with_options(text, data.get("options"), reply_hint)
                 yield node.at(key), text, node.id
         if node.type == "response.link" and ok("label") and ok("url"):
             yield node.path, f"{data['label']}: {data['url']}", node.id
@@ -128,11 +129,11 @@ def _messages(topic: _Topic) -> Iterator[tuple[str, str, str]]:
             yield node.path, "\n".join(lines), node.id
 
 
-def _with_options(prompt: str, options: Any) -> str:
+def _with_options(prompt: str, options: Any, reply_hint: str = _REPLY_HINT) -> str:
     """A static choice's prompt as the engine sends it: with its first page of options."""
     labels = [o["label"] for o in _list(options)[:_OPTIONS_PER_PAGE]
               if isinstance(o, dict) and isinstance(o.get("label"), str)]
-    lines = [prompt, *(f"{n}. {label}" for n, label in enumerate(labels, start=1)), _REPLY_HINT]
+    lines = [prompt, *(f"{n}. {label}" for n, label in enumerate(labels, start=1)), reply_hint]
     return "\n".join(lines)
 
 
@@ -142,6 +143,8 @@ def _show_chars(chars: list[str]) -> str:
 
 
 def _check_message_sizes(topic: _Topic) -> Iterator[Problem]:
+    if topic.multilingual:
+        return  # checked per language (engine.validation.translations)
     for path, text, node_id in _messages(topic):
         if len(text) > sms.MAX_MESSAGE_CHARS:
             yield _error(path, f"message is about {len(text)} characters, over Twilio's limit of "

@@ -276,7 +276,8 @@ class TestSchemaErrors:
         doc = mutated(lambda d: node(d, "ask_number").update(prompt=42, max_attempts=0))
         found = {(p.path, p.message) for p in errors(doc)}
         assert found == {
-            ("$.nodes[1].prompt", "'prompt' must be a string, not a number"),
+            ("$.nodes[1].prompt", "'prompt' must be text (a string, or one string per language "
+             "code), not a number"),
             ("$.nodes[1].max_attempts", "'max_attempts' is 0; it must be at least 1"),
         }
 
