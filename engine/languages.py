@@ -96,7 +96,8 @@ def asks_for_menu(text: str) -> bool:
 
 def topic_languages(document: Mapping) -> tuple[list[str], str]:
     """(languages, default) a topic declares; a topic that declares none speaks English."""
-    default = document.get("default_language") or DEFAULT_LANGUAGE
+    default = document.get("default_language")
+    default = default if isinstance(default, str) and default else DEFAULT_LANGUAGE
     declared = document.get("languages")
     languages = [c for c in declared if isinstance(c, str)] if isinstance(declared, list) else []
     if default not in languages:
@@ -110,7 +111,7 @@ def localize(value: Any, language: str | None, *, default: str = DEFAULT_LANGUAG
     if not isinstance(value, dict):
         return value
     for code in (language, default):
-        if code and isinstance(value.get(code), str | list):
+        if isinstance(code, str) and isinstance(value.get(code), str | list):
             return value[code]
     for text in value.values():
         return text

@@ -63,7 +63,9 @@ def text_fields(doc: Any) -> Iterator[TextField]:
             continue
         node_id = node.get("id") if isinstance(node.get("id"), str) else None
         base = ("nodes", index)
-        for key, kind in NODE_TEXTS.get(node.get("type"), ()):
+        kind_of_node = node.get("type")
+        for key, kind in NODE_TEXTS.get(kind_of_node if isinstance(kind_of_node, str) else "",
+                                        ()):
             if key in node:
                 yield TextField((*base, key), node[key], kind, node_id)
         if node.get("type") == "input.static_choice":
