@@ -19,16 +19,19 @@ T = TypeVar("T")
 PHRASES: dict[str, dict[str, dict[str, str]]] = {
     "es": {
         "Texts": {
-            "menu": "¿En qué puedo ayudarle? Responda con un número:",
-            "menu_unsure": "¿Quiso decir uno de estos? Responda con un número:",
+            # The texts sent with an author's message, or most often, are spelled in GSM-7
+            # (no á, í, ó, ú, as Spanish SMS often is): an accent there would turn the
+            # whole message into UCS-2 and cost 2-3 times the segments.
+            "menu": "¿En qué puedo ayudarle? Responda con un numero:",
+            "menu_unsure": "¿Quiso decir uno de estos? Responda con un numero:",
             "no_topics": "Lo siento, ahora no hay nada en lo que pueda ayudar por mensaje.",
-            "reply_number": "Responda con un número.",
-            "more": "Responda MAS para ver más.",
-            "reprompt": "Lo siento, no le entendí.",
+            "reply_number": "Responda con un numero.",
+            "more": "Responda MAS para ver mas.",
+            "reprompt": "Lo siento, no le entendi.",
             "too_long": ("Esa respuesta es demasiado larga: use {limit} caracteres como "
                          "máximo."),
             "photo_please": "Envíe una foto (un archivo de imagen), por favor.",
-            "anything_else": "¿Hay algo más en lo que pueda ayudarle? (sí/no)",
+            "anything_else": "¿Hay algo mas en lo que pueda ayudarle? (si/no)",
             "restart": "De acuerdo, empecemos de nuevo.",
             "timed_out": "Nuestra conversación anterior caducó, así que empecemos de nuevo.",
             "goodbye": "Gracias por escribirnos. ¡Hasta pronto!",
@@ -121,7 +124,7 @@ LANGUAGE_PHRASES: dict[str, dict[str, str]] = {
     "es": {
         "offer": "Para español, escriba {keyword}.",
         "chosen": "De acuerdo, le escribiré en español.",
-        "menu": "¿Qué idioma? Responda con un número:",
+        "menu": "¿Qué idioma? Responda con un numero:",
     },
 }
 

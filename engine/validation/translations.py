@@ -141,7 +141,11 @@ def _check_sizes_per_language(topic: _Topic, declared: list[str]) -> Iterator[Pr
                 yield _error(path, f"in {label}: the message is about {len(text)} characters, "
                              f"over Twilio's limit of {sms.MAX_MESSAGE_CHARS}", node_id)
                 continue
-            if info.encoding == sms.UCS2:
+            cheaper = sms.gsm7_spelling(text)
+            if info.encoding == sms.UCS2 and (
+                    cheaper is None or sms.describe(cheaper).segments < info.segments):
+                # UCS-2 that costs no more segments than GSM-7 would is only shown, in the
+                # designer's translation view, not warned about.
                 yield _warning(path, _ucs2_advice(text, info, label), node_id)
             if info.segments > MAX_SEGMENTS:
                 yield _warning(path, f"in {label}: the message is about {info.segments} SMS "
