@@ -36,6 +36,7 @@ from designer.documents import check_document, problem_json
 from designer.editor import summary_or_404
 from engine import sms
 from engine.assembly import standard_interceptors
+from engine.store.topics import topic_name
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
@@ -116,7 +117,7 @@ def _clock(turn: int):
 def _opening(document: dict) -> str:
     """What the user 'texts' to open the topic, as the transcript records it."""
     if document.get("role", "topic") == "topic":
-        return document.get("name", document["id"])
+        return topic_name(document)
     return "Hello"
 
 

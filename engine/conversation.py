@@ -34,7 +34,7 @@ from engine.errors import (
 )
 from engine.insight import Recorder
 from engine.matching import match_choice, normalize, parse_yes_no
-from engine.messages import Inbound, Reply
+from engine.messages import Inbound, Outbound, Reply
 from engine.outbound import OutboundPolicy
 from engine.phrasebook import language_phrase
 from engine.store import ConversationRow, Store, parse_iso
@@ -265,12 +265,14 @@ class Engine:
         return self.settings.restart_words | languages.RESTART_WORDS.get(turn.language, set())
 
     def _greet(self, turn: Turn) -> bool:
-        self._offer_languages(turn)
+        said = len(turn.reply.messages)
         greeting = self.catalog.role("greeting")
         if greeting is None:
             self._show_menu(turn)
-            return True
-        self._start_topic(turn, greeting)
+        else:
+            self._start_topic(turn, greeting)
+        # The offer of languages follows the greeting's first message, before the menu.
+        self._offer_languages(turn, at=said + 1 if greeting is not None else said)
         return True
 
     def _fallback(self, turn: Turn) -> None:
@@ -324,14 +326,15 @@ class Engine:
 
     # ------------------------------------------------------------ languages
 
-    def _offer_languages(self, turn: Turn) -> None:
-        """A new user of a deployment in several languages is told how to pick theirs."""
+    def _offer_languages(self, turn: Turn, *, at: int) -> None:
+        """A user of a deployment in several languages who has not picked one is told how."""
         if "language" in turn.state:
             return
         offers = [language_phrase(code, "offer", keyword=languages.choice_keyword(code))
                   for code in self.catalog.languages if code != turn.language]
         if offers:
-            turn.say(" ".join(offers), kind="system")
+            offer = Outbound(" ".join(offers), (), "system", None)
+            turn.reply.messages.insert(min(at, len(turn.reply.messages)), offer)
 
     def resume(self, turn: Turn) -> None:
         """Say again, in the conversation's language now, what the user was last asked."""
@@ -675,10 +678,13 @@ class Engine:
 
 
 def render_card(node: dict, context: dict, *,
-                text_of: Callable[[Any], Any] = languages.localize) -> str:
+                text_of: Callable[[Any], Any] | None = None) -> str:
     """A record as short labelled lines plus its link, the way an SMS can show a card.
 
     `text_of` picks each translated text's language (the default language without it)."""
+    if text_of is None:
+        def text_of(value: Any) -> Any:
+            return languages.localize(value, None)
     lines = [render(text_of(node["title"]), context)]
     for card_field in node["fields"]:
         lines.append(f"{text_of(card_field['label'])}: "

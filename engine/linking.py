@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LINK_WORDS = frozenset({"LINK"})
-UNLINK_WORDS = frozenset({"UNLINK"})
+LINK_WORDS = frozenset({"LINK", "VINCULAR"})
+UNLINK_WORDS = frozenset({"UNLINK", "DESVINCULAR"})
 SECRET_STEPS = frozenset({"pin", "code"})
 
 
@@ -79,7 +79,7 @@ class AccountLinking:
         word = turn.text.strip().upper()
         linking = turn.state.get("linking")
         if linking is not None:
-            if word in turn.engine.settings.restart_words:
+            if word in turn.engine.restart_words(turn):
                 turn.state.pop("linking")
                 turn.reply.events.append("link:stopped")
                 return False  # the engine handles MENU as it always does

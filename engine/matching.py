@@ -48,9 +48,9 @@ def parse_yes_no(text: str, *, yes_words=(), no_words=()) -> bool | None:
         return False
     first = said.split(" ", 1)[0]
     # "yes it is" / "no, thanks": the first word decides when it is unambiguous.
-    if first in YES_WORDS and first not in ("please", "right"):
+    if (first in YES_WORDS or first in extra_yes) and first not in ("please", "right"):
         return True
-    if first in NO_WORDS and first not in ("not", "never"):
+    if (first in NO_WORDS or first in extra_no) and first not in ("not", "never"):
         return False
     return None
 

@@ -123,6 +123,8 @@ LANGUAGE_PHRASES: dict[str, dict[str, str]] = {
     },
     "es": {
         "offer": "Para español, escriba {keyword}.",
+        # Parley's default HELP contact (engine.assembly.DEFAULT_CONTACT), in this language.
+        "text AGENT to reach a person": "escriba AGENTE para hablar con una persona",
         "chosen": "De acuerdo, le escribiré en español.",
         "menu": "¿Qué idioma? Responda con un numero:",
     },
@@ -148,6 +150,12 @@ def translated(texts: T, language: str | None) -> T:
         with _lock:
             _cache[key] = found
     return found[1]
+
+
+def in_language(text: str, language: str | None) -> str:
+    """One of Parley's default phrases (a HELP contact) in `language`, if the phrasebook has
+    it; any other text (a deployment's own) as it is."""
+    return LANGUAGE_PHRASES.get(language or DEFAULT_LANGUAGE, {}).get(text, text)
 
 
 def language_phrase(language: str | None, key: str, **values: str) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from engine import languages, sms
 from engine.matching import normalize
-from engine.phrasebook import translated
+from engine.phrasebook import in_language, translated
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -122,8 +122,10 @@ class Subscriptions:
         return any(w in OPT_OUT_WORDS for w in [*words, *joined])
 
     def _say(self, turn: Turn, key: str) -> None:
-        texts = translated(self.texts, self._language or turn.language)
-        turn.say(getattr(texts, key).format(program=self.program, contact=self.contact),
+        language = self._language or turn.language
+        texts = translated(self.texts, language)
+        turn.say(getattr(texts, key).format(program=self.program,
+                                            contact=in_language(self.contact, language)),
                  kind="system")
 
     def _status(self, turn: Turn) -> None:

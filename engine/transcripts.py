@@ -141,6 +141,9 @@ def play(transcript: dict, topics: list[dict], *, sample_data: str | Path | None
                     raise TranscriptError(f"{path}: no sample user {transcript['user']!r}")
                 with store.write():
                     store.link_phone(phone, user["id"])
+            if transcript.get("language"):
+                with store.write():
+                    store.set_phone_language(phone, transcript["language"])
             engine = Engine(store, catalog=StaticCatalog(topics), settings=settings,
                             interceptors=standard_interceptors(), outbound=outbound)
             on_duty = transcript.get("agent_on_duty", False)

@@ -1,12 +1,20 @@
-"""Topics, their versions and what is published. Imports engine.errors, engine.store.values,
-and engine.validation to refuse publishing a topic with errors."""
+"""Topics, their versions and what is published. Imports engine.errors, engine.languages,
+engine.store.values, and engine.validation to refuse publishing a topic with errors."""
 
 from __future__ import annotations
 
 import json
 
 from engine.errors import TopicNotFound
+from engine.languages import localize, topic_languages
 from engine.store.values import dumps
+
+
+def topic_name(document: dict) -> str:
+    """A topic's name as listed to authors: in its default language."""
+    name = localize(document.get("name", document["id"]), None,
+                    default=topic_languages(document)[1])
+    return name if isinstance(name, str) else document["id"]
 
 
 class TopicsSql:
@@ -21,6 +29,7 @@ class TopicsSql:
         """Store `document` as the topic's next draft version and return its number."""
         self._require_write()
         topic_id, now = document["id"], self.now()
+        name = topic_name(document)
         row = self.conn.execute(
             "SELECT latest_version FROM topics WHERE id = ?", (topic_id,)
         ).fetchone()
@@ -29,14 +38,14 @@ class TopicsSql:
             self.conn.execute(
                 "UPDATE topics SET name = ?, role = ?, latest_version = ?, updated_at = ?,"
                 " deleted_at = NULL WHERE id = ?",
-                (document.get("name", topic_id), document.get("role", "topic"), version, now,
+                (name, document.get("role", "topic"), version, now,
                  topic_id),
             )
         else:
             self.conn.execute(
                 "INSERT INTO topics (id, name, role, latest_version, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (topic_id, document.get("name", topic_id), document.get("role", "topic"),
+                (topic_id, name, document.get("role", "topic"),
                  version, now, now),
             )
         self.conn.execute(
