@@ -36,13 +36,13 @@ from designer.documents import check_document, problem_json
 from designer.editor import summary_or_404
 from engine import sms
 from engine.assembly import standard_interceptors
-from engine.store.topics import topic_name
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
 from engine.messages import Inbound, Media, Reply
 from engine.sample import load_sample_data, simulated_store
 from engine.store import Store, open_store
+from engine.store.topics import topic_name
 from engine.transcripts import (
     DEFAULT_MEDIA_URL,
     DEFAULT_PHONE,
