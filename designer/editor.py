@@ -36,6 +36,7 @@ from designer.documents import (
     topic_changes,
 )
 from designer.kinds import editor_spec
+from engine import languages
 from engine.catalog import discovery_overlaps
 from engine.errors import ParleyError, Problem, TopicNotFound
 from engine.store import dumps
@@ -143,7 +144,8 @@ def edit(topic_id: str):
         "editor.html", summary=summary, document=document,
         version=version or summary["latest_version"], spec=editor_spec(),
         versions=store.topic_versions(topic_id), transcripts=store.transcripts(topic_id),
-        sample_users=sample_users())
+        sample_users=sample_users(),
+        language_names={code: names[1] for code, names in languages.LANGUAGES.items()})
 
 
 @bp.post("/<topic_id>/check")

@@ -39,6 +39,7 @@ from engine.assembly import standard_interceptors
 from engine.catalog import StaticCatalog
 from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
+from engine.languages import topic_languages
 from engine.messages import Inbound, Media, Reply
 from engine.sample import load_sample_data, simulated_store
 from engine.store import Store, open_store
@@ -150,6 +151,12 @@ def _reply_json(reply: Reply, topic_id: str) -> dict:
     }
 
 
+def _language(payload: dict, draft: dict) -> str | None:
+    """The language the simulator's picker asks for, if the draft speaks it."""
+    language = payload.get("language")
+    return language if language in topic_languages(draft)[0] else None
+
+
 def _turn(payload: dict) -> int:
     try:
         return max(0, min(int(payload.get("turn", 0)), 10_000))
@@ -191,6 +198,10 @@ def start(topic_id: str):
                 abort(400, f"There is no sample user {as_user!r}.")
             with store.write():
                 store.link_phone(DEFAULT_PHONE, user["id"])
+        language = _language(payload, draft)
+        if language:
+            with store.write():  # as if the phone had texted ESPAÑOL before
+                store.set_phone_language(DEFAULT_PHONE, language)
         engine = _engine(store, draft)
         try:
             reply = engine.start(DEFAULT_PHONE, topic_id)
@@ -238,7 +249,7 @@ def save_transcript(topic_id: str):
     payload, draft, refusal = _request(topic_id)
     if draft is None:
         return refusal
-    name = str(payload.get("name") or "").strip() or f"{draft.get('name', topic_id)} chat"
+    name = str(payload.get("name") or "").strip() or f"{topic_name(draft)} chat"
     transcript: dict = {
         "name": name[:200],
         "description": f"Recorded in the designer's simulator by {g.author['user_name']}.",
@@ -246,6 +257,8 @@ def save_transcript(topic_id: str):
     }
     if payload.get("user"):
         transcript["user"] = str(payload["user"])
+    if _language(payload, draft):
+        transcript["language"] = _language(payload, draft)
     transcript["turns"] = payload.get("turns")
     errors = [f"{e.json_path}: {e.message}" for e in _transcript_schema().iter_errors(transcript)]
     if errors:

@@ -23,6 +23,8 @@ from typing import Any
 import graphviz
 
 from engine.errors import DiagramError, Problem
+from engine.languages import topic_languages
+from engine.translations import localized_document
 from engine.validation import (
     INPUT_TYPES,
     RESPONSE_TYPES,
@@ -517,8 +519,11 @@ def topic_graph(doc: Any, *, current: str | None = None, problems: Iterable[Prob
     orange for warnings); `diff` maps node ids to "added", "removed" or "changed", and
     `removed_nodes` gives the removed nodes' documents, which are drawn dashed and grey;
     `overlay` draws Insight's counts or one conversation's path (see Overlay).
-    Never raises on a malformed document.
+    Never raises on a malformed document. Texts written per language are drawn in the
+    topic's default language.
     """
+    if isinstance(doc, dict):
+        doc = localized_document(doc, topic_languages(doc)[1])
     return _Builder(doc, current=current, problems=problems, diff=diff,
                     removed_nodes=removed_nodes or (), overlay=overlay).build()
 

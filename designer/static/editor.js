@@ -108,7 +108,7 @@ window.Parley = window.Parley || {};
   function changed(options) {
     const opts = options || {};
     updateDirty();
-    $("topic-title").textContent = S.doc.name || data.topic_id;
+    $("topic-title").textContent = defaultText(S.doc.name) || data.topic_id;
     if (opts.list !== false) renderNodeList();
     if (opts.inspector) renderInspector();
     if (S.tab === "json" && !S.jsonEditing) showJson();
@@ -243,8 +243,27 @@ window.Parley = window.Parley || {};
     return select;
   }
 
+  // A text written per language ({"en": ..., "es": ...}) is edited here in the topic's
+  // default language; the Translations page edits the others side by side.
+  function defaultLanguage() {
+    return typeof S.doc.default_language === "string" ? S.doc.default_language : "en";
+  }
+
+  function defaultText(value) {
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      return value[defaultLanguage()] || Object.values(value)[0] || "";
+    }
+    return value;
+  }
+
+  function translated(obj, key) {
+    const value = obj[key];
+    return value && typeof value === "object" && !Array.isArray(value) ? value : null;
+  }
+
   function textInput(obj, key, opts) {
     const o = opts || {};
+    if (translated(obj, key)) return textInput(obj[key], defaultLanguage(), opts);
     const input = el(o.multiline ? "textarea" : "input", {
       value: obj[key] === undefined ? "" : String(obj[key]),
       placeholder: o.placeholder, rows: o.multiline ? 3 : null,
@@ -392,8 +411,9 @@ window.Parley = window.Parley || {};
         return shell;
       }
       case "words": {
-        const area = el("textarea", { rows: 2, value: Array.isArray(obj[key]) ? obj[key].join("\n") : "",
-          oninput: () => { setValue(obj, key, area.value.split("\n").map((w) => w.trim()).filter(Boolean)); changed({ list: false }); } });
+        const [owner, slot] = translated(obj, key) ? [obj[key], defaultLanguage()] : [obj, key];
+        const area = el("textarea", { rows: 2, value: Array.isArray(owner[slot]) ? owner[slot].join("\n") : "",
+          oninput: () => { setValue(owner, slot, area.value.split("\n").map((w) => w.trim()).filter(Boolean)); changed({ list: false }); } });
         return fieldShell(f, path, area);
       }
       case "options":
@@ -676,7 +696,7 @@ window.Parley = window.Parley || {};
       state.className = "json-state ok";
       if (S.selected && nodeIndex(S.selected) < 0) S.selected = null;
       updateDirty();
-      $("topic-title").textContent = S.doc.name || data.topic_id;
+      $("topic-title").textContent = defaultText(S.doc.name) || data.topic_id;
       renderNodeList();
     } else {
       const first = (result.json.problems || [])[0];

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const editor = Parley.editor;
   const data = editor.data;
-  const sim = { snapshot: null, turns: [], user: "", running: false, busy: false, photo: null };
+  const sim = { snapshot: null, turns: [], user: "", language: "", running: false, busy: false, photo: null };
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -120,9 +120,10 @@
     sim.snapshot = JSON.parse(JSON.stringify(editor.document()));
     sim.turns = [];
     sim.user = $("sim-user").value;
-    $("sim-topic").textContent = sim.snapshot.name || data.topic_id;
+    sim.language = $("sim-language").value;
+    $("sim-topic").textContent = textIn(sim.snapshot.name, sim.language) || data.topic_id;
     try {
-      const result = await editor.api(data.urls.sim_start, { document: sim.snapshot, user: sim.user });
+      const result = await editor.api(data.urls.sim_start, { document: sim.snapshot, user: sim.user, language: sim.language || undefined });
       if (!result.ok) { sim.running = false; refusal(result); return; }
       sim.running = true;
       userBubble(result.json.opening, null, true);
@@ -160,7 +161,7 @@
   async function saveTest() {
     if (!sim.turns.length) { note("Chat first, then save the conversation as a test.", "error"); return; }
     const name = $("sim-test-name").value.trim() || `${sim.snapshot.name || data.topic_id}: ${sim.turns.length} turns`;
-    const result = await editor.api(data.urls.transcripts, { document: sim.snapshot, name, user: sim.user || undefined, turns: sim.turns });
+    const result = await editor.api(data.urls.transcripts, { document: sim.snapshot, name, user: sim.user || undefined, language: sim.language || undefined, turns: sim.turns });
     if (!result.ok) {
       note([result.json.error, ...(result.json.details || [])].join("\n"), "error");
       return;
@@ -180,7 +181,32 @@
     $("simulator").classList.remove("hidden");
     $("workspace").classList.add("with-sim");
     $("sim-toggle").classList.add("active");
+    languageOptions();
     start();
+  }
+
+  // A topic text: a string, or one string per language code.
+  function textIn(value, language) {
+    if (value && typeof value === "object") return value[language] || Object.values(value)[0] || "";
+    return value || "";
+  }
+
+  // The picker lists the languages the topic declares; a topic in one language hides it.
+  function languageOptions() {
+    const doc = editor.document() || {};
+    const codes = Array.isArray(doc.languages) ? doc.languages.filter((c) => typeof c === "string") : [];
+    const select = $("sim-language");
+    const current = select.value;
+    const options = codes.map((code) => {
+      const option = document.createElement("option");
+      option.value = code;
+      option.textContent = data.language_names[code] ? `${data.language_names[code]} (${code})` : code;
+      return option;
+    });
+    select.replaceChildren(...options);
+    if (codes.includes(current)) select.value = current;
+    else if (codes.includes(doc.default_language)) select.value = doc.default_language;
+    $("sim-language-label").classList.toggle("hidden", codes.length < 2);
   }
 
   function close() {
@@ -200,6 +226,7 @@
   $("sim-close").addEventListener("click", close);
   $("sim-restart").addEventListener("click", start);
   $("sim-user").addEventListener("change", start);
+  $("sim-language").addEventListener("change", start);
   $("sim-save").addEventListener("click", saveTest);
   $("sim-form").addEventListener("submit", (e) => {
     e.preventDefault();

@@ -66,7 +66,8 @@ def transitions(node: Any) -> list[Transition]:
         for index, option in enumerate(_list(node.get("options"))):
             if not isinstance(option, dict):
                 continue
-            label = option.get("label") if isinstance(option.get("label"), str) else ""
+            label = languages.localize(option.get("label"), None)  # the default language's
+            label = label if isinstance(label, str) else ""
             own = _str(option.get("next"))
             if own:
                 out.append(Transition(("options", index, "next"), own, f"option_{index}", label))
