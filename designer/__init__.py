@@ -78,7 +78,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
     csrf.init_app(app)
 
-    from designer import auth, db, editor, insight, insight_pages, security, simulator, topics
+    from designer import (
+        auth,
+        db,
+        editor,
+        insight,
+        insight_pages,
+        security,
+        simulator,
+        topics,
+        translations,
+    )
     from designer.commands import designer_user
 
     db.init_app(app)
@@ -87,6 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(topics.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(simulator.bp)
+    app.register_blueprint(translations.bp)
     app.register_blueprint(insight.bp)
     app.register_blueprint(insight_pages.bp)
     app.cli.add_command(designer_user)
