@@ -167,7 +167,7 @@ def import_file(topic_id: str):
     try:
         document, changed = import_po(document, language, data)
     except TranslationFileError as exc:
-        flash(f"Nothing imported: {exc}.", "error")
+        flash(f"Nothing imported: {exc}", "error")
         return redirect(url_for("translations.view", topic_id=topic_id), 303)
     if not changed:
         flash("The file changes nothing: no new version saved.", "info")
