@@ -27,7 +27,7 @@ from flask import (
     url_for,
 )
 
-from engine import handoff
+from engine import handoff, languages
 from engine.handoff import HandoffError
 from engine.store import parse_iso
 from webhook import get_runtime
@@ -132,7 +132,8 @@ def conversation(conversation_id: int) -> str:
         state=_entry_state(entry, agent, closed=found["closed_at"] is not None),
         user=user, phones=store.linked_phones(user["id"]) if user else [],
         cases=handoff.chat_cases(store, conversation_id),
-        card_link=bool(get_desk().settings.card_url))
+        card_link=bool(get_desk().settings.card_url),
+        language=languages.name(found.get("language") or languages.DEFAULT_LANGUAGE))
 
 
 @bp.get("/api/conversations/<int:conversation_id>")
