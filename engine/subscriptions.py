@@ -89,7 +89,6 @@ class Subscriptions:
     def intercept(self, turn: Turn) -> bool:
         word = sms.keyword(turn.text)
         opted_out = turn.store.is_opted_out(turn.conversation.phone)
-        self._language = _reply_language(turn, word)
         if word in OPT_OUT_WORDS:
             self._stop(turn, word)
         elif word in OPT_IN_WORDS or (opted_out and word in OPTED_OUT_OPT_IN_WORDS):
@@ -122,7 +121,7 @@ class Subscriptions:
         return any(w in OPT_OUT_WORDS for w in [*words, *joined])
 
     def _say(self, turn: Turn, key: str) -> None:
-        language = self._language or turn.language
+        language = _reply_language(sms.keyword(turn.text)) or turn.language
         texts = translated(self.texts, language)
         turn.say(getattr(texts, key).format(program=self.program,
                                             contact=in_language(self.contact, language)),
@@ -161,7 +160,7 @@ class Subscriptions:
         self._say(turn, "subscribed")
 
 
-def _reply_language(turn: Turn, word: str) -> str | None:
+def _reply_language(word: str) -> str | None:
     """A keyword of another language than English is answered in that language ("PARAR" in
     Spanish); an English one in the conversation's language."""
     for table in (languages.OPT_OUT_WORDS, languages.OPT_IN_WORDS, languages.HELP_WORDS):

@@ -141,7 +141,10 @@ def diagram(topic: str, output: str, database: str) -> None:
               help="Folder of the other topics (greeting, fallback, closing).")
 @click.option("--phone", default="+15550100001", show_default=True)
 @click.option("--user", "user_name", help="Chat as this sample user (a linked account).")
-def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None:
+@click.option("--language", help="Chat in this language of the topic (e.g. es), as if the phone "
+              "had chosen it; default: the topic's default language.")
+def chat(topic: str, topics_dir: str, phone: str, user_name: str | None,
+         language: str | None) -> None:
     """Talk to a topic in the terminal, through the same engine as the runtime."""
     from engine.assembly import standard_interceptors
     from engine.catalog import StaticCatalog
@@ -149,7 +152,9 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
     from engine.messages import Inbound, Media
     from engine.outbound import data_source_policy
     from engine.sample import load_sample_data
+    from engine.languages import topic_languages
     from engine.store import open_store
+    from engine.store.topics import topic_name
 
     document = load_topic_argument(topic)
     others = [read_topic(p) for p in topic_files((topics_dir,))
@@ -164,9 +169,14 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None) -> None
                 raise click.ClickException(f"no sample user {user_name!r}")
             with store.write():
                 store.link_phone(phone, user["id"])
+        if language:
+            if language not in topic_languages(document)[0]:
+                raise click.ClickException(f"the topic does not speak {language!r}")
+            with store.write():
+                store.set_phone_language(phone, language)
         engine = Engine(store, catalog=StaticCatalog([document, *others]),
                         interceptors=standard_interceptors(), outbound=data_source_policy())
-        click.echo(f"Chatting with {document['name']!r}. Type /photo to send an image, "
+        click.echo(f"Chatting with {topic_name(document)!r}. Type /photo to send an image, "
                    "/quit to leave.")
         reply = engine.start(phone, document["id"])
         while True:
