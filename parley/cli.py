@@ -149,10 +149,10 @@ def chat(topic: str, topics_dir: str, phone: str, user_name: str | None,
     from engine.assembly import standard_interceptors
     from engine.catalog import StaticCatalog
     from engine.conversation import Engine
+    from engine.languages import topic_languages
     from engine.messages import Inbound, Media
     from engine.outbound import data_source_policy
     from engine.sample import load_sample_data
-    from engine.languages import topic_languages
     from engine.store import open_store
     from engine.store.topics import topic_name
 
