@@ -259,3 +259,20 @@ class TestPublishing:
         [found] = [p for p in problems(document) if "SMS keyword" in p.message]
         assert found.path == "$.nodes[1].options[0].label.es"
         assert "in Spanish" in found.message
+
+
+class TestSpellingAndWords:
+    def test_the_gsm7_spelling_drops_only_what_gsm7_lacks(self):
+        assert sms.gsm7_spelling("¿Qué día?") == "¿Qué dia?"  # é and ¿ are GSM-7
+        assert sms.gsm7_spelling("Sí, “claro” – mañana") == 'Si, "claro" - mañana'
+        assert sms.gsm7_spelling("Ya está ✅") is None  # no stand-in for an emoji
+        assert sms.gsm7_spelling("Plain text") is None  # GSM-7 already
+
+    def test_a_text_in_a_language_it_lacks_falls_back_to_the_default(self):
+        from engine.languages import localize
+
+        value = {"en": "Hi", "es": "Hola"}
+        assert localize(value, "es") == "Hola"
+        assert localize(value, "fr") == "Hi"
+        assert localize({"es": "Hola"}, "en", default="es") == "Hola"
+        assert localize("Hi", "es") == "Hi"
