@@ -276,3 +276,21 @@ class TestSpellingAndWords:
         assert localize(value, "fr") == "Hi"
         assert localize({"es": "Hola"}, "en", default="es") == "Hola"
         assert localize("Hi", "es") == "Hi"
+
+
+class TestTranscriptsPerLanguage:
+    @pytest.mark.parametrize("language", ["en", "es"])
+    def test_each_languages_transcripts_pass_and_cover_every_node_and_edge(self, language):
+        from engine.transcripts import run_transcripts
+        from parley.cli import SAMPLE_RECORDS, TOPICS_DIR, read_topic, topic_files
+
+        folder = TOPICS_DIR / "transcripts"
+        spanish = sorted(folder.glob("*_es.json"))
+        paths = spanish if language == "es" else sorted(
+            p for p in folder.glob("*.json") if p not in spanish)
+        topics = [read_topic(p) for p in topic_files((str(TOPICS_DIR),))]
+        report = run_transcripts(paths, topics, sample_data=SAMPLE_RECORDS)
+        assert [r.path for r in report.results if not r.passed] == []
+        for topic in report.coverage.nodes:
+            assert report.coverage.missed_nodes(topic) == [], topic
+            assert report.coverage.missed_edges(topic) == [], topic
