@@ -1,7 +1,7 @@
 """A stored conversation turned into a transcript test. No HTTP.
 
-Imports engine.transcripts, engine.conversation (the redaction mark), engine.sample and
-engine.store. The user's messages are taken as stored (answers to sensitive variables are
+Imports engine.transcripts, engine.languages, engine.conversation (the redaction mark),
+engine.sample and engine.store. The user's messages are taken as stored (answers to sensitive variables are
 stored redacted), with phone numbers and e-mail addresses replaced and each redacted answer
 replaced by a stand-in; the replies expected are what the given topics answer to them now,
 on the sample records, exactly as `parley test` and the designer's Tests tab run it, so the
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.conversation import REDACTED, EngineSettings
 from engine.errors import TranscriptError
+from engine.languages import asks_for_menu, chosen_language
 from engine.outbound import OutboundPolicy
 from engine.sample import SAMPLE_RECORDS
 from engine.store import Store, parse_iso
@@ -44,6 +45,14 @@ def scrub(text: str) -> str:
         return "".join(next(filler) if c.isdigit() else c for c in run)
 
     return _DIGIT_RUN.sub(fake, text)
+
+
+def _starting_language(store: Store, conversation_id: int, said: list[dict]) -> str | None:
+    """The language the phone had chosen before the conversation, when no message of it
+    chose one (then the replay chooses it as the user did)."""
+    if any(chosen_language(m["body"] or "") or asks_for_menu(m["body"] or "") for m in said):
+        return None
+    return store.conversation_language(conversation_id)
 
 
 def conversation_transcript(store: Store, conversation_id: int, topics: list[dict], *,
@@ -81,6 +90,8 @@ def conversation_transcript(store: Store, conversation_id: int, topics: list[dic
                        "answers replaced.",
         **({"topics": topic_ids} if topic_ids else {}),
         **({"agent_on_duty": True} if agent_on_duty else {}),
+        **({"language": language} if (language := _starting_language(store, conversation_id,
+                                                                      said)) else {}),
         "turns": turns,
     }
     replies = play(transcript, topics, sample_data=sample_data, settings=settings,

@@ -294,3 +294,17 @@ class TestTranscriptsPerLanguage:
         for topic in report.coverage.nodes:
             assert report.coverage.missed_nodes(topic) == [], topic
             assert report.coverage.missed_edges(topic) == [], topic
+
+
+class TestConversationTests:
+    def test_a_conversation_held_in_spanish_becomes_a_spanish_test(self, engine, store):
+        from engine.insight_transcript import conversation_transcript
+
+        with store.write():
+            store.set_phone_language(PHONE, "es")
+        replies = play(engine, PHONE, "entrega", "sí")
+        transcript = conversation_transcript(store, replies[0].conversation_id, [DELIVERY],
+                                             sample_data=None)
+        assert transcript["language"] == "es"
+        assert [turn["bot"] for turn in transcript["turns"]] == [
+            ["¿Le va bien el viernes para su entrega?"], ["Reservado (friday)."]]
