@@ -3,9 +3,9 @@
 Imports engine.transcripts, engine.languages, engine.conversation (the redaction mark),
 engine.sample and engine.store. The user's messages are taken as stored (answers to sensitive
 variables are stored redacted), with phone numbers and e-mail addresses replaced and each
-redacted answer replaced by a stand-in; the replies expected are what the given topics answer to them now,
-on the sample records, exactly as `parley test` and the designer's Tests tab run it, so the
-new test passes on the topics it was made with and fails once they answer differently.
+redacted answer replaced by a stand-in; the replies expected are what the given topics answer
+to them now, on the sample records, exactly as `parley test` and the designer's Tests tab run
+it, so the new test passes on the topics it was made with and fails once they answer differently.
 """
 
 from __future__ import annotations
