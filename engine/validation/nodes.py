@@ -277,9 +277,13 @@ def _check_reserved_words(topic: _Topic) -> Iterator[Problem]:
             words = text if isinstance(text, list) else [text]
             for index, word in enumerate(words):
                 keyword = sms.keyword(word) if isinstance(word, str) else None
+                where = (*at, index) if isinstance(text, list) else at
                 if keyword in reserved:
-                    where = (*at, index) if isinstance(text, list) else at
                     yield _error(json_path(*where), _reserved(word, reserved[keyword]), node)
+                elif keyword in languages.CHOICE_WORDS or keyword in languages.MENU_WORDS:
+                    yield _warning(json_path(*where), f"{word!r} picks a language (or shows the "
+                                   "list of languages) when the topics speak several, before "
+                                   "the topic sees it; use a longer phrase", node)
 
     for node in topic.nodes:
         if node.type == "input.static_choice":

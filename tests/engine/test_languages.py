@@ -308,3 +308,13 @@ class TestConversationTests:
         assert transcript["language"] == "es"
         assert [turn["bot"] for turn in transcript["turns"]] == [
             ["¿Le va bien el viernes para su entrega?"], ["Reservado (friday)."]]
+
+
+class TestLanguageWordsInTopics:
+    def test_an_option_named_after_a_language_is_warned_about(self):
+        document = copy.deepcopy(DELIVERY)
+        document["nodes"][1]["options"][0]["label"] = {"en": "English", "es": "Inglés"}
+        found = {(p.path, p.severity) for p in problems(document)
+                 if "picks a language" in p.message}
+        assert found == {("$.nodes[1].options[0].label.en", "warning"),
+                         ("$.nodes[1].options[0].label.es", "warning")}
