@@ -344,7 +344,10 @@ class Engine:
             topic = self._current_topic(turn)
             node = topic.nodes[state["node"]]
             turn.reply.visited.append((topic.id, node["id"]))
-            self._ask(turn, topic, node, turn.context(topic))
+            event = self._ask(turn, topic, node, turn.context(topic))
+            if event is not None:  # a list that has emptied meanwhile takes its empty path
+                turn.reply.traversed.append((topic.id, node["id"], event))
+                self._run(turn, topic, topic.step(node["id"], event))
         elif mode == "anything_else":
             turn.say(turn.texts.anything_else, kind="prompt")
         elif mode == "menu":
