@@ -101,7 +101,8 @@ class TestPublish:
 
         # A later publish changes the text; the conversation under way keeps its version.
         changed = copy.deepcopy(REPORT)
-        changed["nodes"][1]["prompt"] = "What happened, in a few words?"
+        changed["nodes"][1]["prompt"] = {"en": "What happened, in a few words?",
+                                         "es": "¿Qué pasó, en pocas palabras?"}
         v3 = saved(author, changed)["version"]
         author.post("/topics/report_issue/publish", json={"version": v3})
         reply = runtime.process(Inbound("+15550100009", "Billing"))
