@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from engine.errors import Problem, TopicNotFound
+from engine.languages import localize, topic_languages
 from engine.matching import normalize
 from engine.store import Store
 from engine.topic import TOPICS, CompiledTopic
@@ -48,7 +49,9 @@ def discovery_overlaps(document: dict, others: Iterable[dict]) -> list[Problem]:
     for other in others:
         if not isinstance(other, dict) or other.get("id") == document.get("id"):
             continue
-        name = f"\u201c{other.get('name', other.get('id'))}\u201d ({other.get('id')})"
+        shown = localize(other.get("name", other.get("id")), None,
+                         default=topic_languages(other)[1])
+        name = f"\u201c{shown}\u201d ({other.get('id')})"
         for _path, _word, said in _discovery_words(other):
             if name not in claimed.setdefault(said, []):
                 claimed[said].append(name)

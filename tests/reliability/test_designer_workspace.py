@@ -165,13 +165,14 @@ def assert_inert_svg(svg: str) -> None:
 class TestXss:
     def test_script_in_topic_names_choice_labels_and_prompts_stays_text(self, author):
         document = json.loads(json.dumps(REPORT_ISSUE))
-        document["name"] = XSS[:80]
+        document["name"] = {"en": XSS[:80], "es": XSS[:80]}
         for node in document["nodes"]:
             if node["type"] == "input.static_choice":
-                node["prompt"] = f"Pick one {XSS}"
-                node["options"][0]["label"] = f"A {XSS}"
+                node["prompt"] = {"en": f"Pick one {XSS}", "es": f"Elija {XSS}"}
+                node["options"][0]["label"] = {"en": f"A {XSS}", "es": f"Una {XSS}"}
         assert import_topic(author, document, filename=f"{XSS}.json").status_code == 303
         for url in ("/", "/topics/", "/topics/report_issue/edit",
+                    "/topics/report_issue/translations",
                     "/topics/report_issue/versions", "/topics/report_issue/diff?a=1&b=1"):
             response = author.get(url)
             assert response.status_code == 200, url
