@@ -15,6 +15,7 @@ in one BEGIN IMMEDIATE transaction (the webhook claims the MessageSid in the sam
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Iterable
@@ -327,14 +328,26 @@ class Engine:
     # ------------------------------------------------------------ languages
 
     def _offer_languages(self, turn: Turn, *, at: int) -> None:
-        """A user of a deployment in several languages who has not picked one is told how."""
+        """A user of a deployment in several languages who has not picked one is told how.
+
+        The offer rides on the greeting's first message when it costs no extra SMS segment
+        there (ñ and Ñ are GSM-7), and is a message of its own otherwise.
+        """
         if "language" in turn.state:
             return
         offers = [language_phrase(code, "offer", keyword=languages.choice_keyword(code))
                   for code in self.catalog.languages if code != turn.language]
-        if offers:
-            offer = Outbound(" ".join(offers), (), "system", None)
-            turn.reply.messages.insert(min(at, len(turn.reply.messages)), offer)
+        if not offers:
+            return
+        offer, said = " ".join(offers), turn.reply.messages
+        at = min(at, len(said))
+        greeting = said[at - 1] if at > 0 else None
+        if greeting is not None and greeting.kind == "text" and not greeting.media:
+            joined = f"{greeting.body}\n{offer}"
+            if sms.segment_count(joined) == sms.segment_count(greeting.body):
+                said[at - 1] = dataclasses.replace(greeting, body=joined)
+                return
+        said.insert(at, Outbound(offer, (), "system", None))
 
     def resume(self, turn: Turn) -> None:
         """Say again, in the conversation's language now, what the user was last asked."""
