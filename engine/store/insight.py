@@ -189,12 +189,14 @@ class InsightSql:
                              topic_id: str | None = None, since: str | None = None,
                              until: str | None = None, outcome: str | None = None,
                              before_id: int | None = None, limit: int = 50) -> list[dict]:
-        """Conversations matching every filter given, newest first, `limit` of them with ids
-        below `before_id` (the page cursor). `since`/`until` bound started_at (ISO text);
-        `outcome` "open" means none yet."""
-        # With a topic, its own table leads: its key lists the topic's conversations newest
-        # first, with their start, so a rare topic or an old period reads no conversations.
+        """Conversations matching every filter given, newest first (by start, then id),
+        `limit` of them after the conversation `before_id` (the page cursor: keyset, never
+        OFFSET). `since`/`until` bound started_at (ISO text); `outcome` "open" means none
+        yet. Each filter's index ends with (started_at, id), so a page is one index range."""
+        # With a topic, its own table leads: its key lists the topic's conversations by
+        # start, so a rare topic or an old period reads no conversations.
         lead = "t" if topic_id is not None else "c"
+        key = "t.conversation_id" if topic_id is not None else "c.id"
         clauses, params = [], []
         if topic_id is not None:
             clauses.append("t.topic_id = ?")
@@ -216,20 +218,24 @@ class InsightSql:
             clauses.append("c.outcome = ?")
             params.append(outcome)
         if before_id is not None:
-            clauses.append(f"{'t.conversation_id' if topic_id is not None else 'c.id'} < ?")
-            params.append(before_id)
+            row = self.conn.execute("SELECT started_at FROM conversations WHERE id = ?",
+                                    (before_id,)).fetchone()
+            if row is None:
+                return []
+            # (started_at, id) < (cursor's): the first part alone bounds the index range.
+            clauses.append(f"{lead}.started_at <= ? AND ({lead}.started_at < ? OR {key} < ?)")
+            params += [row[0], row[0], before_id]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         source = "conversations c"
-        order = "c.id"
         if topic_id is not None:
             source = ("insight_topic_conversations t"
                       " JOIN conversations c ON c.id = t.conversation_id")
-            order = "t.conversation_id"
         rows = self.conn.execute(
             "SELECT c.id, c.phone, c.user_id, u.user_name, c.mode, c.topic_id, c.started_at,"
             " c.updated_at, c.closed_at, c.outcome, c.handoff_reason, c.resolution_seconds"
             f" FROM {source} LEFT JOIN users u ON u.id = c.user_id"
-            f"{where} ORDER BY {order} DESC LIMIT ?", (*params, int(limit))).fetchall()
+            f"{where} ORDER BY {lead}.started_at DESC, {key} DESC LIMIT ?",
+            (*params, int(limit))).fetchall()
         return [dict(row) for row in rows]
 
     def conversation_paths(self, conversation_id: int) -> list[dict]:

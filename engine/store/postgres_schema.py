@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -383,6 +383,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
+    ("m0010_insight_keyset", KEYSET_INDEXES),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
