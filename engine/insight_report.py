@@ -141,10 +141,19 @@ def period_figures(store: Store, first: str, last: str) -> Period:
                                                         leave_out=["resolved"]):
         by_day[day].add(metric, label, n)
         totals.add(metric, label, n)
+    # Thousands of rows over a quarter: plain dicts in this loop, not Counter's methods.
+    days: dict[str, dict[int, int]] = {}
+    whole: dict[int, int] = {}
     for day, label, n in store.insight_day_histograms(*BOT, first, last, "resolved"):
-        by_day[day].resolved[int(label)] += n
-    for figures in by_day.values():
-        totals.resolved.update(figures.resolved)
+        value = int(label)
+        histogram = days.get(day)
+        if histogram is None:
+            histogram = days[day] = {}
+        histogram[value] = histogram.get(value, 0) + n
+        whole[value] = whole.get(value, 0) + n
+    for day, histogram in days.items():
+        by_day[day].resolved = Counter(histogram)
+    totals.resolved = Counter(whole)
     return Period(first, last, totals.settle(),
                   [(day, figures.settle()) for day, figures in by_day.items()])
 
