@@ -136,26 +136,66 @@ def period_figures(store: Store, first: str, last: str) -> Period:
               for n in range((end - start).days + 1)}
     totals = Figures()
     # Summed per day in SQL; the times to resolution (a histogram of a hundred or more
-    # labels a day) only as each day's median and the period's histogram.
+    # labels a day) as each day's median, kept while the day's histogram is unchanged.
     for day, metric, label, n in store.insight_day_sums(*BOT, first, last,
                                                         leave_out=["resolved"]):
         by_day[day].add(metric, label, n)
         totals.add(metric, label, n)
-    # Thousands of rows over a quarter: plain dicts in this loop, not Counter's methods.
-    days: dict[str, dict[int, int]] = {}
-    whole: dict[int, int] = {}
-    for day, label, n in store.insight_day_histograms(*BOT, first, last, "resolved"):
-        value = int(label)
-        histogram = days.get(day)
-        if histogram is None:
-            histogram = days[day] = {}
-        histogram[value] = histogram.get(value, 0) + n
-        whole[value] = whole.get(value, 0) + n
-    for day, histogram in days.items():
-        by_day[day].resolved = Counter(histogram)
-    totals.resolved = Counter(whole)
+    medians = resolution_medians(store, first, last)
+    for day, value in medians.items():
+        if day in by_day:
+            by_day[day].median_resolution_seconds = value
+    totals.median_resolution_seconds = medians.get(None)
     return Period(first, last, totals.settle(),
                   [(day, figures.settle()) for day, figures in by_day.items()])
+
+
+# Medians of the time to resolution already found, per (database, day or period): each
+# with the histogram's signature (count, sum) it was found for. Counters only grow, so an
+# unchanged signature means an unchanged histogram and the median is still exact; a day
+# that gained a resolution is read again. In each process, as Graphviz's drawings are.
+_MEDIANS: dict[tuple, tuple[tuple[int, int], float | None]] = {}
+_MEDIANS_KEPT = 50_000
+
+
+def resolution_medians(store: Store, first: str, last: str) -> dict[str | None, float]:
+    """The median time to resolution of each day from `first` to `last` that has one, and
+    of the whole period (key None). Reads the histograms of the days not seen unchanged."""
+    signatures = {day: (count, total) for day, count, total in
+                  store.insight_day_signatures(*BOT, first, last, "resolved") if count}
+    database = store.path
+    found: dict[str | None, float] = {}
+    stale = []
+    for day, signature in signatures.items():
+        kept = _MEDIANS.get((database, day))
+        if kept is not None and kept[0] == signature:
+            found[day] = kept[1]
+        else:
+            stale.append(day)
+    whole_signature = (sum(c for c, _t in signatures.values()),
+                       sum(t for _c, t in signatures.values()))
+    histograms: dict[str, dict[int, int]] = {}
+    for day, label, n in store.insight_day_histograms(*BOT, stale, "resolved"):
+        histogram = histograms.get(day)
+        if histogram is None:
+            histogram = histograms[day] = {}
+        value = int(label)
+        histogram[value] = histogram.get(value, 0) + n
+    if len(_MEDIANS) > _MEDIANS_KEPT:
+        _MEDIANS.clear()
+    for day in stale:
+        found[day] = median(Counter(histograms.get(day, {})))
+        _MEDIANS[(database, day)] = (signatures[day], found[day])
+    # The period's histogram summed in SQL: a row per label, whatever the number of days.
+    kept = _MEDIANS.get((database, first, last))
+    if kept is not None and kept[0] == whole_signature:
+        found[None] = kept[1]
+    else:
+        found[None] = median(Counter({int(label): n for _m, _node, label, n in
+                                      store.insight_counts(*BOT, first, last,
+                                                           metrics=["resolved"])}))
+        _MEDIANS[(database, first, last)] = (whole_signature, found[None])
+    return found
 
 
 def overview(store: Store, first: str, last: str) -> Overview:

@@ -161,15 +161,29 @@ class InsightSql:
         return fetch_tuples(self.conn, sql, [topic_id, version, first_day, last_day,
                                              *leave_out])
 
-    def insight_day_histograms(self, topic_id: str, version: int, first_day: str,
-                               last_day: str, metric: str) -> list[tuple[str, str, int]]:
-        """The rows of the histogram counter `metric` from `first_day` to `last_day`, as
-        plain tuples (day, label, n), shards not summed: summing them in SQL
-        sorts every row again, which costs more than adding them up."""
+    def insight_day_histograms(self, topic_id: str, version: int, days: list[str],
+                               metric: str) -> list[tuple[str, str, int]]:
+        """The rows of the histogram counter `metric` on `days`, as plain tuples (day,
+        label, n), shards not summed: summing them in SQL sorts every row again, which
+        costs more than adding them up."""
+        if not days:
+            return []
         return fetch_tuples(
             self.conn,
             "SELECT day, label, n FROM insight_counts WHERE topic_id = ? AND version = ?"
-            " AND day >= ? AND day <= ? AND metric = ?",
+            f" AND day IN ({', '.join('?' for _ in days)}) AND metric = ?",
+            (topic_id, version, *days, metric))
+
+    def insight_day_signatures(self, topic_id: str, version: int, first_day: str,
+                               last_day: str, metric: str) -> list[tuple[str, int, int]]:
+        """Per day, (day, count, sum of label x count) of the histogram counter `metric`
+        (labels are whole numbers), summed in SQL. Counters only grow (folding shards keeps
+        the sums), so a day whose count has not changed has the same histogram."""
+        return fetch_tuples(
+            self.conn,
+            "SELECT day, CAST(SUM(n) AS BIGINT), CAST(SUM(CAST(label AS BIGINT) * n) AS BIGINT)"
+            " FROM insight_counts WHERE topic_id = ? AND version = ? AND day >= ?"
+            " AND day <= ? AND metric = ? GROUP BY day",
             (topic_id, version, first_day, last_day, metric))
 
     def insight_unanswered(self, first_day: str, last_day: str, *,

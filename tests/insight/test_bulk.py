@@ -112,3 +112,20 @@ def test_conversations_started_at_the_same_moment_page_by_id(store):
     assert [item["id"] for item in pages.items] == ids[:2]
     assert [item["id"] for item in report.search_conversations(
         store, limit=2, before=pages.next_before).items] == ids[2:4]
+
+
+def test_a_median_already_shown_follows_a_new_resolution(filled):
+    """Medians are kept between views while a day's histogram is unchanged: a resolution
+    recorded since moves them, as if nothing had been kept."""
+    store, rows, first, last, _topics = filled
+    before = report.overview(store, first, last).current
+    day, figures = next((d, f) for d, f in before.days if f.median_resolution_seconds)
+    slow = str(resolution_bucket(50_000))
+    with store.write():  # as the recorder counts resolutions: many slow ones that day
+        store.add_insight({("", 0, day, "resolved", "", slow): 1000})
+    after = report.overview(store, first, last).current
+    assert dict(after.days)[day].median_resolution_seconds == int(slow)
+    assert after.totals.median_resolution_seconds > before.totals.median_resolution_seconds
+    # Days without a new resolution keep theirs.
+    assert [f.median_resolution_seconds for d, f in after.days if d != day] == \
+        [f.median_resolution_seconds for d, f in before.days if d != day]
