@@ -99,8 +99,11 @@ def phone_locks_checked(monkeypatch) -> None:
 
 @pytest.fixture
 def config(tmp_path, database_url) -> dict:
+    # A capacity no test of one agent's many chats reaches (tests/agents/test_floor.py sets
+    # its own).
     return runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123",
-                          AGENT_CARD_URL=CARD_URL, **on_database(tmp_path, database_url))
+                          AGENT_CARD_URL=CARD_URL, AGENT_CAPACITY=50,
+                          **on_database(tmp_path, database_url))
 
 
 @pytest.fixture
