@@ -97,8 +97,9 @@ class TestRoutingByQueue:
         assert entry_of(floor_store, 2)["agent_id"] is None
         page = f"/agent/conversations/{entry['conversation_id']}"
         assert beth.get(page).status_code == 403
-        assert beth.get(f"/agent/api/conversations/{entry['conversation_id']}").status_code \
-            == 403
+        api = beth.get(f"/agent/api/conversations/{entry['conversation_id']}")
+        assert api.status_code == 403
+        assert api.json["error"] == "This chat is in the technical queue, which you do not serve."
 
     def test_an_agent_with_no_queues_serves_every_queue(self, floor_store, beth, twilio):
         with floor_store.write():

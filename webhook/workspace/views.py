@@ -154,7 +154,8 @@ def conversation(conversation_id: int) -> str:
         abort(404)
     agent = current_agent()
     if not floor.may_see(agent, entry):
-        abort(403)
+        return render_template("workspace/error.html", title="Not your queue", agent=agent,
+                               message=_not_served(entry)), 403
     user = handoff.chat_user(store, conversation_id)
     return render_template(
         "workspace/conversation.html", agent=agent, conversation=found, entry=entry,
@@ -174,7 +175,7 @@ def conversation_data(conversation_id: int) -> Response:
     if found is None or entry is None:
         abort(404)
     if not floor.may_see(agent, entry):
-        abort(403)
+        return jsonify(error=_not_served(entry)), 403
     after = request.args.get("after", 0, type=int)
     watched = _ids(request.args.get("watch", ""))
     new = store.messages(conversation_id, after_id=after)
@@ -277,6 +278,10 @@ def _act(conversation_id: int, action, done_text: str):
         return _refused(str(exc), status=409, back=_page(conversation_id))
     assign_waiting()  # the agent has a free place again
     return _done(_page(conversation_id), flash_text=done_text)
+
+
+def _not_served(entry: dict) -> str:
+    return f"This chat is in the {entry['queue']} queue, which you do not serve."
 
 
 def _page(conversation_id: int) -> str:

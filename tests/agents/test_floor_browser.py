@@ -1,0 +1,118 @@
+"""The floor in chromium: two agents and a supervisor, each in their own browser context.
+A billing chat reaches only the billing agent; the supervisor takes it over (the agent's page
+says so without a reload), then moves it to the technical queue, where the other agent
+accepts it. The runtime is served on 127.0.0.1 without its sender."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
+
+from devtools.prism import free_port
+from engine.store import Store
+from tests.agents.conftest import BROWSER_ON_SQLITE, CARD_URL, PASSWORD, add_agents, on_database
+from tests.agents.test_floor import BILLING_TOPIC, TECHNICAL_TOPIC
+from tests.support.browser import screenshot_dir
+from tests.webhook.conftest import Twilio, load_examples, publish, runtime_config
+from webhook import create_app
+
+pytestmark = BROWSER_ON_SQLITE
+TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
+USER = "+15550409999"
+
+
+@pytest.fixture
+def served(tmp_path, database_url):
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
+                                    AGENT_CARD_URL=CARD_URL,
+                                    **on_database(tmp_path, database_url)))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    publish(store, BILLING_TOPIC, TECHNICAL_TOPIC)
+    add_agents(store)
+    with store.write():
+        store.add_agent("sara", generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
+                        display_name="Sara Lead")
+        store.set_agent_floor("beth", queues=["billing"])
+        store.set_agent_floor("fred", queues=["technical"])
+        store.set_agent_floor("sara", queues=["supervision"], supervisor=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield base_url, Twilio(app.test_client(), url=base_url), store
+    finally:
+        server.shutdown()
+        serving.join(timeout=5)
+        store.close()
+
+
+def signed_in(browser, base_url: str, user_name: str, problems: list[str]):
+    page = browser.new_context().new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base_url}/agent/login")
+    page.fill("input[name=user_name]", user_name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#presence")).to_contain_text("signed in", timeout=TIMEOUT)
+    return page
+
+
+def test_a_supervisor_takes_over_and_moves_a_chat_between_queues(served, browser):
+    base_url, twilio, store = served
+    problems: list[str] = []
+    beth = signed_in(browser, base_url, "beth", problems)
+    fred = signed_in(browser, base_url, "fred", problems)
+    sara = signed_in(browser, base_url, "sara", problems)
+    expect(beth.locator("#my-queues")).to_have_text(
+        "Queues: billing · up to 3 chats at once", timeout=TIMEOUT)
+    expect(beth.locator("a.nav", has_text="Supervisor")).to_have_count(0)
+
+    # Routing: the billing chat reaches Beth's queue (with its queue's name), not Fred's.
+    twilio.text(USER, "dispute")
+    row = beth.locator("#waiting tr")
+    expect(row).to_have_count(1, timeout=TIMEOUT)
+    expect(row.locator(".queue-name")).to_have_text("billing")
+    expect(fred.locator("#waiting-empty")).to_be_visible(timeout=TIMEOUT)
+    beth.screenshot(path=str(screenshot_dir() / "floor-agent-queue.png"), full_page=True)
+    row.locator("button.accept").click()
+    beth_state = beth.locator("#chat-state")
+    expect(beth_state).to_have_text("You are handling this chat.", timeout=TIMEOUT)
+
+    # The supervisor sees Beth's chat on the floor and takes it over.
+    sara.click("a.nav")
+    beths_row = sara.locator("tr[data-agent=beth]")
+    expect(beths_row.locator(".load")).to_have_text("1 / 3")
+    expect(beths_row.locator(".status")).to_have_text("online")
+    sara.screenshot(path=str(screenshot_dir() / "floor-supervisor.png"), full_page=True)
+    beths_row.locator(".agent-chat button.take").click()
+    expect(sara.locator(".flashes")).to_have_text("You have taken the chat over.")
+    expect(beth_state).to_have_text("Sara Lead is handling this chat.", timeout=TIMEOUT)
+
+    # Then moves it to the technical queue: it waits there for Fred, who accepts it.
+    saras_row = sara.locator("tr[data-agent=sara]")
+    saras_row.locator(".agent-chat input[name=queue]").fill("technical")
+    saras_row.locator(".agent-chat button.to-queue").click()
+    expect(sara.locator(".flashes")).to_have_text("The chat is moved.")
+    expect(sara.locator('tr.queue-row[data-queue="technical"] .phone')).to_have_text(USER)
+    fred.goto(f"{base_url}/agent/")
+    waiting = fred.locator("#waiting tr")
+    expect(waiting.locator(".queue-name")).to_have_text("technical", timeout=TIMEOUT)
+    waiting.locator("button.accept").click()
+    expect(fred.locator("#chat-state")).to_have_text("You are handling this chat.",
+                                                     timeout=TIMEOUT)
+    # Beth serves billing only: her page says the chat is no longer hers to see.
+    expect(beth.locator("#chat-error")).to_have_text(
+        "This chat is in the technical queue, which you do not serve.", timeout=TIMEOUT)
+    sent = [m["body"] for m in store.outbox_messages(phone=USER)]
+    assert sent == ["Beth Anglin has joined the chat.", "Sara Lead has joined the chat.",
+                    "Fred Agent has joined the chat."]
+    # Beth's page keeps asking for the chat; each refusal is a 403 in the console, no more.
+    assert [p for p in problems if "status of 403 (FORBIDDEN)" not in p] == []
