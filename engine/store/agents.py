@@ -124,10 +124,12 @@ class AgentsSql:
         self.conn.execute("DELETE FROM agent_sessions WHERE token_hash = ?", (token_hash,))
 
     def agents_present(self, *, seen_within_seconds: float) -> int:
-        """How many agents have a session seen in the last `seen_within_seconds`."""
+        """How many agents, not away, have a session seen in the last `seen_within_seconds`."""
         since = utc_iso(self.clock() - seen_within_seconds)
         return self.conn.execute(
-            "SELECT COUNT(DISTINCT agent_id) FROM agent_sessions WHERE last_seen_at >= ?",
+            "SELECT COUNT(DISTINCT s.agent_id) FROM agent_sessions s"
+            " JOIN agents a ON a.id = s.agent_id"
+            " WHERE s.last_seen_at >= ? AND a.status <> 'away'",
             (since,),
         ).fetchone()[0]
 

@@ -10,8 +10,10 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from engine import dispatch, floor
+from engine.errors import ConfigError
 from tests.agents.conftest import PASSWORD, AgentClient
 from tests.webhook.conftest import Twilio, publish
+from webhook.workspace import DEFAULTS, desk_settings
 
 BILLING_TOPIC = {
     "id": "billing_dispute",
@@ -101,12 +103,33 @@ class TestRoutingByQueue:
         assert api.status_code == 403
         assert api.json["error"] == "This chat is in the technical queue, which you do not serve."
 
+    def test_away_agents_do_not_count_as_signed_in(self, floor_store, beth, twilio):
+        assert beth.post("/agent/status", {"status": "away"}).status_code == 200
+        assert beth.queue()["agents_present"] == 0
+        twilio.text(phone(1), "dispute")
+        assert entry_of(floor_store, 1)["kind"] == "callback"  # nobody to chat with now
+
     def test_an_agent_with_no_queues_serves_every_queue(self, floor_store, beth, twilio):
         with floor_store.write():
             floor_store.set_agent_floor("beth", queues=[])
         twilio.text(phone(1), "dispute")
         twilio.text(phone(2), "router")
         assert sorted(waiting_phones(beth)) == [phone(1), phone(2)]
+
+
+class TestDefaultQueue:
+    @pytest.fixture
+    def config(self, config) -> dict:
+        return {**config, "AGENT_DEFAULT_QUEUE": "front_desk"}
+
+    def test_agent_and_the_fallback_go_to_the_default_queue(self, floor_store, beth, twilio):
+        twilio.text(phone(3), "agent")
+        assert entry_of(floor_store, 3)["queue"] == "front_desk"
+        assert waiting_phones(beth) == []  # Beth serves billing only
+
+    def test_a_bad_queue_name_is_refused_at_start(self):
+        with pytest.raises(ConfigError, match="PARLEY_AGENT_DEFAULT_QUEUE 'front desk'"):
+            desk_settings({**DEFAULTS, "AGENT_DEFAULT_QUEUE": "Front Desk"})
 
 
 class TestCapacity:
@@ -153,8 +176,8 @@ class TestAutoAssign:
         assert said[-2:] == ["A billing specialist will help.", f"{second} has joined the chat."]
         assert fred.queue()["waiting"] == [] and beth.queue()["waiting"] == []
 
-    def test_an_away_agent_gets_nothing_until_online_again(self, floor_store, beth, twilio):
-        assert beth.post("/agent/status", {"status": "away"}).status_code == 200
+    def test_a_busy_agent_gets_nothing_until_online_again(self, floor_store, beth, twilio):
+        assert beth.post("/agent/status", {"status": "busy"}).status_code == 200
         twilio.text(phone(1), "dispute")
         assert entry_of(floor_store, 1)["agent_id"] is None
         assert beth.post("/agent/status", {"status": "online"}).status_code == 200

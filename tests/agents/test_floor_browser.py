@@ -90,7 +90,7 @@ def test_a_supervisor_takes_over_and_moves_a_chat_between_queues(served, browser
     sara.click("a.nav")
     beths_row = sara.locator("tr[data-agent=beth]")
     expect(beths_row.locator(".load")).to_have_text("1 / 3")
-    expect(beths_row.locator(".status")).to_have_text("online")
+    expect(beths_row.locator(".agent-status")).to_have_text("online")
     sara.screenshot(path=str(screenshot_dir() / "floor-supervisor.png"), full_page=True)
     beths_row.locator(".agent-chat button.take").click()
     expect(sara.locator(".flashes")).to_have_text("You have taken the chat over.")
