@@ -87,12 +87,6 @@ class FloorSql:
         ).fetchall()
         return [dict(r) for r in rows]
 
-    def set_queue_name(self, entry_id: int, queue: str) -> None:
-        """Name the queue of a (new) entry."""
-        self._require_write()
-        self._require_entry_lock(entry_id)
-        self.conn.execute("UPDATE agent_queue SET queue = ? WHERE id = ?", (queue, entry_id))
-
     def reassign_queue_entry(self, entry_id: int, agent_id: int) -> bool:
         """Give an open entry, waiting or worked, to an agent; False if it has ended."""
         self._require_write()

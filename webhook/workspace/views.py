@@ -11,6 +11,7 @@ a script gets JSON, a plain form a redirect.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from flask import (
 )
 
 from engine import dispatch, floor, handoff
+from engine.errors import ParleyError
 from engine.floor import NotAllowed
 from engine.handoff import HandoffError
 from engine.store import parse_iso
@@ -39,6 +41,7 @@ from webhook.workspace.auth import add_headers, agent_required, current_agent, p
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
 
 bp = Blueprint("workspace", __name__, url_prefix="/agent")
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -120,8 +123,12 @@ def status():
 
 
 def assign_waiting() -> None:
-    """Auto-assign (when on) after an agent freed a place or came online."""
-    dispatch.assign_waiting(get_db(), get_desk())
+    """Auto-assign (when on) after an agent freed a place or came online. The agent's own
+    action is stored already: a failure here is logged, and the worker's round retries."""
+    try:
+        dispatch.assign_waiting(get_db(), get_desk())
+    except ParleyError:
+        log.exception("auto-assign after an agent's action failed")
 
 
 @bp.post("/queue/<int:entry_id>/accept")
