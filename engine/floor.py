@@ -54,7 +54,8 @@ def may_see(agent: dict, entry: dict) -> bool:
 
 
 def check_may_accept(store: Store, entry: dict, agent_id: int, desk: HandoffDesk) -> None:
-    """Raise unless the agent serves the entry's queue and has room for one more chat.
+    """Raise unless the agent serves the entry's queue (a supervisor serves all) and has
+    room for one more chat.
 
     Under the phone's lock already; the agent's own lock makes two accepts of theirs (two
     tabs, or an auto-assignment) count the load one after the other.
@@ -62,7 +63,7 @@ def check_may_accept(store: Store, entry: dict, agent_id: int, desk: HandoffDesk
     agent = store.floor_agent(agent_id)
     if agent is None:
         raise HandoffError("There is no such agent.")
-    if not serves(agent, entry["queue"]):
+    if not (is_supervisor(agent) or serves(agent, entry["queue"])):
         raise NotAllowed(f"This chat waits in the {entry['queue']} queue, which you do not "
                          "serve.")
     store.lock_names(dispatch.agent_lock(agent_id))

@@ -264,11 +264,18 @@ class TestSupervisor:
         assert sent == ["Beth Anglin has joined the chat.", "Sara Lead has joined the chat.",
                         "Hello, Sara here."]
 
-    def test_a_supervisor_reads_any_chat(self, floor_store, sara, twilio):
+    def test_a_supervisor_reads_and_accepts_any_chat(self, floor_store, sara, twilio):
         twilio.text(phone(2), "router")
-        conversation = entry_of(floor_store, 2)["conversation_id"]
-        assert sara.get(f"/agent/conversations/{conversation}").status_code == 200
-        assert sara.conversation(conversation)["entry"]["state"] == "waiting"
+        entry = entry_of(floor_store, 2)
+        page = sara.get(f"/agent/conversations/{entry['conversation_id']}")
+        assert page.status_code == 200 and 'id="take-over"' in page.text
+        assert sara.conversation(entry["conversation_id"])["entry"]["state"] == "waiting"
+        assert sara.accept(entry["id"]).status_code == 200
+
+    def test_agents_see_no_take_over_button(self, floor_store, beth, twilio):
+        twilio.text(phone(1), "dispute")
+        page = beth.get(f"/agent/conversations/{entry_of(floor_store, 1)['conversation_id']}")
+        assert page.status_code == 200 and 'id="take-over"' not in page.text
 
     def test_move_to_another_agent(self, floor_store, beth, fred, sara, twilio):
         twilio.text(phone(1), "dispute")

@@ -94,9 +94,16 @@ def test_a_supervisor_takes_over_and_moves_a_chat_between_queues(served, browser
     sara.screenshot(path=str(screenshot_dir() / "floor-supervisor.png"), full_page=True)
     beths_row.locator(".agent-chat button.take").click()
     expect(sara.locator(".flashes")).to_have_text("You have taken the chat over.")
+    expect(sara.locator("#chat-state")).to_have_text("You are handling this chat.",
+                                                     timeout=TIMEOUT)
     expect(beth_state).to_have_text("Sara Lead is handling this chat.", timeout=TIMEOUT)
+    sara.fill("#reply-body", "Hello, I'm the team lead.")
+    sara.press("#reply-body", "Enter")
+    expect(beth.locator("#messages li", has_text="Hello, I'm the team lead.")) \
+        .to_have_count(1, timeout=TIMEOUT)
 
     # Then moves it to the technical queue: it waits there for Fred, who accepts it.
+    sara.click("a.nav")
     saras_row = sara.locator("tr[data-agent=sara]")
     saras_row.locator(".agent-chat input[name=queue]").fill("technical")
     saras_row.locator(".agent-chat button.to-queue").click()
@@ -113,6 +120,6 @@ def test_a_supervisor_takes_over_and_moves_a_chat_between_queues(served, browser
         "This chat is in the technical queue, which you do not serve.", timeout=TIMEOUT)
     sent = [m["body"] for m in store.outbox_messages(phone=USER)]
     assert sent == ["Beth Anglin has joined the chat.", "Sara Lead has joined the chat.",
-                    "Fred Agent has joined the chat."]
+                    "Hello, I'm the team lead.", "Fred Agent has joined the chat."]
     # Beth's page keeps asking for the chat; each refusal is a 403 in the console, no more.
     assert [p for p in problems if "status of 403 (FORBIDDEN)" not in p] == []

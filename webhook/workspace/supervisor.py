@@ -97,7 +97,8 @@ def floor_page() -> str:
 @bp.post("/entries/<int:entry_id>/take")
 @supervisor_required
 def take(entry_id: int):
-    return _steer(entry_id, floor.take_over, "You have taken the chat over.")
+    """The supervisor lands in the chat, to answer the user."""
+    return _steer(entry_id, floor.take_over, "You have taken the chat over.", to_chat=True)
 
 
 @bp.post("/entries/<int:entry_id>/move")
@@ -113,7 +114,7 @@ def move(entry_id: int):
                   "The chat is moved.")
 
 
-def _steer(entry_id: int, action, done_text: str):
+def _steer(entry_id: int, action, done_text: str, *, to_chat: bool = False):
     store, back = get_db(), url_for("supervisor.floor")
     try:
         with store.write():
@@ -123,6 +124,6 @@ def _steer(entry_id: int, action, done_text: str):
     except HandoffError as exc:
         return _refused(str(exc), status=409, back=back)
     assign_waiting()  # the chat's former agent may have a free place now
-    return _done(back, flash_text=done_text, entry_id=entry["id"], queue=entry["queue"],
-                 agent=entry["agent_name"],
-                 url=url_for("workspace.conversation", conversation_id=entry["conversation_id"]))
+    chat = url_for("workspace.conversation", conversation_id=entry["conversation_id"])
+    return _done(chat if to_chat else back, flash_text=done_text, entry_id=entry["id"],
+                 queue=entry["queue"], agent=entry["agent_name"], url=chat)
