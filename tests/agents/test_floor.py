@@ -268,9 +268,21 @@ class TestSupervisor:
         twilio.text(phone(2), "router")
         entry = entry_of(floor_store, 2)
         page = sara.get(f"/agent/conversations/{entry['conversation_id']}")
-        assert page.status_code == 200 and 'id="take-over"' in page.text
+        assert page.status_code == 200 and 'id="take-over"' not in page.text  # Accept it
         assert sara.conversation(entry["conversation_id"])["entry"]["state"] == "waiting"
         assert sara.accept(entry["id"]).status_code == 200
+
+    def test_a_chat_page_offers_a_supervisor_the_take_over(self, floor_store, beth, sara,
+                                                           twilio):
+        twilio.text(phone(1), "dispute")
+        entry = entry_of(floor_store, 1)
+        assert beth.accept(entry["id"]).status_code == 200
+        page = sara.get(f"/agent/conversations/{entry['conversation_id']}")
+        assert 'id="take-over"' in page.text
+        taken = sara.client.post(f"/agent/supervisor/entries/{entry['id']}/take",
+                                 data={"csrf_token": sara.token})
+        assert taken.status_code == 302
+        assert taken.location == f"/agent/conversations/{entry['conversation_id']}"
 
     def test_agents_see_no_take_over_button(self, floor_store, beth, twilio):
         twilio.text(phone(1), "dispute")
