@@ -8,13 +8,17 @@ RequestValidator (tests.webhook.conftest.Twilio).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
+from devtools.prism import free_port
 from engine import sealing
 from engine.store import Store, is_postgres
 from tests.webhook.conftest import Twilio, load_examples, runtime_config
@@ -89,6 +93,29 @@ def on_database(folder: Path, database_url: str) -> dict:
     key = os.environ[sealing.ENV] if is_postgres(database_url) else \
         sealing.local_key(Path(database_url).parent)
     return {"DATABASE": database_url, "DATA_KEY": key}
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, database_url: str):
+    """The runtime served on 127.0.0.1 without its sender, with the example topics and two
+    agents (for browser tests); yields its URL, a Twilio signing for it, and a store."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
+                                    AGENT_CARD_URL=CARD_URL,
+                                    **on_database(tmp_path, database_url)))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    add_agents(store)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield base_url, Twilio(app.test_client(), url=base_url), store
+    finally:
+        server.shutdown()
+        serving.join(timeout=5)
+        store.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ databases, through the workspace as agents use it."""
 from __future__ import annotations
 
 import functools
-import threading
 
 import pytest
 from werkzeug.security import generate_password_hash
@@ -12,6 +11,7 @@ from werkzeug.security import generate_password_hash
 from engine import dispatch, floor
 from engine.errors import ConfigError
 from tests.agents.conftest import PASSWORD, AgentClient
+from tests.agents.test_accept_race import race
 from tests.webhook.conftest import Twilio, publish
 from webhook.workspace import DEFAULTS, desk_settings
 
@@ -45,8 +45,7 @@ def config(config) -> dict:
     return {**config, "AGENT_CAPACITY": CAPACITY}
 
 
-@pytest.fixture
-def floor_store(app, store):
+def set_up_floor(store) -> None:
     """Beth serves billing, Fred technical, Sara supervises (and serves no queue herself)."""
     publish(store, BILLING_TOPIC, TECHNICAL_TOPIC)
     with store.write():
@@ -55,6 +54,11 @@ def floor_store(app, store):
         store.set_agent_floor("beth", queues=["billing"])
         store.set_agent_floor("fred", queues=["technical"])
         store.set_agent_floor("sara", queues=["supervision"], supervisor=True)
+
+
+@pytest.fixture
+def floor_store(app, store):
+    set_up_floor(store)
     return store
 
 
@@ -229,23 +233,6 @@ class TestAutoAssign:
 
 def beth_id(store) -> int:
     return store.agent("beth")["id"]
-
-
-def race(*calls):
-    """Start every call at once (a barrier) in its own thread; returns their results."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        barrier.wait()
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 class TestSupervisor:

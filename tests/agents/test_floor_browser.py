@@ -5,20 +5,12 @@ accepts it. The runtime is served on 127.0.0.1 without its sender."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from playwright.sync_api import expect
-from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
-from devtools.prism import free_port
-from engine.store import Store
-from tests.agents.conftest import BROWSER_ON_SQLITE, CARD_URL, PASSWORD, add_agents, on_database
-from tests.agents.test_floor import BILLING_TOPIC, TECHNICAL_TOPIC
+from tests.agents.conftest import BROWSER_ON_SQLITE, PASSWORD, serving
+from tests.agents.test_floor import set_up_floor
 from tests.support.browser import screenshot_dir
-from tests.webhook.conftest import Twilio, load_examples, publish, runtime_config
-from webhook import create_app
 
 pytestmark = BROWSER_ON_SQLITE
 TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
@@ -27,30 +19,9 @@ USER = "+15550409999"
 
 @pytest.fixture
 def served(tmp_path, database_url):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
-                                    AGENT_CARD_URL=CARD_URL,
-                                    **on_database(tmp_path, database_url)))
-    store = Store(app.config["DATABASE"])
-    load_examples(store)
-    publish(store, BILLING_TOPIC, TECHNICAL_TOPIC)
-    add_agents(store)
-    with store.write():
-        store.add_agent("sara", generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
-                        display_name="Sara Lead")
-        store.set_agent_floor("beth", queues=["billing"])
-        store.set_agent_floor("fred", queues=["technical"])
-        store.set_agent_floor("sara", queues=["supervision"], supervisor=True)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    try:
-        yield base_url, Twilio(app.test_client(), url=base_url), store
-    finally:
-        server.shutdown()
-        serving.join(timeout=5)
-        store.close()
+    with serving(tmp_path, database_url) as served:
+        set_up_floor(served[2])
+        yield served
 
 
 def signed_in(browser, base_url: str, user_name: str, problems: list[str]):

@@ -19,6 +19,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from engine import floor
 from engine.floor import NotAllowed
 from engine.handoff import HandoffError
+from engine.insight_report import duration_text
 from engine.store import parse_iso
 from webhook.db import get_db
 from webhook.workspace import get_desk
@@ -35,17 +36,8 @@ def supervisor_check() -> dict:
     return {"is_supervisor": lambda agent: bool(agent) and floor.is_supervisor(agent)}
 
 
-@bp.app_template_filter("duration")
-def duration(seconds: float | None) -> str:
-    """12 s, 4 min 05 s, 1 h 02 min; a dash when there is nothing to measure."""
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+# Durations read as on Insight's pages.
+bp.add_app_template_filter(duration_text, "duration")
 
 
 def supervisor_required(view: Callable) -> Callable:
