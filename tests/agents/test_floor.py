@@ -13,6 +13,7 @@ from engine.errors import ConfigError
 from tests.agents.conftest import PASSWORD, AgentClient
 from tests.agents.test_accept_race import race
 from tests.webhook.conftest import Twilio, publish
+from webhook.worker import Worker
 from webhook.workspace import DEFAULTS, desk_settings
 
 BILLING_TOPIC = {
@@ -204,8 +205,11 @@ class TestAutoAssign:
         twilio.text(phone(1), "dispute")
         with floor_store.write():
             floor_store.set_agent_status(floor_store.agent("beth")["id"], "online")
-        assert dispatch.assign_waiting(floor_store, app.extensions["parley_desk"]) == 1
+        # The worker's round (its sender finds the outbox empty: nothing goes to Twilio).
+        assert Worker(app).run_once() == 1
         assert entry_of(floor_store, 1)["agent_name"] == "Beth Anglin"
+        assert [m["body"] for m in floor_store.outbox_messages(phone=phone(1))] == [
+            "Beth Anglin has joined the chat."]
 
     def test_two_chats_at_once_never_overfill_an_agent(self, app, floor_store, beth):
         # Beth has room for one more chat; two users ask at the same moment, each through
