@@ -1,14 +1,18 @@
 """Live agents, without HTTP: the queue, the hand-off hook, and what agents do to a chat.
 
-Imports engine.conversation, engine.store, engine.sms, engine.templates and engine.errors.
+Imports engine.conversation, engine.store, engine.sms, engine.templates and engine.errors
+(and, inside functions, engine.floor and engine.dispatch, which import this module).
 
 `HandoffDesk` is an engine Interceptor. Its `handoff` hook runs whenever the engine hands a
 conversation to people (the AGENT word, a topic's `flow.handoff` node, the fallback's escalation,
 an engine error): when an agent is signed in and it is within opening hours, the chat joins the
 queue and the user is told to wait; otherwise the user gets a callback promise (the request
-waits in the queue for the next agent) or stays with the bot, as configured. Its `intercept`
-runs first on every message: while people own a conversation it claims every message (the
-engine has already stored it, text and images, for the agents), so the bot says nothing.
+waits in the queue for the next agent) or stays with the bot, as configured. The chat waits
+in a named queue (the topic's hand-off node's, else `DeskSettings.default_queue`); with
+auto-assign on, the least busy online agent of that queue gets it at once
+(engine/dispatch.py). Its `intercept` runs first on every message: while people own a
+conversation it claims every message (the engine has already stored it, text and images, for
+the agents), so the bot says nothing.
 
 The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
 `end_chat`, `add_note`, `chat_case_card`: each in the caller's `store.write()` transaction;
