@@ -427,7 +427,47 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0010_languages(db: sqlite_utils.Database) -> None:
+def m0010_floor(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+        -- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+        -- and whether they supervise the floor; each queue entry names its queue.
+        ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+        ALTER TABLE agents ADD COLUMN capacity INTEGER;
+        ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+            CHECK (status IN ('online', 'busy', 'away'));
+        ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+        CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+        """
+    )
+
+
+@migrations()
+def m0011_insight_keyset(db: sqlite_utils.Database) -> None:
+    """Conversation search pages newest first by (started_at, id): each filter's index ends
+    with both, so a page (and a period) is one index range whatever the table holds. (A
+    phone has a few conversations: its index stays (phone, id).)"""
+    db.executescript(KEYSET_INDEXES)
+
+
+# Shared with engine/store/postgres_schema.py: the same statements on both databases.
+KEYSET_INDEXES = """
+DROP INDEX conversations_started;
+DROP INDEX conversations_outcome;
+DROP INDEX conversations_user;
+DROP INDEX insight_topic_conversations_started;
+CREATE INDEX conversations_started ON conversations (started_at, id);
+CREATE INDEX conversations_outcome ON conversations (outcome, started_at, id);
+CREATE INDEX conversations_user ON conversations (user_id, started_at, id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at, conversation_id);
+"""
+
+
+@migrations()
+def m0012_languages(db: sqlite_utils.Database) -> None:
     """Languages: each conversation's language, and the one each phone and account chose."""
     db.executescript(LANGUAGES_SQL)
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import LANGUAGES_SQL, mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, LANGUAGES_SQL, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -369,6 +369,20 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
+M0010_FLOOR = """
+-- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+-- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+-- and whether they supervise the floor; each queue entry names its queue.
+ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN capacity INTEGER;
+ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+    CHECK (status IN ('online', 'busy', 'away'));
+ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -383,7 +397,9 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
-    ("m0010_languages", LANGUAGES_SQL),
+    ("m0010_floor", M0010_FLOOR),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_languages", LANGUAGES_SQL),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
