@@ -64,9 +64,13 @@ def absolute(url: str) -> str:
 
 
 def test_every_example_topic_has_transcripts():
-    groups = {path.stem.rsplit("_", 1)[0] for path in TRANSCRIPTS}
+    # Each in English and Spanish (`_es`), plus those about choosing a language.
+    groups = {path.stem.removesuffix("_es").rsplit("_", 1)[0] for path in TRANSCRIPTS}
     assert groups == {"assistant", "install_appointment", "open_cases", "purchase_followup",
-                      "report_issue", "router_fire", "serial_number"}
+                      "report_issue", "router_fire", "serial_number", "languages"}
+    spanish = {path.stem.removesuffix("_es") for path in TRANSCRIPTS if path.stem.endswith("_es")}
+    assert spanish == {path.stem for path in TRANSCRIPTS
+                       if not path.stem.endswith("_es") and not path.stem.startswith("languages")}
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
@@ -86,6 +90,9 @@ def test_transcript_through_the_webhook(path: Path, tmp_path, database_url, medi
     if transcript.get("user"):
         with store.write():
             store.link_phone(phone, store.user(user_name=transcript["user"])["id"])
+    if transcript.get("language"):  # the phone chose it before the transcript starts
+        with store.write():
+            store.set_phone_language(phone, transcript["language"])
     twilio = Twilio(app.test_client())
     served: dict[str, tuple[str, bytes]] = {}
     for number, turn in enumerate(transcript["turns"]):
