@@ -46,6 +46,8 @@ def run(folder: Path, *, messages: int, rounds: int) -> SenderResults:
             "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
             "TWILIO_API_BASE_URL": prism.base_url,
             "SMS_NUMBER": "+15550001000",
+            # The sender's own speed, not a carrier's: a number with no practical limit.
+            "SENDING_NUMBERS": {"+15550001000": {"type": "short-code", "rate": 1e9}},
             "PUBLIC_URL": "https://sms.example.com",
             "DATA_KEY": local_key(folder),
         })
@@ -224,6 +226,7 @@ def run_senders(folder: Path, *, messages: int, rounds: int,
                "PARLEY_TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
                "PARLEY_TWILIO_API_BASE_URL": prism.base_url,
                "PARLEY_SMS_NUMBER": "+15550001000",
+               "PARLEY_SENDING_NUMBERS": '{"+15550001000": {"type": "short-code", "rate": 1e9}}',
                "PARLEY_PUBLIC_URL": "https://sms.example.com",
                "PARLEY_WORKER_POLL_SECONDS": str(POLL_SECONDS)}
         postmaster = int((postgres.folder / "data" / "postmaster.pid").read_text().split()[0])
