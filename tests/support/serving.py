@@ -3,7 +3,6 @@ answer, stopping them. Used by the webhook and reliability suites."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -14,9 +13,7 @@ import requests
 
 def environment(config: dict, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
-    # A mapping (PARLEY_SENDING_NUMBERS) goes as JSON, which from_prefixed_env reads back.
-    env.update({f"PARLEY_{key}": json.dumps(value) if isinstance(value, dict) else str(value)
-                for key, value in config.items()})
+    env.update({f"PARLEY_{key}": str(value) for key, value in config.items()})
     env.update(extra)
     return env
 

@@ -35,10 +35,10 @@ TOKEN = TEST_AUTH_TOKEN
 
 # By default Parley paces each number at its carrier's rate and holds notifications at night;
 # tests that are not about pacing send at once, at any hour (tests/webhook/test_pacing.py
-# sets its own).
+# sets its own). JSON text, as in the environment: tests copy settings into PARLEY_* variables.
 FAST_SENDING = {"type": "short-code", "rate": 100_000}
 FAST_PACING = {
-    "SENDING_NUMBERS": {SMS_NUMBER: FAST_SENDING, NOTIFY_NUMBER: FAST_SENDING},
+    "SENDING_NUMBERS": json.dumps({SMS_NUMBER: FAST_SENDING, NOTIFY_NUMBER: FAST_SENDING}),
     "QUIET_HOURS": "00:00-24:00",
 }
 

@@ -8,7 +8,6 @@ same real client.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 from click.testing import CliRunner
@@ -189,8 +188,7 @@ class TestDelivery:
         config = runtime_config(tmp_path, DATABASE=database_url,
                                 TWILIO_API_BASE_URL=prism.base_url)
         for key, value in config.items():
-            monkeypatch.setenv(f"PARLEY_{key}",
-                               json.dumps(value) if isinstance(value, dict) else str(value))
+            monkeypatch.setenv(f"PARLEY_{key}", str(value))
         app = create_app(config)
         store = Store(app.config["DATABASE"])
         with store.write():

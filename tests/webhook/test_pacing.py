@@ -387,3 +387,66 @@ class TestSettings:
         ]:
             with pytest.raises(ConfigError, match=message):
                 create_app(runtime_config(tmp_path, **settings))
+
+
+class TestReportAndCommands:
+    TOKEN = "t" * 40
+
+    def test_the_report_api_needs_the_token_and_counts_per_day_and_number(self, paced):
+        runtime = paced(NOTIFY_API_TOKEN=self.TOKEN)
+        runtime.queue(*phones(2))
+        runtime.queue(phones(3)[2], channel="notification")
+        runtime.run_for(2)
+        client = runtime.app.test_client()
+        assert client.get("/api/outbound-report").status_code == 401
+        response = client.get("/api/outbound-report?days=2",
+                              headers={"Authorization": f"Bearer {self.TOKEN}"})
+        assert response.status_code == 200
+        found = response.get_json()
+        assert (found["since"], found["until"]) == ("2027-01-06", "2027-01-07")
+        [day] = found["days"]
+        assert (day["day"], day["sent"], day["failed"], day["segments"]) == \
+            ("2027-01-07", 3, 0, 3)
+        assert [(n["number"], n["sent"]) for n in day["numbers"]] == \
+            [(SMS_NUMBER, 2), (NOTIFY_NUMBER, 1)]
+
+    def test_commands_report_estimate_and_set_a_users_time_zone(
+            self, tmp_path, database_url, prism, monkeypatch):
+        from click.testing import CliRunner
+
+        from parley.cli import main
+
+        config = runtime_config(tmp_path, DATABASE=database_url,
+                                TWILIO_API_BASE_URL=prism.base_url,
+                                SENDING_NUMBERS='{"%s": "toll-free"}' % NOTIFY_NUMBER)
+        for key, value in config.items():
+            monkeypatch.setenv(f"PARLEY_{key}", str(value))
+        app = create_app(config)
+        store = Store(app.config["DATABASE"])
+        try:
+            with store.write():
+                store.lock_phone(LA_PHONE)
+                user_id = store.add_account("maria")
+                store.link_phone(LA_PHONE, user_id)
+            runner = CliRunner()
+            result = runner.invoke(main, ["users", "time-zone", "maria", "Europe/Paris",
+                                          "--database", database_url])
+            assert result.exit_code == 0, result.output
+            assert store.phone_time_zones([LA_PHONE]) == {LA_PHONE: "Europe/Paris"}
+            result = runner.invoke(main, ["users", "time-zone", "maria", "Mars/Olympus",
+                                          "--database", database_url])
+            assert result.exit_code != 0 and "not an IANA time zone" in result.output
+            result = runner.invoke(main, ["send-estimate", "--count", "30", "--segments", "2"])
+            assert result.exit_code == 0, result.output
+            assert f"30 recipient(s), 60 segment(s) from {NOTIFY_NUMBER} [toll-free: 3 " \
+                   "segments/s]: 30 go out today, done in about 0.3 minute(s)" in result.output
+            with store.write():
+                enqueue(store, to=phones(1)[0], body="hello")
+            Worker(app).drain()
+            result = runner.invoke(main, ["outbound-report", "--days", "1"])
+            assert result.exit_code == 0, result.output
+            lines = result.output.splitlines()
+            assert lines[1].split()[1:6] == ["all", "1", "0", "0", "1"]
+            assert lines[2].split()[1:6] == [SMS_NUMBER, "1", "0", "0", "1"]
+        finally:
+            store.close()
