@@ -8,6 +8,7 @@ sender waits for a slot, or when a test moves it), never on wall-clock time.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -418,7 +419,7 @@ class TestReportAndCommands:
 
         config = runtime_config(tmp_path, DATABASE=database_url,
                                 TWILIO_API_BASE_URL=prism.base_url,
-                                SENDING_NUMBERS='{"%s": "toll-free"}' % NOTIFY_NUMBER)
+                                SENDING_NUMBERS=json.dumps({NOTIFY_NUMBER: "toll-free"}))
         for key, value in config.items():
             monkeypatch.setenv(f"PARLEY_{key}", str(value))
         app = create_app(config)
