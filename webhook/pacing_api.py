@@ -1,6 +1,6 @@
 """Outbound pacing for operators: `GET /api/outbound-report`, `parley outbound-report` and
 `parley send-estimate`. Imports engine (pacing, outbound_report, store) and
-webhook.notifications (its bearer-token check and throttling, shared with that API).
+webhook.notifications (the bearer-token check and throttling of that API, shared).
 
     curl https://sms.example.com/api/outbound-report?days=7 \\
          -H "Authorization: Bearer $PARLEY_NOTIFY_API_TOKEN"
@@ -9,22 +9,15 @@ webhook.notifications (its bearer-token check and throttling, shared with that A
 from __future__ import annotations
 
 import json
-import math
 
 import click
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from engine import pacing
 from engine.errors import ConfigError
 from engine.outbound_report import format_report, outbound_report
 from webhook.db import get_db
-from webhook.notifications import (
-    TOKEN_LOCKOUT_SECONDS,
-    TOKEN_MAX_FAILURES,
-    _authorized,
-    _problem,
-    _throttle_key,
-)
+from webhook.notifications import refuse_without_token
 
 bp = Blueprint("pacing_api", __name__)
 
@@ -32,22 +25,10 @@ bp = Blueprint("pacing_api", __name__)
 @bp.get("/api/outbound-report")
 def report() -> tuple[Response, int]:
     """Per UTC day: sent, delivered, failed by error code, segments, per number (JSON)."""
-    if not current_app.config.get("NOTIFY_API_TOKEN"):
-        return _problem(503, "disabled", "set PARLEY_NOTIFY_API_TOKEN to enable this API")
+    refused = refuse_without_token()
+    if refused is not None:
+        return refused
     store = get_db()
-    until = store.lockout_until(_throttle_key())
-    if until is not None:
-        response, status = _problem(429, "throttled", "too many wrong tokens from this "
-                                    "address: wait for the time in Retry-After")
-        response.headers["Retry-After"] = str(max(1, math.ceil(until - store.clock())))
-        return response, status
-    if not _authorized():
-        with store.write():
-            store.record_auth_failure(_throttle_key(), max_failures=TOKEN_MAX_FAILURES,
-                                      lockout_seconds=TOKEN_LOCKOUT_SECONDS)
-        response, status = _problem(401, "unauthorized", "a valid bearer token is required")
-        response.headers["WWW-Authenticate"] = 'Bearer realm="parley"'
-        return response, status
     days = request.args.get("days", default=7, type=int) or 7
     return jsonify(outbound_report(store, days=min(max(days, 1), 366))), 200
 
