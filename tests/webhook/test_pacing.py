@@ -368,6 +368,18 @@ class TestSettings:
         with pytest.raises(ConfigError, match=message):
             pacing.profile_from("+15005550001", spec)
 
+    def test_where_a_number_is(self):
+        from engine.area_codes import zone_for_number
+        from engine.quiet_hours import recipient_zone
+
+        assert zone_for_number(LA_PHONE) == "America/Los_Angeles"
+        assert zone_for_number("+13125550100") == "America/Chicago"
+        assert zone_for_number("+16045550100") == "America/Vancouver"
+        assert zone_for_number("+447700900123") is None
+        assert recipient_zone(LA_PHONE, account_zone="Europe/Paris",
+                              default="UTC") == "Europe/Paris"
+        assert recipient_zone("+447700900123", account_zone=None, default="UTC") == "UTC"
+
     def test_quiet_hours_windows(self):
         window = SendingWindow.parse("08:00-21:00")
         assert window.is_open(utc("2027-01-07T16:00:00"), "America/Los_Angeles")
