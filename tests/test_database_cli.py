@@ -77,10 +77,11 @@ class TestMigrate:
         check = parley("migrate", "--check", "--database", database)
         assert check.exit_code == 1
         assert check.output.endswith(
-            "2 migration(s) pending: m0008_media_files, m0009_insight\n")
+            "3 migration(s) pending: m0008_media_files, m0009_insight, m0010_pacing\n")
         applied = parley("migrate", "--database", database)
         assert applied.output == (f"{database}: applied m0008_media_files\n"
-                                  f"{database}: applied m0009_insight\n")
+                                  f"{database}: applied m0009_insight\n"
+                                  f"{database}: applied m0010_pacing\n")
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):
@@ -135,6 +136,8 @@ def instance(tmp_path):
         store.set_pin_hash(abel, "pbkdf2:sha256:1000$salt$hash")
         store.set_totp_secret(abel, TOTP_SECRET)
         store.link_phone(APPOINTMENT, abel)
+        store.set_user_time_zone(abel, "America/Chicago")
+        store.slow_sending_number("+15005550001", until=1_767_225_600.25, code="30007")
         store.record_auth_failure("lockout-digest", max_failures=5, lockout_seconds=900)
         store.sandbox_add("+15550100009", direction="sent", number="+15550009999", body="hi")
     twilio = Twilio(app.test_client())
