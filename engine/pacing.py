@@ -222,6 +222,17 @@ def take_slot(budget: dict, profile: NumberProfile, policy: PacingPolicy, *, seg
     return start
 
 
+def has_room(budget: dict, profile: NumberProfile, policy: PacingPolicy, *, reply: bool,
+             now: float, horizon: float = HORIZON_SECONDS) -> bool:
+    """Whether the number could take a one-segment message now (a cheap check before the
+    claim reads the outbox)."""
+    limit = day_limit(profile, policy, reply=reply)
+    used = budget["day_segments"] if budget["day"] == utc_day(now) else 0
+    if limit is not None and used + 1 > limit:
+        return False
+    return float(budget["next_slot"]) <= now + horizon
+
+
 def claim(store, policy: PacingPolicy, owner: str, *, lease_seconds: float,
           limit: int) -> list[dict]:
     """Lease what may go now within every number's budget and every recipient's sending
@@ -229,32 +240,38 @@ def claim(store, policy: PacingPolicy, owner: str, *, lease_seconds: float,
     send it) and `from_number`. Notifications outside their window are held until it opens."""
     now = store.clock()
     store.block_opted_out_outbox()
-    budgets = store.lock_sending_budgets(
-        [policy.number_for("conversation"), policy.number_for("notification")])
-    candidates = store.outbox_candidates(limit=limit * 4)
+    numbers = {"reply": policy.number_for("conversation"),
+               "notification": policy.number_for("notification")}
+    budgets = store.lock_sending_budgets(list(numbers.values()))
+    saved = {number: dict(budget) for number, budget in budgets.items()}
+    open_categories = tuple(
+        category for category, number in numbers.items()
+        if has_room(budgets[number], policy.profile(number), policy,
+                    reply=category == "reply", now=now))
+    candidates = store.outbox_candidates(limit=limit, categories=open_categories)
     zones = store.phone_time_zones([r["phone"] for r in candidates
                                     if r["category"] == "notification"])
     chosen: list[dict] = []
     full: set[tuple[str, str]] = set()  # (number, category) with no room left this round
     for row in candidates:
-        number = row.get("from_number") or policy.number_for(row["channel"])
+        number = row.get("from_number") or numbers[row["category"]]
         reply = row["category"] == "reply"
-        if not reply and not _in_window(store, policy, row, zones, now):
-            continue
         if (number, row["category"]) in full:
             continue
-        if number not in budgets:
+        if not reply and not _in_window(store, policy, row, zones, now):
+            continue
+        if number not in budgets:  # a retry of a row leased before the numbers changed
             budgets |= store.lock_sending_budgets([number])
+            saved[number] = dict(budgets[number])
         slot = take_slot(budgets[number], policy.profile(number), policy,
                          segments=int(row["segments"]), reply=reply, now=now)
         if slot is None:
             full.add((number, row["category"]))
             continue
         chosen.append(row | {"from_number": number, "send_at": slot})
-        if len(chosen) >= limit:
-            break
-    for budget in budgets.values():
-        store.save_sending_budget(budget)
+    for number, budget in budgets.items():
+        if budget != saved[number]:
+            store.save_sending_budget(budget)
     return store.lease_outbox(chosen, owner=owner, lease_seconds=lease_seconds)
 
 

@@ -35,16 +35,22 @@ class PacingSql:
         ends; taken in sorted order so two senders never wait for each other."""
         self._require_write()
         wanted = sorted(set(numbers))
-        for number in wanted:
-            self.conn.execute("INSERT INTO sending_budgets (number) VALUES (?)"
-                              " ON CONFLICT (number) DO NOTHING", (number,))
         if not wanted:
             return {}
-        marks = ", ".join("?" for _ in wanted)
+        found = self._select_budgets(wanted)
+        if len(found) < len(wanted):
+            for number in wanted:
+                self.conn.execute("INSERT INTO sending_budgets (number) VALUES (?)"
+                                  " ON CONFLICT (number) DO NOTHING", (number,))
+            found = self._select_budgets(wanted)
+        return found
+
+    def _select_budgets(self, numbers: list[str]) -> dict[str, dict]:
+        marks = ", ".join("?" for _ in numbers)
         lock = " FOR UPDATE" if self.backend.skip_locked else ""
         rows = self.conn.execute(
             f"SELECT {', '.join(BUDGET_COLUMNS)} FROM sending_budgets WHERE number IN ({marks})"
-            f" ORDER BY number{lock}", tuple(wanted)).fetchall()
+            f" ORDER BY number{lock}", tuple(numbers)).fetchall()
         return {r["number"]: dict(r) for r in rows}
 
     def save_sending_budget(self, budget: dict) -> None:
@@ -75,21 +81,26 @@ class PacingSql:
         ).fetchall():
             self._block_outbox(row[0], row[1])
 
-    def outbox_candidates(self, *, limit: int) -> list[dict]:
+    def outbox_candidates(self, *, limit: int,
+                          categories: tuple[str, ...] = ("reply", "notification")) -> list[dict]:
         """The messages that may go next: each phone's oldest unsent reply and oldest unsent
-        notification, when due; replies first, then the oldest. Locked (skipping rows another
-        sender holds) until the transaction ends."""
+        notification (of `categories`), when due; replies first, then the oldest. Locked
+        (skipping rows another sender holds) until the transaction ends."""
         self._require_write()
+        if not categories:
+            return []
         now = self.now()
+        marks = ", ".join("?" for _ in categories)
         rows = self.conn.execute(
-            "SELECT * FROM outbox o WHERE o.id = (SELECT MIN(h.id) FROM outbox h"
+            f"SELECT * FROM outbox o WHERE o.category IN ({marks})"
+            " AND o.id = (SELECT MIN(h.id) FROM outbox h"
             "   WHERE h.phone = o.phone AND h.category = o.category"
             "   AND h.status IN ('pending', 'sending'))"
             " AND ((o.status = 'pending' AND o.next_attempt_at <= ?)"
             "   OR (o.status = 'sending' AND o.lease_until <= ?))"
             " ORDER BY CASE o.category WHEN 'reply' THEN 0 ELSE 1 END, o.id"
             f" LIMIT ?{self.backend.skip_locked}",
-            (now, now, int(limit)),
+            (*categories, now, now, int(limit)),
         ).fetchall()
         return [_row_dict(r) for r in rows]
 
