@@ -18,7 +18,8 @@ Notifications also wait for the recipient's sending window (engine/quiet_hours.p
 urgent category (PARLEY_URGENT_CATEGORIES) let them through, which is recorded on the row.
 
 `estimate(store, policy, number, ...)` tells a sender of a batch when it will be out and what
-spills past today's cap; the designer's send page and `parley notify --dry-run` show it.
+spills past today's cap: `parley send-estimate` prints it, and a send page or a dry run calls
+it with the runtime's `settings.pacing` (or `policy_from_config(...)` where there is no runtime).
 """
 
 from __future__ import annotations
