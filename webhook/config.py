@@ -1,7 +1,7 @@
 """The runtime's settings: defaults, and the checks that stop a misconfigured start.
 
-Imports engine.errors, engine.instance, engine.outbound and engine.sealing. Keys come from
-`PARLEY_<KEY>` environment variables (Flask's `from_prefixed_env`), the instance folder's
+Imports engine.errors, engine.instance, engine.outbound, engine.pacing and engine.sealing. Keys
+come from `PARLEY_<KEY>` environment variables (Flask's `from_prefixed_env`), the instance folder's
 `config.py`, or `create_app(test_config)`; each check raises `ConfigError` with one sentence that
 says what to set.
 """
