@@ -321,6 +321,7 @@ class Estimate:
     starts_at: float
     finishes_at: float  # when today's part is out (epoch seconds)
     eta_seconds: float  # from now until today's part is out
+    held_now: int | None = None  # of `phones`, those whose quiet hours it is (they wait)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -328,12 +329,12 @@ class Estimate:
 
 def estimate(store, policy: PacingPolicy, number: str | None = None, *,
              segments_per_recipient: int, count: int, now: float | None = None,
-             category: str = "notification") -> Estimate:
+             category: str = "notification", phones: list[str] | None = None) -> Estimate:
     """Estimate a batch of `count` messages of `segments_per_recipient` each from `number`
     (default: the notification number), behind what already waits for it.
 
-    Quiet hours are not counted (they depend on each recipient): a recipient whose night
-    it is gets the message when their window opens.
+    Quiet hours do not change the ETA (a recipient whose night it is gets the message when
+    their window opens); given the recipients' `phones`, `held_now` says how many wait.
     """
     now = store.clock() if now is None else now
     number = number or policy.number_for(category if category != "reply" else "conversation")
@@ -359,4 +360,11 @@ def estimate(store, policy: PacingPolicy, number: str | None = None, *,
                     daily_cap=profile.daily_cap, used_today=used, queued_segments=queued,
                     recipients=count, segments=count * segments, sendable_today=sendable,
                     spill=spill, spill_reason=reason, starts_at=start, finishes_at=finish,
-                    eta_seconds=max(0.0, finish - now))
+                    eta_seconds=max(0.0, finish - now),
+                    held_now=None if phones is None else _held_now(store, policy, phones, now))
+
+
+def _held_now(store, policy: PacingPolicy, phones: list[str], now: float) -> int:
+    zones = store.phone_time_zones(list(phones))
+    return sum(1 for phone in phones if not policy.window.is_open(
+        now, recipient_zone(phone, account_zone=zones.get(phone), default=policy.default_zone)))

@@ -338,6 +338,14 @@ class TestEstimate:
         assert (found.sendable_today, found.spill) == (850, 150)
         assert found.eta_seconds == pytest.approx(100 + 1_700)
 
+    def test_it_counts_the_recipients_whose_night_it_is(self, paced):
+        runtime = paced(start=utc("2027-01-07T14:00:00"))  # 06:00 in LA, 09:00 in New York
+        found = pacing.estimate(runtime.store, runtime.policy, segments_per_recipient=1,
+                                count=3, phones=[LA_PHONE, NY_PHONE, "+13125550100"])
+        assert found.held_now == 1  # Los Angeles; New York and Chicago are awake
+        assert pacing.estimate(runtime.store, runtime.policy, segments_per_recipient=1,
+                               count=3).held_now is None
+
     def test_a_fast_number_is_limited_by_the_time_left_today(self, paced):
         runtime = paced(start=utc("2027-01-07T23:59:00"),
                         SENDING_NUMBERS={NOTIFY_NUMBER: "toll-free"})
