@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
 """
 
 
-M0011_PACING = """
+M0012_PACING = """
 -- Pacing (engine/pacing.py): what each outbox row costs its sending number, and when
 -- quiet hours hold a notification back (or an urgent category let it through).
 ALTER TABLE outbox ADD COLUMN category TEXT NOT NULL DEFAULT 'reply'
@@ -424,7 +424,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
-    ("m0011_pacing", M0011_PACING),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_pacing", M0012_PACING),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
