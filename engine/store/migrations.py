@@ -426,6 +426,53 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m0010_notifications(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The consent ledger's present state: whether a user agrees to a notification
+        -- programme, since when and how (the history is subscription_events, by programme).
+        -- footer_due: their next notification of it carries the opt-out footer.
+        CREATE TABLE consents (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            programme TEXT NOT NULL,
+            agreed INTEGER NOT NULL,
+            changed_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            evidence TEXT,
+            footer_due INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, programme)
+        );
+        ALTER TABLE subscription_events ADD COLUMN programme TEXT;
+        -- Each notification to a recipient: sent, or queued while they are in another
+        -- conversation (until wait_until, then expired; refused if consent went meanwhile).
+        CREATE TABLE notification_sends (
+            id INTEGER PRIMARY KEY,
+            batch TEXT NOT NULL,
+            template TEXT NOT NULL,
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            phone TEXT NOT NULL,
+            variables TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'expired', 'refused')),
+            created_at TEXT NOT NULL,
+            wait_until TEXT NOT NULL,
+            sent_at TEXT,
+            conversation_id INTEGER
+        );
+        CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
+        -- Saved recipient lists: a rule ({"open_cases": true}, {"programme": "x"},
+        -- {"users": [...]}) evaluated when a notification is sent.
+        CREATE TABLE segments (
+            name TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

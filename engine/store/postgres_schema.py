@@ -373,6 +373,48 @@ def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
+M0010_NOTIFICATIONS = f"""
+-- The consent ledger's present state: whether a user agrees to a notification
+-- programme, since when and how (the history is subscription_events, by programme).
+-- footer_due: their next notification of it carries the opt-out footer.
+CREATE TABLE consents (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    programme TEXT NOT NULL,
+    agreed INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    evidence TEXT,
+    footer_due INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, programme)
+);
+ALTER TABLE subscription_events ADD COLUMN programme TEXT;
+-- Each notification to a recipient: sent, or queued while they are in another
+-- conversation (until wait_until, then expired; refused if consent went meanwhile).
+CREATE TABLE notification_sends (
+    id {ID},
+    batch TEXT NOT NULL,
+    template TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    phone TEXT NOT NULL,
+    variables TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'expired', 'refused')),
+    created_at TEXT NOT NULL,
+    wait_until TEXT NOT NULL,
+    sent_at TEXT,
+    conversation_id BIGINT
+);
+CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
+-- Saved recipient lists: a rule ({"open_cases": true}, {"programme": "x"},
+-- {"users": [...]}) evaluated when a notification is sent.
+CREATE TABLE segments (
+    name TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0001_core", M0001_CORE),
     ("m0002_runtime", M0002_RUNTIME),
@@ -383,6 +425,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
+    ("m0010_notifications", M0010_NOTIFICATIONS),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
