@@ -10,8 +10,10 @@ Two things are kept apart:
 - a linked account's notification setting (`users.notifications`), off until START.
 
 Every change of either is recorded in `subscription_events` with its time, the message that
-caused it and the programme it concerns, as consent evidence (the store's opt-out methods do it for the ledger, whoever calls
-them: this interceptor, Twilio's OptOutType, or a send refused with error 21610).
+caused it and the programme it concerns, as consent evidence (the store's opt-out methods do it
+for the ledger, whoever calls them: this interceptor, Twilio's OptOutType, or a send refused
+with error 21610). A user's agreement to each notification programme is the consent ledger
+(`consents`): START agrees to the general one, `set_consent` records any other and how.
 """
 
 from __future__ import annotations

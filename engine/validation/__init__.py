@@ -10,8 +10,8 @@ Imports its own modules, one per concern, each of which says what it may import:
 its explanations), `expressions` (template and expression parsing), `nodes` (the indexed
 document, transitions and checks on nodes), `sources` (data sources), `texts` (templates and
 message sizes), `graph` (reachability, traps, loops) and `notifications` (notification
-templates); plus engine.errors and engine.outbound. The graph checks are iterative and linear in the size of the topic, so a
-topic of thousands of nodes neither recurses nor crawls.
+templates); plus engine.errors and engine.outbound. The graph checks are iterative and linear
+in the size of the topic, so a topic of thousands of nodes neither recurses nor crawls.
 """
 
 from __future__ import annotations
