@@ -284,7 +284,7 @@ class Notifier:
         else:
             for phone in phones:
                 ids += enqueue(store, to=phone, body=text, channel="notification",
-                               message_id=_beside_conversation(store, phone, text))
+                               message_id=store_beside_conversation(store, phone, text))
         if send_id is None:
             store.add_notification_send(
                 batch=batch, template=template.name, topic_id=template.topic_id,
@@ -357,11 +357,20 @@ class Notifier:
         return None
 
 
-def _beside_conversation(store: Store, phone: str, body: str) -> int | None:
+def store_beside_conversation(store: Store, phone: str, body: str,
+                              media: Iterable[str] = ()) -> int | None:
     """Store an informational notification in the phone's open conversation (its state
-    untouched), so an agent who takes the conversation over sees it."""
+    untouched), so an agent who takes the conversation over sees it; None when there is no
+    conversation."""
     conversation = store.open_conversation(phone)
     if conversation is None:
         return None
     return store.add_message(conversation.id, direction="out", sender="system", body=body,
-                             kind="notification")
+                             media=list(media), kind="notification")
+
+
+def footer_settings(config: Any) -> dict[str, str]:
+    """The Notifier's footer options from a configuration mapping (PARLEY_NOTIFY_FOOTER:
+    first, always or never; PARLEY_NOTIFY_FOOTER_TEXT)."""
+    return {"footer": str(config.get("NOTIFY_FOOTER") or "first").strip().lower(),
+            "footer_text": str(config.get("NOTIFY_FOOTER_TEXT") or DEFAULT_FOOTER)}

@@ -20,8 +20,9 @@ from engine.commandline import database_option, default_database
 from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
 from engine.topic import export_text
-from parley.accounts_cli import notify, users
+from parley.accounts_cli import users
 from parley.database_cli import copy_db, migrate
+from parley.notify_cli import consent, notify, segments
 from parley.up import up
 from webhook.commands import serve, worker
 from webhook.workspace.commands import agents
@@ -377,7 +378,8 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 
 # Commands that live with the part of Parley they serve.
-for command in (up, serve, worker, designer_user, agents, users, notify, migrate, copy_db):
+for command in (up, serve, worker, designer_user, agents, users, notify, segments, consent,
+                migrate, copy_db):
     main.add_command(command)
 
 
