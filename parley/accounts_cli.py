@@ -3,8 +3,9 @@
 The top layer: imports engine and webhook.config. parley.cli registers `users` on its `main`
 group (`parley notify` is parley/notify_cli.py). PINs are read from a hidden prompt (never from
 the command line, where shell history and `ps` would keep them) and hashed with
-PARLEY_PIN_PEPPER, or in the sandbox with the pepper `parley up` keeps in the instance folder. Authenticator secrets are
-sealed with PARLEY_DATA_KEY, or in the sandbox with the key kept beside its database.
+PARLEY_PIN_PEPPER, or in the sandbox with the pepper `parley up` keeps in the instance folder.
+Authenticator secrets are sealed with PARLEY_DATA_KEY, or in the sandbox with the key kept
+beside its database.
 """
 
 from __future__ import annotations
