@@ -462,8 +462,8 @@ def m0010_notifications(db: sqlite_utils.Database) -> None:
             conversation_id INTEGER
         );
         CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
-        -- Saved recipient lists: a rule ({"open_cases": true}, {"programme": "x"},
-        -- {"users": [...]}) evaluated when a notification is sent.
+        -- Saved recipient lists: a rule as JSON (users with open cases, those who agreed to a
+        -- programme, or user names) evaluated when a notification is sent.
         CREATE TABLE segments (
             name TEXT PRIMARY KEY,
             rule TEXT NOT NULL,

@@ -406,8 +406,8 @@ CREATE TABLE notification_sends (
     conversation_id BIGINT
 );
 CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
--- Saved recipient lists: a rule ({"open_cases": true}, {"programme": "x"},
--- {"users": [...]}) evaluated when a notification is sent.
+-- Saved recipient lists: a rule as JSON (users with open cases, those who agreed to a
+-- programme, or user names) evaluated when a notification is sent.
 CREATE TABLE segments (
     name TEXT PRIMARY KEY,
     rule TEXT NOT NULL,
