@@ -328,6 +328,80 @@ class TestNotificationsApi:
             store.close()
 
 
+class TestActionableNotifications:
+    """A template through the API, sent by the real twilio client to Prism, answered by
+    signed webhooks."""
+
+    ASKED = ("Your install is tomorrow 10am-1pm. Reply YES to confirm or CHANGE to pick "
+             "another time.\nReply STOP to opt out")
+
+    def api(self, twilio, path: str, payload: dict):
+        return twilio.client.post(path, json=payload, headers=AUTH)
+
+    def test_sent_from_the_api_the_reply_continues_the_topic(self, twilio, store, app, prism,
+                                                             abel):
+        agreed = self.api(twilio, "/api/consents", {
+            "user": "abel.tuter", "programme": "appointments", "agreed": True,
+            "how": "booking form"})
+        assert agreed.json["changed"] is True
+        payload = {"template": "install_appointment.confirm", "to": ["abel.tuter", "fred.luddy"],
+                   "variables": {"appointment": "tomorrow 10am-1pm"}}
+        dry = self.api(twilio, "/api/notifications", {**payload, "dry_run": True})
+        assert dry.status_code == 200
+        assert [(r["user"], r["status"], r["reason"]) for r in dry.json["results"]] == [
+            ("abel.tuter", "would_send", "ok"), ("fred.luddy", "refused", "guest")]
+        assert store.outbox_messages() == []
+        sent = self.api(twilio, "/api/notifications", payload)
+        assert sent.status_code == 202 and sent.json["counts"] == {"sent": 1, "refused": 1}
+        mark = prism.log_size()
+        assert deliver(app, store) == 1
+        [form] = sends(prism, mark, 1)
+        # From the conversation's number: the reply must land in the conversation.
+        assert (form["To"], form["From"], form["Body"]) == (ABEL_PHONE, SMS_NUMBER, self.ASKED)
+        assert bodies(twilio.text(ABEL_PHONE, "YES")) == [
+            "Great, your install appointment (tomorrow 10am-1pm) is confirmed.",
+            "Is there anything else I can help you with? (yes/no)"]
+
+    def test_mid_conversation_the_worker_sends_it_when_the_conversation_ends(
+            self, twilio, store, app, prism, abel):
+        from webhook.worker import Worker
+
+        self.api(twilio, "/api/consents", {"user": "abel.tuter", "programme": "appointments",
+                                           "agreed": True, "how": "booking form"})
+        saved = self.api(twilio, "/api/segments", {"name": "with cases", "open_cases": True})
+        assert saved.status_code == 201
+        twilio.text(ABEL_PHONE, "my open cases")
+        queued = self.api(twilio, "/api/notifications", {
+            "template": "install_appointment.confirm", "segment": "with cases",
+            "variables": {"appointment": "tomorrow 10am-1pm"}})
+        assert [(r["user"], r["status"], r["reason"]) for r in queued.json["results"]] == [
+            ("abel.tuter", "queued", "ok"), ("fred.luddy", "refused", "guest")]
+        worker = Worker(app)
+        worker.drain()
+        assert store.open_conversation(ABEL_PHONE).state["topic"] == "open_cases"
+        twilio.text(ABEL_PHONE, "1")
+        twilio.text(ABEL_PHONE, "no")
+        mark = prism.log_size()
+        worker.drain()
+        assert [f["Body"] for f in sends(prism, mark, 1)] == [self.ASKED]
+        assert bodies(twilio.text(ABEL_PHONE, "change"))[0].startswith("Which time works better")
+
+    @pytest.mark.parametrize(("payload", "detail"), [
+        ({"template": "install_appointment.nope", "to": ["abel.tuter"]},
+         "no published notification 'install_appointment.nope'"),
+        ({"template": "install_appointment.confirm", "to": "abel.tuter"},
+         "to must be a list of user names"),
+        ({"template": "install_appointment.confirm", "to": ["abel.tuter"]},
+         "fill in appointment (the template's variables) for every recipient"),
+        ({"template": "install_appointment.confirm"},
+         "name at least one recipient (user names or a segment)"),
+    ])
+    def test_a_wrong_send_is_refused_whole(self, twilio, store, abel, payload, detail):
+        response = self.api(twilio, "/api/notifications", payload)
+        assert response.status_code == 400 and response.json["detail"].startswith(detail)
+        assert store.outbox_messages() == []
+
+
 class TestConfiguration:
     def test_the_runtime_reads_the_linking_policy(self):
         policy = account_policy({"PIN_PEPPER": 1234, "LINK_FACTORS": "TOTP",
