@@ -203,7 +203,8 @@ class Notifier:
         outcomes = []
         for name in names:
             filled = {**variables, **(per_user or {}).get(name, {})}
-            missing = [v for v in template.variables if v not in filled]
+            missing = [v for v in template.variables
+                       if filled.get(v) is None or str(filled[v]).strip() == ""]
             if missing:
                 raise NotificationError(f"fill in {', '.join(missing)} (the template's "
                                         "variables) for every recipient")
