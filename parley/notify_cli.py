@@ -14,6 +14,7 @@ the plain text of the first version. parley.cli registers the commands on its `m
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -93,7 +94,7 @@ def notify(template: str, message: str | None, to: str | None, segment: str | No
         lines: list[str] = []
         label = "checking" if dry_run else "sending"
         with click.progressbar(length=len(names), label=f"{label} {found.key}",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             def progress(outcome: Outcome) -> None:
                 lines.append(_line(outcome))
                 bar.update(1)

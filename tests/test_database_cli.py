@@ -76,11 +76,12 @@ class TestMigrate:
         older_version(database)
         check = parley("migrate", "--check", "--database", database)
         assert check.exit_code == 1
+        # Every migration from m0008 on, however many later versions add.
+        later = NAMES[NAMES.index("m0008_media_files"):]
         assert check.output.endswith(
-            "2 migration(s) pending: m0008_media_files, m0009_insight\n")
+            f"{len(later)} migration(s) pending: {', '.join(later)}\n")
         applied = parley("migrate", "--database", database)
-        assert applied.output == (f"{database}: applied m0008_media_files\n"
-                                  f"{database}: applied m0009_insight\n")
+        assert applied.output == "".join(f"{database}: applied {name}\n" for name in later)
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):
