@@ -208,7 +208,7 @@ class TestNotifyTemplate:
         assert run("consent", "ada", "appointments", "--how", "signed form").output == (
             "ada agreed to appointments\n")
         result = run("notify", "install_appointment.confirm", "--to", "ada,bob,carol",
-                     "--var", "appointment=tomorrow 10am-1pm", "--dry-run")
+                     "--var", "appointment=Dec 26th between 10am and 1pm", "--dry-run")
         assert result.exit_code == 0, result.output
         assert result.output.splitlines()[-4:] == [
             "ada: would send to +15550100001, 1 segment(s)",
@@ -224,7 +224,7 @@ class TestNotifyTemplate:
         assert run("segments", "save", "booked", "--programme", "appointments").exit_code == 0
         run("consent", "ada", "appointments", "--how", "signed form")
         result = run("notify", "install_appointment.confirm", "--segment", "booked",
-                     "--var", "appointment=tomorrow 10am-1pm")
+                     "--var", "appointment=Dec 26th between 10am and 1pm")
         assert result.exit_code == 0, result.output
         assert result.output.splitlines()[-2:] == [
             "ada: sent to +15550100001, 1 segment(s)", "1 sent"]

@@ -23,8 +23,9 @@ from tests.webhook.conftest import publish
 APPOINTMENT = json.loads(
     (ROOT / "topics" / "install_appointment.json").read_text(encoding="utf-8"))
 CONFIRM = "install_appointment.confirm"
-WHEN = {"appointment": "tomorrow 10am-1pm"}
-ASKED = "Your install is tomorrow 10am-1pm. Reply YES to confirm or CHANGE to pick another time."
+WHEN = {"appointment": "Dec 26th between 10am and 1pm"}
+ASKED = ("Your install is on Dec 26th between 10am and 1pm. Reply YES to confirm or CHANGE "
+         "to pick another time.")
 FOOTER = "Reply STOP to opt out"
 
 
@@ -77,9 +78,9 @@ class TestStartsTheTopicAtANode:
         state = store.open_conversation(ABEL_PHONE).state
         assert (state["mode"], state["topic"], state["node"]) == (
             "topic", "install_appointment", "confirm_slot")
-        assert state["vars"]["appointment"] == "tomorrow 10am-1pm"
+        assert state["vars"]["appointment"] == "Dec 26th between 10am and 1pm"
         assert say(engine, "yes") == [
-            "Great, your install appointment (tomorrow 10am-1pm) is confirmed.",
+            "Great, your appointment on Dec 26th between 10am and 1pm is confirmed.",
             "Is there anything else I can help you with? (yes/no)"]
 
     def test_change_takes_the_topics_other_branch(self, engine, notifier, store, abel):
@@ -90,8 +91,8 @@ class TestStartsTheTopicAtANode:
             self, engine, notifier, store, abel):
         send(notifier, store, ["abel.tuter"])
         assert say(engine, "maybe") == [
-            "Sorry, I didn't get that. Your install appointment is tomorrow 10am-1pm. Is this "
-            "ok? Reply YES to confirm or CHANGE to pick another time."]
+            "Sorry, I didn't get that. Your install appointment is scheduled for Dec 26th between "
+            "10am and 1pm. Is this ok? Reply YES to confirm or CHANGE to pick another time."]
 
     def test_the_send_is_recorded_with_the_topic_version(self, notifier, store, abel):
         send(notifier, store, ["abel.tuter"])
@@ -110,7 +111,8 @@ class TestStartsTheTopicAtANode:
         after = store.open_conversation(ABEL_PHONE)
         assert (after.id, after.state) == (before.id, before.state)
         assert queued_bodies(store)[-1] == (
-            f"Reminder: your install is tomorrow 10am-1pm. Text INSTALL to change it.\n{FOOTER}")
+            "Reminder: your install is on Dec 26th between 10am and 1pm. Text INSTALL to "
+            f"change it.\n{FOOTER}")
 
 
 class TestMidConversation:
@@ -129,7 +131,7 @@ class TestMidConversation:
         assert delivered.status == "sent"
         assert store.open_conversation(ABEL_PHONE).state["node"] == "confirm_slot"
         assert queued_bodies(store)[-1] == f"{ASKED}\n{FOOTER}"
-        assert say(engine, "yes")[0].startswith("Great, your install appointment")
+        assert say(engine, "yes")[0].startswith("Great, your appointment on Dec 26th")
 
     def test_a_timed_out_conversation_no_longer_holds_it(self, engine, notifier, store, clock,
                                                          abel):
@@ -270,11 +272,11 @@ class TestTemplatesLiveWithTopics:
     def test_a_translated_text_is_picked_by_language(self, notifier, store, engine, abel):
         document = copy.deepcopy(APPOINTMENT)
         document["notifications"][0]["text"] = {
-            "en": ASKED.replace("tomorrow 10am-1pm", "{{ appointment }}"),
+            "en": ASKED.replace("Dec 26th between 10am and 1pm", "{{ appointment }}"),
             "es": "Su instalación es {{ appointment }}. Responda YES o CHANGE."}
         publish(store, document)
         [outcome] = send(notifier, store, ["abel.tuter"], language="es-MX", dry_run=True)
-        assert outcome.text.startswith("Su instalación es tomorrow 10am-1pm.")
+        assert outcome.text.startswith("Su instalación es Dec 26th between 10am and 1pm.")
 
     def test_validation_names_the_json_path_of_each_mistake(self):
         document = copy.deepcopy(APPOINTMENT)

@@ -332,8 +332,8 @@ class TestActionableNotifications:
     """A template through the API, sent by the real twilio client to Prism, answered by
     signed webhooks."""
 
-    ASKED = ("Your install is tomorrow 10am-1pm. Reply YES to confirm or CHANGE to pick "
-             "another time.\nReply STOP to opt out")
+    ASKED = ("Your install is on Dec 26th between 10am and 1pm. Reply YES to confirm or "
+             "CHANGE to pick another time.\nReply STOP to opt out")
 
     def api(self, twilio, path: str, payload: dict):
         return twilio.client.post(path, json=payload, headers=AUTH)
@@ -345,7 +345,7 @@ class TestActionableNotifications:
             "how": "booking form"})
         assert agreed.json["changed"] is True
         payload = {"template": "install_appointment.confirm", "to": ["abel.tuter", "fred.luddy"],
-                   "variables": {"appointment": "tomorrow 10am-1pm"}}
+                   "variables": {"appointment": "Dec 26th between 10am and 1pm"}}
         dry = self.api(twilio, "/api/notifications", {**payload, "dry_run": True})
         assert dry.status_code == 200
         assert [(r["user"], r["status"], r["reason"]) for r in dry.json["results"]] == [
@@ -359,7 +359,7 @@ class TestActionableNotifications:
         # From the conversation's number: the reply must land in the conversation.
         assert (form["To"], form["From"], form["Body"]) == (ABEL_PHONE, SMS_NUMBER, self.ASKED)
         assert bodies(twilio.text(ABEL_PHONE, "YES")) == [
-            "Great, your install appointment (tomorrow 10am-1pm) is confirmed.",
+            "Great, your appointment on Dec 26th between 10am and 1pm is confirmed.",
             "Is there anything else I can help you with? (yes/no)"]
 
     def test_mid_conversation_the_worker_sends_it_when_the_conversation_ends(
@@ -373,7 +373,7 @@ class TestActionableNotifications:
         twilio.text(ABEL_PHONE, "my open cases")
         queued = self.api(twilio, "/api/notifications", {
             "template": "install_appointment.confirm", "segment": "with cases",
-            "variables": {"appointment": "tomorrow 10am-1pm"}})
+            "variables": {"appointment": "Dec 26th between 10am and 1pm"}})
         assert [(r["user"], r["status"], r["reason"]) for r in queued.json["results"]] == [
             ("abel.tuter", "queued", "ok"), ("fred.luddy", "refused", "guest")]
         worker = Worker(app)

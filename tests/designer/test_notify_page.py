@@ -16,8 +16,8 @@ from tests.designer.conftest import BROWSER_ON_SQLITE, TOPICS, shot
 from tests.webhook.conftest import publish
 
 ABEL_PHONE = "+15550100001"
-ASKED = ("Your install is tomorrow 10am-1pm. Reply YES to confirm or CHANGE to pick another "
-         "time.\nReply STOP to opt out")
+ASKED = ("Your install is on Dec 26th between 10am and 1pm. Reply YES to confirm or CHANGE "
+         "to pick another time.\nReply STOP to opt out")
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def recipients(store):
 
 
 FORM = {"template": "install_appointment.confirm", "to": "abel.tuter, fred.luddy, nobody",
-        "var_appointment": "tomorrow 10am-1pm"}
+        "var_appointment": "Dec 26th between 10am and 1pm"}
 
 
 class TestSendPage:
@@ -92,7 +92,7 @@ def test_preview_then_send_in_a_browser(tab, live_server, store, recipients):
     expect(page.locator("#var_appointment")).to_be_visible()
     expect(page.locator("#send")).to_be_disabled()
     page.fill("#to", "abel.tuter, fred.luddy")
-    page.fill("#var_appointment", "tomorrow 10am-1pm")
+    page.fill("#var_appointment", "Dec 26th between 10am and 1pm")
     page.click("#preview")
     expect(page.locator("#results-title")).to_have_text("Dry run: nothing was sent")
     abel = page.locator('#results tr[data-user="abel.tuter"]')
