@@ -232,17 +232,22 @@ class Engine:
         topic = self.catalog.startable(topic_id)
         if topic is None:
             raise TopicNotFound(f"topic {topic_id!r} is not published")
+        turn = self._fresh_turn(phone, fetched)
+        self._start_topic(turn, topic)
+        self._finish(turn)
+        return turn.reply
+
+    def _fresh_turn(self, phone: str, fetched: dict[str, Any]) -> Turn:
+        """A new conversation on `phone` (closing the one open there), for the bot to speak
+        first."""
+        store = self.store
         earlier = store.open_conversation(phone)
         if earlier is not None:
             store.close_conversation(earlier.id)
         conversation = store.start_conversation(
             phone, user_id=store.linked_user_id(phone), state=new_state())
-        reply = Reply(conversation_id=conversation.id)
-        turn = Turn(self, store, conversation, Inbound(phone), reply, store.clock(),
-                    fetched=fetched)
-        self._start_topic(turn, topic)
-        self._finish(turn)
-        return reply
+        return Turn(self, store, conversation, Inbound(phone),
+                    Reply(conversation_id=conversation.id), store.clock(), fetched=fetched)
 
     def begin_at(self, phone: str, topic: CompiledTopic, node_id: str, *,
                  variables: dict[str, Any], question: str) -> Reply:
@@ -252,17 +257,10 @@ class Engine:
 
         The caller holds the write transaction and the phone's lock (engine.notify).
         """
-        store = self.store
-        earlier = store.open_conversation(phone)
-        if earlier is not None:
-            store.close_conversation(earlier.id)
-        conversation = store.start_conversation(
-            phone, user_id=store.linked_user_id(phone), state=new_state())
-        reply = Reply(conversation_id=conversation.id)
-        turn = Turn(self, store, conversation, Inbound(phone), reply, store.clock())
+        turn = self._fresh_turn(phone, {})
         self._start_topic(turn, topic, at=node_id, variables=variables, question=question)
         self._finish(turn)
-        return reply
+        return turn.reply
 
     def is_busy(self, conversation: ConversationRow | None, now: float) -> bool:
         """Whether the user is in a conversation a notification must not interrupt: a topic,

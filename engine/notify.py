@@ -303,12 +303,8 @@ class Notifier:
         return phones[:1] if template.start else phones
 
     def _footer_due(self, user: dict, template: Template, *, take: bool) -> bool:
-        if self.footer != "first":
-            return self.footer == "always"
-        if take:
-            return self.store.take_footer(user["id"], template.programme)
-        consent = self.store.consent(user["id"], template.programme)
-        return bool(consent and consent["footer_due"])
+        return footer_due(self.store, user["id"], template.programme, policy=self.footer,
+                          take=take)
 
     def _text(self, template: Template, variables: dict, user: dict, phone: str,
               language: str | None, footer: bool) -> str:
@@ -368,6 +364,18 @@ def store_beside_conversation(store: Store, phone: str, body: str,
         return None
     return store.add_message(conversation.id, direction="out", sender="system", body=body,
                              media=list(media), kind="notification")
+
+
+def footer_due(store: Store, user_id: int, programme: str, *, policy: str,
+               take: bool) -> bool:
+    """Whether a notification of `programme` to the user carries the opt-out footer under
+    `policy`; `take` (a send, not a preview) uses up the first-after-opting-in one."""
+    if policy != "first":
+        return policy == "always"
+    if take:
+        return store.take_footer(user_id, programme)
+    consent = store.consent(user_id, programme)
+    return bool(consent and consent["footer_due"])
 
 
 def footer_settings(config: Any) -> dict[str, str]:

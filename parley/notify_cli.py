@@ -116,7 +116,8 @@ def _plain_text(user_name: str, message: str, link_url: str | None, image: str |
 
     with opened(database) as store:
         user = accounts.require_user(store, user_name)
-        result = notify_user(store, user["id"], message=message, link=link_url, image=image)
+        result = notify_user(store, user["id"], message=message, link=link_url, image=image,
+                             footer_config=_environment())
     if not result.queued:
         raise click.ClickException(
             f"not sent to {user_name}: {PLAIN_REFUSALS[result.reason][1]}")

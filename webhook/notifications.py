@@ -34,19 +34,20 @@ import hmac
 import math
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, has_app_context, jsonify, request
 
 from engine.errors import ParleyError
 from engine.notify import (
     Notifier,
     find_template,
+    footer_due,
     footer_settings,
     parse_segment_rule,
     recipients,
     store_beside_conversation,
 )
 from engine.store import Store
-from engine.subscriptions import may_notify, set_consent
+from engine.subscriptions import GENERAL_PROGRAMME, may_notify, set_consent
 from webhook.db import get_db, get_engine
 from webhook.outbox import enqueue
 
@@ -78,8 +79,9 @@ def notification_body(message: str, *, link: str | None = None) -> str:
 
 
 def notify_user(store: Store, user_id: int, *, message: str, link: str | None = None,
-                image: str | None = None) -> Notified:
-    """Queue a notification for `user_id` if they may receive it (opens its own write)."""
+                image: str | None = None, footer_config: dict | None = None) -> Notified:
+    """Queue a notification for `user_id` if they may receive it (opens its own write); the
+    footer policy comes from the app's configuration, else from `footer_config`."""
     if not message.strip():
         raise ParleyError("a notification needs a message")
     body = notification_body(message.strip(), link=link)
@@ -89,6 +91,9 @@ def notify_user(store: Store, user_id: int, *, message: str, link: str | None = 
             return Notified(False, decision.reason)
         # The message joins each phone's open conversation: their locks, all at once.
         store.lock_phones(*decision.phones)
+        footer = footer_settings(current_app.config if has_app_context() else footer_config or {})
+        if footer_due(store, user_id, GENERAL_PROGRAMME, policy=footer["footer"], take=True):
+            body = f"{body}\n{footer['footer_text']}"
         ids: list[int] = []
         for phone in decision.phones:
             ids += enqueue(store, to=phone, body=body, media=[image] if image else (),

@@ -162,8 +162,11 @@ class TestNotificationsEndToEnd:
         assert sends(prism, mark, 1) == [{
             "To": ABEL_PHONE, "From": NOTIFY_NUMBER,
             "Body": "Your case CS0010001 was resolved.\n"
-                    "https://support.example.com/cases/CS0010001",
+                    "https://support.example.com/cases/CS0010001\nReply STOP to opt out",
             "StatusCallback": "https://sms.example.com/twilio/status"}]
+        # The footer goes with the first notification after opting in only.
+        assert notify(twilio, abel["id"]).status_code == 202
+        assert store.outbox_messages(phone=ABEL_PHONE)[-1]["body"].endswith("CS0010001")
 
         assert bodies(twilio.text(ABEL_PHONE, "STOP")) == [UNSUBSCRIBED]
         refused = notify(twilio, abel["id"])
