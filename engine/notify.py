@@ -246,11 +246,15 @@ class Notifier:
     def _send_one(self, template: Template, name: str, variables: dict, language: str | None,
                   batch: str) -> Outcome:
         store = self.store
+        user = store.user(user_name=name)
+        if user is not None:
+            # The phones' locks before anything is decided on them (a STOP being handled
+            # meanwhile is seen, or waits for this send).
+            store.lock_phones(*store.linked_phones(user["id"]))
         user, decision = self._decide(template, name)
         if user is None or not decision.allowed:
             return Outcome(name, "refused", decision.reason if decision else "no_such_user")
         phones = self._targets(template, decision.phones)
-        store.lock_phones(*phones)
         if template.start and self.engine.is_busy(store.open_conversation(phones[0]),
                                                   store.clock()):
             wait = store.clock() + template.max_wait_hours * 3600

@@ -389,6 +389,23 @@ class TestActionableNotifications:
         assert [f["Body"] for f in sends(prism, mark, 1)] == [self.ASKED]
         assert bodies(twilio.text(ABEL_PHONE, "change"))[0].startswith("Which time works better")
 
+    def test_segments_and_consents_need_the_token_and_say_what_is_wrong(self, twilio, store):
+        for path in ("/api/segments", "/api/consents"):
+            assert twilio.client.post(path, json={}).status_code == 401
+        both = self.api(twilio, "/api/segments", {"name": "x", "open_cases": True,
+                                                  "programme": "appointments"})
+        assert (both.status_code, both.json["detail"]) == (
+            400, "a segment is one of: users with open cases, users who agreed to a programme, "
+                 "or a list of user names")
+        nobody = self.api(twilio, "/api/consents", {"user": "nobody", "programme": "p",
+                                                    "agreed": True, "how": "form"})
+        assert (nobody.status_code, nobody.json["reason"]) == (404, "no_such_user")
+        assert self.api(twilio, "/api/consents", {"user": "abel.tuter", "programme": "p",
+                                                  "agreed": "yes", "how": "form"}
+                        ).status_code == 400
+        assert store.segments() == {} and store.consents(store.user(
+            user_name="abel.tuter")["id"]) == []
+
     @pytest.mark.parametrize(("payload", "detail"), [
         ({"template": "install_appointment.nope", "to": ["abel.tuter"]},
          "no published notification 'install_appointment.nope'"),
