@@ -75,6 +75,7 @@ class TestSendPage:
     def test_a_saved_segment_is_offered_and_used(self, author, recipients, store):
         author.post("/notify/segments", data={"name": "with cases", "kind": "open_cases"})
         assert store.segment("with cases") == {"open_cases": True}
+        assert "<strong>with cases</strong>: users with open cases" in author.get("/notify/").text
         page = author.post("/notify/", data={**FORM, "to": "", "segment": "with cases",
                                              "action": "preview"}).text
         assert 'data-user="abel.tuter" data-status="would_send"' in page
