@@ -58,6 +58,11 @@ def _check_notifications(topic: _Topic) -> Iterator[Problem]:
             elif node.type not in INPUT_TYPES:
                 yield _error(json_path(*base, "start"), f"node {start!r} is a {node.type}: a "
                              "notification starts the topic at a node that waits for an answer")
+            elif node.type == "input.dynamic_choice" and _dict(_dict(topic.doc.get(
+                    "data_sources")).get(node.data.get("source"))).get("kind") == "http":
+                yield _error(json_path(*base, "start"), f"node {start!r} lists an http data "
+                             "source: a notification cannot wait for another server while it "
+                             "is sent; start at the node before it")
         filled = [v for v in _list(spec.get("variables")) if isinstance(v, str)]
         for position, variable in enumerate(filled):
             if variable not in declared:

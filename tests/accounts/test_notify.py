@@ -288,6 +288,18 @@ class TestTemplatesLiveWithTopics:
         assert ("$.notifications[0].variables[1]", "error") in found
         assert ("$.notifications[1].text", "error") in found
 
+    def test_a_start_node_listing_an_http_source_is_refused(self):
+        document = copy.deepcopy(APPOINTMENT)
+        document["data_sources"] = {"slots": {"kind": "http",
+                                              "url": "https://api.example.com/slots"}}
+        document["nodes"].append({"id": "pick_any", "type": "input.dynamic_choice",
+                                  "prompt": "Which?", "var": "slot", "source": "slots",
+                                  "label": "{{ item.name }}", "value": "{{ item.id }}",
+                                  "next": "done"})
+        document["notifications"][0]["start"] = "pick_any"
+        [error] = [p for p in problems(document) if p.path == "$.notifications[0].start"]
+        assert "cannot wait for another server" in error.message
+
     def test_a_long_text_is_counted_in_segments(self):
         document = copy.deepcopy(APPOINTMENT)
         document["notifications"][1]["text"] = "Your install is soon. " * 24
