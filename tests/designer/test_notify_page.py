@@ -81,6 +81,12 @@ class TestSendPage:
         assert 'data-user="abel.tuter" data-status="would_send"' in page
         assert 'data-user="fred.luddy" data-status="refused"' in page
 
+    def test_the_editor_checks_a_topics_notifications(self, author, recipients):
+        document = json.loads((TOPICS / "install_appointment.json").read_text("utf-8"))
+        document["notifications"][0]["start"] = "confirmed"
+        checked = author.post("/topics/install_appointment/check", json={"document": document})
+        assert "$.notifications[0].start" in checked.text
+
 
 @BROWSER_ON_SQLITE
 def test_preview_then_send_in_a_browser(tab, live_server, store, recipients):
@@ -111,4 +117,13 @@ def test_preview_then_send_in_a_browser(tab, live_server, store, recipients):
     assert [m["body"] for m in store.outbox_messages(phone=ABEL_PHONE)] == [ASKED]
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "notify-phone")
+    assert not page.problems
+
+
+@BROWSER_ON_SQLITE
+def test_the_editor_opens_a_topic_with_notifications(tab, live_server, store, recipients):
+    page = tab
+    page.goto(f"{live_server}/topics/install_appointment/edit")
+    expect(page.locator("#problems-panel")).to_be_visible()
+    expect(page.locator("#problem-list")).to_have_text("No problems. Try it, then publish.")
     assert not page.problems
