@@ -21,6 +21,7 @@ from engine.notify import (
     Template,
     footer_settings,
     parse_segment_rule,
+    per_user_table,
     published_templates,
     recipients,
 )
@@ -55,8 +56,10 @@ def send():
     action = request.form.get("action") if request.method == "POST" else None
     if action in ("preview", "send") and template is not None:
         try:
-            names = recipients(store, to=to.split(","), segment=segment or None)
-            outcomes = _notifier().send(template, names, variables=variables,
+            per_user = per_user_table(form.get("per_user", ""))
+            names = recipients(store, to=[*to.split(","), *per_user], segment=segment or None)
+            shared = {k: v for k, v in variables.items() if v.strip()}
+            outcomes = _notifier().send(template, names, variables=shared, per_user=per_user,
                                         language=form.get("language") or None,
                                         dry_run=action == "preview")
         except NotificationError as exc:
@@ -70,7 +73,8 @@ def send():
     return render_template("notify.html", templates=templates, template=template, to=to,
                            segment=segment, segments=store.segments(), variables=variables,
                            outcomes=outcomes, counts=_counts(outcomes), error=error,
-                           action=action, language=form.get("language", ""))
+                           action=action, language=form.get("language", ""),
+                           per_user=form.get("per_user", ""))
 
 
 @bp.post("/segments")

@@ -22,6 +22,8 @@ CLI (`parley notify`) and the designer's send page all go through `Notifier`.
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -141,6 +143,23 @@ class Outcome:
         return {"user": self.user_name, "status": self.status, "reason": self.reason,
                 "detail": self.detail, "text": self.text, "phones": list(self.phones),
                 "segments": self.segments, "outbox_ids": self.outbox_ids}
+
+
+def per_user_table(text: str) -> dict[str, dict[str, str]]:
+    """Variables per recipient from CSV text whose header is `user` and variable names:
+
+        user,appointment
+        abel.tuter,Dec 26th between 10am and 1pm
+    """
+    rows = list(csv.DictReader(io.StringIO(text.strip())))
+    if not rows:
+        return {}
+    if "user" not in rows[0]:
+        raise NotificationError("the per-recipient table's first line names the columns: "
+                                "user, then the variables")
+    return {row["user"].strip(): {k.strip(): v.strip() for k, v in row.items()
+                                  if k and k != "user" and isinstance(v, str) and v.strip()}
+            for row in rows if (row.get("user") or "").strip()}
 
 
 def recipients(store: Store, *, to: Iterable[str] = (), segment: str | None = None) -> list[str]:

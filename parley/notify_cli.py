@@ -29,6 +29,7 @@ from engine.notify import (
     find_template,
     footer_settings,
     parse_segment_rule,
+    per_user_table,
     published_templates,
     recipients,
 )
@@ -66,13 +67,17 @@ def _line(outcome: Outcome) -> str:
 @click.option("--to", "to", help="User names, separated by commas.")
 @click.option("--segment", help="A saved segment (parley segments list).")
 @click.option("--var", "pairs", multiple=True, help="A template variable, NAME=VALUE.")
+@click.option("--per-user", "table", type=click.File(encoding="utf-8"),
+              help="CSV of variables per recipient: a user column, then variable columns; "
+                   "its users are recipients too.")
 @click.option("--language", help="The text's language where the template has several.")
 @click.option("--dry-run", is_flag=True, help="Check and render for each recipient; send nothing.")
 @click.option("--link", "link_url", help="Plain text only: a URL sent after the message.")
 @click.option("--image", help="Plain text only: an image URL sent with the message.")
 @database_option
 def notify(template: str, message: str | None, to: str | None, segment: str | None,
-           pairs: tuple[str, ...], language: str | None, dry_run: bool, link_url: str | None,
+           pairs: tuple[str, ...], table, language: str | None, dry_run: bool,
+           link_url: str | None,
            image: str | None, database: str) -> None:
     """Send notification TEMPLATE (TOPIC.NAME) to users --to or a --segment; `parley worker`
     delivers it. Each recipient is checked (consent, opt-out, linked phone) and the reason of
@@ -86,7 +91,8 @@ def notify(template: str, message: str | None, to: str | None, segment: str | No
     config = _environment()
     with opened(database) as store:
         found = find_template(store, template)
-        names = recipients(store, to=(to or "").split(","), segment=segment)
+        per_user = per_user_table(table.read()) if table else {}
+        names = recipients(store, to=[*(to or "").split(","), *per_user], segment=segment)
         settings = EngineSettings(idle_timeout_minutes=float(
             config.get("IDLE_TIMEOUT_MINUTES") or 30))
         engine = Engine(store, catalog=Catalog(), settings=settings)
@@ -100,7 +106,8 @@ def notify(template: str, message: str | None, to: str | None, segment: str | No
                 bar.update(1)
 
             outcomes = notifier.send(found, names, variables=_variables(pairs),
-                                     language=language, dry_run=dry_run, progress=progress)
+                                     per_user=per_user, language=language, dry_run=dry_run,
+                                     progress=progress)
     for line in lines:
         click.echo(line)
     counts: dict[str, int] = {}

@@ -232,6 +232,16 @@ class TestNotifyTemplate:
         assert store.open_conversation(ABEL_PHONE).state["node"] == "confirm_slot"
         store.close()
 
+    def test_a_per_user_table_gives_each_their_slot(self, run, published, tmp_path):
+        run("consent", "ada", "appointments", "--how", "signed form")
+        table = tmp_path / "slots.csv"
+        table.write_text("user,appointment\nada,Dec 27th between 1pm and 4pm\n", "utf-8")
+        result = run("notify", "install_appointment.confirm", "--per-user", str(table),
+                     "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-2:] == [
+            "ada: would send to +15550100001, 1 segment(s)", "1 would send"]
+
     def test_a_withdrawn_consent_is_refused_with_its_reason(self, run, published):
         run("consent", "ada", "appointments", "--how", "signed form")
         run("consent", "ada", "appointments", "--how", "phoned us", "--withdraw")

@@ -14,7 +14,13 @@ from engine.catalog import Catalog
 from engine.conversation import Engine
 from engine.errors import NotificationError
 from engine.messages import Inbound
-from engine.notify import Notifier, find_template, published_templates, recipients
+from engine.notify import (
+    Notifier,
+    find_template,
+    per_user_table,
+    published_templates,
+    recipients,
+)
 from engine.subscriptions import Subscriptions, set_consent
 from engine.validation import problems
 from tests.accounts.conftest import ABEL_PHONE, FRED_PHONE, OPEN_CASES, ROOT
@@ -218,6 +224,22 @@ class TestRefusals:
         with pytest.raises(NotificationError, match="slott: not variables"):
             send(notifier, store, ["abel.tuter"], variables={**WHEN, "slott": "x"})
         assert queued_bodies(store) == []
+
+
+class TestPerRecipientVariables:
+    def test_each_recipient_gets_their_own_slot(self, engine, notifier, store, abel):
+        agree(store, "fred.luddy", FRED_PHONE)
+        table = per_user_table("user,appointment\nfred.luddy,Dec 27th between 1pm and 4pm\n")
+        outcomes = send(notifier, store, ["abel.tuter", "fred.luddy"], per_user=table)
+        assert [o.text.split(".")[0] for o in outcomes] == [
+            "Your install is on Dec 26th between 10am and 1pm",
+            "Your install is on Dec 27th between 1pm and 4pm"]
+        assert say(engine, "yes", FRED_PHONE)[0] == (
+            "Great, your appointment on Dec 27th between 1pm and 4pm is confirmed.")
+
+    def test_a_table_without_its_user_column_is_refused(self):
+        with pytest.raises(NotificationError, match="names the columns: user"):
+            per_user_table("name,appointment\nabel.tuter,x")
 
 
 class TestConsentLedgerAndFooter:

@@ -72,6 +72,14 @@ class TestSendPage:
         assert "fill in appointment (the template&#39;s variables) for every recipient" in page.text
         assert store.outbox_messages() == []
 
+    def test_a_per_recipient_table_fills_in_each_slot(self, author, recipients, store):
+        author.post("/notify/", data={
+            **FORM, "to": "", "var_appointment": "",
+            "per_user": "user,appointment\nabel.tuter,Dec 27th between 1pm and 4pm",
+            "action": "send"})
+        [queued] = store.outbox_messages(phone=ABEL_PHONE)
+        assert queued["body"].startswith("Your install is on Dec 27th between 1pm and 4pm.")
+
     def test_a_saved_segment_is_offered_and_used(self, author, recipients, store):
         author.post("/notify/segments", data={"name": "with cases", "kind": "open_cases"})
         assert store.segment("with cases") == {"open_cases": True}
