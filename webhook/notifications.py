@@ -184,7 +184,8 @@ def _send_template(store: Store, data: dict) -> tuple[Response, int]:
     dry_run = bool(data.get("dry_run"))
     try:
         template = find_template(store, data["template"])
-        names = recipients(store, to=data.get("to") or (), segment=data.get("segment"))
+        names = recipients(store, to=[*(data.get("to") or ()), *(data.get("per_user") or {})],
+                           segment=data.get("segment"))
         notifier = Notifier(store, get_engine(), **footer_settings(current_app.config))
         outcomes = notifier.send(template, names, variables=data.get("variables") or {},
                                  per_user=data.get("per_user"), language=data.get("language"),
@@ -210,6 +211,8 @@ def _invalid_send(data: dict) -> str | None:
     for key in ("variables", "per_user"):
         if data.get(key) is not None and not isinstance(data[key], dict):
             return f"{key} must be a JSON object"
+    if not all(isinstance(v, dict) for v in (data.get("per_user") or {}).values()):
+        return "per_user must map each user name to an object of variables"
     if data.get("language") is not None and not isinstance(data["language"], str):
         return "language must be a language code"
     return None

@@ -415,6 +415,8 @@ class TestActionableNotifications:
          "fill in appointment (the template's variables) for every recipient"),
         ({"template": "install_appointment.confirm"},
          "name at least one recipient (user names or a segment)"),
+        ({"template": "install_appointment.confirm", "per_user": {"abel.tuter": "x"}},
+         "per_user must map each user name to an object of variables"),
     ])
     def test_a_wrong_send_is_refused_whole(self, twilio, store, abel, payload, detail):
         response = self.api(twilio, "/api/notifications", payload)
