@@ -14,7 +14,7 @@ import uuid
 
 from flask import Flask
 
-from engine import handoff, insight
+from engine import dispatch, handoff, insight
 from engine.conversation import Engine
 from engine.notify import Notifier, footer_settings
 from webhook import get_runtime
@@ -45,7 +45,10 @@ class Worker:
             done = sender.send_due()
             done += fetch_pending(store, self.settings, owner=self.owner)
             # Live agents: chats nobody accepted in time go back to the bot, with an apology.
-            done += handoff.sweep(store, get_desk(self.app))
+            desk = get_desk(self.app)
+            done += handoff.sweep(store, desk)
+            # Auto-assign (when on): waiting chats go to agents who have room again.
+            done += dispatch.assign_waiting(store, desk)
             # Insight: yesterday's counters, written in shards, become one row each.
             done += insight.compact(store)
             # Notifications that waited for a conversation to end (engine/notify.py).
