@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -387,7 +387,7 @@ def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-M0011_NOTIFICATIONS = f"""
+M0012_NOTIFICATIONS = f"""
 -- The consent ledger's present state: whether a user agrees to a notification
 -- programme, since when and how (the history is subscription_events, by programme).
 -- footer_due: their next notification of it carries the opt-out footer.
@@ -440,7 +440,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
-    ("m0011_notifications", M0011_NOTIFICATIONS),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_notifications", M0012_NOTIFICATIONS),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
