@@ -25,6 +25,7 @@ from parley.database_cli import copy_db, migrate
 from parley.notify_cli import consent, notify, segments
 from parley.up import up
 from webhook.commands import serve, worker
+from webhook.pacing_api import outbound_report_command, send_estimate_command
 from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,7 +380,7 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 # Commands that live with the part of Parley they serve.
 for command in (up, serve, worker, designer_user, agents, users, notify, segments, consent,
-                migrate, copy_db):
+                migrate, copy_db, outbound_report_command, send_estimate_command):
     main.add_command(command)
 
 

@@ -129,9 +129,9 @@ def _problem(status: int, reason: str, detail: str) -> tuple[Response, int]:
     return jsonify(queued=False, reason=reason, detail=detail), status
 
 
-def _guard() -> tuple[Response, int] | None:
-    """The answer to a request that may not use the API (disabled, throttled, wrong token),
-    or None when it may."""
+def refuse_without_token() -> tuple[Response, int] | None:
+    """The answer to a request without PARLEY_NOTIFY_API_TOKEN as its bearer token (503 when
+    the API is off, 429 while the address is locked out, 401), or None: it may go on."""
     if not current_app.config.get("NOTIFY_API_TOKEN"):
         return _problem(503, "disabled", "set PARLEY_NOTIFY_API_TOKEN to enable this API")
     store = get_db()
@@ -156,8 +156,8 @@ def create() -> tuple[Response, int]:
     """Send a notification: JSON {"template", "to" and/or "segment", "variables", optional
     "per_user", "language", "dry_run"}; or a plain text to one user: {"user_id", "message",
     optional "link" and "image"}."""
-    refused = _guard()
-    if refused:
+    refused = refuse_without_token()
+    if refused is not None:
         return refused
     store = get_db()
     data = request.get_json(silent=True)
@@ -221,8 +221,8 @@ def _invalid_send(data: dict) -> str | None:
 @bp.post("/api/segments")
 def save_segment() -> tuple[Response, int]:
     """Save a recipient list: {"name", and one of "open_cases": true, "programme", "users"}."""
-    refused = _guard()
-    if refused:
+    refused = refuse_without_token()
+    if refused is not None:
         return refused
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
@@ -245,8 +245,8 @@ def save_segment() -> tuple[Response, int]:
 @bp.post("/api/consents")
 def record_consent() -> tuple[Response, int]:
     """Record a user's agreement to a programme: {"user", "programme", "agreed", "how"}."""
-    refused = _guard()
-    if refused:
+    refused = refuse_without_token()
+    if refused is not None:
         return refused
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data[k].strip()

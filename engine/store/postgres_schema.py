@@ -383,11 +383,37 @@ CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
 """
 
 
+M0012_PACING = """
+-- Pacing (engine/pacing.py): what each outbox row costs its sending number, and when
+-- quiet hours hold a notification back (or an urgent category let it through).
+ALTER TABLE outbox ADD COLUMN category TEXT NOT NULL DEFAULT 'reply'
+    CHECK (category IN ('reply', 'notification'));
+ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE outbox ADD COLUMN from_number TEXT;
+ALTER TABLE outbox ADD COLUMN held_until TEXT;
+ALTER TABLE outbox ADD COLUMN quiet_bypass TEXT;
+CREATE INDEX outbox_sent_day ON outbox (sent_at);
+-- A user's time zone (IANA name): quiet hours are in the recipient's local time.
+ALTER TABLE users ADD COLUMN time_zone TEXT;
+-- One row per sending number, locked by the sender that claims for it: the next free
+-- slot (epoch seconds), the segments of the current UTC day, and a carrier slow-down.
+CREATE TABLE sending_budgets (
+    number TEXT PRIMARY KEY,
+    next_slot DOUBLE PRECISION NOT NULL DEFAULT 0,
+    day TEXT NOT NULL DEFAULT '',
+    day_segments INTEGER NOT NULL DEFAULT 0,
+    slow_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    slow_code TEXT,
+    slowdowns INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-M0012_NOTIFICATIONS = f"""
+M0013_NOTIFICATIONS = f"""
 -- The consent ledger's present state: whether a user agrees to a notification
 -- programme, since when and how (the history is subscription_events, by programme).
 -- footer_due: their next notification of it carries the opt-out footer.
@@ -441,7 +467,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
     ("m0011_insight_keyset", KEYSET_INDEXES),
-    ("m0012_notifications", M0012_NOTIFICATIONS),
+    ("m0012_pacing", M0012_PACING),
+    ("m0013_notifications", M0013_NOTIFICATIONS),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
