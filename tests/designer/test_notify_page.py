@@ -97,7 +97,10 @@ class TestSendPage:
 
 
 @BROWSER_ON_SQLITE
-def test_preview_then_send_in_a_browser(tab, live_server, store, recipients):
+def test_preview_then_send_in_a_browser(app, tab, live_server, store, recipients):
+    # The designer is told the sending numbers: the dry run shows the batch's ETA and spill.
+    app.config.update(SMS_NUMBER="+15550009999",
+                      SENDING_NUMBERS='{"+15550009999": {"type": "10dlc", "tier": "low"}}')
     page = tab
     page.click("#nav-notify")
     expect(page.locator("h1")).to_have_text("Send a notification")
@@ -116,6 +119,9 @@ def test_preview_then_send_in_a_browser(tab, live_server, store, recipients):
     fred = page.locator('#results tr[data-user="fred.luddy"]')
     expect(fred).to_contain_text("guests cannot receive notifications")
     expect(page.locator("#counts .badge")).to_have_text(["1 would send", "1 refused"])
+    expect(page.locator("#forecast")).to_contain_text("From +15550009999 (10dlc")
+    expect(page.locator("#eta")).to_contain_text("min")
+    expect(page.locator("#spill")).to_have_text("Nothing spills past today.")
     shot(page, "notify-dry-run")
     assert store.outbox_messages() == []
     page.click("#send")
