@@ -35,6 +35,7 @@ and unanswered texts come from outside topics with digit runs and e-mail address
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import unicodedata
@@ -92,6 +93,8 @@ def resolution_bucket(seconds: float) -> int:
     step = math.floor(math.log(seconds / EXACT_SECONDS) / math.log(BUCKET_GROWTH) + 1e-9)
     return int(EXACT_SECONDS * BUCKET_GROWTH ** step)
 
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 # Bot replies repeat (prompts, menus): count each text's segments once.
 _segments = functools.lru_cache(maxsize=4096)(sms.segment_count)
@@ -169,7 +172,9 @@ class TurnRecord:
 
 
 class Recorder:
-    """Writes what a turn noted (TurnRecord) in the message's transaction."""
+    """Writes what a turn noted (TurnRecord) in the message's transaction, reading nothing:
+    the conversation's outcome so far comes with its row, and its path and outcome ride on
+    the UPDATE that saves it (`Store.defer`)."""
 
     def flush(self, turn: Any) -> None:
         """Called by the engine once per message, before the conversation is saved."""
@@ -188,24 +193,28 @@ class Recorder:
             record.bot["opt_out", ""] += 1
             record.conclude("opted_out")
         versions = record.versions
-        steps: dict[tuple[str, int], dict] = {}
-
-        def path(topic_id: str, version: int) -> dict:
-            return steps.setdefault((topic_id, version), {"nodes": [], "edges": [],
-                                                          "outcomes": []})
-
+        steps: dict[tuple[str, int], tuple[list, list, list]] = {}
         for topic_id, node in reply.visited:
             version = versions.get(topic_id, 0)
             counts[(topic_id, version, day, "entered", node, "")] += 1
-            path(topic_id, version)["nodes"].append(node)
+            path = steps.get((topic_id, version))
+            if path is None:
+                path = steps[topic_id, version] = ([], [], [])
+            path[0].append(node)
         for topic_id, node, event in reply.traversed:
             version = versions.get(topic_id, 0)
             counts[(topic_id, version, day, "took", node, event)] += 1
-            path(topic_id, version)["edges"].append([node, event])
+            path = steps.get((topic_id, version))
+            if path is None:
+                path = steps[topic_id, version] = ([], [], [])
+            path[1].append([node, event])
         for metric, topic_id, version, node, label in record.outcomes:
             counts[(topic_id, version, day, metric, node, label)] += 1
             if metric != "started":
-                path(topic_id, version)["outcomes"].append([metric, node, label])
+                path = steps.get((topic_id, version))
+                if path is None:
+                    path = steps[topic_id, version] = ([], [], [])
+                path[2].append([metric, node, label])
         for (metric, label), n in record.bot.items():
             counts[(*BOT, day, metric, "", label)] += n
         segments = sum(_segments(message.body) for message in reply.messages)
@@ -213,10 +222,15 @@ class Recorder:
             counts[(*BOT, day, "segments", "", "")] += segments
         if record.outcome is not None:
             self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
+        if steps:
+            turn_number = conversation.rev
+            store.defer_insight_path(conversation.id, "".join(
+                _dumps([turn_number, part, topic_id, version,
+                        {"nodes": nodes, "edges": edges, "outcomes": outcomes}]) + "\n"
+                for part, ((topic_id, version), (nodes, edges, outcomes))
+                in enumerate(steps.items())))
         store.add_insight(
-            counts, shard_key=conversation.id,
-            paths=[(conversation.id, conversation.rev, part, topic_id, version, path_steps)
-                   for part, ((topic_id, version), path_steps) in enumerate(steps.items())],
+            counts, shard_key=conversation.id, ride=True,
             topics=[(topic_id, conversation.id, conversation.started_at)
                     for topic_id in record.topics],
             unanswered=[(day, record.unanswered_text)] if record.unanswered_text else ())
@@ -230,14 +244,14 @@ class Recorder:
             counts[(state["topic"], state["version"], day, "timed_out", state["node"], "")] += 1
         counts[(*BOT, day, "timed_out", "", "")] += 1
         self._conclude(store, conversation, "timed_out", None, now=now, counts=counts)
-        store.add_insight(counts, shard_key=conversation.id)
+        store.add_insight(counts, shard_key=conversation.id, ride=True)
 
     @staticmethod
     def _conclude(store: Store, conversation: ConversationRow, outcome: str,
                   reason: str | None, *, now: float, counts: Counter) -> None:
         """Move the conversation's outcome up (never down); count its first hand-off and
         its first resolution on the day it started."""
-        earlier, resolved = store.conversation_outcome(conversation.id)
+        earlier, resolved = conversation.outcome, conversation.resolution_seconds
         rank = OUTCOMES.index(earlier) if earlier in OUTCOMES else -1
         if OUTCOMES.index(outcome) < rank:
             return
@@ -249,8 +263,11 @@ class Recorder:
             label = str(resolution_bucket(seconds))
             counts[(*BOT, _day(conversation), "resolved", "", label)] += 1
         if outcome != earlier or seconds is not None or reason is not None:
-            store.set_conversation_outcome(conversation.id, outcome=outcome,
-                                           handoff_reason=reason, resolution_seconds=seconds)
+            store.defer_conversation_outcome(conversation.id, outcome=outcome,
+                                             handoff_reason=reason, resolution_seconds=seconds)
+            conversation.outcome = outcome
+            if seconds is not None:
+                conversation.resolution_seconds = seconds
 
 
 class NullRecorder(Recorder):

@@ -426,6 +426,19 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
     )
 
 
+
+@migrations()
+def m0010_insight_path(db: sqlite_utils.Database) -> None:
+    """Insight: a conversation's path kept on its own row (see engine/insight.py)."""
+    db.executescript(
+        """
+        -- The nodes and transitions of each message's turn, one JSON line per turn and topic
+        -- version, appended by the UPDATE that saves the conversation (no statement of its
+        -- own). insight_paths keeps what was recorded before.
+        ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+        """
+    )
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

@@ -369,6 +369,14 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
+M0010_INSIGHT_PATH = """
+-- The nodes and transitions of each message's turn, one JSON line per turn and topic
+-- version, appended by the UPDATE that saves the conversation (no statement of its own).
+-- insight_paths keeps what was recorded before.
+ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -383,6 +391,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
+    ("m0010_insight_path", M0010_INSIGHT_PATH),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
