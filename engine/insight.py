@@ -97,7 +97,15 @@ def resolution_bucket(seconds: float) -> int:
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 # Bot replies repeat (prompts, menus): count each text's segments once.
-_segments = functools.lru_cache(maxsize=4096)(sms.segment_count)
+_segment_count = functools.lru_cache(maxsize=4096)(sms.segment_count)
+
+
+def _segments(text: str) -> int:
+    """sms.segment_count, without its work for the usual short reply: up to 70 ASCII
+    characters are one segment in either encoding (GSM-7's 160, UCS-2's 70)."""
+    if len(text) <= 70 and text.isascii():
+        return 1 if text else 0
+    return _segment_count(text)
 
 
 def day_of(epoch: float) -> str:
@@ -183,9 +191,11 @@ class Recorder:
         conversation: ConversationRow = turn.conversation
         reply = turn.reply
         day = day_of(turn.now)
-        counts: Counter = Counter()
+        # A plain dict, not a Counter: this runs with every message, and Counter's
+        # constructor and += are Python code.
+        counts: dict[tuple, int] = {}
         if conversation.rev == 0:  # started by this message (every later one saves it)
-            counts[(*BOT, _day(conversation), "conversations", "", "")] += 1
+            counts[(*BOT, _day(conversation), "conversations", "", "")] = 1
         if "opted_out" in reply.events:
             topic_id, version, node = record.before
             if topic_id and node:
@@ -196,39 +206,45 @@ class Recorder:
         steps: dict[tuple[str, int], tuple[list, list, list]] = {}
         for topic_id, node in reply.visited:
             version = versions.get(topic_id, 0)
-            counts[(topic_id, version, day, "entered", node, "")] += 1
+            key = (topic_id, version, day, "entered", node, "")
+            counts[key] = counts.get(key, 0) + 1
             path = steps.get((topic_id, version))
             if path is None:
                 path = steps[topic_id, version] = ([], [], [])
             path[0].append(node)
         for topic_id, node, event in reply.traversed:
             version = versions.get(topic_id, 0)
-            counts[(topic_id, version, day, "took", node, event)] += 1
+            key = (topic_id, version, day, "took", node, event)
+            counts[key] = counts.get(key, 0) + 1
             path = steps.get((topic_id, version))
             if path is None:
                 path = steps[topic_id, version] = ([], [], [])
             path[1].append([node, event])
         for metric, topic_id, version, node, label in record.outcomes:
-            counts[(topic_id, version, day, metric, node, label)] += 1
+            key = (topic_id, version, day, metric, node, label)
+            counts[key] = counts.get(key, 0) + 1
             if metric != "started":
                 path = steps.get((topic_id, version))
                 if path is None:
                     path = steps[topic_id, version] = ([], [], [])
                 path[2].append([metric, node, label])
         for (metric, label), n in record.bot.items():
-            counts[(*BOT, day, metric, "", label)] += n
-        segments = sum(_segments(message.body) for message in reply.messages)
+            key = (*BOT, day, metric, "", label)
+            counts[key] = counts.get(key, 0) + n
+        segments = 0
+        for message in reply.messages:
+            segments += _segments(message.body)
         if segments:
-            counts[(*BOT, day, "segments", "", "")] += segments
+            counts[(*BOT, day, "segments", "", "")] = segments
         if record.outcome is not None:
             self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
         if steps:
             turn_number = conversation.rev
-            store.defer_insight_path(conversation.id, "".join(
+            store.defer_insight_path(conversation.id, "".join([
                 _dumps([turn_number, part, topic_id, version,
                         {"nodes": nodes, "edges": edges, "outcomes": outcomes}]) + "\n"
                 for part, ((topic_id, version), (nodes, edges, outcomes))
-                in enumerate(steps.items())))
+                in enumerate(steps.items())]))
         store.add_insight(
             counts, shard_key=conversation.id, ride=True,
             topics=[(topic_id, conversation.id, conversation.started_at)
@@ -248,7 +264,7 @@ class Recorder:
 
     @staticmethod
     def _conclude(store: Store, conversation: ConversationRow, outcome: str,
-                  reason: str | None, *, now: float, counts: Counter) -> None:
+                  reason: str | None, *, now: float, counts: dict) -> None:
         """Move the conversation's outcome up (never down); count its first hand-off and
         its first resolution on the day it started."""
         earlier, resolved = conversation.outcome, conversation.resolution_seconds
@@ -256,12 +272,13 @@ class Recorder:
         if OUTCOMES.index(outcome) < rank:
             return
         if outcome == "handoff" and earlier != "handoff":
-            counts[(*BOT, _day(conversation), "handed_off", "", "")] += 1
+            key = (*BOT, _day(conversation), "handed_off", "", "")
+            counts[key] = counts.get(key, 0) + 1
         seconds = None
         if resolved is None and outcome in ("completed", "handoff"):
             seconds = max(0, round(now - parse_iso(conversation.started_at)))
-            label = str(resolution_bucket(seconds))
-            counts[(*BOT, _day(conversation), "resolved", "", label)] += 1
+            key = (*BOT, _day(conversation), "resolved", "", str(resolution_bucket(seconds)))
+            counts[key] = counts.get(key, 0) + 1
         if outcome != earlier or seconds is not None or reason is not None:
             store.defer_conversation_outcome(conversation.id, outcome=outcome,
                                              handoff_reason=reason, resolution_seconds=seconds)

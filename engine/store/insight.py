@@ -7,6 +7,7 @@ conversation's own rows by an index: none reads the messages table beyond one co
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,14 @@ SHARDS = 8
 def _marks(columns: int, rows: int) -> str:
     row = f"({', '.join('?' * columns)})"
     return ", ".join([row] * rows)
+
+
+@functools.lru_cache(maxsize=_BATCH)
+def _add_counts_sql(rows: int) -> str:
+    return ("INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard, n)"
+            f" VALUES {_marks(8, rows)}"
+            " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
+            " DO UPDATE SET n = insight_counts.n + excluded.n")
 
 
 class InsightSql:
@@ -47,15 +56,14 @@ class InsightSql:
         self._require_write()
         write = self.ride if ride else self.conn.execute
         shard = 0 if self.sequential_writes else shard_key % SHARDS
-        rows = [(*key, shard, n) for key, n in sorted(counts.items()) if n]
+        rows = sorted(item for item in counts.items() if item[1])
         for first in range(0, len(rows), _BATCH):
             part = rows[first:first + _BATCH]
-            write(
-                "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard,"
-                f" n) VALUES {_marks(8, len(part))}"
-                " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
-                " DO UPDATE SET n = insight_counts.n + excluded.n",
-                [value for row in part for value in row])
+            params: list = []
+            for key, n in part:
+                params += key
+                params += (shard, n)
+            write(_add_counts_sql(len(part)), params)
         topics = list(topics)
         if topics:
             write(
@@ -110,12 +118,8 @@ class InsightSql:
             rows = [(*key, 0, n) for key, n in sorted(sums.items())]
             for first in range(0, len(rows), _BATCH):
                 part = rows[first:first + _BATCH]
-                self.conn.execute(
-                    "INSERT INTO insight_counts (topic_id, version, day, metric, node, label,"
-                    f" shard, n) VALUES {_marks(8, len(part))}"
-                    " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
-                    " DO UPDATE SET n = insight_counts.n + excluded.n",
-                    [value for row in part for value in row])
+                self.conn.execute(_add_counts_sql(len(part)),
+                                  [value for row in part for value in row])
         return folded
 
     # ---------------------------------------------------------------- figures
