@@ -245,13 +245,19 @@ def rows(results: InsightResults) -> list[tuple[str, str, str, str, str]]:
     return out
 
 
+def conditions(results: InsightResults) -> str:
+    """How the recording figures were taken, in one sentence."""
+    return (f"Insight recording: CPU per message (this process, and on PostgreSQL the "
+            f"server's processes too, fsync off), medians of {results.rounds} interleaved "
+            f"rounds, ratio the median of the rounds' on/off ratios; engine "
+            f"{results.engine_messages} messages, webhook {results.webhook_requests} requests "
+            f"(Flask test client) per round and setting.")
+
+
 def table(results: InsightResults) -> str:
     lines = ["| figure | Parley | reference | ratio | goal |", "|---|---:|---:|---:|---|"]
     lines += [f"| {' | '.join(row)} |" for row in rows(results)]
-    lines.append(f"\nCPU per message (this process, and on PostgreSQL the server's processes"
-                 f" too), medians of {results.rounds} interleaved rounds; ratio: the median of"
-                 f" the rounds' on/off ratios. Engine: {results.engine_messages} messages per"
-                 f" round and setting; webhook: {results.webhook_requests} requests.")
+    lines.append(f"\n{conditions(results)}")
     return "\n".join(lines)
 
 
