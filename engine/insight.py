@@ -16,8 +16,10 @@ a crash, and nothing is ever recomputed from the messages):
   `timed_out`, `restart`, `unanswered`, `segments` (SMS segments the bot's replies are
   billed as), `topic` (label = the topic started).
 - `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
-- `insight_paths`: per message and topic version, the nodes entered and transitions taken
-  (and outcomes), so one conversation's path can be drawn on the diagram it ran on.
+- `conversations.insight_path`: per message and topic version, the nodes entered and
+  transitions taken (and outcomes), one JSON line each, appended to the conversation's own
+  row, so one conversation's path can be drawn on the diagram it ran on (the
+  `insight_paths` table holds paths recorded before that column).
 - On the conversation row, `outcome` (the strongest so far: handoff > opted_out > completed >
   timed_out), `handoff_reason` and `resolution_seconds` (start to first completion or
   hand-off), written only on the message where they change.
@@ -25,9 +27,16 @@ a crash, and nothing is ever recomputed from the messages):
 Why counters and not one event row per step: at 1,000,000 conversations an event table holds
 tens of millions of rows and a month's figures would aggregate millions of them; the counters
 hold at most a few thousand rows per day whatever the traffic, and every page reads them by
-primary-key prefix (topic, version, day range). The path rows serve only one conversation at
-a time, through an index. A message costs one upsert and at most one path insert; hand-offs,
-completions, opt-outs and timeouts add one read and one update of the conversation's own row.
+primary-key prefix (topic, version, day range).
+
+What it costs a message: no read at all (the outcome so far comes with the conversation's
+row), and the path and outcome are SET clauses of the UPDATE that saves the conversation
+(`Store.defer`). The counters are one multi-row upsert, plus one insert when a topic starts
+and one upsert for an unanswered text; on PostgreSQL these ride in that same UPDATE as
+data-modifying WITH clauses (`Store.ride`), so recording adds no round trip. Statement
+counts per message are held by tests/insight/test_statements.py and printed by
+`python -m bench.insight_cost`.
+
 Days are UTC dates. Sensitive answers are never recorded: paths hold node ids and events,
 and unanswered texts come from outside topics with digit runs and e-mail addresses masked.
 """
