@@ -63,6 +63,7 @@ from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
+from engine.store.riding import RidingWrites
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
@@ -71,7 +72,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql):
+            MediaSql, InsightSql, RidingWrites):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -199,56 +200,6 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
             self.conn.execute("RELEASE part")
             raise
         self.conn.execute("RELEASE part")
-
-    # ---------------------------------------------------------------- riding writes
-
-    def defer(self, conversation_id: int, clause: str, *params: Any) -> None:
-        """Add `clause` (e.g. "outcome = ?") to the UPDATE that saves or closes the
-        conversation later in this transaction, instead of an UPDATE of its own. Whatever
-        no UPDATE took is written before COMMIT, so nothing deferred is ever lost."""
-        self._require_write()
-        self._deferred.setdefault(conversation_id, []).append((clause, params))
-
-    def ride(self, sql: str, params: tuple | list = ()) -> None:
-        """Run a write that needs no answer (an INSERT ... ON CONFLICT) with the next
-        conversation UPDATE of this transaction: on PostgreSQL in the same statement, as a
-        data-modifying WITH, so it costs no round trip of its own; on SQLite, where a
-        statement is a C call, at once."""
-        self._require_write()
-        if self.sequential_writes:
-            self.conn.execute(sql, params)
-        else:
-            self._riders.append((sql, tuple(params)))
-
-    def _deferred_sets(self, conversation_id: int) -> tuple[str, tuple]:
-        """The deferred SET clauses of a conversation (taken: written by the caller's UPDATE),
-        as text to append to its SET list and their parameters."""
-        sets = self._deferred.pop(conversation_id, None)
-        if not sets:
-            return "", ()
-        return ("".join(f", {clause}" for clause, _params in sets),
-                tuple(value for _clause, params in sets for value in params))
-
-    def _execute_riding(self, sql: str, params: tuple | list) -> Any:
-        """Run `sql` with the writes waiting to ride (`ride`) in front of it."""
-        if not self._riders:
-            return self.conn.execute(sql, params)
-        riders, self._riders = self._riders, []
-        prefix = ", ".join(f"ride_{n} AS ({rider})" for n, (rider, _p) in enumerate(riders))
-        values = [value for _rider, rider_params in riders for value in rider_params]
-        return self.conn.execute(f"WITH {prefix} {sql}", (*values, *params))
-
-    def _flush_deferred(self) -> None:
-        """Write what is still deferred or riding, each on its own."""
-        riders, self._riders = self._riders, []
-        for sql, params in riders:
-            self.conn.execute(sql, params)
-        deferred, self._deferred = self._deferred, {}
-        for conversation_id in deferred:
-            self._deferred = {conversation_id: deferred[conversation_id]}
-            extra, params = self._deferred_sets(conversation_id)
-            self.conn.execute(f"UPDATE conversations SET {extra[2:]} WHERE id = ?",
-                              (*params, conversation_id))
 
     # ---------------------------------------------------------------- locks (see above)
 
