@@ -129,29 +129,17 @@ def measure_engine(store: Store, *, phones: int, rounds: int,
 def measure_webhook(database: str, key: str, folder: Path, *, phones: int, rounds: int,
                     clock: Callable[[], float] = time.process_time) -> Cost:
     """The webhook level: signed requests through the runtime under the Flask test client."""
-    from bench import loadgen
-    from bench.profile import PUBLIC_URL, TOKEN, signed_requests
+    from bench.profile import post_all, signed_requests, webhook_app
     from bench.statements import counting_postgres
-    from webhook import create_app
 
-    app = create_app({
-        "DATABASE": database, "INSTANCE_PATH": str(folder / "instance"),
-        "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
-        "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
-        "DATA_KEY": key,
-    })
+    app = webhook_app(database, key, folder)
     runtime = app.extensions["parley"]
     recorders = {"on": Recorder(), "off": NullRecorder()}
     client = app.test_client()
 
     def play(which: str, items: list[tuple[bytes, str]]) -> None:
         runtime.recorder = recorders[which]
-        for body, signature in items:
-            response = client.post("/twilio/sms", data=body,
-                                   content_type="application/x-www-form-urlencoded",
-                                   headers={"X-Twilio-Signature": signature})
-            if response.status_code != 200:
-                raise RuntimeError(f"the webhook answered {response.status_code}")
+        post_all(client, items)
 
     def batch(n: int) -> list[tuple[bytes, str]]:
         return signed_requests(phones=phones, first_phone=1_000 + n * phones, run=n + 2)
