@@ -75,12 +75,13 @@ class TestMigrate:
         database = str(tmp_path / "parley.sqlite")
         older_version(database)
         check = parley("migrate", "--check", "--database", database)
+        # Every migration from m0008 on, whatever has been added since.
+        pending = NAMES[NAMES.index("m0008_media_files"):]
         assert check.exit_code == 1
         assert check.output.endswith(
-            "2 migration(s) pending: m0008_media_files, m0009_insight\n")
+            f"{len(pending)} migration(s) pending: {', '.join(pending)}\n")
         applied = parley("migrate", "--database", database)
-        assert applied.output == (f"{database}: applied m0008_media_files\n"
-                                  f"{database}: applied m0009_insight\n")
+        assert applied.output == "".join(f"{database}: applied {name}\n" for name in pending)
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):

@@ -66,7 +66,8 @@ class TestSensitiveAnswers:
             dumped.append(json.dumps([list(r) for r in store.conn.execute(
                 f"SELECT * FROM {table}").fetchall()], default=str))
         dumped.append(json.dumps([list(r) for r in store.conn.execute(
-            "SELECT outcome, handoff_reason, resolution_seconds FROM conversations")]))
+            "SELECT outcome, handoff_reason, resolution_seconds, insight_path"
+            " FROM conversations")]))
         text = "\n".join(dumped)
         assert "kind" in text and "[redacted]" in text  # the dump holds what was recorded
         for secret in SECRETS:
