@@ -18,8 +18,7 @@ a crash, and nothing is ever recomputed from the messages):
 - `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
 - `conversations.insight_path`: per message and topic version, the nodes entered and
   transitions taken (and outcomes), one JSON line each, appended to the conversation's own
-  row, so one conversation's path can be drawn on the diagram it ran on (the
-  `insight_paths` table holds paths recorded before that column).
+  row, so one conversation's path can be drawn on the diagram it ran on.
 - On the conversation row, `outcome` (the strongest so far: handoff > opted_out > completed >
   timed_out), `handoff_reason` and `resolution_seconds` (start to first completion or
   hand-off), written only on the message where they change.

@@ -203,18 +203,12 @@ class InsightSql:
 
     def conversation_paths(self, conversation_id: int) -> list[dict]:
         """The path of one conversation, in the order it was recorded: dicts of turn,
-        topic_id, version and steps (nodes, edges, outcomes). Each line of the conversation's
-        insight_path is [turn, part, topic_id, version, steps]; the insight_paths table holds
-        paths recorded before that column existed."""
-        rows = self.conn.execute(
-            "SELECT turn, part, topic_id, version, steps FROM insight_paths"
-            " WHERE conversation_id = ? ORDER BY turn, part", (conversation_id,)).fetchall()
-        found = [(row["turn"], row["part"], row["topic_id"], row["version"],
-                  json.loads(row["steps"])) for row in rows]
+        topic_id, version and steps (nodes, edges, outcomes), from the JSON lines of its
+        insight_path ([turn, part, topic_id, version, steps] each)."""
         row = self.conn.execute("SELECT insight_path FROM conversations WHERE id = ?",
                                 (conversation_id,)).fetchone()
-        if row is not None and row[0]:
-            found += [tuple(json.loads(line)) for line in row[0].splitlines() if line]
+        found = [json.loads(line) for line in (row[0] if row and row[0] else "").splitlines()
+                 if line]
         found.sort(key=lambda path: (path[0], path[1]))
         return [{"turn": turn, "topic_id": topic_id, "version": version, "steps": steps}
                 for turn, _part, topic_id, version, steps in found]

@@ -371,9 +371,16 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 
 M0010_INSIGHT_PATH = """
 -- The nodes and transitions of each message's turn, one JSON line per turn and topic
--- version, appended by the UPDATE that saves the conversation (no statement of its own).
--- insight_paths keeps what was recorded before.
+-- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that saves the
+-- conversation (no statement of its own). The rows of insight_paths move there.
 ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+UPDATE conversations c SET insight_path = p.lines
+FROM (SELECT conversation_id,
+             string_agg(json_build_array(turn, part, topic_id, version, steps::json)::text
+                        || E'\\n', '' ORDER BY turn, part) AS lines
+      FROM insight_paths GROUP BY conversation_id) p
+WHERE c.id = p.conversation_id;
+DROP TABLE insight_paths;
 """
 
 

@@ -13,6 +13,8 @@ from engine.assembly import standard_interceptors
 from engine.conversation import Engine, EngineSettings
 from engine.insight import NullRecorder, Recorder
 from engine.messages import Inbound
+from engine.store import open_store
+from engine.store.values import dumps
 from tests.insight.conftest import ORDER_V1, SECRETS, publish
 
 # One answer runs twelve nodes: eleven texts and the end.
@@ -121,3 +123,33 @@ class TestDeferredWrites:
 def _conversation(store, phone: str) -> int:
     with store.conversation_write(phone):
         return store.start_conversation(phone, user_id=None, state={"mode": "idle"}).id
+
+
+class TestPathsRecordedBeforeTheColumn:
+    def test_m0010_moves_insight_paths_rows_onto_their_conversations(self, database_url):
+        """A database from before m0010: its insight_paths rows become the conversation's
+        insight_path lines, read back in turn order, and the table is gone."""
+        store = open_store(database_url)
+        conversation_id = _conversation(store, "+15550100055")
+        legacy = [(1, 0, "order", 2, {"nodes": ["pin"], "edges": [], "outcomes": []}),
+                  (0, 0, "order", 2, {"nodes": ["kind"], "edges": [["kind", "option_0"]],
+                                      "outcomes": []})]
+        with store.write():  # back to how m0009 left it
+            store.conn.execute("ALTER TABLE conversations DROP COLUMN insight_path")
+            store.conn.execute(
+                "CREATE TABLE insight_paths (conversation_id BIGINT NOT NULL, turn INTEGER NOT"
+                " NULL, part INTEGER NOT NULL, topic_id TEXT NOT NULL, version INTEGER NOT"
+                " NULL, steps TEXT NOT NULL, PRIMARY KEY (conversation_id, turn, part))")
+            for turn, part, topic_id, version, steps in legacy:
+                store.conn.execute(
+                    "INSERT INTO insight_paths VALUES (?, ?, ?, ?, ?, ?)",
+                    (conversation_id, turn, part, topic_id, version, dumps(steps)))
+            store.conn.execute(f"DELETE FROM {store.backend.migrations_table}"
+                               " WHERE name = 'm0010_insight_path'")
+        assert store.migrate() == ["m0010_insight_path"]
+        assert store.conversation_paths(conversation_id) == [
+            {"turn": turn, "topic_id": topic_id, "version": version, "steps": steps}
+            for turn, _part, topic_id, version, steps in sorted(legacy, key=lambda p: p[0])]
+        with pytest.raises(store.backend.errors):
+            store.conn.execute("SELECT 1 FROM insight_paths")
+        store.close()
