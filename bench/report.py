@@ -28,7 +28,7 @@ class Results:
     sender: SenderResults | None = None
     senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
-    insight: insight_cost.InsightResults | None = None  # recording on against off
+    recording: insight_cost.InsightResults | None = None  # Insight recording on and off
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
 
@@ -114,8 +114,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     "-", "-", "-"))
         out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
                     "-", "-", "-"))
-    if results.insight is not None:
-        out += insight_cost.rows(results.insight)
+    if results.recording is not None:
+        out += insight_cost.rows(results.recording)
     if web is not None and web.parley_rss_kib:
         ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
         out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
@@ -263,8 +263,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     if results.engine:
         parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
                      f"of {len(next(iter(results.engine.values())))} rounds.")
-    if results.insight is not None:
-        parts.append(insight_cost.conditions(results.insight))
+    if results.recording is not None:
+        parts.append(insight_cost.conditions(results.recording))
     for failure in results.failures:
         parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import designer, engine_cost, insight_cost, report, sender, webhook_load
 from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
-SECTIONS = ("webhook", "engine", "insight", "sender", "designer")
+SECTIONS = ("webhook", "engine", "recording", "sender", "designer")
 
 
 def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
                                           "database, comma-separated (100000,1000000)")
     parser.add_argument("--engine-phones", type=int,
                         help="conversations per topic size in the engine benchmark (200)")
-    parser.add_argument("--insight-phones", type=int,
+    parser.add_argument("--recording-phones", type=int,
                         help="conversations per round in Insight recording's engine figure "
                              "(200); the webhook figure takes a fifth as many")
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
         ("100000" if quick else "100000,1000000")
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
-    args.insight_phones = args.insight_phones or (50 if quick else 200)
+    args.recording_phones = args.recording_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
     production = runtime_serving()
     args.serving = Serving(args.workers or production.workers,
@@ -101,10 +101,10 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
                                          rounds=args.rounds)
         results.engine_conversations = args.engine_phones
 
-    def insight() -> None:
+    def recording() -> None:
         # More rounds than elsewhere: the figure is a median of the rounds' ratios.
-        results.insight = insight_cost.run(
-            phones=args.insight_phones, webhook_phones=max(2, args.insight_phones // 5),
+        results.recording = insight_cost.run(
+            phones=args.recording_phones, webhook_phones=max(2, args.recording_phones // 5),
             rounds=2 * args.rounds + 1, postgres=args.postgres, say=say)
 
     def send() -> None:
@@ -123,7 +123,7 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
     for name, title, step in (
             ("webhook", "Parley and the floor under gunicorn", webhook),
             ("engine", "cost per message vs topic size", engine),
-            ("insight", "Insight recording on and off, SQLite and PostgreSQL", insight),
+            ("recording", "Insight recording on and off, SQLite and PostgreSQL", recording),
             ("sender", "outbox to Prism through the twilio client", send),
             ("designer", f"validate and draw a {args.designer_nodes}-node topic", design)):
         if name not in args.only:

@@ -13,7 +13,7 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
-           "--engine-phones", "3", "--insight-phones", "3", "--sender-messages", "3",
+           "--engine-phones", "3", "--recording-phones", "3", "--sender-messages", "3",
            "--designer-nodes", "30"]
 
 ROWS = (
