@@ -369,7 +369,21 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
-M0010_INSIGHT_PATH = """
+M0010_FLOOR = """
+-- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+-- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+-- and whether they supervise the floor; each queue entry names its queue.
+ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN capacity INTEGER;
+ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+    CHECK (status IN ('online', 'busy', 'away'));
+ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+"""
+
+
+M0011_INSIGHT_PATH = """
 -- The nodes and transitions of each message's turn, one JSON line per turn and topic
 -- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that saves the
 -- conversation (no statement of its own). The rows of insight_paths move there.
@@ -398,7 +412,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
-    ("m0010_insight_path", M0010_INSIGHT_PATH),
+    ("m0010_floor", M0010_FLOOR),
+    ("m0011_insight_path", M0011_INSIGHT_PATH),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
