@@ -58,9 +58,7 @@ class RidingWrites:
         riders, self._riders = self._riders, []
         for sql, params in riders:
             self.conn.execute(sql, params)
-        deferred, self._deferred = self._deferred, {}
-        for conversation_id in deferred:
-            self._deferred = {conversation_id: deferred[conversation_id]}
+        for conversation_id in list(self._deferred):
             extra, params = self._deferred_sets(conversation_id)
-            self.conn.execute(f"UPDATE conversations SET {extra[2:]} WHERE id = ?",
-                              (*params, conversation_id))
+            self.conn.execute(f"UPDATE conversations SET {extra.removeprefix(', ')}"
+                              " WHERE id = ?", (*params, conversation_id))
