@@ -445,7 +445,29 @@ def m0010_floor(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0011_insight_path(db: sqlite_utils.Database) -> None:
+def m0011_insight_keyset(db: sqlite_utils.Database) -> None:
+    """Conversation search pages newest first by (started_at, id): each filter's index ends
+    with both, so a page (and a period) is one index range whatever the table holds. (A
+    phone has a few conversations: its index stays (phone, id).)"""
+    db.executescript(KEYSET_INDEXES)
+
+
+# Shared with engine/store/postgres_schema.py: the same statements on both databases.
+KEYSET_INDEXES = """
+DROP INDEX conversations_started;
+DROP INDEX conversations_outcome;
+DROP INDEX conversations_user;
+DROP INDEX insight_topic_conversations_started;
+CREATE INDEX conversations_started ON conversations (started_at, id);
+CREATE INDEX conversations_outcome ON conversations (outcome, started_at, id);
+CREATE INDEX conversations_user ON conversations (user_id, started_at, id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at, conversation_id);
+"""
+
+
+@migrations()
+def m0012_insight_path(db: sqlite_utils.Database) -> None:
     """Insight: a conversation's path kept on its own row (see engine/insight.py)."""
     db.executescript(
         """

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
 """
 
 
-M0011_INSIGHT_PATH = """
+M0012_INSIGHT_PATH = """
 -- The nodes and transitions of each message's turn, one JSON line per turn and topic
 -- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that saves the
 -- conversation (no statement of its own). The rows of insight_paths move there.
@@ -413,7 +413,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
-    ("m0011_insight_path", M0011_INSIGHT_PATH),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_insight_path", M0012_INSIGHT_PATH),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
