@@ -126,8 +126,8 @@ def _conversation(store, phone: str) -> int:
 
 
 class TestPathsRecordedBeforeTheColumn:
-    def test_m0012_moves_insight_paths_rows_onto_their_conversations(self, database_url):
-        """A database from before m0012: its insight_paths rows become the conversation's
+    def test_m0013_moves_insight_paths_rows_onto_their_conversations(self, database_url):
+        """A database from before m0013: its insight_paths rows become the conversation's
         insight_path lines, read back in turn order, and the table is gone."""
         store = open_store(database_url)
         conversation_id = _conversation(store, "+15550100055")
@@ -145,8 +145,8 @@ class TestPathsRecordedBeforeTheColumn:
                     "INSERT INTO insight_paths VALUES (?, ?, ?, ?, ?, ?)",
                     (conversation_id, turn, part, topic_id, version, dumps(steps)))
             store.conn.execute(f"DELETE FROM {store.backend.migrations_table}"
-                               " WHERE name = 'm0012_insight_path'")
-        assert store.migrate() == ["m0012_insight_path"]
+                               " WHERE name = 'm0013_insight_path'")
+        assert store.migrate() == ["m0013_insight_path"]
         assert store.conversation_paths(conversation_id) == [
             {"turn": turn, "topic_id": topic_id, "version": version, "steps": steps}
             for turn, _part, topic_id, version, steps in sorted(legacy, key=lambda p: p[0])]
