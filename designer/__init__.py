@@ -79,7 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
 
     from designer import auth, db, editor, insight, insight_pages, security, simulator, topics
-    from designer.commands import designer_user
+    from engine.staff_commands import designer_user, staff
 
     db.init_app(app)
     security.init_app(app)
@@ -89,6 +89,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(simulator.bp)
     app.register_blueprint(insight.bp)
     app.register_blueprint(insight_pages.bp)
+    app.cli.add_command(staff)
     app.cli.add_command(designer_user)
     app.add_url_rule("/", endpoint="index", view_func=topics.index)
     return app

@@ -64,14 +64,15 @@ from engine.store.designer import DesignerSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
 from engine.store.runtime import RuntimeSql
+from engine.store.staff import StaffSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
 
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
+            AgentsSql, MediaSql, InsightSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

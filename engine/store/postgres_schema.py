@@ -18,7 +18,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import (
+    STAFF_TABLES,
+    mark_sensitive_answers,
+    merge_designer_authors,
+)
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -373,6 +377,11 @@ def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
+def _m0010_staff(backend: PostgresBackend) -> None:
+    backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
+    merge_designer_authors(backend.conn.execute)
+
+
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0001_core", M0001_CORE),
     ("m0002_runtime", M0002_RUNTIME),
@@ -383,6 +392,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
+    ("m0010_staff", _m0010_staff),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

@@ -11,7 +11,7 @@ class TestAgentsCommand:
                      input="a long password\na long password\n")
         assert result.exit_code == 0, result.output
         assert "agent 'ann' created" in result.output
-        agent = store.agent("ann")
+        agent = store.staff_member("ann")
         assert agent["display_name"] == "Ann Smith"
         assert agent["password_hash"] != "a long password"
         assert check_password_hash(agent["password_hash"], "a long password")
@@ -35,9 +35,9 @@ class TestAgentsCommand:
     def test_remove_ends_the_agents_sessions(self, cli, beth, store):
         result = cli("agents", "remove", "beth", "--yes")
         assert result.exit_code == 0, result.output
-        assert store.agent("beth") is None
+        assert store.staff_member("beth") is None
         assert beth.get("/agent/").status_code == 302
 
     def test_remove_asks_first(self, cli, store):
         result = cli("agents", "remove", "fred", input="n\n")
-        assert result.exit_code == 1 and store.agent("fred") is not None
+        assert result.exit_code == 1 and store.staff_member("fred") is not None

@@ -1,0 +1,211 @@
+"""`parley staff`: the people who sign in to the designer and the agents' workspace.
+
+One account per person, with roles: author (the designer), agent and supervisor (the
+workspace). A click group that needs no running app: `parley staff add NAME --roles
+author,agent`, or `flask --app designer staff ...`. Imports engine.store, click and werkzeug
+(Flask only lazily, to find the app's database under `flask`).
+"""
+
+from __future__ import annotations
+
+import click
+from werkzeug.security import generate_password_hash
+
+from engine.commandline import default_database, new_password
+from engine.errors import StoreError
+from engine.store import open_store
+from engine.store.staff import ROLES
+
+
+def resolve_database(database: str | None) -> str:
+    """The --database given, else the app's (under `flask`), else the default one."""
+    if database:
+        return database
+    from flask import current_app, has_app_context
+    from flask.cli import NoAppException, ScriptInfo
+
+    if has_app_context():
+        return current_app.config["DATABASE"]
+    context = click.get_current_context(silent=True)
+    info = context.find_object(ScriptInfo) if context else None
+    if info is not None:
+        try:
+            return info.load_app().config["DATABASE"]
+        except NoAppException:
+            pass
+    return default_database()
+
+
+database_option = click.option(
+    "--database", "-d", envvar="PARLEY_DATABASE",
+    help="SQLite file or postgresql:// URL of the Parley database "
+         "(default: $PARLEY_DATABASE, the app's under `flask`, or instance/parley.sqlite).")
+
+
+def role_list(_context, _parameter, value: str | None) -> tuple[str, ...]:
+    """A comma-separated list of roles, checked."""
+    names = tuple(r.strip() for r in (value or "").split(",") if r.strip())
+    for name in names:
+        if name not in ROLES:
+            raise click.BadParameter(f"{name!r} is not a role: use {', '.join(ROLES)}")
+    return names
+
+
+def _run(database: str | None, change):
+    """`change(store)` in a write transaction; StoreError becomes a clear CLI error."""
+    store = open_store(resolve_database(database))
+    try:
+        with store.write():
+            return change(store)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+
+
+@click.group("staff")
+def staff() -> None:
+    """Staff accounts: authors (designer), agents and supervisors (workspace)."""
+
+
+@staff.command("add")
+@click.argument("user_name")
+@click.option("--roles", required=True, callback=role_list,
+              help=f"Comma-separated roles: {', '.join(ROLES)}.")
+@click.option("--display-name", help="Name shown to users and in history (default: USER_NAME).")
+@click.option("--time-zone", help="IANA time zone, e.g. Europe/Paris (optional).")
+@click.option("--password", help="Password (prompted when left out; avoid it in scripts).")
+@database_option
+def add(user_name: str, roles: tuple[str, ...], display_name: str | None,
+        time_zone: str | None, password: str | None, database: str | None) -> None:
+    """Create a staff account with its roles."""
+    if not roles:
+        raise click.BadParameter("give at least one role", param_hint="--roles")
+    secret = new_password(password)
+    _run(database, lambda store: store.add_staff(
+        user_name, generate_password_hash(secret), roles=roles, display_name=display_name,
+        time_zone=time_zone))
+    click.echo(f"staff {user_name!r} created with roles {', '.join(roles)}")
+
+
+@staff.command("roles")
+@click.argument("user_name")
+@click.option("--add", "granted", callback=role_list, help="Comma-separated roles to grant.")
+@click.option("--remove", "taken", callback=role_list, help="Comma-separated roles to take.")
+@database_option
+def roles(user_name: str, granted: tuple[str, ...], taken: tuple[str, ...],
+          database: str | None) -> None:
+    """Show, grant or take away roles; an app whose roles are gone signs them out."""
+    held = _run(database, lambda store: store.change_staff_roles(
+        user_name, add=granted, remove=taken))
+    if held is None:
+        raise click.ClickException(f"no staff member {user_name!r}")
+    click.echo(f"{user_name}: {', '.join(held) or 'no roles (cannot sign in)'}")
+
+
+@staff.command("password")
+@click.argument("user_name")
+@click.option("--password", help="New password (prompted when left out).")
+@database_option
+def set_password(user_name: str, password: str | None, database: str | None) -> None:
+    """Change a staff member's password; their open sessions end."""
+    secret = new_password(password)
+    found = _run(database, lambda store: store.set_staff_password(
+        user_name, generate_password_hash(secret)))
+    if not found:
+        raise click.ClickException(f"no staff member {user_name!r}")
+    click.echo(f"password of {user_name!r} changed; their sessions were ended")
+
+
+@staff.command("remove")
+@click.argument("user_name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@database_option
+def remove(user_name: str, yes: bool, database: str | None) -> None:
+    """Remove a staff account; their sessions end, their open chats go back to the queue."""
+    if not yes:
+        click.confirm(f"Remove staff member {user_name!r}?", abort=True)
+    if not _run(database, lambda store: store.remove_staff(user_name)):
+        raise click.ClickException(f"no staff member {user_name!r}")
+    click.echo(f"staff {user_name!r} removed")
+
+
+@staff.command("list")
+@click.option("--role", type=click.Choice(ROLES), help="Only those with this role.")
+@database_option
+def list_staff(role: str | None, database: str | None) -> None:
+    """List staff: name, roles, display name, last sign-in, last seen."""
+    store = open_store(resolve_database(database))
+    try:
+        found = store.list_staff(role=role)
+    finally:
+        store.close()
+    if not found:
+        click.echo("no staff yet: create one with `parley staff add NAME --roles author`")
+    for member in found:
+        click.echo("\t".join([
+            member["user_name"], ",".join(member["roles"]) or "-", member["display_name"],
+            member["last_login_at"] or "never signed in", member["last_seen_at"] or "-"]))
+
+
+# ---------------------------------------------------------------- the commands staff replaced
+
+def _deprecated(old: str, new: str) -> None:
+    click.echo(f"`parley {old}` is deprecated: use `parley {new}`.", err=True)
+
+
+def _alias_group(name: str, role: str, what: str) -> click.Group:
+    """`parley designer-user` and `parley agents` as they were: accounts with one role."""
+
+    @click.group(name, help=f"Deprecated: `parley staff` with the role {role}. {what}")
+    def group() -> None:
+        pass
+
+    @group.command("add")
+    @click.argument("user_name")
+    @click.option("--display-name", help="Name shown (default: USER_NAME).")
+    @click.option("--password", help="Password (prompted when left out).")
+    @database_option
+    @click.pass_context
+    def alias_add(context, user_name, display_name, password, database):
+        """Create an account with the role (`parley staff add`)."""
+        _deprecated(f"{name} add", f"staff add NAME --roles {role}")
+        context.invoke(add, user_name=user_name, roles=(role,), display_name=display_name,
+                       time_zone=None, password=password, database=database)
+
+    @group.command("list")
+    @database_option
+    @click.pass_context
+    def alias_list(context, database):
+        """List the accounts with the role (`parley staff list`)."""
+        _deprecated(f"{name} list", f"staff list --role {role}")
+        context.invoke(list_staff, role=role, database=database)
+
+    @group.command("set-password")
+    @click.argument("user_name")
+    @click.option("--password", help="New password (prompted when left out).")
+    @database_option
+    @click.pass_context
+    def alias_password(context, user_name, password, database):
+        """Change a password (`parley staff password`)."""
+        _deprecated(f"{name} set-password", "staff password NAME")
+        context.invoke(set_password, user_name=user_name, password=password,
+                       database=database)
+
+    @group.command("remove")
+    @click.argument("user_name")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    @database_option
+    @click.pass_context
+    def alias_remove(context, user_name, yes, database):
+        """Remove an account (`parley staff remove`)."""
+        _deprecated(f"{name} remove", "staff remove NAME")
+        context.invoke(remove, user_name=user_name, yes=yes, database=database)
+
+    return group
+
+
+designer_user = _alias_group("designer-user", "author",
+                             "Topic authors who log in to the browser designer.")
+agents = _alias_group("agents", "agent",
+                      "Live agents who sign in to the workspace (/agent).")
