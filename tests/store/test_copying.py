@@ -15,7 +15,8 @@ REFERENCES = [("topic_versions", "topics"), ("phone_links", "users"),
               ("conversations", "users"), ("messages", "conversations"),
               ("outbox", "messages"), ("media_fetches", "messages"),
               ("media_files", "messages"), ("agent_queue", "staff"),
-              ("agent_queue", "conversations"), ("staff_sessions", "staff"), ("staff_roles", "staff")]
+              ("agent_queue", "conversations"), ("staff_sessions", "staff"),
+              ("staff_roles", "staff")]
 
 
 def test_every_table_comes_after_the_tables_it_refers_to(store):
