@@ -8,6 +8,8 @@ author,agent`, or `flask --app designer staff ...`. Imports engine.store, click 
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import click
 from werkzeug.security import generate_password_hash
 
@@ -51,6 +53,17 @@ def role_list(_context, _parameter, value: str | None) -> tuple[str, ...]:
     return names
 
 
+def time_zone_name(_context, _parameter, value: str | None) -> str | None:
+    """An IANA time zone name that this machine knows, or None."""
+    if value:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise click.BadParameter(f"{value!r} is not a known time zone, e.g. "
+                                     "Europe/Paris") from exc
+    return value or None
+
+
 def _run(database: str | None, change):
     """`change(store)` in a write transaction; StoreError becomes a clear CLI error."""
     store = open_store(resolve_database(database))
@@ -73,7 +86,8 @@ def staff() -> None:
 @click.option("--roles", required=True, callback=role_list,
               help=f"Comma-separated roles: {', '.join(ROLES)}.")
 @click.option("--display-name", help="Name shown to users and in history (default: USER_NAME).")
-@click.option("--time-zone", help="IANA time zone, e.g. Europe/Paris (optional).")
+@click.option("--time-zone", callback=time_zone_name,
+              help="IANA time zone, e.g. Europe/Paris (optional).")
 @click.option("--password", help="Password (prompted when left out; avoid it in scripts).")
 @database_option
 def add(user_name: str, roles: tuple[str, ...], display_name: str | None,
