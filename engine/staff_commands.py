@@ -64,16 +64,20 @@ def time_zone_name(_context, _parameter, value: str | None) -> str | None:
     return value or None
 
 
-def _run(database: str | None, change):
-    """`change(store)` in a write transaction; StoreError becomes a clear CLI error."""
+def _run(database: str | None, change, *, user_name: str | None = None):
+    """`change(store)` in a write transaction; StoreError becomes a clear CLI error, and so
+    does a result of None or False when `user_name` is given (no such staff member)."""
     store = open_store(resolve_database(database))
     try:
         with store.write():
-            return change(store)
+            result = change(store)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
+    if user_name is not None and result in (None, False):
+        raise click.ClickException(f"no staff member {user_name!r}")
+    return result
 
 
 @click.group("staff")
@@ -111,9 +115,7 @@ def roles(user_name: str, granted: tuple[str, ...], taken: tuple[str, ...],
           database: str | None) -> None:
     """Show, grant or take away roles; an app whose roles are gone signs them out."""
     held = _run(database, lambda store: store.change_staff_roles(
-        user_name, add=granted, remove=taken))
-    if held is None:
-        raise click.ClickException(f"no staff member {user_name!r}")
+        user_name, add=granted, remove=taken), user_name=user_name)
     click.echo(f"{user_name}: {', '.join(held) or 'no roles (cannot sign in)'}")
 
 
@@ -124,10 +126,8 @@ def roles(user_name: str, granted: tuple[str, ...], taken: tuple[str, ...],
 def set_password(user_name: str, password: str | None, database: str | None) -> None:
     """Change a staff member's password; their open sessions end."""
     secret = new_password(password)
-    found = _run(database, lambda store: store.set_staff_password(
-        user_name, generate_password_hash(secret)))
-    if not found:
-        raise click.ClickException(f"no staff member {user_name!r}")
+    _run(database, lambda store: store.set_staff_password(
+        user_name, generate_password_hash(secret)), user_name=user_name)
     click.echo(f"password of {user_name!r} changed; their sessions were ended")
 
 
@@ -139,16 +139,26 @@ def remove(user_name: str, yes: bool, database: str | None) -> None:
     """Remove a staff account; their sessions end, their open chats go back to the queue."""
     if not yes:
         click.confirm(f"Remove staff member {user_name!r}?", abort=True)
-    if not _run(database, lambda store: store.remove_staff(user_name)):
-        raise click.ClickException(f"no staff member {user_name!r}")
+    _run(database, lambda store: store.remove_staff(user_name), user_name=user_name)
     click.echo(f"staff {user_name!r} removed")
+
+
+@staff.command("disable")
+@click.argument("user_name")
+@click.option("--enable", is_flag=True, help="Enable a disabled account again.")
+@database_option
+def disable(user_name: str, enable: bool, database: str | None) -> None:
+    """Stop an account signing in, keeping it (or --enable it again)."""
+    _run(database, lambda store: store.set_staff_disabled(user_name, not enable),
+         user_name=user_name)
+    click.echo(f"staff {user_name!r} {'enabled' if enable else 'disabled'}")
 
 
 @staff.command("list")
 @click.option("--role", type=click.Choice(ROLES), help="Only those with this role.")
 @database_option
 def list_staff(role: str | None, database: str | None) -> None:
-    """List staff: name, roles, display name, last sign-in, last seen."""
+    """List staff: name, roles, display name, last sign-in, last seen (and "disabled")."""
     store = open_store(resolve_database(database))
     try:
         found = store.list_staff(role=role)
@@ -159,7 +169,8 @@ def list_staff(role: str | None, database: str | None) -> None:
     for member in found:
         click.echo("\t".join([
             member["user_name"], ",".join(member["roles"]) or "-", member["display_name"],
-            member["last_login_at"] or "never signed in", member["last_seen_at"] or "-"]))
+            member["last_login_at"] or "never signed in", member["last_seen_at"] or "-",
+            *(["disabled"] if member["disabled_at"] else [])]))
 
 
 # ---------------------------------------------------------------- the commands staff replaced

@@ -157,6 +157,20 @@ class StaffSql:
             self._release_chats(staff_id)
         return held
 
+    def set_staff_disabled(self, user_name: str, disabled: bool) -> bool:
+        """Disable an account (it keeps its name and history but cannot sign in: its sessions
+        end and its open chats go back to the queue) or enable it again; False if unknown."""
+        self._require_write()
+        staff_id = self._staff_id(user_name)
+        if staff_id is None:
+            return False
+        self.conn.execute("UPDATE staff SET disabled_at = ? WHERE id = ?",
+                          (self.now() if disabled else None, staff_id))
+        if disabled:
+            self.conn.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
+            self._release_chats(staff_id)
+        return True
+
     def remove_staff(self, user_name: str) -> bool:
         """Delete a staff member: their sessions end and their open chats go back to the
         queue. False if unknown."""

@@ -80,6 +80,16 @@ class TestStaffCommand:
         assert is_signed_in(client, "designer")
         assert parley("staff", "password", "nobody", "--password", "long enough").exit_code == 1
 
+    def test_disable_keeps_the_account_but_ends_its_sessions(self, parley, apps):
+        workspace, _ = sign_in(apps["workspace"], "workspace", "beth")
+        assert parley("staff", "disable", "beth").exit_code == 0
+        assert not is_signed_in(workspace, "workspace")
+        assert sign_in(apps["workspace"], "workspace", "beth")[1].status_code == 401
+        assert listed(parley)["beth"][-1] == "disabled"
+        assert parley("staff", "disable", "beth", "--enable").exit_code == 0
+        client, _ = sign_in(apps["workspace"], "workspace", "beth")
+        assert is_signed_in(client, "workspace") and listed(parley)["beth"][-1] != "disabled"
+
     def test_remove_asks_first_then_removes(self, parley):
         assert parley("staff", "remove", "beth", input="n\n").exit_code == 1
         assert "beth" in listed(parley)
