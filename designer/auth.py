@@ -23,7 +23,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from designer.db import get_store
-from engine.signin import MAX_USER_NAME, local_path, session_member, sign_out, staff_sign_in
+from engine.signin import form_sign_in, local_path, session_member, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -80,20 +80,15 @@ def _safe_next(target: str | None) -> str:
 def login():
     if g.author is not None and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
-    error = None
-    user_name = ""
+    error, user_name = None, ""
     if request.method == "POST":
-        user_name = request.form.get("user_name", "").strip()
-        password = request.form.get("password", "")
-        token, error = staff_sign_in(get_store(), "designer", user_name, password,
-                                     client_address=request.remote_addr)
+        token, error, user_name = form_sign_in(get_store(), "designer", request.form,
+                                               client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             session["token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
-        if len(user_name) > MAX_USER_NAME:
-            user_name = ""  # refused unread; not worth sending back
     status = 401 if error else 200
     return render_template("login.html", error=error, user_name=user_name), status
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Mapping
 from secrets import token_urlsafe
 from urllib.parse import unquote, urlsplit
 
@@ -82,6 +83,16 @@ def staff_sign_in(store: Store, app: str, user_name: str, password: str, *,
         store.clear_auth_failures(keys[1])
         store.open_staff_session(staff["id"], session_token_hash(token), app=app)
     return token, None
+
+
+def form_sign_in(store: Store, app: str, form: Mapping[str, str], *,
+                 client_address: str | None) -> tuple[str | None, str | None, str]:
+    """A posted sign-in form (`user_name`, `password`) of `app`: (session token or None, why
+    not, the user name to show back on the form: none if it was refused unread)."""
+    user_name = form.get("user_name", "").strip()
+    token, error = staff_sign_in(store, app, user_name, form.get("password", ""),
+                                 client_address=client_address)
+    return token, error, user_name if len(user_name) <= MAX_USER_NAME else ""
 
 
 def session_member(store: Store, token: str | None, *, app: str,

@@ -27,12 +27,11 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from engine.signin import (
-    MAX_USER_NAME,
+    form_sign_in,
     local_path,
     session_member,
     session_token_hash,
     sign_out,
-    staff_sign_in,
 )
 from engine.store import parse_iso
 from webhook.db import get_db
@@ -112,18 +111,14 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     error, user_name = None, ""
     if request.method == "POST":
-        user_name = request.form.get("user_name", "").strip()
-        password = request.form.get("password", "")
         # remote_addr is the client's: behind PARLEY_TRUST_PROXY proxies, ProxyFix set it.
-        token, error = staff_sign_in(get_db(), "workspace", user_name, password,
-                                     client_address=request.remote_addr)
+        token, error, user_name = form_sign_in(get_db(), "workspace", request.form,
+                                               client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session, and CSRF token, for the signed-in agent
             session["agent_token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
-        if len(user_name) > MAX_USER_NAME:
-            user_name = ""  # refused unread; not worth sending back
     return render_template("workspace/login.html", error=error, user_name=user_name), \
         401 if error else 200
 
