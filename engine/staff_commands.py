@@ -154,11 +154,40 @@ def disable(user_name: str, enable: bool, database: str | None) -> None:
     click.echo(f"staff {user_name!r} {'enabled' if enable else 'disabled'}")
 
 
+@staff.command("set")
+@click.argument("user_name")
+@click.option("--queues", help="Queues the agent serves, comma-separated (e.g. billing,technical);"
+              " empty: every queue.")
+@click.option("--capacity", type=click.IntRange(min=0),
+              help="Chats at once; 0: the default (PARLEY_AGENT_CAPACITY).")
+@database_option
+def set_floor(user_name: str, queues: str | None, capacity: int | None,
+              database: str | None) -> None:
+    """Set an agent's queues or capacity (the supervisor right is a role: `staff roles`)."""
+    from engine.floor import check_queue_name
+    from engine.handoff import HandoffError
+
+    changes: dict = {}
+    if queues is not None:
+        try:
+            changes["queues"] = [check_queue_name(q) for q in queues.split(",") if q.strip()]
+        except HandoffError as exc:
+            raise click.BadParameter(str(exc), param_hint="--queues") from exc
+    if capacity is not None:
+        changes["capacity"] = capacity or None
+    if not changes:
+        raise click.UsageError("say what to set: --queues or --capacity")
+    _run(database, lambda store: store.set_agent_floor(user_name, **changes),
+         user_name=user_name)
+    click.echo(f"staff {user_name!r} updated")
+
+
 @staff.command("list")
 @click.option("--role", type=click.Choice(ROLES), help="Only those with this role.")
 @database_option
 def list_staff(role: str | None, database: str | None) -> None:
-    """List staff: name, roles, display name, last sign-in, last seen (and "disabled")."""
+    """List staff: name, roles, display name, last sign-in, last seen, and for agents and
+    supervisors their queues and capacity (and "disabled")."""
     store = open_store(resolve_database(database))
     try:
         found = store.list_staff(role=role)
@@ -170,6 +199,9 @@ def list_staff(role: str | None, database: str | None) -> None:
         click.echo("\t".join([
             member["user_name"], ",".join(member["roles"]) or "-", member["display_name"],
             member["last_login_at"] or "never signed in", member["last_seen_at"] or "-",
+            *([f"queues: {member['queues'] or 'every queue'}",
+               f"capacity: {member['capacity'] or 'default'}"]
+              if {"agent", "supervisor"} & set(member["roles"]) else []),
             *(["disabled"] if member["disabled_at"] else [])]))
 
 
@@ -226,6 +258,30 @@ def _alias_group(name: str, role: str, what: str) -> click.Group:
         """Remove an account (`parley staff remove`)."""
         _deprecated(f"{name} remove", "staff remove NAME")
         context.invoke(remove, user_name=user_name, yes=yes, database=database)
+
+    if role == "agent":
+
+        @group.command("set")
+        @click.argument("user_name")
+        @click.option("--queues", help="Queues served, comma-separated; empty: every queue.")
+        @click.option("--capacity", type=click.IntRange(min=0),
+                      help="Chats at once; 0: the default.")
+        @click.option("--supervisor/--no-supervisor", default=None,
+                      help="The role supervisor (`parley staff roles`).")
+        @database_option
+        @click.pass_context
+        def alias_set(context, user_name, queues, capacity, supervisor, database):
+            """Set queues, capacity (`parley staff set`) or supervisor (`staff roles`)."""
+            _deprecated(f"{name} set", "staff set NAME / staff roles NAME --add supervisor")
+            if supervisor is not None:
+                change = {"add" if supervisor else "remove": ("supervisor",)}
+                _run(database, lambda store: store.change_staff_roles(user_name, **change),
+                     user_name=user_name)
+                if queues is None and capacity is None:
+                    click.echo(f"staff {user_name!r} updated")
+                    return
+            context.invoke(set_floor, user_name=user_name, queues=queues,
+                           capacity=capacity, database=database)
 
     return group
 

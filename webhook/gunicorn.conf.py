@@ -5,8 +5,9 @@
 Several worker processes share one database. On SQLite each opens its own connections to the
 file and the write lock serializes the messages of a phone; on PostgreSQL each process keeps a
 pool of PARLEY_DATABASE_POOL_SIZE connections (threads + 1 by default) and a phone's messages
-are serialized by that phone's advisory lock, so any number of nodes may run this file. Each process runs several threads so that the
-messages it handles at the same moment share one COMMIT (engine/commits.py): on 2 cores, 3
+are serialized by that phone's advisory lock, so any number of nodes may run this file. Each
+process runs several threads so that the messages it handles at the same moment share one
+COMMIT (engine/commits.py): on 2 cores, 3
 processes of 4 threads served about 1.4 times what 5 single-threaded ones did (bench/README.md).
 Run the sender beside it as its own process: `parley worker`. Configuration comes from PARLEY_*
 environment variables (see the README).

@@ -29,7 +29,7 @@ class AgentsSql:
     """
 
     def queue_conversation(self, conversation_id: int, *, phone: str, reason: str,
-                           kind: str = "chat") -> int:
+                           kind: str = "chat", queue: str = "general") -> int:
         """Put a conversation in the agents' queue; returns the entry id.
 
         A phone has at most one open entry: a new hand-off takes over the phone's waiting
@@ -42,14 +42,15 @@ class AgentsSql:
         ).fetchone()
         if row is not None:
             self.conn.execute(
-                "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ? WHERE id = ?",
-                (conversation_id, kind, reason, row[0]),
+                "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ?, queue = ?"
+                " WHERE id = ?",
+                (conversation_id, kind, reason, queue, row[0]),
             )
             return row[0]
         return self._insert(
-            "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (conversation_id, phone, kind, reason, self.now()),
+            "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queue, queued_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (conversation_id, phone, kind, reason, queue, self.now()),
         )
 
     def queue_entry(self, entry_id: int) -> dict | None:

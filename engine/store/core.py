@@ -61,6 +61,7 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
 from engine.store.runtime import RuntimeSql
@@ -72,7 +73,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
-            AgentsSql, MediaSql, InsightSql):
+            AgentsSql, MediaSql, InsightSql, FloorSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -427,7 +427,25 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0010_staff(db: sqlite_utils.Database) -> None:
+def m0010_floor(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+        -- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+        -- and whether they supervise the floor; each queue entry names its queue.
+        ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+        ALTER TABLE agents ADD COLUMN capacity INTEGER;
+        ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+            CHECK (status IN ('online', 'busy', 'away'));
+        ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+        CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+        """
+    )
+
+
+@migrations()
+def m0011_staff(db: sqlite_utils.Database) -> None:
     """One staff table for designer authors and live agents, with roles and one session table.
 
     `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
@@ -437,7 +455,7 @@ def m0010_staff(db: sqlite_utils.Database) -> None:
     merge_designer_authors(db.execute)
 
 
-# m0010 on both databases: `ref` is the dialect's type of a column that refers to an id.
+# m0011 on both databases: `ref` is the dialect's type of a column that refers to an id.
 STAFF_TABLES = """
     ALTER TABLE agents RENAME TO staff;
     ALTER TABLE staff ADD COLUMN time_zone TEXT;
@@ -450,6 +468,10 @@ STAFF_TABLES = """
         PRIMARY KEY (staff_id, role)
     );
     INSERT INTO staff_roles (staff_id, role) SELECT id, 'agent' FROM staff;
+    -- The floor's supervisor right (m0010) is a role now.
+    INSERT INTO staff_roles (staff_id, role) SELECT id, 'supervisor' FROM staff
+        WHERE supervisor <> 0;
+    ALTER TABLE staff DROP COLUMN supervisor;
     -- A session belongs to the app it was opened in (each has its own cookie).
     ALTER TABLE agent_sessions RENAME TO staff_sessions;
     ALTER TABLE staff_sessions RENAME COLUMN agent_id TO staff_id;

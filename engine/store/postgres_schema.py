@@ -373,11 +373,25 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
+M0010_FLOOR = """
+-- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+-- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+-- and whether they supervise the floor; each queue entry names its queue.
+ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN capacity INTEGER;
+ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+    CHECK (status IN ('online', 'busy', 'away'));
+ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-def _m0010_staff(backend: PostgresBackend) -> None:
+def _m0011_staff(backend: PostgresBackend) -> None:
     backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
     merge_designer_authors(backend.conn.execute)
 
@@ -392,7 +406,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
-    ("m0010_staff", _m0010_staff),
+    ("m0010_floor", M0010_FLOOR),
+    ("m0011_staff", _m0011_staff),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

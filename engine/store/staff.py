@@ -104,17 +104,19 @@ class StaffSql:
                              " WHERE r.staff_id = a.id AND r.role = ?)", (role,))
         rows = self.conn.execute(
             "SELECT a.id, a.user_name, a.display_name, a.time_zone, a.created_at,"
-            " a.disabled_at, a.last_login_at,"
+            " a.disabled_at, a.last_login_at, a.queues, a.capacity, a.status,"
             " (SELECT max(s.last_seen_at) FROM staff_sessions s WHERE s.staff_id = a.id)"
             f" AS last_seen_at FROM staff a{where} ORDER BY a.user_name", params
         ).fetchall()
-        roles: dict[int, set[str]] = {}
-        for staff_id, role_name in self.conn.execute("SELECT staff_id, role FROM staff_roles"):
-            roles.setdefault(staff_id, set()).add(role_name)
-        found = [dict(r) for r in rows]
-        for member in found:
-            member["roles"] = [r for r in ROLES if r in roles.get(member["id"], ())]
-        return found
+        roles = self.roles_by_staff()
+        return [{**dict(r), "roles": roles.get(r["id"], [])} for r in rows]
+
+    def roles_by_staff(self) -> dict[int, list[str]]:
+        """{staff id: roles, in ROLES order} of everyone holding a role."""
+        held: dict[int, set[str]] = {}
+        for staff_id, role in self.conn.execute("SELECT staff_id, role FROM staff_roles"):
+            held.setdefault(staff_id, set()).add(role)
+        return {staff_id: [r for r in ROLES if r in found] for staff_id, found in held.items()}
 
     def _staff_id(self, user_name: str) -> int | None:
         row = self.conn.execute("SELECT id FROM staff WHERE user_name = ?",
@@ -212,8 +214,9 @@ class StaffSql:
         it ended, expired, or they lost the app's roles or were disabled."""
         check, roles = _role_check(app)
         row = self.conn.execute(
-            "SELECT a.id, a.user_name, a.display_name, a.time_zone, s.created_at,"
-            " s.last_seen_at FROM staff_sessions s JOIN staff a ON a.id = s.staff_id"
+            "SELECT a.id, a.user_name, a.display_name, a.time_zone, a.queues, a.capacity,"
+            " a.status, s.created_at, s.last_seen_at"
+            " FROM staff_sessions s JOIN staff a ON a.id = s.staff_id"
             f" WHERE s.token_hash = ? AND s.app = ? AND a.disabled_at IS NULL AND {check}",
             (token_hash, app, *roles),
         ).fetchone()
@@ -236,10 +239,12 @@ class StaffSql:
         self.conn.execute("DELETE FROM staff_sessions WHERE token_hash = ?", (token_hash,))
 
     def agents_present(self, *, seen_within_seconds: float) -> int:
-        """How many agents have a workspace session seen in the last `seen_within_seconds`."""
+        """How many agents, not away, have a workspace session seen in the last
+        `seen_within_seconds`."""
         since = utc_iso(self.clock() - seen_within_seconds)
         return self.conn.execute(
-            "SELECT COUNT(DISTINCT staff_id) FROM staff_sessions"
-            " WHERE app = 'workspace' AND last_seen_at >= ?",
+            "SELECT COUNT(DISTINCT s.staff_id) FROM staff_sessions s"
+            " JOIN staff a ON a.id = s.staff_id"
+            " WHERE s.app = 'workspace' AND s.last_seen_at >= ? AND a.status <> 'away'",
             (since,),
         ).fetchone()[0]

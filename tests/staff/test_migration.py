@@ -1,4 +1,4 @@
-"""m0010_staff on both databases: designer users and agents of the version before become staff
+"""m0011_staff on both databases: designer users and agents of the version before become staff
 with their passwords and live sessions, and the queue still knows its agents."""
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ def digest(token: str) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def older_database(request, tmp_path, monkeypatch) -> str:
-    """A database as the version before m0010 left it, with old-style accounts, a live
-    session of each kind and a chat accepted by an agent."""
+    """A database as the version before m0011 left it, with old-style accounts (an agent
+    with queues, a capacity and the floor's supervisor flag), a live session of each kind and
+    a chat accepted by an agent."""
     if request.param == "sqlite":
         url = str(tmp_path / "parley.sqlite")
         store = Store(url)
-        migrations.apply(store.db, stop_before="m0010_staff")
+        migrations.apply(store.db, stop_before="m0011_staff")
         store.close()
     else:
         monkeypatch.setenv(sealing.ENV, sealing.new_key())
@@ -44,7 +45,7 @@ def older_database(request, tmp_path, monkeypatch) -> str:
         name = f"staff_migration_{tmp_path.name}"[:60]
         url = server.create_database(name)
         request.addfinalizer(lambda: server.drop_database(name))
-        before = [m for m in pg_schema.MIGRATIONS if m[0] < "m0010"]
+        before = [m for m in pg_schema.MIGRATIONS if m[0] < "m0011_staff"]
         with monkeypatch.context() as patched:
             patched.setattr(pg_schema, "MIGRATIONS", before)
             open_store(url).close()
@@ -58,6 +59,8 @@ def older_database(request, tmp_path, monkeypatch) -> str:
                 " VALUES (?, ?, ?, ?) RETURNING id",
                 (user_name, user_name.title(), generate_password_hash(
                     password, "pbkdf2:sha256:1000"), NOW)).fetchone()[0]
+        run("UPDATE agents SET supervisor = 1, queues = 'billing', capacity = 2"
+            " WHERE user_name = 'sam'")
         run("INSERT INTO designer_sessions (token_hash, author_id, created_at, last_seen_at)"
             " VALUES (?, ?, ?, ?)",
             (digest("ada-token"), ids["designer_authors", "ada"], NOW, NOW))
@@ -85,8 +88,13 @@ class TestEveryAccountIsKept:
     def test_designer_users_are_authors_and_agents_agents(self, migrated):
         found = {m["user_name"]: m["roles"] for m in migrated.list_staff()}
         # The designer user "sam" may be someone else than the agent "sam": two accounts.
-        assert found == {"ada": ["author"], "beth": ["agent"], "sam": ["agent"],
+        assert found == {"ada": ["author"], "beth": ["agent"], "sam": ["agent", "supervisor"],
                          "sam-designer": ["author"]}
+
+    def test_the_floor_settings_stay_with_the_agent(self, migrated):
+        sam = migrated.floor_agent(migrated.staff_member("sam")["id"])
+        assert (sam["queues"], sam["capacity"], sam["status"]) == ("billing", 2, "online")
+        assert "supervisor" not in migrated.staff_member("sam")  # a role now, not a column
 
     def test_old_passwords_sign_in_to_their_app(self, older_database, migrated, tmp_path):
         open_store(older_database).close()

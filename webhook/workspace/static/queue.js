@@ -11,6 +11,7 @@
     const tr = P.el("tr");
     tr.dataset.entry = entry.id;
     tr.appendChild(P.el("td", "phone", entry.phone));
+    tr.appendChild(P.el("td", "queue-name", entry.queue));
     tr.appendChild(P.el("td", null, entry.user || "guest"));
     tr.appendChild(P.el("td", null, entry.reason));
     tr.appendChild(P.el("td", "preview", entry.last_text));
@@ -73,6 +74,8 @@
     }));
     document.getElementById("ended-empty").hidden = data.ended.length > 0;
     document.getElementById("presence").textContent = data.presence;
+    document.getElementById("my-queues").textContent =
+      "Queues: " + data.queues.join(", ") + " · up to " + data.capacity + " chats at once";
   }
 
   refresh();
