@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import insight_pages
 from bench.designer import DesignerResults
+from bench.insight_pages import InsightPagesResults
 from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults, SendersResults
 from bench.servers import runtime_serving
 from bench.webhook_load import WebhookResults
@@ -27,6 +29,7 @@ class Results:
     sender: SenderResults | None = None
     senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
+    insight: InsightPagesResults | None = None  # Insight pages, SQLite and PostgreSQL
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
 
@@ -112,6 +115,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     "-", "-", "-"))
         out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
                     "-", "-", "-"))
+    if results.insight is not None:
+        out += insight_pages.rows(results.insight)
     if web is not None and web.parley_rss_kib:
         ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
         out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
@@ -259,6 +264,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     if results.engine:
         parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
                      f"of {len(next(iter(results.engine.values())))} rounds.")
+    if results.insight is not None:
+        parts.append(insight_pages.conditions(results.insight))
     for failure in results.failures:
         parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:

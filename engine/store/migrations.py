@@ -445,7 +445,29 @@ def m0010_floor(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0011_staff(db: sqlite_utils.Database) -> None:
+def m0011_insight_keyset(db: sqlite_utils.Database) -> None:
+    """Conversation search pages newest first by (started_at, id): each filter's index ends
+    with both, so a page (and a period) is one index range whatever the table holds. (A
+    phone has a few conversations: its index stays (phone, id).)"""
+    db.executescript(KEYSET_INDEXES)
+
+
+# Shared with engine/store/postgres_schema.py: the same statements on both databases.
+KEYSET_INDEXES = """
+DROP INDEX conversations_started;
+DROP INDEX conversations_outcome;
+DROP INDEX conversations_user;
+DROP INDEX insight_topic_conversations_started;
+CREATE INDEX conversations_started ON conversations (started_at, id);
+CREATE INDEX conversations_outcome ON conversations (outcome, started_at, id);
+CREATE INDEX conversations_user ON conversations (user_id, started_at, id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at, conversation_id);
+"""
+
+
+@migrations()
+def m0012_staff(db: sqlite_utils.Database) -> None:
     """One staff table for designer authors and live agents, with roles and one session table.
 
     `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
@@ -455,7 +477,7 @@ def m0011_staff(db: sqlite_utils.Database) -> None:
     merge_designer_authors(db.execute)
 
 
-# m0011 on both databases: `ref` is the dialect's type of a column that refers to an id.
+# m0012 on both databases: `ref` is the dialect's type of a column that refers to an id.
 STAFF_TABLES = """
     ALTER TABLE agents RENAME TO staff;
     ALTER TABLE staff ADD COLUMN time_zone TEXT;

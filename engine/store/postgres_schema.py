@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.store.migrations import (
+    KEYSET_INDEXES,
     STAFF_TABLES,
     mark_sensitive_answers,
     merge_designer_authors,
@@ -391,7 +392,7 @@ def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-def _m0011_staff(backend: PostgresBackend) -> None:
+def _m0012_staff(backend: PostgresBackend) -> None:
     backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
     merge_designer_authors(backend.conn.execute)
 
@@ -407,7 +408,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
-    ("m0011_staff", _m0011_staff),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_staff", _m0012_staff),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
