@@ -160,13 +160,19 @@ def disable(user_name: str, enable: bool, database: str | None) -> None:
               " empty: every queue.")
 @click.option("--capacity", type=click.IntRange(min=0),
               help="Chats at once; 0: the default (PARLEY_AGENT_CAPACITY).")
+@click.option("--display-name", help="Name shown to users and in history.")
+@click.option("--time-zone", callback=time_zone_name,
+              help="IANA time zone, e.g. Europe/Paris.")
 @database_option
 def set_floor(user_name: str, queues: str | None, capacity: int | None,
-              database: str | None) -> None:
-    """Set an agent's queues or capacity (the supervisor right is a role: `staff roles`)."""
+              display_name: str | None, time_zone: str | None, database: str | None) -> None:
+    """Set a name shown, a time zone, or an agent's queues or capacity (the supervisor right
+    is a role: `staff roles`)."""
     from engine.floor import check_queue_name
     from engine.handoff import HandoffError
 
+    details = {key: value for key, value in (("display_name", display_name or None),
+                                             ("time_zone", time_zone)) if value}
     changes: dict = {}
     if queues is not None:
         try:
@@ -175,10 +181,11 @@ def set_floor(user_name: str, queues: str | None, capacity: int | None,
             raise click.BadParameter(str(exc), param_hint="--queues") from exc
     if capacity is not None:
         changes["capacity"] = capacity or None
-    if not changes:
-        raise click.UsageError("say what to set: --queues or --capacity")
-    _run(database, lambda store: store.set_agent_floor(user_name, **changes),
-         user_name=user_name)
+    if not changes and not details:
+        raise click.UsageError("say what to set: --queues, --capacity, --display-name or "
+                               "--time-zone")
+    _run(database, lambda store: store.set_staff_details(user_name, **details)
+         and store.set_agent_floor(user_name, **changes), user_name=user_name)
     click.echo(f"staff {user_name!r} updated")
 
 
@@ -281,7 +288,8 @@ def _alias_group(name: str, role: str, what: str) -> click.Group:
                     click.echo(f"staff {user_name!r} updated")
                     return
             context.invoke(set_floor, user_name=user_name, queues=queues,
-                           capacity=capacity, database=database)
+                           capacity=capacity, display_name=None, time_zone=None,
+                           database=database)
 
     return group
 

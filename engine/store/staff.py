@@ -134,6 +134,18 @@ class StaffSql:
         self.conn.execute("DELETE FROM staff_sessions WHERE staff_id = ?", (staff_id,))
         return True
 
+    def set_staff_details(self, user_name: str, **details: str | None) -> bool:
+        """Change `display_name` and/or `time_zone` (None: none); False if unknown."""
+        self._require_write()
+        unknown = set(details) - {"display_name", "time_zone"}
+        if unknown:
+            raise StoreError(f"cannot set {sorted(unknown)[0]!r} of a staff member")
+        if not details:
+            return self._staff_id(user_name) is not None
+        assignments = ", ".join(f"{column} = ?" for column in details)
+        return self.conn.execute(f"UPDATE staff SET {assignments} WHERE user_name = ?",
+                                 (*details.values(), user_name)).rowcount == 1
+
     def change_staff_roles(self, user_name: str, *, add: Iterable[str] = (),
                            remove: Iterable[str] = ()) -> list[str] | None:
         """Grant and take away roles; the roles now held, or None if unknown. Sessions of an

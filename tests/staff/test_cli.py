@@ -65,6 +65,16 @@ class TestStaffCommand:
         assert parley("staff", "roles", "ada").output == "ada: supervisor\n"
         assert "no staff member 'nobody'" in parley("staff", "roles", "nobody").output
 
+    def test_set_changes_the_name_shown_the_time_zone_and_the_floor(self, parley, store):
+        result = parley("staff", "set", "beth", "--display-name", "Beth A.", "--time-zone",
+                        "America/Chicago", "--queues", "billing", "--capacity", "2")
+        assert result.exit_code == 0, result.output
+        beth = store.staff_member("beth")
+        assert (beth["display_name"], beth["time_zone"]) == ("Beth A.", "America/Chicago")
+        assert (beth["queues"], beth["capacity"]) == ("billing", 2)
+        assert parley("staff", "set", "beth").exit_code == 2  # nothing to set
+        assert parley("staff", "set", "nobody", "--capacity", "1").exit_code == 1
+
     def test_list_filters_by_role(self, parley):
         assert sorted(listed(parley, "--role", "agent")) == ["beth", "sam"]
         assert sorted(listed(parley)) == ["ada", "beth", "sam", "sue"]
