@@ -19,6 +19,7 @@ from bench.webhook_load import WebhookResults
 THROUGHPUT_GOAL = 0.80  # Parley at 80% or more of the floor
 FLAT_GOAL = 1.25  # "flat": within 1.25x
 POSTGRES_HISTORY_GOAL = 0.90  # PostgreSQL with a million conversations: 0.9x empty or more
+PACING_GOAL = 0.90  # pacing may cost the sender at most a tenth of its throughput
 
 
 @dataclass
@@ -107,6 +108,12 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     f"{TOLL_FREE_MPS:g}/s",
                     f"{best / LONG_CODE_MPS:,.0f}x / {best / TOLL_FREE_MPS:,.0f}x",
                     f"above {TOLL_FREE_MPS:g}/s: {_verdict(best > TOLL_FREE_MPS)}"))
+        unpaced = results.sender.best_unpaced
+        if unpaced:
+            ratio = best / unpaced
+            out.append(("Sender with pacing's accounting (budgets, quiet hours)",
+                        f"{best:,.0f} msg/s", f"without it {unpaced:,.0f} msg/s",
+                        f"{ratio:.2f}", f">= {PACING_GOAL:.2f}: {_verdict(ratio >= PACING_GOAL)}"))
     if results.senders is not None:
         out += _senders_rows(results.senders)
     if results.designer is not None:

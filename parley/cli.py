@@ -24,6 +24,7 @@ from parley.accounts_cli import notify, users
 from parley.database_cli import copy_db, migrate
 from parley.up import up
 from webhook.commands import serve, worker
+from webhook.pacing_api import outbound_report_command, send_estimate_command
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
@@ -377,7 +378,7 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 # Commands that live with the part of Parley they serve.
 for command in (up, serve, worker, staff, designer_user, agents, users, notify, migrate,
-                copy_db):
+                copy_db, outbound_report_command, send_estimate_command):
     main.add_command(command)
 
 

@@ -64,6 +64,7 @@ from engine.store.designer import DesignerSql
 from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
+from engine.store.pacing import PacingSql
 from engine.store.runtime import RuntimeSql
 from engine.store.staff import StaffSql
 from engine.store.topics import TopicsSql
@@ -73,7 +74,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
-            AgentsSql, MediaSql, InsightSql, FloorSql):
+            AgentsSql, MediaSql, InsightSql, FloorSql, PacingSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -467,7 +467,38 @@ CREATE INDEX insight_topic_conversations_started
 
 
 @migrations()
-def m0012_staff(db: sqlite_utils.Database) -> None:
+def m0012_pacing(db: sqlite_utils.Database) -> None:
+    """Pacing and quiet hours: outbox costs and holds, users' time zones, sending budgets."""
+    db.executescript(
+        """
+        -- Pacing (engine/pacing.py): what each outbox row costs its sending number, and when
+        -- quiet hours hold a notification back (or an urgent category let it through).
+        ALTER TABLE outbox ADD COLUMN category TEXT NOT NULL DEFAULT 'reply'
+            CHECK (category IN ('reply', 'notification'));
+        ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE outbox ADD COLUMN from_number TEXT;
+        ALTER TABLE outbox ADD COLUMN held_until TEXT;
+        ALTER TABLE outbox ADD COLUMN quiet_bypass TEXT;
+        CREATE INDEX outbox_sent_day ON outbox (sent_at);
+        -- A user's time zone (IANA name): quiet hours are in the recipient's local time.
+        ALTER TABLE users ADD COLUMN time_zone TEXT;
+        -- One row per sending number, locked by the sender that claims for it: the next free
+        -- slot (epoch seconds), the segments of the current UTC day, and a carrier slow-down.
+        CREATE TABLE sending_budgets (
+            number TEXT PRIMARY KEY,
+            next_slot DOUBLE PRECISION NOT NULL DEFAULT 0,
+            day TEXT NOT NULL DEFAULT '',
+            day_segments INTEGER NOT NULL DEFAULT 0,
+            slow_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            slow_code TEXT,
+            slowdowns INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )
+
+
+@migrations()
+def m0013_staff(db: sqlite_utils.Database) -> None:
     """One staff table for designer authors and live agents, with roles and one session table.
 
     `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
@@ -477,7 +508,7 @@ def m0012_staff(db: sqlite_utils.Database) -> None:
     merge_designer_authors(db.execute)
 
 
-# m0012 on both databases: `ref` is the dialect's type of a column that refers to an id.
+# m0013 on both databases: `ref` is the dialect's type of a column that refers to an id.
 STAFF_TABLES = """
     ALTER TABLE agents RENAME TO staff;
     ALTER TABLE staff ADD COLUMN time_zone TEXT;

@@ -26,6 +26,7 @@ ROWS = (
     "Engine per message, 5,000-node topic",
     "Webhook throughput, 300 conversations stored",
     "Sender (one worker) through twilio to Prism",
+    "Sender with pacing's accounting (budgets, quiet hours)",
     "Designer: validate a 30-node topic",
     "Designer: draw a 30-node topic (SVG)",
     "Peak RSS of a runtime worker after the load",
