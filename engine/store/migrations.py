@@ -498,7 +498,29 @@ def m0012_pacing(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0013_staff(db: sqlite_utils.Database) -> None:
+def m0013_insight_path(db: sqlite_utils.Database) -> None:
+    """Insight: a conversation's path kept on its own row (see engine/insight.py)."""
+    db.executescript(
+        """
+        -- The nodes and transitions of each message's turn, one JSON line per turn and topic
+        -- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that
+        -- saves the conversation (no statement of its own). The rows of insight_paths move
+        -- there.
+        ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+        UPDATE conversations SET insight_path = (
+            SELECT group_concat(line, '') FROM (
+                SELECT json_array(turn, part, topic_id, version, json(steps)) || char(10)
+                    AS line
+                FROM insight_paths p WHERE p.conversation_id = conversations.id
+                ORDER BY turn, part))
+        WHERE id IN (SELECT conversation_id FROM insight_paths);
+        DROP TABLE insight_paths;
+        """
+    )
+
+
+@migrations()
+def m0014_staff(db: sqlite_utils.Database) -> None:
     """One staff table for designer authors and live agents, with roles and one session table.
 
     `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
@@ -508,7 +530,7 @@ def m0013_staff(db: sqlite_utils.Database) -> None:
     merge_designer_authors(db.execute)
 
 
-# m0013 on both databases: `ref` is the dialect's type of a column that refers to an id.
+# m0014 on both databases: `ref` is the dialect's type of a column that refers to an id.
 STAFF_TABLES = """
     ALTER TABLE agents RENAME TO staff;
     ALTER TABLE staff ADD COLUMN time_zone TEXT;

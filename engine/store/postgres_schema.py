@@ -414,11 +414,26 @@ CREATE TABLE sending_budgets (
 """
 
 
+M0013_INSIGHT_PATH = """
+-- The nodes and transitions of each message's turn, one JSON line per turn and topic
+-- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that saves the
+-- conversation (no statement of its own). The rows of insight_paths move there.
+ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+UPDATE conversations c SET insight_path = p.lines
+FROM (SELECT conversation_id,
+             string_agg(json_build_array(turn, part, topic_id, version, steps::json)::text
+                        || E'\\n', '' ORDER BY turn, part) AS lines
+      FROM insight_paths GROUP BY conversation_id) p
+WHERE c.id = p.conversation_id;
+DROP TABLE insight_paths;
+"""
+
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-def _m0013_staff(backend: PostgresBackend) -> None:
+def _m0014_staff(backend: PostgresBackend) -> None:
     backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
     merge_designer_authors(backend.conn.execute)
 
@@ -436,7 +451,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0010_floor", M0010_FLOOR),
     ("m0011_insight_keyset", KEYSET_INDEXES),
     ("m0012_pacing", M0012_PACING),
-    ("m0013_staff", _m0013_staff),
+    ("m0013_insight_path", M0013_INSIGHT_PATH),
+    ("m0014_staff", _m0014_staff),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

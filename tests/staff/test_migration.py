@@ -1,4 +1,4 @@
-"""m0013_staff on both databases: designer users and agents of the version before become staff
+"""m0014_staff on both databases: designer users and agents of the version before become staff
 with their passwords and live sessions, and the queue still knows its agents."""
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ def digest(token: str) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def older_database(request, tmp_path, monkeypatch) -> str:
-    """A database as the version before m0013 left it, with old-style accounts (an agent
+    """A database as the version before m0014 left it, with old-style accounts (an agent
     with queues, a capacity and the floor's supervisor flag), a live session of each kind and
     a chat accepted by an agent."""
     if request.param == "sqlite":
         url = str(tmp_path / "parley.sqlite")
         store = Store(url)
-        migrations.apply(store.db, stop_before="m0013_staff")
+        migrations.apply(store.db, stop_before="m0014_staff")
         store.close()
     else:
         monkeypatch.setenv(sealing.ENV, sealing.new_key())
@@ -45,7 +45,7 @@ def older_database(request, tmp_path, monkeypatch) -> str:
         name = f"staff_migration_{tmp_path.name}"[:60]
         url = server.create_database(name)
         request.addfinalizer(lambda: server.drop_database(name))
-        before = [m for m in pg_schema.MIGRATIONS if m[0] < "m0013_staff"]
+        before = [m for m in pg_schema.MIGRATIONS if m[0] < "m0014_staff"]
         with monkeypatch.context() as patched:
             patched.setattr(pg_schema, "MIGRATIONS", before)
             open_store(url).close()
