@@ -133,7 +133,7 @@ def instance(tmp_path):
         document["description"] = "A second version."
         store.publish_topic_version("purchase_followup", store.save_topic_version(document))
         author_id = store.add_author("ada", "not-a-real-hash")
-        store.open_author_session(author_id, "designer-session")
+        store.open_staff_session(author_id, "designer-session", app="designer")
         store.save_transcript("purchase_followup", "yes", {"name": "yes", "turns": []})
         abel = store.user(user_name="abel.tuter")["id"]
         store.set_pin_hash(abel, "pbkdf2:sha256:1000$salt$hash")

@@ -68,14 +68,16 @@ from engine.store.notifications import NotificationsSql
 from engine.store.pacing import PacingSql
 from engine.store.riding import RidingWrites
 from engine.store.runtime import RuntimeSql
+from engine.store.staff import StaffSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
 
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, FloorSql, PacingSql, RidingWrites, NotificationsSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
+            AgentsSql, MediaSql, InsightSql, FloorSql, PacingSql, RidingWrites,
+            NotificationsSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

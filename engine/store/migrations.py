@@ -520,7 +520,73 @@ def m0013_insight_path(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0014_notifications(db: sqlite_utils.Database) -> None:
+def m0014_staff(db: sqlite_utils.Database) -> None:
+    """One staff table for designer authors and live agents, with roles and one session table.
+
+    `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
+    `agent_sessions` becomes `staff_sessions`; then each designer user joins, with their
+    password hash and live sessions (engine/store/staff.py describes the result)."""
+    db.executescript(STAFF_TABLES.format(ref="INTEGER"))
+    merge_designer_authors(db.execute)
+
+
+# m0014 on both databases: `ref` is the dialect's type of a column that refers to an id.
+STAFF_TABLES = """
+    ALTER TABLE agents RENAME TO staff;
+    ALTER TABLE staff ADD COLUMN time_zone TEXT;
+    ALTER TABLE staff ADD COLUMN disabled_at TEXT;
+    -- What each staff member may do: author (the designer), agent and supervisor (the
+    -- agents' workspace).
+    CREATE TABLE staff_roles (
+        staff_id {ref} NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('author', 'agent', 'supervisor')),
+        PRIMARY KEY (staff_id, role)
+    );
+    INSERT INTO staff_roles (staff_id, role) SELECT id, 'agent' FROM staff;
+    -- The floor's supervisor right (m0010) is a role now.
+    INSERT INTO staff_roles (staff_id, role) SELECT id, 'supervisor' FROM staff
+        WHERE supervisor <> 0;
+    ALTER TABLE staff DROP COLUMN supervisor;
+    -- A session belongs to the app it was opened in (each has its own cookie).
+    ALTER TABLE agent_sessions RENAME TO staff_sessions;
+    ALTER TABLE staff_sessions RENAME COLUMN agent_id TO staff_id;
+    ALTER TABLE staff_sessions ADD COLUMN app TEXT NOT NULL DEFAULT 'workspace'
+        CHECK (app IN ('designer', 'workspace'));
+    DROP INDEX agent_sessions_agent;
+    DROP INDEX agent_sessions_seen;
+    CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id);
+    CREATE INDEX staff_sessions_seen ON staff_sessions (app, last_seen_at);
+"""
+
+
+def merge_designer_authors(execute) -> None:
+    """Designer users become staff with the role author, keeping password hash, last login
+    and live sessions; then the designer's own tables go. `execute(sql, params)` takes `?`.
+
+    A designer user whose name an agent already has may not be the same person: they stay
+    two accounts, the designer user renamed NAME-designer (NAME-designer-ID if that is taken
+    too), so neither loses their password or gets the other's access."""
+    authors = execute("SELECT id, user_name, display_name, password_hash, created_at,"
+                      " last_login_at FROM designer_authors ORDER BY id").fetchall()
+    for author_id, name, display_name, password_hash, created_at, last_login in authors:
+        for candidate in (name, f"{name}-designer", f"{name}-designer-{author_id}"):
+            if execute("SELECT 1 FROM staff WHERE user_name = ?", (candidate,)).fetchone() \
+                    is None:
+                break
+        staff_id = execute(
+            "INSERT INTO staff (user_name, display_name, password_hash, created_at,"
+            " last_login_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (candidate, display_name, password_hash, created_at, last_login)).fetchone()[0]
+        execute("INSERT INTO staff_roles (staff_id, role) VALUES (?, 'author')", (staff_id,))
+        execute("INSERT INTO staff_sessions (token_hash, staff_id, created_at, last_seen_at,"
+                " app) SELECT token_hash, ?, created_at, last_seen_at, 'designer'"
+                " FROM designer_sessions WHERE author_id = ?", (staff_id, author_id))
+    execute("DROP TABLE designer_sessions", ())
+    execute("DROP TABLE designer_authors", ())
+
+
+@migrations()
+def m0015_notifications(db: sqlite_utils.Database) -> None:
     db.executescript(
         """
         -- The consent ledger's present state: whether a user agrees to a notification

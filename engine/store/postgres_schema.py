@@ -18,7 +18,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
+from engine.store.migrations import (
+    KEYSET_INDEXES,
+    STAFF_TABLES,
+    mark_sensitive_answers,
+    merge_designer_authors,
+)
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -428,7 +433,11 @@ def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
-M0014_NOTIFICATIONS = f"""
+def _m0014_staff(backend: PostgresBackend) -> None:
+    backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
+    merge_designer_authors(backend.conn.execute)
+
+M0015_NOTIFICATIONS = f"""
 -- The consent ledger's present state: whether a user agrees to a notification
 -- programme, since when and how (the history is subscription_events, by programme).
 -- footer_due: their next notification of it carries the opt-out footer.
@@ -470,6 +479,7 @@ CREATE TABLE segments (
 );
 """
 
+
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0001_core", M0001_CORE),
     ("m0002_runtime", M0002_RUNTIME),
@@ -484,7 +494,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0011_insight_keyset", KEYSET_INDEXES),
     ("m0012_pacing", M0012_PACING),
     ("m0013_insight_path", M0013_INSIGHT_PATH),
-    ("m0014_notifications", M0014_NOTIFICATIONS),
+    ("m0014_staff", _m0014_staff),
+    ("m0015_notifications", M0015_NOTIFICATIONS),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
