@@ -84,12 +84,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         editor,
         insight,
         insight_pages,
+        notify_page,
         security,
         simulator,
         topics,
         translations,
     )
-    from designer.commands import designer_user
+    from engine.staff_commands import designer_user, staff
 
     db.init_app(app)
     security.init_app(app)
@@ -100,6 +101,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(translations.bp)
     app.register_blueprint(insight.bp)
     app.register_blueprint(insight_pages.bp)
+    app.register_blueprint(notify_page.bp)
+    app.cli.add_command(staff)
     app.cli.add_command(designer_user)
     app.add_url_rule("/", endpoint="index", view_func=topics.index)
     return app

@@ -65,16 +65,20 @@ from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.languages import LanguagesSql
 from engine.store.media import MediaSql
+from engine.store.notifications import NotificationsSql
 from engine.store.pacing import PacingSql
+from engine.store.riding import RidingWrites
 from engine.store.runtime import RuntimeSql
+from engine.store.staff import StaffSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
 
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, FloorSql, PacingSql, LanguagesSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
+            AgentsSql, MediaSql, InsightSql, FloorSql, PacingSql, RidingWrites,
+            NotificationsSql, LanguagesSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -107,6 +111,9 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self._locked_other = False  # a name that is not a phone is locked in it
         self._conversation_phones: dict[int, str] = {}  # for check_phone_locks
         self._columns: dict[str, tuple[str, ...]] = {}
+        # Writes that wait for the conversation's UPDATE (see `defer` and `ride`).
+        self._deferred: dict[int, list[tuple[str, tuple]]] = {}
+        self._riders: list[tuple[str, tuple]] = []
 
     @classmethod
     def from_connection(cls, url: str, connection: Any, *,
@@ -155,8 +162,11 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
                 self._depth = 1
                 self._phones.clear()
                 self._locked_other = False
+                self._deferred.clear()
+                self._riders.clear()
                 try:
                     yield self
+                    self._flush_deferred()
                     self.backend.before_commit()  # a failed transaction is never "committed"
                 except BaseException:
                     self._depth = 0
@@ -185,10 +195,13 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self.conn.execute("SAVEPOINT part")
         # ROLLBACK TO releases the locks taken since the savepoint (PostgreSQL's rule).
         phones, locked_other = set(self._phones), self._locked_other
+        deferred = {key: list(sets) for key, sets in self._deferred.items()}
+        riders = list(self._riders)
         try:
             yield self
         except BaseException:
             self._phones, self._locked_other = phones, locked_other
+            self._deferred, self._riders = deferred, riders
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise

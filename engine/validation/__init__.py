@@ -10,9 +10,10 @@ Imports its own modules, one per concern, each of which says what it may import:
 its explanations), `expressions` (template and expression parsing), `nodes` (the indexed
 document, transitions and checks on nodes), `sources` (data sources), `texts` (templates and
 message sizes), `translations` (languages: missing and broken translations, the
-SMS cost of each language) and `graph` (reachability, traps, loops); plus engine.errors and
-engine.outbound. The graph checks are iterative and linear in the size of the topic, so a
-topic of thousands of nodes neither recurses nor crawls.
+SMS cost of each language), `graph` (reachability, traps, loops) and `notifications`
+(notification templates); plus engine.errors and engine.outbound. The graph checks are
+iterative and linear in the size of the topic, so a topic of thousands of nodes neither
+recurses nor crawls.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from engine.validation.nodes import (
     _Topic,
     transitions,
 )
+from engine.validation.notifications import _check_notifications
 from engine.validation.schema import SCHEMA_PATH, _schema_findings, topic_schema
 from engine.validation.schema import _schema_errors as _schema_errors  # compared in tests
 from engine.validation.sources import (
@@ -81,6 +83,7 @@ _CHECKS: tuple[Callable[[_Topic], Iterator[Problem]], ...] = (
     _check_templates,
     _check_message_sizes,
     _check_languages,
+    _check_notifications,
 )
 
 
