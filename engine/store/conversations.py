@@ -62,7 +62,7 @@ class ConversationsSql:
         extra, extra_params = self._deferred_sets(conversation.id)
         self._execute_riding(
             "UPDATE conversations SET state = ?, mode = ?, topic_id = ?, node = ?, user_id = ?,"
-            " language = ?, updated_at = ?, rev = ?{extra} WHERE id = ?",
+            f" language = ?, updated_at = ?, rev = ?{extra} WHERE id = ?",
             (self._state_text(state), state.get("mode"), state.get("topic"), state.get("node"),
              conversation.user_id, state.get("language"), conversation.updated_at,
              conversation.rev, *extra_params, conversation.id),
