@@ -67,7 +67,10 @@ def older_database(request, tmp_path, monkeypatch) -> str:
         run("INSERT INTO agent_sessions (token_hash, agent_id, created_at, last_seen_at)"
             " VALUES (?, ?, ?, ?)", (digest("beth-token"), ids["agents", "beth"], NOW, NOW))
         store.lock_phone(PHONE)
-        conversation = store.start_conversation(PHONE, user_id=None, state={}).id
+        # Raw SQL: today's start_conversation writes columns later migrations add.
+        conversation = run(
+            "INSERT INTO conversations (phone, state, started_at, updated_at, rev)"
+            " VALUES (?, '{}', ?, ?, 0) RETURNING id", (PHONE, NOW, NOW)).fetchone()[0]
         entry = store.queue_conversation(conversation, phone=PHONE, reason="asked")
         run("UPDATE agent_queue SET agent_id = ?, accepted_at = ? WHERE id = ?",
             (ids["agents", "beth"], NOW, entry))
