@@ -76,9 +76,12 @@ class AgentsSql:
         if row is None:
             return False
         # Their chats change hands: each phone's lock, as for any change to a chat.
-        self.lock_phones(*(phone for (phone,) in self.conn.execute(
-            "SELECT phone FROM agent_queue WHERE agent_id = ? AND ended_at IS NULL",
-            (row[0],)).fetchall()))
+        open_entries = self.conn.execute(
+            "SELECT phone, id, conversation_id FROM agent_queue WHERE agent_id = ?"
+            " AND ended_at IS NULL", (row[0],)).fetchall()
+        self.lock_phones(*(entry[0] for entry in open_entries))
+        for _phone, entry_id, conversation_id in open_entries:
+            self.record_event("requeued", conversation_id=conversation_id, entry_id=entry_id)
         self.conn.execute(
             "UPDATE agent_queue SET agent_id = NULL, accepted_at = NULL"
             " WHERE agent_id = ? AND ended_at IS NULL",
@@ -146,12 +149,15 @@ class AgentsSql:
                 "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ? WHERE id = ?",
                 (conversation_id, kind, reason, row[0]),
             )
-            return row[0]
-        return self._insert(
-            "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (conversation_id, phone, kind, reason, self.now()),
-        )
+            entry_id = row[0]
+        else:
+            entry_id = self._insert(
+                "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, phone, kind, reason, self.now()),
+            )
+        self.record_event("queued", conversation_id=conversation_id, entry_id=entry_id)
+        return entry_id
 
     def queue_entry(self, entry_id: int) -> dict | None:
         row = self.conn.execute(
@@ -198,20 +204,26 @@ class AgentsSql:
         """Give a waiting entry to an agent: one statement, so of two agents one wins."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        accepted = self.conn.execute(
             "UPDATE agent_queue SET agent_id = ?, accepted_at = ?"
             " WHERE id = ? AND agent_id IS NULL AND ended_at IS NULL",
             (agent_id, self.now(), entry_id),
         ).rowcount == 1
+        if accepted:
+            self._entry_event("accepted", entry_id, agent_id=agent_id)
+        return accepted
 
     def end_queue_entry(self, entry_id: int, *, outcome: str) -> bool:
         """Close an open entry (ended, transferred, timed_out, left); False if closed."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        ended = self.conn.execute(
             "UPDATE agent_queue SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
             (self.now(), outcome, entry_id),
         ).rowcount == 1
+        if ended:
+            self._entry_event("ended", entry_id)
+        return ended
 
     def set_queue_conversation(self, entry_id: int, conversation_id: int) -> None:
         self._require_write()
@@ -219,6 +231,13 @@ class AgentsSql:
         self.conn.execute(
             "UPDATE agent_queue SET conversation_id = ? WHERE id = ?", (conversation_id, entry_id)
         )
+        self.record_event("requeued", conversation_id=conversation_id, entry_id=entry_id)
+
+    def _entry_event(self, kind: str, entry_id: int, *, agent_id: int | None = None) -> None:
+        conversation_id = self.conn.execute(
+            "SELECT conversation_id FROM agent_queue WHERE id = ?", (entry_id,)).fetchone()[0]
+        self.record_event(kind, conversation_id=conversation_id, entry_id=entry_id,
+                          agent_id=agent_id)
 
     def _require_entry_lock(self, entry_id: int) -> None:
         """An entry belongs to its phone's chat: changed under that phone's lock."""
@@ -254,11 +273,13 @@ class AgentsSql:
     def add_agent_note(self, conversation_id: int, *, agent_id: int | None, body: str) -> int:
         """An internal note on a conversation: seen by agents only, never sent."""
         self._require_write()
-        return self._insert(
+        note_id = self._insert(
             "INSERT INTO agent_notes (conversation_id, agent_id, body, created_at)"
             " VALUES (?, ?, ?, ?)",
             (conversation_id, agent_id, body, self.now()),
         )
+        self.record_event("note", conversation_id=conversation_id, agent_id=agent_id)
+        return note_id
 
     def agent_notes(self, conversation_id: int) -> list[dict]:
         rows = self.conn.execute(

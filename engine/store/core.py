@@ -61,6 +61,7 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.events import EventsSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
 from engine.store.runtime import RuntimeSql
@@ -71,7 +72,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql):
+            MediaSql, InsightSql, EventsSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -104,6 +105,7 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self._locked_other = False  # a name that is not a phone is locked in it
         self._conversation_phones: dict[int, str] = {}  # for check_phone_locks
         self._columns: dict[str, tuple[str, ...]] = {}
+        self._pending_events: list[tuple] = []  # the agent events of the open transaction
 
     @classmethod
     def from_connection(cls, url: str, connection: Any, *,
@@ -152,8 +154,10 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
                 self._depth = 1
                 self._phones.clear()
                 self._locked_other = False
+                self._pending_events.clear()
                 try:
                     yield self
+                    self._flush_events()  # last: see engine/store/events.py
                     self.backend.before_commit()  # a failed transaction is never "committed"
                 except BaseException:
                     self._depth = 0
@@ -182,10 +186,12 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self.conn.execute("SAVEPOINT part")
         # ROLLBACK TO releases the locks taken since the savepoint (PostgreSQL's rule).
         phones, locked_other = set(self._phones), self._locked_other
+        events = len(self._pending_events)
         try:
             yield self
         except BaseException:
             self._phones, self._locked_other = phones, locked_other
+            del self._pending_events[events:]
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise

@@ -426,6 +426,27 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
     )
 
 
+
+@migrations()
+def m0010_agent_events(db: sqlite_utils.Database) -> None:
+    """The agent desk's event log (engine/store/events.py): what agents' pages are pushed."""
+    db.executescript(
+        """
+        -- AUTOINCREMENT: an id is never handed out twice, even after pruning the newest.
+        CREATE TABLE agent_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            conversation_id INTEGER,
+            entry_id INTEGER,
+            message_id INTEGER,
+            agent_id INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX agent_events_created ON agent_events (created_at);
+        """
+    )
+
+
 def mark_sensitive_answers(execute, *, position_function: str) -> None:
     """m0007 on either database: `execute(sql, params)` takes `?` placeholders, and
     `position_function` is the dialect's instr (SQLite) or strpos (PostgreSQL)."""

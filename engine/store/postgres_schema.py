@@ -369,6 +369,19 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
+M0010_AGENT_EVENTS = f"""
+CREATE TABLE agent_events (
+    id {ID},
+    kind TEXT NOT NULL,
+    conversation_id BIGINT,
+    entry_id BIGINT,
+    message_id BIGINT,
+    agent_id BIGINT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX agent_events_created ON agent_events (created_at);
+"""
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -383,6 +396,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
+    ("m0010_agent_events", M0010_AGENT_EVENTS),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
