@@ -259,6 +259,16 @@ def _take_over(store: Store, entry: dict) -> ConversationRow:
     return conversation
 
 
+def may_see(agent: dict, conversation: dict) -> bool:
+    """Whether `agent` may read `conversation` (a conversations row) and be told of its
+    changes: the one rule the workspace's pages, its push channel and its search ask.
+
+    Every agent sees every chat that reached the desk today; queue rules (the queues an agent
+    serves, supervisors seeing all) belong here.
+    """
+    return agent is not None and conversation is not None
+
+
 def owned_entry(store: Store, conversation_id: int, *, agent: dict) -> dict:
     """The open entry of a conversation that `agent` accepted; HandoffError otherwise.
 
@@ -445,5 +455,6 @@ def _open(store: Store, entry: dict) -> ConversationRow | None:
 
 
 __all__ = ["HandoffDesk", "DeskSettings", "DeskTexts", "OpeningHours", "HandoffError",
-           "accept", "owned_entry", "send_to_user", "transfer_to_bot", "end_chat", "add_note",
+           "accept", "may_see", "owned_entry", "send_to_user", "transfer_to_bot", "end_chat",
+           "add_note",
            "sweep", "case_card", "chat_user", "chat_cases", "chat_case_card", "back_to_bot"]

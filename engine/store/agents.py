@@ -289,3 +289,13 @@ class AgentsSql:
             (conversation_id,),
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def unread_counts(self, seen: dict[int, int]) -> dict[int, int]:
+        """For each conversation id, how many of the user's messages came after the message
+        id given (what an agent's page last showed of it)."""
+        counts = {}
+        for conversation_id, after_id in seen.items():
+            counts[conversation_id] = self.conn.execute(
+                "SELECT count(*) FROM messages WHERE conversation_id = ? AND id > ?"
+                " AND direction = 'in'", (conversation_id, after_id)).fetchone()[0]
+        return counts
