@@ -1,19 +1,30 @@
-// The queue: who waits (and how long), my chats, callback requests. Polls the server every
-// few seconds; accepting is a POST that only one agent can win.
+// The queue: who waits (and how long), my chats (with unread counts), callback requests.
+// Loaded once, then again whenever the push channel (live.js) tells of a change to a chat;
+// accepting is a POST that only one agent can win.
 (function () {
   "use strict";
   const P = window.Parley;
   const root = document.getElementById("queue");
   const errorEl = document.getElementById("queue-error");
-  const POLL_MS = 2000;
+  const TICK_MS = 15000;  // the "waiting" times move on even when nothing happens
+  let unread = {};
+  let pending = null;
 
   function row(entry, action) {
     const tr = P.el("tr");
     tr.dataset.entry = entry.id;
+    tr.dataset.conversation = entry.conversation_id;
     tr.appendChild(P.el("td", "phone", entry.phone));
     tr.appendChild(P.el("td", null, entry.user || "guest"));
     tr.appendChild(P.el("td", null, entry.reason));
-    tr.appendChild(P.el("td", "preview", entry.last_text));
+    const preview = P.el("td", "preview", entry.last_text);
+    const count = unread[entry.conversation_id];
+    if (action === "open" && count) {
+      const badge = P.el("span", "unread", count);
+      badge.title = count + " unread";
+      preview.prepend(badge);
+    }
+    tr.appendChild(preview);
     tr.appendChild(P.el("td", "waited", P.duration(entry.waited)));
     const cell = P.el("td");
     if (action === "accept") {
@@ -52,12 +63,13 @@
   }
 
   async function refresh() {
-    const result = await P.get(root.dataset.api);
+    const result = await P.get(root.dataset.api + "?seen=" + P.seenList());
     if (!result.ok) {
       if (result.status) P.showError(errorEl, result.data.error);
-      return;
+      return null;
     }
     const data = result.data;
+    unread = data.unread;
     fill("waiting", data.waiting, "accept");
     fill("mine", data.mine, "open");
     fill("callbacks", data.callbacks, "accept");
@@ -73,8 +85,17 @@
     }));
     document.getElementById("ended-empty").hidden = data.ended.length > 0;
     document.getElementById("presence").textContent = data.presence;
+    root.dataset.loaded = "1";
+    return data;
   }
 
-  refresh();
-  window.setInterval(refresh, POLL_MS);
+  // Several events in a row (a message and its status) cost one reload.
+  function soon() {
+    if (pending) return;
+    pending = window.setTimeout(() => { pending = null; refresh(); }, 50);
+  }
+
+  P.live.on(soon);
+  refresh().then((data) => P.live.start(data ? data.event_id : undefined));
+  window.setInterval(refresh, TICK_MS);
 })();
