@@ -27,6 +27,7 @@ class Results:
     sender: SenderResults | None = None
     senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
+    push: list | None = None  # bench.agent_push.PushResult, SQLite then PostgreSQL
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
 
@@ -120,6 +121,10 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         if biggest:
             out.append((f"Peak RSS, {biggest:,} conversations stored",
                         _mib(web.history_rss_kib.get(biggest, [])), "-", "-", "-"))
+    if results.push:
+        from bench.agent_push import rows as push_rows
+
+        out.extend(push_rows(results.push))
     return out
 
 

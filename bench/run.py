@@ -17,10 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import designer, engine_cost, report, sender, webhook_load
+from bench import agent_push, designer, engine_cost, report, sender, webhook_load
 from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
-SECTIONS = ("webhook", "engine", "sender", "designer")
+SECTIONS = ("webhook", "engine", "sender", "designer", "push")
 
 
 def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
                         help="conversations per topic size in the engine benchmark (200)")
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
+    parser.add_argument("--push-messages", type=int,
+                        help="texts whose way to 20 agents' event streams is timed (100)")
     parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false",
                         help="SQLite only: leave out the PostgreSQL rows (a throwaway "
@@ -67,6 +69,7 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
+    args.push_messages = args.push_messages or (20 if quick else agent_push.MESSAGES)
     production = runtime_serving()
     args.serving = Serving(args.workers or production.workers,
                            args.threads or production.threads)
@@ -110,11 +113,16 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
     def design() -> None:
         results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)
 
+    def push() -> None:
+        results.push = agent_push.run(folder / "push", messages=args.push_messages,
+                                      postgres=args.postgres)
+
     for name, title, step in (
             ("webhook", "Parley and the floor under gunicorn", webhook),
             ("engine", "cost per message vs topic size", engine),
             ("sender", "outbox to Prism through the twilio client", send),
-            ("designer", f"validate and draw a {args.designer_nodes}-node topic", design)):
+            ("designer", f"validate and draw a {args.designer_nodes}-node topic", design),
+            ("push", "an inbound SMS to its text on 20 agents' event streams", push)):
         if name not in args.only:
             continue
         say(f"{name}: {title}")

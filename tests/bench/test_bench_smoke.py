@@ -13,7 +13,8 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
-           "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30"]
+           "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30",
+           "--push-messages", "2"]
 
 ROWS = (
     "Webhook throughput at saturation",
@@ -42,6 +43,8 @@ ROWS = (
     "Outbox on PostgreSQL drained by 2 senders (`parley worker`) to Prism",
     "Outbox on PostgreSQL drained by 4 senders (`parley worker`) to Prism",
     "What limits 4 senders (CPU per message)",
+    "Agent push: inbound SMS to its text on 20 agents' streams, SQLite (p50 / p95)",
+    "Agent push: inbound SMS to its text on 20 agents' streams, PostgreSQL (p50 / p95)",
 )
 
 
