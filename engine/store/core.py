@@ -61,9 +61,11 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.desk_search import DeskSearchSql
 from engine.store.events import EventsSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
+from engine.store.replies import RepliesSql
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
@@ -72,7 +74,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, EventsSql):
+            MediaSql, InsightSql, EventsSql, RepliesSql, DeskSearchSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -428,8 +428,9 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0010_agent_events(db: sqlite_utils.Database) -> None:
-    """The agent desk's event log (engine/store/events.py): what agents' pages are pushed."""
+def m0010_agent_desk(db: sqlite_utils.Database) -> None:
+    """The agent desk's event log (engine/store/events.py: what agents' pages are pushed)
+    and saved replies (shared when agent_id is NULL, else the agent's own)."""
     db.executescript(
         """
         -- AUTOINCREMENT: an id is never handed out twice, even after pruning the newest.
@@ -443,6 +444,14 @@ def m0010_agent_events(db: sqlite_utils.Database) -> None:
             created_at TEXT NOT NULL
         );
         CREATE INDEX agent_events_created ON agent_events (created_at);
+        CREATE TABLE saved_replies (
+            id INTEGER PRIMARY KEY,
+            agent_id INTEGER REFERENCES agents(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
         """
     )
 

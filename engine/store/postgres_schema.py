@@ -369,7 +369,7 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
-M0010_AGENT_EVENTS = f"""
+M0010_AGENT_DESK = f"""
 CREATE TABLE agent_events (
     id {ID},
     kind TEXT NOT NULL,
@@ -380,6 +380,14 @@ CREATE TABLE agent_events (
     created_at TEXT NOT NULL
 );
 CREATE INDEX agent_events_created ON agent_events (created_at);
+CREATE TABLE saved_replies (
+    id {ID},
+    agent_id BIGINT REFERENCES agents(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
 """
 
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
@@ -396,7 +404,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
-    ("m0010_agent_events", M0010_AGENT_EVENTS),
+    ("m0010_agent_desk", M0010_AGENT_DESK),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table
