@@ -73,7 +73,7 @@ SANDBOX_CARD_URL = "https://support.example.com/cases/{{ record.number }}"
 def init_app(app: Flask) -> None:
     """Set up the workspace on the runtime app (after its settings are loaded)."""
     from webhook import get_runtime
-    from webhook.workspace import auth, media, stream, views
+    from webhook.workspace import auth, media, stream, tools, views
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(tools.bp)
     stream.init_app(app)
 
 

@@ -33,7 +33,7 @@ from engine.store import parse_iso
 from webhook import get_runtime
 from webhook.db import get_db
 from webhook.media import stored_photo
-from webhook.workspace import get_desk
+from webhook.workspace import get_desk, tools
 from webhook.workspace.auth import add_headers, agent_required, current_agent, protect, wants_json
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
 
@@ -134,6 +134,7 @@ def conversation(conversation_id: int) -> str:
         state=entry_state(entry, agent, closed=found["closed_at"] is not None),
         user=user, phones=store.linked_phones(user["id"]) if user else [],
         cases=handoff.chat_cases(store, conversation_id),
+        history=tools.history(store, agent, conversation_id),
         card_link=bool(get_desk().settings.card_url))
 
 
