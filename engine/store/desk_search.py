@@ -24,7 +24,7 @@ _SELECT = (
 class DeskSearchSql:
     """Methods of Store (engine/store/core.py)."""
 
-    def search_conversations(self, query: str, *, limit: int = 50) -> list[dict]:
+    def desk_search(self, query: str, *, limit: int = 50) -> list[dict]:
         """Conversations whose phone, account name, messages or case numbers match `query`
         (case-blind), newest first, each with `matched`: the first message that matched."""
         text = query.strip().lower()

@@ -74,7 +74,7 @@ def chat_replies(conversation_id: int):
 def search() -> str:
     store, agent = get_db(), current_agent()
     query = request.args.get("q", "").strip()[:200]
-    found = [c for c in store.search_conversations(query)
+    found = [c for c in store.desk_search(query)
              if handoff.may_see(agent, store.conversation(c["id"]))] if query else []
     return render_template("workspace/search.html", agent=agent, query=query, found=found)
 
