@@ -143,10 +143,30 @@ class TestResume:
         assert [f["event"] for f in told] == ["resync"]
         assert told[0]["id"] == store.last_event_id()
 
-    def test_a_stream_keeps_the_agent_present(self, app, beth, store):
-        before = store.agents_present(seen_within_seconds=3600)
-        assert before >= 1
-        assert read(beth) == []  # nothing new: the stream ends empty
+    def test_a_stream_ends_when_its_sign_in_does(self, app, beth, store, monkeypatch):
+        monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.05)
+        monkeypatch.setattr(stream, "TOUCH_SECONDS", 0)
+        response = beth.get("/agent/api/events", buffered=False)
+        chunks = iter(response.response)
+        assert next(chunks).startswith(b"retry:")
+        assert next(chunks) == b": keep-alive\n\n"  # signed in: the stream goes on
+        with store.write():
+            store.set_agent_password("beth", "another hash")  # ends her sessions
+        told = b"".join(chunks)
+        assert frames(told.decode())[-1]["event"] == "signed_out"
+
+    def test_an_open_stream_keeps_the_agent_present(self, app, beth, store, monkeypatch):
+        monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.05)
+        monkeypatch.setattr(stream, "TOUCH_SECONDS", 0)
+        response = beth.get("/agent/api/events", buffered=False)
+        chunks = iter(response.response)
+        assert next(chunks).startswith(b"retry:")  # the request itself is done
+        with store.write():
+            store.conn.execute("UPDATE agent_sessions SET last_seen_at = ?",
+                               ("2000-01-01T00:00:00.000+00:00",))
+        assert store.agents_present(seen_within_seconds=3600) == 0
+        assert frames(b"".join(chunks).decode()) == []  # only keep-alives, till its end
+        assert store.agents_present(seen_within_seconds=3600) == 1
 
 
 class TestTwoNodes:

@@ -10,7 +10,9 @@ MAX_BACKLOG waiting) gets one `resync` event and reloads its snapshot.
 
 A stream holds a server thread while it is open. It ends after AGENT_PUSH_STREAM_MINUTES
 (the browser reconnects within a second, from where it was), sends a comment every
-HEARTBEAT_SECONDS (a closed tab is noticed, proxies keep the line open), and at most
+HEARTBEAT_SECONDS (a closed tab is noticed, proxies keep the line open), checks every
+TOUCH_SECONDS that its sign-in still holds (a `signed_out` event ends it after a sign-out or
+a new password) and marks the agent present, as any request of theirs would; and at most
 AGENT_PUSH_MAX_STREAMS run in one process at once (0: no limit); one more is answered 503
 with Retry-After and the page polls its snapshot until a stream is free (see
 webhook/gunicorn.conf.py for the threads this needs). The database is borrowed only while
@@ -132,6 +134,12 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
             newest = hub.wait(after, timeout=min(HEARTBEAT_SECONDS, until - time.monotonic()))
             if newest <= after:
                 yield ": keep-alive\n\n"
+            if time.monotonic() - touched > TOUCH_SECONDS:
+                touched = time.monotonic()
+                with _borrowed(app, kept) as store:
+                    if not _still_signed_in(app, store, token):
+                        yield _frame(after, "signed_out", {})
+                        return
             while newest > after:
                 with _borrowed(app, kept) as store:
                     found = store.events_after(after, limit=BATCH)
@@ -139,11 +147,6 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
                         break
                     frames = [_render(store, agent, event) for event in found]
                     after = found[-1]["id"]
-                    if token and time.monotonic() - touched > TOUCH_SECONDS:
-                        # Presence: an agent with an open page counts as signed in.
-                        with store.write():
-                            store.touch_agent_session(token)
-                        touched = time.monotonic()
                 for event, frame in zip(found, frames, strict=True):
                     # An event the agent may not see still moves the id on, so a reconnect
                     # resumes after it.
@@ -151,6 +154,17 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
     finally:
         for store in kept:
             store.close()
+
+
+def _still_signed_in(app, store: Store, token: str) -> bool:
+    """Whether the stream's sign-in still holds (sign-out, a new password or removing the
+    agent end it), and if so mark it seen: an agent with an open page counts as present."""
+    hours = float(app.config["AGENT_SESSION_HOURS"])
+    if store.session_agent(token, max_age_seconds=hours * 3600) is None:
+        return False
+    with store.write():
+        store.touch_agent_session(token)
+    return True
 
 
 def _render(store: Store, agent: dict, event: dict) -> str | None:

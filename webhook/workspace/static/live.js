@@ -89,6 +89,10 @@
       refreshWaiting();
       emit({kind: "resync"});
     });
+    source.addEventListener("signed_out", () => {
+      source.close();
+      window.location.reload();  // the server sends the sign-in page
+    });
     source.addEventListener("open", () => { body.dataset.live = "open"; });
     source.onerror = () => {
       body.dataset.live = "reconnecting";
