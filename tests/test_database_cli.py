@@ -77,10 +77,11 @@ class TestMigrate:
         check = parley("migrate", "--check", "--database", database)
         assert check.exit_code == 1
         assert check.output.endswith(
-            "2 migration(s) pending: m0008_media_files, m0009_insight\n")
+            "3 migration(s) pending: m0008_media_files, m0009_insight, m0010_agent_desk\n")
         applied = parley("migrate", "--database", database)
         assert applied.output == (f"{database}: applied m0008_media_files\n"
-                                  f"{database}: applied m0009_insight\n")
+                                  f"{database}: applied m0009_insight\n"
+                                  f"{database}: applied m0010_agent_desk\n")
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):

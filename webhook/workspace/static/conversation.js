@@ -166,6 +166,7 @@
   }
 
   async function accept() {
+    if (!entry) return;  // the page is still loading
     const result = await P.post(entry.accept_url, new FormData());
     if (!result.ok) P.showError(errorEl, result.data.error || "The chat could not be accepted.");
   }

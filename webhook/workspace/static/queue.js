@@ -89,10 +89,17 @@
     return data;
   }
 
-  // Several events in a row (a message and its status) cost one reload.
-  function soon() {
-    if (pending) return;
-    pending = window.setTimeout(() => { pending = null; refresh(); }, 50);
+  // A change to the queue reloads it at once; a message (a preview, an unread count) within
+  // a second, so a busy desk costs each page at most one reload a second. Statuses, photos
+  // and notes do not show here.
+  const QUEUE_KINDS = new Set(["queued", "accepted", "ended", "requeued", "resync"]);
+
+  function soon(data) {
+    if (!QUEUE_KINDS.has(data.kind) && data.kind !== "message") return;
+    const delay = QUEUE_KINDS.has(data.kind) ? 50 : 1000;
+    if (pending && pending.delay <= delay) return;
+    if (pending) window.clearTimeout(pending.timer);
+    pending = {delay, timer: window.setTimeout(() => { pending = null; refresh(); }, delay)};
   }
 
   P.live.on(soon);
