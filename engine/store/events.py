@@ -8,8 +8,10 @@ so an event exists exactly when its change does, and one rolled back with a save
 with it. The ids are the order agents' pages see events in (the SSE `id:`), and a page that
 resumes from an id must never miss one that commits later with a smaller id: on PostgreSQL
 the writer takes a transaction-scoped advisory lock right before inserting them, so ids are
-handed out in commit order (held only from the insert to the COMMIT), and `pg_notify` wakes
-every node's listener when the transaction commits. On SQLite the write lock orders them
+handed out in commit order (held only from the insert through the COMMIT: the changes the
+desk sees commit one after another, while the bot's own conversations, which write no
+events, never wait for it), and `pg_notify` wakes every node's listener when the
+transaction commits. On SQLite the write lock orders them
 already; listeners poll `last_event_id()`.
 """
 

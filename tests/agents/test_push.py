@@ -207,3 +207,16 @@ def test_store_prunes_only_old_events(store):
         assert store.prune_events(older_than_seconds=3600) == 0
         assert store.prune_events(older_than_seconds=-60) == 0  # the newest is kept
     assert isinstance(store, Store) and store.events_after(0)[0]["kind"] == "note"
+
+
+def test_the_queue_counts_the_texts_a_page_has_not_shown(twilio, beth):
+    twilio.text(PHONE, "agent")
+    entry = beth.queue()["waiting"][0]
+    beth.accept(entry["id"])
+    conversation_id = entry["conversation_id"]
+    shown = beth.conversation(conversation_id)["messages"][-1]["id"]
+    for text in ("one", "two", "three"):
+        twilio.text(PHONE, text)
+    unread = beth.get("/agent/api/queue", query_string={
+        "seen": f"{conversation_id}:{shown},junk,7:x"}).json["unread"]
+    assert unread == {str(conversation_id): 3}
