@@ -220,3 +220,14 @@ def test_the_queue_counts_the_texts_a_page_has_not_shown(twilio, beth):
     unread = beth.get("/agent/api/queue", query_string={
         "seen": f"{conversation_id}:{shown},junk,7:x"}).json["unread"]
     assert unread == {str(conversation_id): 3}
+
+
+def test_the_worker_prunes_old_events_but_the_newest(app, store):
+    from webhook.worker import Worker
+
+    with store.write():
+        for conversation_id in (1, 2, 3):
+            store.record_event("note", conversation_id=conversation_id)
+    app.config["AGENT_EVENTS_KEEP_HOURS"] = -1  # every event is "old"
+    Worker(app).run_once()
+    assert [e["conversation_id"] for e in store.events_after(0)] == [3]
