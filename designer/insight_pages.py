@@ -37,17 +37,6 @@ def refused(error: InsightError):
                            message=f"{error}."), 400
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
 def _share(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
@@ -58,7 +47,7 @@ FIGURES = [
     ("containment", "Containment", _share, lambda f: f.containment),
     ("handed_off", "Handed off to people", str, lambda f: f.handed_off),
     ("opt_outs", "Opt-outs (STOP)", str, lambda f: f.opt_outs),
-    ("median_resolution", "Median time to resolution", _duration,
+    ("median_resolution", "Median time to resolution", report.duration_text,
      lambda f: f.median_resolution_seconds),
     ("segments", "SMS segments sent", str, lambda f: f.segments),
 ]

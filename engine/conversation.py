@@ -444,12 +444,14 @@ class Engine:
             turn.state["mode"] = "closed"
         turn.reply.events.append("closed")
 
-    def _handoff(self, turn: Turn, *, reason: str, message: str | None = None) -> None:
+    def _handoff(self, turn: Turn, *, reason: str, message: str | None = None,
+                 queue: str | None = None) -> None:
         turn.insight.handed_off(turn, reason)
         # Seam (live agents): an interceptor may take the hand-off over, e.g. to queue the
-        # chat for agents, or to say what happens instead when none is available. It returns
-        # True when it did, calling `hand_over` itself if the chat goes to people.
-        if any(getattr(i, "handoff", _never)(turn, reason=reason, message=message)
+        # chat for agents (in `queue`, a topic's hand-off node's; None: the default one), or
+        # to say what happens instead when none is available. It returns True when it did,
+        # calling `hand_over` itself if the chat goes to people.
+        if any(getattr(i, "handoff", _never)(turn, reason=reason, message=message, queue=queue)
                for i in self.interceptors):
             return
         self.hand_over(turn, reason=reason, message=message)
@@ -544,7 +546,8 @@ class Engine:
             turn.reply.events.append(f"created:{state['vars'][node['var']]['number']}")
         elif kind == "flow.handoff":
             message = render(node["message"], context) if node.get("message") else None
-            self._handoff(turn, reason=node.get("reason", f"topic {topic.id}"), message=message)
+            self._handoff(turn, reason=node.get("reason", f"topic {topic.id}"), message=message,
+                          queue=node.get("queue"))
             return None
         elif kind == "flow.end":
             self._end_topic(turn, topic, node, context)

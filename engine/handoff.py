@@ -1,14 +1,18 @@
 """Live agents, without HTTP: the queue, the hand-off hook, and what agents do to a chat.
 
-Imports engine.conversation, engine.store, engine.sms, engine.templates and engine.errors.
+Imports engine.conversation, engine.store, engine.sms, engine.templates and engine.errors
+(and, inside functions, engine.floor and engine.dispatch, which import this module).
 
 `HandoffDesk` is an engine Interceptor. Its `handoff` hook runs whenever the engine hands a
 conversation to people (the AGENT word, a topic's `flow.handoff` node, the fallback's escalation,
 an engine error): when an agent is signed in and it is within opening hours, the chat joins the
 queue and the user is told to wait; otherwise the user gets a callback promise (the request
-waits in the queue for the next agent) or stays with the bot, as configured. Its `intercept`
-runs first on every message: while people own a conversation it claims every message (the
-engine has already stored it, text and images, for the agents), so the bot says nothing.
+waits in the queue for the next agent) or stays with the bot, as configured. The chat waits
+in a named queue (the topic's hand-off node's, else `DeskSettings.default_queue`); with
+auto-assign on, the least busy online agent of that queue gets it at once
+(engine/dispatch.py). Its `intercept` runs first on every message: while people own a
+conversation it claims every message (the engine has already stored it, text and images, for
+the agents), so the bot says nothing.
 
 The functions below are what the workspace calls (`accept`, `send_to_user`, `transfer_to_bot`,
 `end_chat`, `add_note`, `chat_case_card`: each in the caller's `store.write()` transaction;
@@ -117,6 +121,9 @@ class DeskSettings:
     queue_timeout_minutes: float = 15.0  # 0: a waiting chat never goes back to the bot
     presence_seconds: float = 90.0  # an agent seen this recently counts as signed in
     card_url: str = ""  # link line of record cards, e.g. "https://.../cases/{{ record.number }}"
+    default_queue: str = "general"  # where a hand-off that names no queue waits
+    capacity: int = 3  # chats at once, for an agent with no capacity of their own
+    auto_assign: bool = False  # give each chat to the least busy agent, or let agents pick
     texts: DeskTexts = field(default_factory=DeskTexts)
 
 
@@ -140,7 +147,9 @@ class HandoffDesk:
             # Handed off with no queue entry (e.g. before the desk was set up): queue it now,
             # so no message waits unseen.
             reason = turn.state.get("handoff_reason") or "handed off"
-            store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason)
+            store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason,
+                                     queue=turn.state.get("handoff_queue")
+                                     or self.settings.default_queue)
             turn.reply.events.append("queued")
             return True
         if self.timed_out(entry, now=turn.now):
@@ -167,14 +176,21 @@ class HandoffDesk:
         turn.reply.events.append("to_agent")
         return True
 
-    def handoff(self, turn: Turn, *, reason: str, message: str | None = None) -> bool:
-        """The engine hands the conversation to people: queue it, or say what happens."""
+    def handoff(self, turn: Turn, *, reason: str, message: str | None = None,
+                queue: str | None = None) -> bool:
+        """The engine hands the conversation to people (to `queue`, else the default one):
+        queue it, or say what happens."""
         store, conversation = turn.store, turn.conversation
+        queue = queue or self.settings.default_queue
         why = self.unavailable(store, now=turn.now)
         if why is None:
             turn.engine.hand_over(turn, reason=reason, message=message)
-            store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason)
+            turn.state["handoff_queue"] = queue
+            entry_id = store.queue_conversation(conversation.id, phone=conversation.phone,
+                                                reason=reason, queue=queue)
             turn.reply.events.append("queued")
+            if self.settings.auto_assign:
+                self._assign_now(turn, entry_id, queue)
             return True
         texts = self.settings.texts
         hours = texts.hours.format(hours=self.settings.hours.text) \
@@ -189,12 +205,23 @@ class HandoffDesk:
             turn.say(message, kind="system")
         if self.settings.when_unavailable == "callback":
             store.queue_conversation(conversation.id, phone=conversation.phone, reason=reason,
-                                     kind="callback")
+                                     kind="callback", queue=queue)
             turn.say(texts.callback.format(hours=hours), kind="system")
             turn.reply.events.append("callback")
         else:
             turn.say(texts.unavailable.format(hours=hours), kind="system")
         return True
+
+    def _assign_now(self, turn: Turn, entry_id: int, queue: str) -> None:
+        """Auto-assign, in the hand-off's own turn (the phone is locked already): the user
+        hears who joined in the same reply."""
+        from engine import dispatch
+
+        agent = dispatch.pick_agent(turn.store, queue, self)
+        if agent is not None and turn.store.accept_queue_entry(entry_id, agent["id"]):
+            turn.say(self.settings.texts.joined.format(agent=agent["display_name"]),
+                     kind="system")
+            turn.reply.events.append(f"assigned:{agent['id']}")
 
     # ------------------------------------------------------------ rules
 
@@ -221,9 +248,14 @@ def accept(store: Store, entry_id: int, *, agent: dict, desk: HandoffDesk) -> di
     Raises HandoffError when another agent was first or the chat ended meanwhile: the
     accepting UPDATE is one statement, so of two agents clicking at once exactly one wins.
     """
+    from engine.floor import check_may_accept
+
     waiting = store.queue_entry(entry_id)
     if waiting is not None:
         store.lock_phone(waiting["phone"])  # an entry's phone never changes
+        waiting = store.queue_entry(entry_id)  # as it is now, under the lock
+        if waiting["agent_id"] is None and waiting["ended_at"] is None:
+            check_may_accept(store, waiting, agent["id"], desk)  # queue and capacity
     if not store.accept_queue_entry(entry_id, agent["id"]):
         entry = store.queue_entry(entry_id)
         if entry is None:
@@ -232,12 +264,17 @@ def accept(store: Store, entry_id: int, *, agent: dict, desk: HandoffDesk) -> di
             raise HandoffError("This chat has ended; it is no longer waiting.")
         raise HandoffError(f"{entry['agent_name'] or 'Another agent'} already accepted "
                            "this chat.")
-    entry = store.queue_entry(entry_id)
+    give_to_agent(store, store.queue_entry(entry_id), agent=agent, desk=desk)
+    return store.queue_entry(entry_id)
+
+
+def give_to_agent(store: Store, entry: dict, *, agent: dict, desk: HandoffDesk) -> None:
+    """The entry was just given to `agent` (accepted, assigned, taken over, moved): put its
+    conversation in hand-off and tell the user who joined."""
     conversation = _take_over(store, entry)
     send_to_user(store, conversation.id,
                  body=desk.settings.texts.joined.format(agent=agent["display_name"]),
                  sender="system")
-    return store.queue_entry(entry_id)
 
 
 def _take_over(store: Store, entry: dict) -> ConversationRow:
@@ -257,16 +294,6 @@ def _take_over(store: Store, entry: dict) -> ConversationRow:
     if conversation.id != entry["conversation_id"]:
         store.set_queue_conversation(entry["id"], conversation.id)
     return conversation
-
-
-def may_see(agent: dict, conversation: dict) -> bool:
-    """Whether `agent` may read `conversation` (a conversations row) and be told of its
-    changes: the one rule the workspace's pages, its push channel and its search ask.
-
-    Every agent sees every chat that reached the desk today; queue rules (the queues an agent
-    serves, supervisors seeing all) belong here.
-    """
-    return agent is not None and conversation is not None
 
 
 def owned_entry(store: Store, conversation_id: int, *, agent: dict) -> dict:
@@ -455,6 +482,6 @@ def _open(store: Store, entry: dict) -> ConversationRow | None:
 
 
 __all__ = ["HandoffDesk", "DeskSettings", "DeskTexts", "OpeningHours", "HandoffError",
-           "accept", "may_see", "owned_entry", "send_to_user", "transfer_to_bot", "end_chat",
-           "add_note",
-           "sweep", "case_card", "chat_user", "chat_cases", "chat_case_card", "back_to_bot"]
+           "accept", "give_to_agent", "owned_entry", "send_to_user",
+           "transfer_to_bot", "end_chat", "add_note", "sweep", "case_card", "chat_user",
+           "chat_cases", "chat_case_card", "back_to_bot"]

@@ -49,6 +49,18 @@ def previous_period(first: str, last: str) -> tuple[str, str]:
     return (before - length).isoformat(), before.isoformat()
 
 
+def duration_text(seconds: float | None) -> str:
+    """A duration as figures show it: 45 s, 12 min 5 s, 3 h 20 min; a dash for none."""
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def median(histogram: Counter) -> float | None:
     """The median of values counted in `histogram` ({value: count})."""
     total = sum(histogram.values())

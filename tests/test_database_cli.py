@@ -76,12 +76,11 @@ class TestMigrate:
         older_version(database)
         check = parley("migrate", "--check", "--database", database)
         assert check.exit_code == 1
+        pending = NAMES[NAMES.index("m0008_media_files"):]  # and every one added since
         assert check.output.endswith(
-            "3 migration(s) pending: m0008_media_files, m0009_insight, m0010_agent_desk\n")
+            f"{len(pending)} migration(s) pending: {', '.join(pending)}\n")
         applied = parley("migrate", "--database", database)
-        assert applied.output == (f"{database}: applied m0008_media_files\n"
-                                  f"{database}: applied m0009_insight\n"
-                                  f"{database}: applied m0010_agent_desk\n")
+        assert applied.output == "".join(f"{database}: applied {name}\n" for name in pending)
 
     def test_two_processes_started_together_on_postgresql_apply_each_migration_once(
             self, pg_database):

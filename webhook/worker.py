@@ -14,7 +14,7 @@ import uuid
 
 from flask import Flask
 
-from engine import handoff, insight
+from engine import dispatch, handoff, insight
 from webhook import get_runtime
 from webhook.db import open_runtime_store
 from webhook.media import fetch_pending
@@ -46,7 +46,10 @@ class Worker:
             done = sender.send_due()
             done += fetch_pending(store, self.settings, owner=self.owner)
             # Live agents: chats nobody accepted in time go back to the bot, with an apology.
-            done += handoff.sweep(store, get_desk(self.app))
+            desk = get_desk(self.app)
+            done += handoff.sweep(store, desk)
+            # Auto-assign (when on): waiting chats go to agents who have room again.
+            done += dispatch.assign_waiting(store, desk)
             # Insight: yesterday's counters, written in shards, become one row each.
             done += insight.compact(store)
             self._prune_agent_events(store)

@@ -48,6 +48,7 @@ class AgentsSql:
     def list_agents(self) -> list[dict]:
         rows = self.conn.execute(
             "SELECT a.id, a.user_name, a.display_name, a.created_at, a.last_login_at,"
+            " a.queues, a.capacity, a.status, a.supervisor,"
             " (SELECT max(s.last_seen_at) FROM agent_sessions s WHERE s.agent_id = a.id)"
             " AS last_seen_at FROM agents a ORDER BY a.user_name"
         ).fetchall()
@@ -104,7 +105,8 @@ class AgentsSql:
     def session_agent(self, token_hash: str, *, max_age_seconds: float) -> dict | None:
         """The agent of a live session (with its last_seen_at), or None."""
         row = self.conn.execute(
-            "SELECT a.id, a.user_name, a.display_name, s.created_at, s.last_seen_at"
+            "SELECT a.id, a.user_name, a.display_name, a.queues, a.capacity, a.status,"
+            " a.supervisor, s.created_at, s.last_seen_at"
             " FROM agent_sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = ?",
             (token_hash,),
         ).fetchone()
@@ -125,15 +127,17 @@ class AgentsSql:
         self.conn.execute("DELETE FROM agent_sessions WHERE token_hash = ?", (token_hash,))
 
     def agents_present(self, *, seen_within_seconds: float) -> int:
-        """How many agents have a session seen in the last `seen_within_seconds`."""
+        """How many agents, not away, have a session seen in the last `seen_within_seconds`."""
         since = utc_iso(self.clock() - seen_within_seconds)
         return self.conn.execute(
-            "SELECT COUNT(DISTINCT agent_id) FROM agent_sessions WHERE last_seen_at >= ?",
+            "SELECT COUNT(DISTINCT s.agent_id) FROM agent_sessions s"
+            " JOIN agents a ON a.id = s.agent_id"
+            " WHERE s.last_seen_at >= ? AND a.status <> 'away'",
             (since,),
         ).fetchone()[0]
 
     def queue_conversation(self, conversation_id: int, *, phone: str, reason: str,
-                           kind: str = "chat") -> int:
+                           kind: str = "chat", queue: str = "general") -> int:
         """Put a conversation in the agents' queue; returns the entry id.
 
         A phone has at most one open entry: a new hand-off takes over the phone's waiting
@@ -146,15 +150,16 @@ class AgentsSql:
         ).fetchone()
         if row is not None:
             self.conn.execute(
-                "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ? WHERE id = ?",
-                (conversation_id, kind, reason, row[0]),
+                "UPDATE agent_queue SET conversation_id = ?, kind = ?, reason = ?, queue = ?"
+                " WHERE id = ?",
+                (conversation_id, kind, reason, queue, row[0]),
             )
             entry_id = row[0]
         else:
             entry_id = self._insert(
-                "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queued_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, phone, kind, reason, self.now()),
+                "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queue,"
+                " queued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, phone, kind, reason, queue, self.now()),
             )
         self.record_event("queued", conversation_id=conversation_id, entry_id=entry_id)
         return entry_id

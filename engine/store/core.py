@@ -63,6 +63,7 @@ from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
 from engine.store.desk_search import DeskSearchSql
 from engine.store.events import EventsSql
+from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
 from engine.store.replies import RepliesSql
@@ -74,7 +75,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, EventsSql, RepliesSql, DeskSearchSql):
+            MediaSql, InsightSql, FloorSql, EventsSql, RepliesSql, DeskSearchSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -426,9 +426,26 @@ def m0009_insight(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m0010_floor(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+        -- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+        -- and whether they supervise the floor; each queue entry names its queue.
+        ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+        ALTER TABLE agents ADD COLUMN capacity INTEGER;
+        ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+            CHECK (status IN ('online', 'busy', 'away'));
+        ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+        CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+        """
+    )
+
 
 @migrations()
-def m0010_agent_desk(db: sqlite_utils.Database) -> None:
+def m0011_agent_desk(db: sqlite_utils.Database) -> None:
     """The agent desk's event log (engine/store/events.py: what agents' pages are pushed)
     and saved replies (shared when agent_id is NULL, else the agent's own)."""
     db.executescript(

@@ -369,7 +369,21 @@ CREATE INDEX conversations_user ON conversations (user_id, id);
 """
 
 
-M0010_AGENT_DESK = f"""
+M0010_FLOOR = """
+-- The agents' floor (engine/floor.py): the queues an agent serves ('' for every
+-- queue), how many chats at once (NULL: PARLEY_AGENT_CAPACITY), online/busy/away,
+-- and whether they supervise the floor; each queue entry names its queue.
+ALTER TABLE agents ADD COLUMN queues TEXT NOT NULL DEFAULT '';
+ALTER TABLE agents ADD COLUMN capacity INTEGER;
+ALTER TABLE agents ADD COLUMN status TEXT NOT NULL DEFAULT 'online'
+    CHECK (status IN ('online', 'busy', 'away'));
+ALTER TABLE agents ADD COLUMN supervisor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE agent_queue ADD COLUMN queue TEXT NOT NULL DEFAULT 'general';
+CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
+"""
+
+
+M0011_AGENT_DESK = f"""
 CREATE TABLE agent_events (
     id {ID},
     kind TEXT NOT NULL,
@@ -390,6 +404,7 @@ CREATE TABLE saved_replies (
 CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
 """
 
+
 def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
     mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
@@ -404,7 +419,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0007_sensitive_answers", _m0007_sensitive_answers),
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
-    ("m0010_agent_desk", M0010_AGENT_DESK),
+    ("m0010_floor", M0010_FLOOR),
+    ("m0011_agent_desk", M0011_AGENT_DESK),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

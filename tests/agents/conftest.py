@@ -8,13 +8,17 @@ RequestValidator (tests.webhook.conftest.Twilio).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
+from devtools.prism import free_port
 from engine import sealing
 from engine.store import Store, is_postgres
 from tests.webhook.conftest import Twilio, load_examples, runtime_config
@@ -91,6 +95,29 @@ def on_database(folder: Path, database_url: str) -> dict:
     return {"DATABASE": database_url, "DATA_KEY": key}
 
 
+@contextlib.contextmanager
+def serving(tmp_path: Path, database_url: str):
+    """The runtime served on 127.0.0.1 without its sender, with the example topics and two
+    agents (for browser tests); yields its URL, a Twilio signing for it, and a store."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
+                                    AGENT_CARD_URL=CARD_URL,
+                                    **on_database(tmp_path, database_url)))
+    store = Store(app.config["DATABASE"])
+    load_examples(store)
+    add_agents(store)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    try:
+        yield base_url, Twilio(app.test_client(), url=base_url), store
+    finally:
+        server.shutdown()
+        serving.join(timeout=5)
+        store.close()
+
+
 @pytest.fixture(autouse=True)
 def phone_locks_checked(monkeypatch) -> None:
     """A change to a chat without its phone's lock fails the test, on both databases."""
@@ -99,8 +126,11 @@ def phone_locks_checked(monkeypatch) -> None:
 
 @pytest.fixture
 def config(tmp_path, database_url) -> dict:
+    # A capacity no test of one agent's many chats reaches (tests/agents/test_floor.py sets
+    # its own).
     return runtime_config(tmp_path, SECRET_KEY="test-session-key-0123456789abcdef0123",
-                          AGENT_CARD_URL=CARD_URL, **on_database(tmp_path, database_url))
+                          AGENT_CARD_URL=CARD_URL, AGENT_CAPACITY=50,
+                          **on_database(tmp_path, database_url))
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class TestThroughTheWorkspace:
 def _accept_in_process(database: str, entry_id: int, agent: dict, barrier, results) -> None:
     """One agent's accept, from its own process and connection (a second web worker)."""
     store = Store(database)
-    desk = handoff.HandoffDesk()
+    desk = handoff.HandoffDesk(handoff.DeskSettings(capacity=ROUNDS))
     barrier.wait()
     try:
         with store.write():

@@ -4,25 +4,11 @@ needs a message to leave), and the user's texts are signed Twilio webhooks."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
-from devtools.prism import free_port
-from engine.store import Store
-from tests.agents.conftest import (
-    BROWSER_ON_SQLITE,
-    CARD_URL,
-    PASSWORD,
-    PHONE,
-    add_agents,
-    on_database,
-)
+from tests.agents.conftest import BROWSER_ON_SQLITE, PASSWORD, PHONE, serving
 from tests.support.browser import screenshot_dir
-from tests.webhook.conftest import Twilio, load_examples, runtime_config
-from webhook import create_app
 
 pytestmark = BROWSER_ON_SQLITE
 TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
@@ -30,23 +16,8 @@ TIMEOUT = 10_000  # ms: the pages poll every 1.5 to 2 s
 
 @pytest.fixture
 def served(tmp_path, database_url):
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(runtime_config(tmp_path, PUBLIC_URL=base_url, SECRET_KEY="s" * 32,
-                                    AGENT_CARD_URL=CARD_URL,
-                                    **on_database(tmp_path, database_url)))
-    store = Store(app.config["DATABASE"])
-    load_examples(store)
-    add_agents(store)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    try:
-        yield base_url, Twilio(app.test_client(), url=base_url), store
-    finally:
-        server.shutdown()
-        serving.join(timeout=5)
-        store.close()
+    with serving(tmp_path, database_url) as served:
+        yield served
 
 
 def test_the_workspace_says_what_happened_in_words(served, page):

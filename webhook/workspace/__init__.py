@@ -23,6 +23,14 @@ Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
     AGENT_CARD_URL              link line of case cards, a template such as
                                 "https://support.example.com/cases/{{ record.number }}"
                                 (the sandbox's default: the example topics' case link)
+    AGENT_DEFAULT_QUEUE         the queue of a hand-off that names none (the AGENT word, the
+                                fallback's escalation, a hand-off node with no queue):
+                                default "general"
+    AGENT_CAPACITY              chats an agent handles at once, unless `parley agents set
+                                --capacity` gave them their own (default 3)
+    AGENT_AUTO_ASSIGN           1: each chat goes at once to the least busy online agent of
+                                its queue (and waiting ones when an agent has room again);
+                                0 (default): agents pick chats from the queue
     AGENT_PUSH_STREAM_MINUTES   a page's event stream (/agent/api/events) ends after this and
                                 the browser reconnects from where it was, so server threads
                                 are handed back now and then (default 10)
@@ -45,9 +53,10 @@ from typing import Any
 from flask import Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
+from engine.errors import ConfigError
 from engine.handoff import DeskSettings, HandoffDesk, OpeningHours
 from engine.instance import instance_secret
-from webhook.config import number
+from webhook.config import flag, number
 
 csrf = CSRFProtect()
 
@@ -60,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     "AGENT_SESSION_HOURS": 12,
     "AGENT_UPLOAD_MAX_BYTES": 5 * 1024 * 1024,
     "AGENT_CARD_URL": "",
+    "AGENT_DEFAULT_QUEUE": "general",
+    "AGENT_CAPACITY": 3,
+    "AGENT_AUTO_ASSIGN": False,
     "AGENT_PUSH_STREAM_MINUTES": 10,
     "AGENT_PUSH_MAX_STREAMS": 0,
     "AGENT_PUSH_POLL_SECONDS": 0.05,
@@ -73,7 +85,7 @@ SANDBOX_CARD_URL = "https://support.example.com/cases/{{ record.number }}"
 def init_app(app: Flask) -> None:
     """Set up the workspace on the runtime app (after its settings are loaded)."""
     from webhook import get_runtime
-    from webhook.workspace import auth, media, stream, tools, views
+    from webhook.workspace import auth, media, stream, supervisor, tools, views
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -104,6 +116,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(supervisor.bp)
     app.register_blueprint(tools.bp)
     stream.init_app(app)
 
@@ -117,7 +130,20 @@ def desk_settings(config: Mapping[str, Any]) -> DeskSettings:
         queue_timeout_minutes=number(config, "AGENT_QUEUE_TIMEOUT_MINUTES", minimum=0),
         presence_seconds=number(config, "AGENT_PRESENCE_SECONDS", minimum=5),
         card_url=str(config.get("AGENT_CARD_URL") or ""),
+        default_queue=_queue_name(config.get("AGENT_DEFAULT_QUEUE")),
+        capacity=int(number(config, "AGENT_CAPACITY", minimum=1)),
+        auto_assign=flag(config.get("AGENT_AUTO_ASSIGN"), "AGENT_AUTO_ASSIGN"),
     )
+
+
+def _queue_name(value: Any) -> str:
+    from engine.floor import QUEUE_NAME
+
+    name = str(value or "general").strip().lower()
+    if not QUEUE_NAME.match(name):
+        raise ConfigError(f"PARLEY_AGENT_DEFAULT_QUEUE {name!r} is not a queue name: lower-case "
+                          "letters, digits and _, starting with a letter (e.g. general).")
+    return name
 
 
 def get_desk(app: Flask | None = None) -> HandoffDesk:

@@ -1,4 +1,5 @@
-"""`parley agents`: create live agents, list them, set passwords, remove them.
+"""`parley agents`: create live agents, list them, set their queues, capacity and supervisor
+right, set passwords, remove them.
 
 A click group that needs no running app. Imports engine.store and werkzeug. The database is
 --database, else $PARLEY_DATABASE, else the runtime's: parley.sqlite in $PARLEY_INSTANCE_PATH
@@ -12,6 +13,8 @@ from werkzeug.security import generate_password_hash
 
 from engine.commandline import database_option, new_password
 from engine.errors import StoreError
+from engine.floor import check_queue_name, is_supervisor
+from engine.handoff import HandoffError
 from engine.store import open_store
 
 
@@ -53,7 +56,45 @@ def list_agents(database: str) -> None:
     for agent in found:
         click.echo("\t".join([agent["user_name"], agent["display_name"],
                               agent["last_login_at"] or "never signed in",
-                              agent["last_seen_at"] or "-"]))
+                              agent["last_seen_at"] or "-",
+                              f"queues: {agent['queues'] or 'every queue'}",
+                              f"capacity: {agent['capacity'] or 'default'}",
+                              *(["supervisor"] if is_supervisor(agent) else [])]))
+
+
+@agents.command("set")
+@click.argument("user_name")
+@click.option("--queues", help="Queues the agent serves, comma-separated (e.g. billing,technical);"
+              " empty: every queue.")
+@click.option("--capacity", type=click.IntRange(min=0),
+              help="Chats at once; 0: the default (PARLEY_AGENT_CAPACITY).")
+@click.option("--supervisor/--no-supervisor", default=None,
+              help="May see and steer every chat (the supervisor's view).")
+@database_option
+def set_agent(user_name: str, queues: str | None, capacity: int | None,
+              supervisor: bool | None, database: str) -> None:
+    """Set an agent's queues, capacity or supervisor right."""
+    changes: dict = {}
+    if queues is not None:
+        try:
+            changes["queues"] = [check_queue_name(q) for q in queues.split(",") if q.strip()]
+        except HandoffError as exc:
+            raise click.BadParameter(str(exc), param_hint="--queues") from exc
+    if capacity is not None:
+        changes["capacity"] = capacity or None
+    if supervisor is not None:
+        changes["supervisor"] = supervisor
+    if not changes:
+        raise click.UsageError("say what to set: --queues, --capacity or --supervisor")
+    store = open_store(database)
+    try:
+        with store.write():
+            found = store.set_agent_floor(user_name, **changes)
+    finally:
+        store.close()
+    if not found:
+        raise click.ClickException(f"no agent {user_name!r}")
+    click.echo(f"agent {user_name!r} updated")
 
 
 @agents.command("set-password")

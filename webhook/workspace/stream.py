@@ -1,9 +1,9 @@
 """The agents' push channel: server-sent events at /agent/api/events.
 
-Imports engine (handoff, store), webhook (db) and the workspace's auth, push and views. A page
+Imports engine (floor, store), webhook (db) and the workspace's auth, push and views. A page
 loads its snapshot (api/queue, api/conversations/<id>: each carries `event_id`, the newest
 event before it was read), then opens an EventSource on `api/events?after=<event_id>`. The
-stream sends every later event the agent may see (`handoff.may_see`) with its id, so the
+stream sends every later event the agent may see (`floor.may_see`) with its id, so the
 browser's own reconnect (its `Last-Event-ID` header) resumes after the last one it received:
 nothing is missed and nothing comes twice. A page too far behind (events pruned, or more than
 MAX_BACKLOG waiting) gets one `resync` event and reloads its snapshot.
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, request, session, stream_with_context
 
-from engine import handoff
+from engine import floor
 from engine.signin import session_token_hash as token_hash
 from engine.store import Store, is_postgres
 from webhook.db import close_db, get_db, open_runtime_store
@@ -173,7 +173,8 @@ def _render(store: Store, agent: dict, event: dict) -> str | None:
 
     conversation_id = event["conversation_id"]
     conversation = store.conversation(conversation_id) if conversation_id else None
-    if conversation is None or not handoff.may_see(agent, conversation):
+    entry = store.latest_queue_entry(conversation_id) if conversation else None
+    if entry is None or not floor.may_see(agent, entry):
         return None
     data: dict = {"kind": event["kind"], "conversation_id": conversation_id}
     if event["message_id"]:
@@ -182,11 +183,8 @@ def _render(store: Store, agent: dict, event: dict) -> str | None:
             errors = store.outbox_errors([message["id"]]) \
                 if message["status"] in ("failed", "undelivered") else {}
             data["message"] = views.message_json(message, errors)
-    entry = store.latest_queue_entry(conversation_id)
-    if entry is not None:
-        data["entry"] = views.entry_json(entry, store.clock())
-        data["state"] = views.entry_state(entry, agent,
-                                          closed=conversation["closed_at"] is not None)
+    data["entry"] = views.entry_json(entry, store.clock())
+    data["state"] = views.entry_state(entry, agent, closed=conversation["closed_at"] is not None)
     if event["kind"] == "note":
         data["notes"] = store.agent_notes(conversation_id)
     return _frame(event["id"], "desk", data)

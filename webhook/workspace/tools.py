@@ -1,15 +1,15 @@
 """The desk's tools beside the chats: saved replies, search, a customer's history.
 
-Imports engine (desk_replies, handoff), webhook (db) and the workspace's auth and views. Every
+Imports engine (desk_replies, floor, handoff), webhook (db) and the workspace's auth and views. Every
 page is behind the agents' sign-in, every POST checks its CSRF token (auth.protect), and what
-search and history list is filtered by `handoff.may_see`.
+search and history list is filtered by `floor.may_read`.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import desk_replies, handoff
+from engine import desk_replies, floor
 from engine.handoff import HandoffError
 from webhook.db import get_db
 from webhook.workspace.auth import add_headers, agent_required, current_agent, protect
@@ -75,14 +75,14 @@ def search() -> str:
     store, agent = get_db(), current_agent()
     query = request.args.get("q", "").strip()[:200]
     found = [c for c in store.desk_search(query)
-             if handoff.may_see(agent, store.conversation(c["id"]))] if query else []
+             if floor.may_read(store, agent, c["id"])] if query else []
     return render_template("workspace/search.html", agent=agent, query=query, found=found)
 
 
 def history(store, agent: dict, conversation_id: int) -> list[dict]:
     """The customer's other conversations this agent may see (the chat page's side panel)."""
     return [c for c in store.customer_history(conversation_id)
-            if handoff.may_see(agent, store.conversation(c["id"]))]
+            if floor.may_read(store, agent, c["id"])]
 
 
 @bp.get("/history/<int:conversation_id>")
@@ -98,6 +98,6 @@ def past_conversation(conversation_id: int) -> str:
 
 def _visible(store, agent: dict, conversation_id: int) -> dict:
     found = store.conversation(conversation_id)
-    if found is None or not handoff.may_see(agent, found):
+    if found is None or not floor.may_read(store, agent, conversation_id):
         abort(404)
     return found

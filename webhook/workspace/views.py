@@ -11,6 +11,7 @@ a script gets JSON, a plain form a redirect.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from flask import (
     url_for,
 )
 
-from engine import handoff
+from engine import dispatch, floor, handoff
+from engine.errors import ParleyError
+from engine.floor import NotAllowed
 from engine.handoff import HandoffError
 from engine.store import parse_iso
 from webhook import get_runtime
@@ -38,6 +41,7 @@ from webhook.workspace.auth import add_headers, agent_required, current_agent, p
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
 
 bp = Blueprint("workspace", __name__, url_prefix="/agent")
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -85,7 +89,8 @@ def queue_data() -> Response:
     event_id = store.last_event_id()  # first: events after it may be in the snapshot too
     now = store.clock()
     desk = get_desk()
-    waiting = store.queue_entries(waiting=True)
+    # An agent sees the chats of the queues they serve; a supervisor sees every queue.
+    waiting = [e for e in store.queue_entries(waiting=True) if floor.may_see(agent, e)]
     present = store.agents_present(seen_within_seconds=desk.settings.presence_seconds)
     open_now = desk.settings.hours.is_open(now)
     return jsonify(
@@ -99,7 +104,34 @@ def queue_data() -> Response:
         agents_present=present,
         open_now=open_now,
         presence=_presence(present, open_now=open_now),
+        status=agent["status"],
+        queues=sorted(floor.queues_of(agent)) or ["every queue"],
+        capacity=floor.capacity_of(agent, desk),
     )
+
+
+@bp.post("/status")
+@agent_required
+def status():
+    """online, busy or away: only an online agent is given chats by auto-assign."""
+    wanted = request.form.get("status", "")
+    if wanted not in floor.STATUSES:
+        return _refused(f"Unknown status {wanted!r}.", status=400, back=url_for("workspace.queue"))
+    store = get_db()
+    with store.write():
+        store.set_agent_status(current_agent()["id"], wanted)
+    if wanted == "online":
+        assign_waiting()
+    return _done(url_for("workspace.queue"), flash_text=f"You are {wanted}.")
+
+
+def assign_waiting() -> None:
+    """Auto-assign (when on) after an agent freed a place or came online. The agent's own
+    action is stored already: a failure here is logged, and the worker's round retries."""
+    try:
+        dispatch.assign_waiting(get_db(), get_desk())
+    except ParleyError:
+        log.exception("auto-assign after an agent's action failed")
 
 
 @bp.post("/queue/<int:entry_id>/accept")
@@ -109,6 +141,8 @@ def accept(entry_id: int):
     try:
         with store.write():
             entry = handoff.accept(store, entry_id, agent=current_agent(), desk=get_desk())
+    except NotAllowed as exc:
+        return _refused(str(exc), status=403, back=url_for("workspace.queue"))
     except HandoffError as exc:
         return _refused(str(exc), status=409, back=url_for("workspace.queue"))
     target = url_for("workspace.conversation", conversation_id=entry["conversation_id"])
@@ -126,8 +160,11 @@ def conversation(conversation_id: int) -> str:
     store, agent = get_db(), current_agent()
     found = store.conversation(conversation_id)
     entry = store.latest_queue_entry(conversation_id)
-    if found is None or entry is None or not handoff.may_see(agent, found):
+    if found is None or entry is None:
         abort(404)
+    if not floor.may_see(agent, entry):
+        return render_template("workspace/error.html", title="Not your queue", agent=agent,
+                               message=_not_served(entry)), 403
     user = handoff.chat_user(store, conversation_id)
     return render_template(
         "workspace/conversation.html", agent=agent, conversation=found, entry=entry,
@@ -146,8 +183,10 @@ def conversation_data(conversation_id: int) -> Response:
     event_id = store.last_event_id()  # first: events after it may be in the snapshot too
     found = store.conversation(conversation_id)
     entry = store.latest_queue_entry(conversation_id)
-    if found is None or entry is None or not handoff.may_see(agent, found):
+    if found is None or entry is None:
         abort(404)
+    if not floor.may_see(agent, entry):
+        return jsonify(error=_not_served(entry)), 403
     after = request.args.get("after", 0, type=int)
     watched = _ids(request.args.get("watch", ""))
     new = store.messages(conversation_id, after_id=after)
@@ -210,8 +249,11 @@ def end(conversation_id: int):
 @agent_required
 def note(conversation_id: int):
     store = get_db()
-    if store.latest_queue_entry(conversation_id) is None:
+    entry = store.latest_queue_entry(conversation_id)
+    if entry is None:
         abort(404)
+    if not floor.may_see(current_agent(), entry):
+        abort(403)
     try:
         with store.write():
             handoff.add_note(store, conversation_id, agent=current_agent(),
@@ -246,7 +288,12 @@ def _act(conversation_id: int, action, done_text: str):
             action(store, conversation_id, agent=current_agent(), desk=get_desk())
     except HandoffError as exc:
         return _refused(str(exc), status=409, back=_page(conversation_id))
+    assign_waiting()  # the agent has a free place again
     return _done(_page(conversation_id), flash_text=done_text)
+
+
+def _not_served(entry: dict) -> str:
+    return f"This chat is in the {entry['queue']} queue, which you do not serve."
 
 
 def _page(conversation_id: int) -> str:
@@ -286,6 +333,7 @@ def entry_json(entry: dict, now: float) -> dict:
     return {
         "id": entry["id"], "conversation_id": entry["conversation_id"],
         "phone": entry["phone"], "kind": entry["kind"], "reason": entry["reason"],
+        "queue": entry["queue"],
         "queued_at": entry["queued_at"],
         "waited": max(0, int(now - parse_iso(entry["queued_at"]))),
         "agent": entry["agent_name"], "user": entry["user_display_name"],

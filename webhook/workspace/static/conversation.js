@@ -101,7 +101,11 @@
     try {
       const url = chat.dataset.api + "?after=" + lastId + "&watch=" + [...watched].join(",");
       const result = await P.get(url);
-      if (!result.ok) return;
+      if (!result.ok) {
+        // 403: a supervisor moved the chat to a queue this agent does not serve.
+        if (result.status === 403) P.showError(errorEl, result.data.error);
+        return;
+      }
       for (const message of result.data.messages) {
         place(message);
         lastId = Math.max(lastId, message.id);

@@ -15,6 +15,7 @@
     tr.dataset.entry = entry.id;
     tr.dataset.conversation = entry.conversation_id;
     tr.appendChild(P.el("td", "phone", entry.phone));
+    tr.appendChild(P.el("td", "queue-name", entry.queue));
     tr.appendChild(P.el("td", null, entry.user || "guest"));
     tr.appendChild(P.el("td", null, entry.reason));
     const preview = P.el("td", "preview", entry.last_text);
@@ -85,6 +86,8 @@
     }));
     document.getElementById("ended-empty").hidden = data.ended.length > 0;
     document.getElementById("presence").textContent = data.presence;
+    document.getElementById("my-queues").textContent =
+      "Queues: " + data.queues.join(", ") + " · up to " + data.capacity + " chats at once";
     root.dataset.loaded = "1";
     return data;
   }
