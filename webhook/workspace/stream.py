@@ -137,9 +137,10 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
             if time.monotonic() - touched > TOUCH_SECONDS:
                 touched = time.monotonic()
                 with _borrowed(app, kept) as store:
-                    if not _still_signed_in(app, store, token):
-                        yield _frame(after, "signed_out", {})
-                        return
+                    agent = _still_signed_in(app, store, token)
+                if agent is None:
+                    yield _frame(after, "signed_out", {})
+                    return
             while newest > after:
                 with _borrowed(app, kept) as store:
                     found = store.events_after(after, limit=BATCH)
@@ -156,15 +157,16 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
             store.close()
 
 
-def _still_signed_in(app, store: Store, token: str) -> bool:
-    """Whether the stream's sign-in still holds (sign-out, a new password or removing the
-    agent end it), and if so mark it seen: an agent with an open page counts as present."""
+def _still_signed_in(app, store: Store, token: str) -> dict | None:
+    """The stream's agent as they are now (their queues may have changed), or None when the
+    sign-in has ended (sign-out, a new password, the agent removed); a live one is marked
+    seen: an agent with an open page counts as present."""
     hours = float(app.config["AGENT_SESSION_HOURS"])
-    if store.session_agent(token, max_age_seconds=hours * 3600) is None:
-        return False
-    with store.write():
-        store.touch_agent_session(token)
-    return True
+    agent = store.session_agent(token, max_age_seconds=hours * 3600)
+    if agent is not None:
+        with store.write():
+            store.touch_agent_session(token)
+    return agent
 
 
 def _render(store: Store, agent: dict, event: dict) -> str | None:

@@ -1,6 +1,6 @@
 """The desk's tools beside the chats: saved replies, search, a customer's history.
 
-Imports engine (desk_replies, floor, handoff), webhook (db) and the workspace's auth and views. Every
+Imports engine (desk_replies, floor, handoff), webhook (db) and the workspace's auth. Every
 page is behind the agents' sign-in, every POST checks its CSRF token (auth.protect), and what
 search and history list is filtered by `floor.may_read`.
 """
