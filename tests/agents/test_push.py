@@ -27,12 +27,6 @@ def config(config):
     return {**config, **SHORT_STREAM}
 
 
-@pytest.fixture(autouse=True)
-def hubs_stopped(app):
-    yield
-    app.extensions["parley_agent_push"].stop()
-
-
 def frames(text: str) -> list[dict]:
     """The SSE frames of a stream's text: id, event and data of each."""
     found = []
@@ -231,3 +225,19 @@ def test_the_worker_prunes_old_events_but_the_newest(app, store):
     app.config["AGENT_EVENTS_KEEP_HOURS"] = -1  # every event is "old"
     Worker(app).run_once()
     assert [e["conversation_id"] for e in store.events_after(0)] == [3]
+
+
+def test_an_agent_is_told_only_of_the_queues_they_serve(twilio, beth, fred, store):
+    with store.write():
+        store.set_agent_floor("beth", queues=["billing"])
+    start = fred.queue()["event_id"]
+    twilio.text(PHONE, "agent")  # the default queue, "general": Fred's, not Beth's
+    told_fred, told_beth = read(fred, after=start), read(beth, after=start)
+    assert [f["data"]["kind"] for f in told_fred] == ["queued", "message"]
+    assert [f["event"] for f in told_beth] == ["skip", "skip"]  # ids move on, nothing shown
+    assert all(f["data"] == {"conversation_id": told_fred[0]["data"]["conversation_id"]}
+               for f in told_beth)
+    assert [f["id"] for f in told_beth] == [f["id"] for f in told_fred]
+    conversation_id = told_fred[0]["data"]["conversation_id"]
+    assert f"/agent/history/{conversation_id}" not in beth.get("/agent/search?q=agent").text
+    assert beth.get(f"/agent/history/{conversation_id}").status_code == 404

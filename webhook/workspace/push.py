@@ -15,13 +15,21 @@ import logging
 import os
 import threading
 import time
+import weakref
 
 from engine.store import Store, is_postgres
 from engine.store.events import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
-RECONNECT_SECONDS = 1.0
+RECONNECT_SECONDS = 1.0  # the first wait after losing the database, doubled up to a minute
+_HUBS: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every listener of this process (tests: their databases are dropped after them)."""
+    for hub in list(_HUBS):
+        hub.stop()
 # Even with LISTEN, look at max(id) now and then: a notification lost with a connection
 # (between two LISTENs) is then late by this much, never lost.
 SAFETY_POLL_SECONDS = 5.0
@@ -38,6 +46,7 @@ class EventHub:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._stop = threading.Event()
+        _HUBS.add(self)
 
     def start(self) -> None:
         """Start the listener once per process (again in a child after a fork)."""
@@ -73,13 +82,19 @@ class EventHub:
                 self._changed.notify_all()
 
     def _run(self, target) -> None:
+        pause = RECONNECT_SECONDS
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 target()
-            except Exception:  # noqa: BLE001 - the database went away: try again shortly
-                log.warning("agent push listener lost its database; reconnecting",
-                            exc_info=True)
-                self._stop.wait(RECONNECT_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - the database went away: try again
+                if time.monotonic() - started > pause:
+                    pause = RECONNECT_SECONDS  # it worked for a while: a new outage
+                if pause == RECONNECT_SECONDS:
+                    log.warning("agent push listener lost its database (%s); reconnecting",
+                                exc)
+                self._stop.wait(pause)
+                pause = min(pause * 2, 60.0)
 
     def _poll(self) -> None:
         store = Store(self.database)

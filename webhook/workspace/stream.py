@@ -151,7 +151,10 @@ def _stream(app, agent: dict, token: str, after: int, hub: EventHub, *,
                 for event, frame in zip(found, frames, strict=True):
                     # An event the agent may not see still moves the id on, so a reconnect
                     # resumes after it.
-                    yield frame or _frame(event["id"], "skip", {})
+                    # Its chat's id only: a page showing a chat that has just left the
+                    # agent's queues learns it and asks (api/conversations says so).
+                    yield frame or _frame(event["id"], "skip",
+                                          {"conversation_id": event["conversation_id"]})
     finally:
         for store in kept:
             store.close()

@@ -125,6 +125,7 @@
   function pushed(data) {
     if (data.kind === "resync") { poll(); return; }
     if (data.conversation_id !== conversationId) return;
+    if (data.kind === "hidden") { poll(); return; }  // out of this agent's queues now?
     if (data.message) {
       place(data.message);
       lastId = Math.max(lastId, data.message.id);

@@ -83,7 +83,11 @@
       track(data);
       emit(data);
     });
-    source.addEventListener("skip", (event) => { lastId = Number(event.lastEventId); });
+    source.addEventListener("skip", (event) => {
+      lastId = Number(event.lastEventId);
+      const data = JSON.parse(event.data);
+      emit({kind: "hidden", conversation_id: data.conversation_id});
+    });
     source.addEventListener("resync", (event) => {
       lastId = Number(event.lastEventId);
       refreshWaiting();
