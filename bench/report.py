@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import insight_pages
 from bench.designer import DesignerResults
+from bench.insight_pages import InsightPagesResults
 from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults, SendersResults
 from bench.servers import runtime_serving
 from bench.webhook_load import WebhookResults
@@ -17,6 +19,7 @@ from bench.webhook_load import WebhookResults
 THROUGHPUT_GOAL = 0.80  # Parley at 80% or more of the floor
 FLAT_GOAL = 1.25  # "flat": within 1.25x
 POSTGRES_HISTORY_GOAL = 0.90  # PostgreSQL with a million conversations: 0.9x empty or more
+PACING_GOAL = 0.90  # pacing may cost the sender at most a tenth of its throughput
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Results:
     sender: SenderResults | None = None
     senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
+    insight: InsightPagesResults | None = None  # Insight pages, SQLite and PostgreSQL
     push: list | None = None  # bench.agent_push.PushResult, SQLite then PostgreSQL
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
@@ -105,6 +109,12 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     f"{TOLL_FREE_MPS:g}/s",
                     f"{best / LONG_CODE_MPS:,.0f}x / {best / TOLL_FREE_MPS:,.0f}x",
                     f"above {TOLL_FREE_MPS:g}/s: {_verdict(best > TOLL_FREE_MPS)}"))
+        unpaced = results.sender.best_unpaced
+        if unpaced:
+            ratio = best / unpaced
+            out.append(("Sender with pacing's accounting (budgets, quiet hours)",
+                        f"{best:,.0f} msg/s", f"without it {unpaced:,.0f} msg/s",
+                        f"{ratio:.2f}", f">= {PACING_GOAL:.2f}: {_verdict(ratio >= PACING_GOAL)}"))
     if results.senders is not None:
         out += _senders_rows(results.senders)
     if results.designer is not None:
@@ -113,6 +123,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     "-", "-", "-"))
         out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
                     "-", "-", "-"))
+    if results.insight is not None:
+        out += insight_pages.rows(results.insight)
     if web is not None and web.parley_rss_kib:
         ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
         out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
@@ -264,6 +276,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     if results.engine:
         parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
                      f"of {len(next(iter(results.engine.values())))} rounds.")
+    if results.insight is not None:
+        parts.append(insight_pages.conditions(results.insight))
     for failure in results.failures:
         parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:

@@ -1,9 +1,9 @@
 """`python -m bench`: every benchmark in one run, printed as one markdown table and a plot.
 
 Imports the rest of bench/. What it measures, and what limits each figure: bench/README.md.
-The full run takes 15 to 20 minutes on 2 cores (much of it building databases of 1,000,000
-stored conversations, on SQLite and on PostgreSQL); `--quick` stops at 100,000 and runs
-shorter rounds. `--no-postgres` leaves PostgreSQL out.
+The full run takes 20 to 30 minutes on 2 cores (much of it building databases of 1,000,000
+stored conversations, on SQLite and on PostgreSQL, for the webhook and for the Insight
+pages); `--quick` stops at 100,000 and runs shorter rounds. `--no-postgres` leaves PostgreSQL out.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import agent_push, designer, engine_cost, report, sender, webhook_load
+from bench import agent_push, designer, engine_cost, insight_pages, report, sender, webhook_load
 from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
-SECTIONS = ("webhook", "engine", "sender", "designer", "push")
+SECTIONS = ("webhook", "engine", "sender", "designer", "insight", "push")
 
 
 def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
                         help="conversations per topic size in the engine benchmark (200)")
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
+    parser.add_argument("--insight-conversations", type=int,
+                        help="conversations (with their Insight rows) under the Insight "
+                             "pages (1000000; 100000 with --quick)")
+    parser.add_argument("--insight-rounds", type=int,
+                        help="timed requests of each Insight page per database (20; 5 with "
+                             "--quick)")
     parser.add_argument("--push-messages", type=int,
                         help="texts whose way to 20 agents' event streams is timed (100)")
     parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
@@ -69,6 +75,9 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
+    args.insight_conversations = args.insight_conversations or (
+        100_000 if quick else 1_000_000)
+    args.insight_rounds = args.insight_rounds or (5 if quick else 20)
     args.push_messages = args.push_messages or (20 if quick else agent_push.MESSAGES)
     production = runtime_serving()
     args.serving = Serving(args.workers or production.workers,
@@ -113,6 +122,10 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
     def design() -> None:
         results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)
 
+    def insight() -> None:
+        results.insight = insight_pages.run(
+            folder / "insight", conversations=args.insight_conversations,
+            rounds=args.insight_rounds, postgres=args.postgres, say=say)
     def push() -> None:
         results.push = agent_push.run(folder / "push", messages=args.push_messages,
                                       postgres=args.postgres)
@@ -122,6 +135,8 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
             ("engine", "cost per message vs topic size", engine),
             ("sender", "outbox to Prism through the twilio client", send),
             ("designer", f"validate and draw a {args.designer_nodes}-node topic", design),
+            ("insight", f"Insight pages on {args.insight_conversations:,} conversations",
+             insight),
             ("push", "an inbound SMS to its text on 20 agents' event streams", push)):
         if name not in args.only:
             continue

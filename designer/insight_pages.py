@@ -13,7 +13,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from designer.charts import day_chart
+from designer.charts import compact, day_chart
 from designer.db import get_store
 from designer.editor import document_or_404, render_diagram, summary_or_404
 from designer.insight import _int, _period, keep_as_test
@@ -41,15 +41,23 @@ def _share(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.0f}%"
 
 
-# (key, title, how to show it, how to read it off a Figures)
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s"
+
+
+# (key, title, how to show it, how to read it off a Figures, the chart's y-axis label and
+# how its ticks read)
 FIGURES = [
-    ("conversations", "Conversations", str, lambda f: f.conversations),
-    ("containment", "Containment", _share, lambda f: f.containment),
-    ("handed_off", "Handed off to people", str, lambda f: f.handed_off),
-    ("opt_outs", "Opt-outs (STOP)", str, lambda f: f.opt_outs),
+    ("conversations", "Conversations", str, lambda f: f.conversations, "Conversations",
+     compact),
+    ("containment", "Containment", _share, lambda f: f.containment, "Share contained",
+     _share),
+    ("handed_off", "Handed off to people", str, lambda f: f.handed_off, "Conversations",
+     compact),
+    ("opt_outs", "Opt-outs (STOP)", str, lambda f: f.opt_outs, "Opt-outs", compact),
     ("median_resolution", "Median time to resolution", report.duration_text,
-     lambda f: f.median_resolution_seconds),
-    ("segments", "SMS segments sent", str, lambda f: f.segments),
+     lambda f: f.median_resolution_seconds, "Seconds", _seconds),
+    ("segments", "SMS segments sent", str, lambda f: f.segments, "Segments", compact),
 ]
 
 
@@ -61,18 +69,20 @@ def overview():
     result = report.overview(store, first, last)
     current, previous = result.current, result.previous
     cards = []
-    for key, title, show, read in FIGURES:
+    for key, title, show, read, y_label, tick in FIGURES:
         cards.append({
             "key": key, "title": title, "value": show(read(current.totals)),
             "previous": show(read(previous.totals)),
             "chart": day_chart([(day, read(f)) for day, f in current.days],
-                               [read(f) for _day, f in previous.days], title=title)})
+                               [read(f) for _day, f in previous.days], title=title,
+                               y_label=y_label, tick=tick)})
     reasons = [{"key": r, "title": REASON_TITLES.get(r, r),
                 "value": current.totals.handoffs.get(r, 0),
                 "previous": previous.totals.handoffs.get(r, 0),
                 "chart": day_chart([(day, f.handoffs.get(r, 0)) for day, f in current.days],
                                    [f.handoffs.get(r, 0) for _d, f in previous.days],
-                                   title=REASON_TITLES.get(r, r))} for r in REASONS]
+                                   title=REASON_TITLES.get(r, r), y_label="Hand-offs",
+                                   tick=compact)} for r in REASONS]
     topics = store.list_topics()
     names = {t["id"]: t["name"] for t in topics}
     starts = report.topic_starts(store, first, last)

@@ -20,6 +20,7 @@ from engine import accounts, sealing
 from engine.commandline import database_option
 from engine.errors import ConfigError, ParleyError
 from engine.instance import instance_folder, sandbox_pin_pepper
+from engine.quiet_hours import is_time_zone
 from engine.secret_check import check_secret
 from engine.store import Store, open_store
 from webhook.config import flag
@@ -175,6 +176,23 @@ def unlink(phone: str, database: str) -> None:
     if not removed:
         raise click.ClickException(f"{phone} is not linked to an account")
     click.echo(f"unlinked {phone}")
+
+
+@users.command("time-zone")
+@click.argument("user_name")
+@click.argument("zone")
+@database_option
+def time_zone(user_name: str, zone: str, database: str) -> None:
+    """Set where a user is (an IANA zone such as America/Los_Angeles, or "none"): their
+    notifications wait for the sending window in that zone (PARLEY_QUIET_HOURS)."""
+    chosen = None if zone.lower() == "none" else zone
+    if chosen is not None and not is_time_zone(chosen):
+        raise click.ClickException(f"{zone!r} is not an IANA time zone (such as "
+                                   "America/Chicago)")
+    with opened(database) as store, store.write():
+        store.set_user_time_zone(accounts.require_user(store, user_name)["id"], chosen)
+    click.echo(f"{user_name}: " + (f"time zone {chosen}" if chosen else
+                                   "time zone from their number's area code"))
 
 
 @click.command("notify")

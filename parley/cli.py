@@ -24,6 +24,7 @@ from parley.accounts_cli import notify, users
 from parley.database_cli import copy_db, migrate
 from parley.up import up
 from webhook.commands import serve, worker
+from webhook.pacing_api import outbound_report_command, send_estimate_command
 from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,7 +378,8 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 
 # Commands that live with the part of Parley they serve.
-for command in (up, serve, worker, designer_user, agents, users, notify, migrate, copy_db):
+for command in (up, serve, worker, designer_user, agents, users, notify, migrate, copy_db,
+                outbound_report_command, send_estimate_command):
     main.add_command(command)
 
 

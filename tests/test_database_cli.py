@@ -135,6 +135,8 @@ def instance(tmp_path):
         store.set_pin_hash(abel, "pbkdf2:sha256:1000$salt$hash")
         store.set_totp_secret(abel, TOTP_SECRET)
         store.link_phone(APPOINTMENT, abel)
+        store.set_user_time_zone(abel, "America/Chicago")
+        store.slow_sending_number("+15005550001", until=1_767_225_600.25, code="30007")
         store.record_auth_failure("lockout-digest", max_failures=5, lockout_seconds=900)
         store.sandbox_add("+15550100009", direction="sent", number="+15550009999", body="hi")
     twilio = Twilio(app.test_client())

@@ -88,11 +88,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n,
                                 x_prefix=n)
 
-    from webhook import db, notifications, views
+    from webhook import db, notifications, pacing_api, views
 
     db.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(pacing_api.bp)
     if settings.sandbox:
         from webhook import sandbox
 

@@ -1,7 +1,7 @@
 """The runtime's settings: defaults, and the checks that stop a misconfigured start.
 
-Imports engine.errors, engine.instance, engine.outbound and engine.sealing. Keys come from
-`PARLEY_<KEY>` environment variables (Flask's `from_prefixed_env`), the instance folder's
+Imports engine.errors, engine.instance, engine.outbound, engine.pacing and engine.sealing. Keys
+come from `PARLEY_<KEY>` environment variables (Flask's `from_prefixed_env`), the instance folder's
 `config.py`, or `create_app(test_config)`; each check raises `ConfigError` with one sentence that
 says what to set.
 """
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from engine.errors import ConfigError
 from engine.instance import instance_secret
 from engine.outbound import OutboundPolicy, data_source_policy, host_entries, is_loopback_name
+from engine.pacing import PacingPolicy, policy_from_config
 from engine.sealing import MAKE_ONE, Sealer, local_sealer
 from engine.secret_check import check_secret
 
@@ -66,6 +67,16 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_MAX_ATTEMPTS": 12,
     "WORKER_POLL_SECONDS": 1.0,
     "TWILIO_TIMEOUT_SECONDS": 15.0,
+    # Carrier pacing and quiet hours (engine/pacing.py, engine/quiet_hours.py): each sending
+    # number's type as JSON ({"+15551234567": {"type": "10dlc", "tier": "low"}}; a number not
+    # listed is paced as a low-tier 10DLC long code), the share of a daily cap kept for
+    # replies, when notifications may reach a recipient (their local time; the zone for
+    # numbers of unknown place) and the notification categories that may skip quiet hours.
+    "SENDING_NUMBERS": {},
+    "REPLY_RESERVE": 0.1,
+    "QUIET_HOURS": "08:00-21:00",
+    "QUIET_HOURS_ZONE": "America/New_York",
+    "URGENT_CATEGORIES": [],
 }
 
 _STRING_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_BASE_URL", "SMS_NUMBER",
@@ -101,6 +112,7 @@ class Settings:
     worker_poll_seconds: float
     twilio_timeout_seconds: float
     sealer: Sealer  # the data keys: what every store of this runtime seals and opens with
+    pacing: PacingPolicy  # each sending number's pace, quiet hours, urgent categories
 
     def from_number(self, channel: str) -> str:
         if channel == "notification" and self.notify_number:
@@ -201,6 +213,7 @@ def load_settings(config: dict[str, Any], *, instance_path: str) -> Settings:
         worker_poll_seconds=number(config, "WORKER_POLL_SECONDS", minimum=0.01),
         twilio_timeout_seconds=number(config, "TWILIO_TIMEOUT_SECONDS", minimum=0.1),
         sealer=sealer,
+        pacing=policy_from_config(config, sms_number=sms_number, notify_number=notify_number),
     )
 
 

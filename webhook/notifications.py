@@ -113,9 +113,9 @@ def _problem(status: int, reason: str, detail: str) -> tuple[Response, int]:
     return jsonify(queued=False, reason=reason, detail=detail), status
 
 
-@bp.post("/api/notifications")
-def create() -> tuple[Response, int]:
-    """Send a notification: JSON {"user_id", "message", optional "link" and "image"}."""
+def refuse_without_token() -> tuple[Response, int] | None:
+    """The answer to a request without PARLEY_NOTIFY_API_TOKEN as its bearer token (503 when
+    the API is off, 429 while the address is locked out, 401), or None: it may go on."""
     if not current_app.config.get("NOTIFY_API_TOKEN"):
         return _problem(503, "disabled", "set PARLEY_NOTIFY_API_TOKEN to enable this API")
     store = get_db()
@@ -132,6 +132,16 @@ def create() -> tuple[Response, int]:
         response, status = _problem(401, "unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = 'Bearer realm="parley"'
         return response, status
+    return None
+
+
+@bp.post("/api/notifications")
+def create() -> tuple[Response, int]:
+    """Send a notification: JSON {"user_id", "message", optional "link" and "image"}."""
+    refused = refuse_without_token()
+    if refused is not None:
+        return refused
+    store = get_db()
     data = request.get_json(silent=True)
     problem = _invalid(data)
     if problem:

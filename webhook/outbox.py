@@ -9,8 +9,14 @@ state change it belongs to; the sender delivers it later with `twilio.rest.Clien
 2. send without any transaction open (the write lock is never held during an HTTP call);
 3. record each result in another short transaction.
 
-Network errors, 429 and 5xx are retried with exponential backoff; other errors are permanent;
+The lease is paced (engine/pacing.py): replies before notifications, each sending number
+within its segments per second and per day, notifications only in the recipient's sending
+window; the sender waits for each message's slot before it sends.
+
+Network errors and 5xx are retried with exponential backoff; other errors are permanent;
 Twilio's 21610 (the recipient texted STOP) opts the number out and nothing more goes to it.
+Throttling and filtering (429, 30022, 30007) halve the number's rate for 15 minutes and are
+recorded; a 429 or 30022 is tried again at the slower pace, a filtered (30007) text is not.
 A sender that dies mid-batch loses its lease and another takes the messages over, so a message
 Twilio accepted just before the crash can go out twice: at least once, never lost.
 
@@ -22,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +39,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from engine import insight, sms
+from engine import insight, pacing, sms
 from engine.errors import ParleyError
 from engine.store import OPTED_OUT_CODE, Store
 from webhook.config import E164, Settings
@@ -43,13 +50,16 @@ CHANNELS = ("conversation", "notification")
 
 
 def enqueue(store: Store, *, to: str, body: str = "", media: Iterable[str] = (),
-            message_id: int | None = None, channel: str = "conversation") -> list[int]:
+            message_id: int | None = None, channel: str = "conversation",
+            quiet_bypass: str | None = None) -> list[int]:
     """Queue a message to `to` in the caller's write transaction; returns the outbox ids.
 
     `media` holds image URLs (a runtime-relative "/media/x.png" is sent with the public URL);
     `message_id` links the stored message row, so status callbacks show up next to it;
     `channel` "notification" sends from NOTIFY_NUMBER when one is configured. A body longer
     than Twilio's limit is split into several messages (the media goes with the first).
+    `quiet_bypass` (a notification of an urgent category: `PacingPolicy.quiet_bypass`) lets
+    it go out in the recipient's quiet hours, which is recorded.
     """
     media = list(media)
     if not E164.match(to):
@@ -60,7 +70,9 @@ def enqueue(store: Store, *, to: str, body: str = "", media: Iterable[str] = (),
         raise ParleyError("a message needs a body or media")
     parts = sms.split_message(body) if body else [""]
     return [store.enqueue_outbox(to, body=part, media=media if index == 0 else (),
-                                 channel=channel, message_id=message_id)
+                                 channel=channel, message_id=message_id,
+                                 segments=sms.segment_count(part) if part else 1,
+                                 quiet_bypass=quiet_bypass)
             for index, part in enumerate(parts)]
 
 
@@ -140,15 +152,19 @@ class Outcome:
     retry: bool
     error: str
     code: str | None = None
+    throttled: bool = False  # the carrier asks the number to slow down
 
 
 def classify(exc: Exception) -> Outcome:
-    """Whether a failed send is worth trying again."""
+    """Whether a failed send is worth trying again, and whether the number must slow down."""
     if isinstance(exc, TwilioRestException):
         code = str(exc.code) if exc.code is not None else None
         text = f"Twilio answered {exc.status}" + (f" (error {code})" if code else "") \
             + f": {exc.msg}"
-        return Outcome(exc.status == 429 or exc.status >= 500, text, code)
+        throttled = exc.status == 429 or code in pacing.THROTTLE_CODES
+        retry = (exc.status >= 500 or throttled) and code != pacing.FILTERED_CODE
+        return Outcome(retry, text, code or (str(exc.status) if throttled else None),
+                       throttled)
     if isinstance(exc, requests.RequestException):
         return Outcome(True, f"network error: {exc}")
     return Outcome(True, f"{type(exc).__name__}: {exc}")
@@ -158,8 +174,13 @@ class Sender:
     """Delivers the outbox. One per thread; `send_due` does one lease-send-record round."""
 
     def __init__(self, store: Store, settings: Settings, *, transport: Transport | None = None,
-                 owner: str | None = None):
+                 owner: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                 paced: bool = True):
+        """`sleep` waits for a message's slot (tests pass one that moves a fake clock);
+        `paced=False` claims without pacing or quiet hours (only to measure pacing's cost)."""
         self.store = store
+        self.sleep = sleep
+        self.paced = paced
         self.settings = settings
         if transport is None:
             transport = SandboxTransport(store) if settings.sandbox \
@@ -180,13 +201,23 @@ class Sender:
         """Send what is due now; returns how many messages were tried."""
         settings, store = self.settings, self.store
         with store.write():
-            batch = store.claim_outbox(self.owner, lease_seconds=settings.outbox_lease_seconds,
-                                       limit=settings.outbox_batch)
+            if self.paced:
+                batch = pacing.claim(store, settings.pacing, self.owner,
+                                     lease_seconds=settings.outbox_lease_seconds,
+                                     limit=settings.outbox_batch)
+            else:
+                batch = store.claim_outbox(self.owner,
+                                           lease_seconds=settings.outbox_lease_seconds,
+                                           limit=settings.outbox_batch)
         for row in batch:
+            wait = row.get("send_at", 0) - store.clock()
+            if wait > 0:
+                self.sleep(wait)  # the number's slot: never faster than its carrier allows
             media = [settings.absolute_url(url) for url in row["media"]]
             try:
                 sid, status = self.transport.send(
-                    to=row["phone"], from_=settings.from_number(row["channel"]),
+                    to=row["phone"],
+                    from_=row.get("from_number") or settings.from_number(row["channel"]),
                     body=row["body"], media=media, status_callback=self.status_callback())
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
                 self._failed(row, classify(exc))
@@ -200,6 +231,11 @@ class Sender:
     def _failed(self, row: dict, outcome: Outcome) -> None:
         store = self.store
         with store.write():
+            if outcome.throttled:
+                number = row.get("from_number") or self.settings.from_number(row["channel"])
+                pacing.slow_down(store, number, outcome.code or "throttled")
+                log.warning("%s: the carrier throttled or filtered it (%s); its rate is halved "
+                            "for %d minutes", number, outcome.code, pacing.SLOW_SECONDS // 60)
             if outcome.retry and row["attempts"] < self.settings.outbox_max_attempts:
                 delay = self.backoff(row["attempts"])
                 store.outbox_retry(row["id"], owner=self.owner, delay_seconds=delay,

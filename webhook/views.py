@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, abort, jsonify, request, send_from_directory
 from werkzeug.datastructures import MultiDict
 
-from engine import insight
+from engine import insight, pacing
 from engine.conversation import Engine
 from engine.errors import StoreError
 from engine.messages import Inbound, Media, Outbound, Reply
@@ -192,7 +192,24 @@ def status() -> tuple[str, int]:
     # Run again only when nothing was stored (TransientStoreError before COMMIT); after an
     # unknown COMMIT the opt-out ledger could get the entry twice, so Twilio gets a 503.
     retrying(apply)
+    if error_code in pacing.THROTTLE_CODES:
+        _slow_down(sid, form.get("From"), error_code)
     return "", 204
+
+
+def _slow_down(sid: str, sender_number: str | None, error_code: str) -> None:
+    """A carrier filtered or throttled a message (30007, 30022): its number slows down. In a
+    transaction of its own, so the budget row is never locked after an outbox row."""
+    def apply() -> None:
+        store = get_db()
+        with store.write():
+            number = store.outbox_from_number(sid) or sender_number
+            if number:
+                pacing.slow_down(store, number, error_code)
+                log.warning("%s: Twilio reported error %s; its rate is halved for %d minutes",
+                            number, error_code, pacing.SLOW_SECONDS // 60)
+
+    retrying(apply)
 
 
 @bp.get("/healthz")

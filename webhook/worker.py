@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 from flask import Flask
 
@@ -27,8 +28,13 @@ PRUNE_EVERY_SECONDS = 60
 
 
 class Worker:
-    def __init__(self, app: Flask, *, transport: Transport | None = None):
+    def __init__(self, app: Flask, *, transport: Transport | None = None,
+                 sleep: Callable[[float], None] = time.sleep, paced: bool = True):
+        """`sleep` waits for a message's sending slot (a test's fake clock moves instead);
+        `paced=False` only measures what pacing costs (bench/sender.py)."""
         self.app = app
+        self.sleep = sleep
+        self.paced = paced
         self.settings = get_runtime(app).settings
         # One Twilio client (and its connection pool) for the worker's life; the sandbox's
         # transport writes to the round's own store.
@@ -42,7 +48,8 @@ class Worker:
         """One round: send what is due, fetch media that is due; returns the work done."""
         store = open_runtime_store(self.app)
         try:
-            sender = Sender(store, self.settings, transport=self.transport, owner=self.owner)
+            sender = Sender(store, self.settings, transport=self.transport, owner=self.owner,
+                            sleep=self.sleep, paced=self.paced)
             done = sender.send_due()
             done += fetch_pending(store, self.settings, owner=self.owner)
             # Live agents: chats nobody accepted in time go back to the bot, with an apology.

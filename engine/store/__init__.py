@@ -6,7 +6,8 @@ transactions, settings), topics, conversations (with users, links and records), 
 accounts, runtime (inbound claims, outbox, opt-outs, statuses, media fetches, sandbox),
 agents, media (the photos themselves); copying moves a whole instance to another database; what
 differs between the two databases is in backends, the schema in migrations (SQLite) and
-postgres_schema, shared helpers in values, and bulk history for benchmarks in bulk.
+postgres_schema, shared helpers in values, and bulk history for benchmarks in bulk (with
+Insight's rows in bulk_insight).
 No SQL outside this package.
 """
 

@@ -369,8 +369,34 @@ class PostgresConnection:
                 raise self.failed from exc
             raise
 
+    def tuples(self, sql: str, params: Any = ()) -> list[tuple]:
+        """Every row of a query as plain tuples: for queries that read thousands of rows,
+        where building a Row for each would cost more than the query."""
+        from psycopg.rows import tuple_row
+
+        try:
+            with self.raw.cursor(row_factory=tuple_row) as cursor:
+                return cursor.execute(to_psycopg(sql), params).fetchall()
+        except Exception as exc:
+            if _transient_state(exc):
+                self.failed = _lost(exc)
+                raise self.failed from exc
+            raise
+
     def close(self) -> None:
         self.raw.close()
+
+
+def fetch_tuples(conn: Any, sql: str, params: Any = ()) -> list[tuple]:
+    """Every row of a query as plain tuples, on either database's connection."""
+    if isinstance(conn, PostgresConnection):
+        return conn.tuples(sql, params)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    try:
+        return cursor.execute(sql, params).fetchall()
+    finally:
+        cursor.close()
 
 
 def lock_key(name: str) -> int:

@@ -4,8 +4,13 @@ engine.store.core and engine.store.bulk_postgres (which does the same on Postgre
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.errors import StoreError
 from engine.store.core import Store
+
+if TYPE_CHECKING:
+    from engine.store.bulk_insight import InsightPlan
 
 # What a closed conversation leaves behind, by message slot (in, out, in, out...).
 HISTORY_TEXTS = (
@@ -25,7 +30,7 @@ HISTORY_TEXTS = (
 
 def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 10,
                      phones: int | None = None, first_phone: int = 0, batch: int = 25_000,
-                     before: float | None = None) -> None:
+                     before: float | None = None, insight: InsightPlan | None = None) -> None:
     """Add closed conversations as a year of traffic leaves them, fast: for benchmarks.
 
     Each conversation has `messages_each` messages (user and bot by turns; every one with a
@@ -34,11 +39,27 @@ def add_bulk_history(store: Store, *, conversations: int, messages_each: int = 1
     `first_phone` on. Set-based INSERT ... SELECT in transactions of `batch`
     conversations, with a WAL checkpoint after each (on PostgreSQL: engine/store/
     bulk_postgres.py, then VACUUM ANALYZE).
+
+    With `insight`, they are spread over its `days` instead of a year, and have what
+    Insight would have recorded of them (engine/store/bulk_insight.py).
     """
     if store.in_write:
         raise StoreError("add_bulk_history runs its own transactions")
     phones = phones or max(1, conversations // 4)
-    span = 365 * 86400.0
+    first_id = store.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM conversations") \
+        .fetchone()[0]
+    _add_history(store, conversations=conversations, messages_each=messages_each,
+                 phones=phones, first_phone=first_phone, batch=batch, before=before,
+                 days=insight.days if insight is not None else 365)
+    if insight is not None and conversations:
+        from engine.store.bulk_insight import add_insight
+
+        add_insight(store, insight, first_id=first_id, batch=batch)
+
+
+def _add_history(store: Store, *, conversations: int, messages_each: int, phones: int,
+                 first_phone: int, batch: int, before: float | None, days: int) -> None:
+    span = days * 86400.0
     start = (before if before is not None else store.clock()) - span
     spacing = span / max(conversations, 1)
     if store.is_postgres:

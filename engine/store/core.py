@@ -66,6 +66,7 @@ from engine.store.events import EventsSql
 from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
+from engine.store.pacing import PacingSql
 from engine.store.replies import RepliesSql
 from engine.store.runtime import RuntimeSql
 from engine.store.topics import TopicsSql
@@ -75,7 +76,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, FloorSql, EventsSql, RepliesSql, DeskSearchSql):
+            MediaSql, InsightSql, FloorSql, PacingSql, EventsSql, RepliesSql, DeskSearchSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.store.backends import fetch_tuples
 from engine.store.values import dumps
 
 # (topic_id, version, day, metric, node, label): the key of an insight_counts row.
@@ -146,6 +147,45 @@ class InsightSql:
         sql += f" GROUP BY {day}metric, node, label"
         return self.conn.execute(sql, params).fetchall()
 
+    def insight_day_sums(self, topic_id: str, version: int, first_day: str, last_day: str, *,
+                         leave_out: Iterable[str] = ()) -> list[tuple]:
+        """Counters summed per day in SQL, as plain tuples (day, metric, label, n), the
+        metrics in `leave_out` left out: what a chart per day needs, a few rows per day
+        whatever the number of conversations."""
+        leave_out = list(leave_out)
+        sql = ("SELECT day, metric, label, CAST(SUM(n) AS BIGINT) FROM insight_counts"
+               " WHERE topic_id = ? AND version = ? AND day >= ? AND day <= ?")
+        if leave_out:
+            sql += f" AND metric NOT IN ({', '.join('?' for _ in leave_out)})"
+        sql += " GROUP BY day, metric, label"
+        return fetch_tuples(self.conn, sql, [topic_id, version, first_day, last_day,
+                                             *leave_out])
+
+    def insight_day_histograms(self, topic_id: str, version: int, days: list[str],
+                               metric: str) -> list[tuple[str, str, int]]:
+        """The rows of the histogram counter `metric` on `days`, as plain tuples (day,
+        label, n), shards not summed: summing them in SQL sorts every row again, which
+        costs more than adding them up."""
+        if not days:
+            return []
+        return fetch_tuples(
+            self.conn,
+            "SELECT day, label, n FROM insight_counts WHERE topic_id = ? AND version = ?"
+            f" AND day IN ({', '.join('?' for _ in days)}) AND metric = ?",
+            (topic_id, version, *days, metric))
+
+    def insight_day_signatures(self, topic_id: str, version: int, first_day: str,
+                               last_day: str, metric: str) -> list[tuple[str, int, int]]:
+        """Per day, (day, count, sum of label x count) of the histogram counter `metric`
+        (labels are whole numbers), summed in SQL. Counters only grow (folding shards keeps
+        the sums), so a day whose count has not changed has the same histogram."""
+        return fetch_tuples(
+            self.conn,
+            "SELECT day, CAST(SUM(n) AS BIGINT), CAST(SUM(CAST(label AS BIGINT) * n) AS BIGINT)"
+            " FROM insight_counts WHERE topic_id = ? AND version = ? AND day >= ?"
+            " AND day <= ? AND metric = ? GROUP BY day",
+            (topic_id, version, first_day, last_day, metric))
+
     def insight_unanswered(self, first_day: str, last_day: str, *,
                            limit: int = 100) -> list[dict]:
         """Unanswered texts from `first_day` to `last_day`, most frequent first."""
@@ -163,12 +203,14 @@ class InsightSql:
                              topic_id: str | None = None, since: str | None = None,
                              until: str | None = None, outcome: str | None = None,
                              before_id: int | None = None, limit: int = 50) -> list[dict]:
-        """Conversations matching every filter given, newest first, `limit` of them with ids
-        below `before_id` (the page cursor). `since`/`until` bound started_at (ISO text);
-        `outcome` "open" means none yet."""
-        # With a topic, its own table leads: its key lists the topic's conversations newest
-        # first, with their start, so a rare topic or an old period reads no conversations.
+        """Conversations matching every filter given, newest first (by start, then id),
+        `limit` of them after the conversation `before_id` (the page cursor: keyset, never
+        OFFSET). `since`/`until` bound started_at (ISO text); `outcome` "open" means none
+        yet. Each filter's index ends with (started_at, id), so a page is one index range."""
+        # With a topic, its own table leads: its key lists the topic's conversations by
+        # start, so a rare topic or an old period reads no conversations.
         lead = "t" if topic_id is not None else "c"
+        key = "t.conversation_id" if topic_id is not None else "c.id"
         clauses, params = [], []
         if topic_id is not None:
             clauses.append("t.topic_id = ?")
@@ -190,20 +232,24 @@ class InsightSql:
             clauses.append("c.outcome = ?")
             params.append(outcome)
         if before_id is not None:
-            clauses.append(f"{'t.conversation_id' if topic_id is not None else 'c.id'} < ?")
-            params.append(before_id)
+            row = self.conn.execute("SELECT started_at FROM conversations WHERE id = ?",
+                                    (before_id,)).fetchone()
+            if row is None:
+                return []
+            # (started_at, id) < (cursor's): the first part alone bounds the index range.
+            clauses.append(f"{lead}.started_at <= ? AND ({lead}.started_at < ? OR {key} < ?)")
+            params += [row[0], row[0], before_id]
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         source = "conversations c"
-        order = "c.id"
         if topic_id is not None:
             source = ("insight_topic_conversations t"
                       " JOIN conversations c ON c.id = t.conversation_id")
-            order = "t.conversation_id"
         rows = self.conn.execute(
             "SELECT c.id, c.phone, c.user_id, u.user_name, c.mode, c.topic_id, c.started_at,"
             " c.updated_at, c.closed_at, c.outcome, c.handoff_reason, c.resolution_seconds"
             f" FROM {source} LEFT JOIN users u ON u.id = c.user_id"
-            f"{where} ORDER BY {order} DESC LIMIT ?", (*params, int(limit))).fetchall()
+            f"{where} ORDER BY {lead}.started_at DESC, {key} DESC LIMIT ?",
+            (*params, int(limit))).fetchall()
         return [dict(row) for row in rows]
 
     def conversation_paths(self, conversation_id: int) -> list[dict]:

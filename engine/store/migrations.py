@@ -445,7 +445,60 @@ def m0010_floor(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0011_agent_desk(db: sqlite_utils.Database) -> None:
+def m0011_insight_keyset(db: sqlite_utils.Database) -> None:
+    """Conversation search pages newest first by (started_at, id): each filter's index ends
+    with both, so a page (and a period) is one index range whatever the table holds. (A
+    phone has a few conversations: its index stays (phone, id).)"""
+    db.executescript(KEYSET_INDEXES)
+
+
+# Shared with engine/store/postgres_schema.py: the same statements on both databases.
+KEYSET_INDEXES = """
+DROP INDEX conversations_started;
+DROP INDEX conversations_outcome;
+DROP INDEX conversations_user;
+DROP INDEX insight_topic_conversations_started;
+CREATE INDEX conversations_started ON conversations (started_at, id);
+CREATE INDEX conversations_outcome ON conversations (outcome, started_at, id);
+CREATE INDEX conversations_user ON conversations (user_id, started_at, id);
+CREATE INDEX insight_topic_conversations_started
+    ON insight_topic_conversations (topic_id, started_at, conversation_id);
+"""
+
+
+@migrations()
+def m0012_pacing(db: sqlite_utils.Database) -> None:
+    """Pacing and quiet hours: outbox costs and holds, users' time zones, sending budgets."""
+    db.executescript(
+        """
+        -- Pacing (engine/pacing.py): what each outbox row costs its sending number, and when
+        -- quiet hours hold a notification back (or an urgent category let it through).
+        ALTER TABLE outbox ADD COLUMN category TEXT NOT NULL DEFAULT 'reply'
+            CHECK (category IN ('reply', 'notification'));
+        ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE outbox ADD COLUMN from_number TEXT;
+        ALTER TABLE outbox ADD COLUMN held_until TEXT;
+        ALTER TABLE outbox ADD COLUMN quiet_bypass TEXT;
+        CREATE INDEX outbox_sent_day ON outbox (sent_at);
+        -- A user's time zone (IANA name): quiet hours are in the recipient's local time.
+        ALTER TABLE users ADD COLUMN time_zone TEXT;
+        -- One row per sending number, locked by the sender that claims for it: the next free
+        -- slot (epoch seconds), the segments of the current UTC day, and a carrier slow-down.
+        CREATE TABLE sending_budgets (
+            number TEXT PRIMARY KEY,
+            next_slot DOUBLE PRECISION NOT NULL DEFAULT 0,
+            day TEXT NOT NULL DEFAULT '',
+            day_segments INTEGER NOT NULL DEFAULT 0,
+            slow_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+            slow_code TEXT,
+            slowdowns INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )
+
+
+@migrations()
+def m0013_agent_desk(db: sqlite_utils.Database) -> None:
     """The agent desk's event log (engine/store/events.py: what agents' pages are pushed)
     and saved replies (shared when agent_id is NULL, else the agent's own)."""
     db.executescript(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import mark_sensitive_answers
+from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -383,7 +383,33 @@ CREATE INDEX agent_queue_agent_open ON agent_queue (agent_id, ended_at);
 """
 
 
-M0011_AGENT_DESK = f"""
+M0012_PACING = """
+-- Pacing (engine/pacing.py): what each outbox row costs its sending number, and when
+-- quiet hours hold a notification back (or an urgent category let it through).
+ALTER TABLE outbox ADD COLUMN category TEXT NOT NULL DEFAULT 'reply'
+    CHECK (category IN ('reply', 'notification'));
+ALTER TABLE outbox ADD COLUMN segments INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE outbox ADD COLUMN from_number TEXT;
+ALTER TABLE outbox ADD COLUMN held_until TEXT;
+ALTER TABLE outbox ADD COLUMN quiet_bypass TEXT;
+CREATE INDEX outbox_sent_day ON outbox (sent_at);
+-- A user's time zone (IANA name): quiet hours are in the recipient's local time.
+ALTER TABLE users ADD COLUMN time_zone TEXT;
+-- One row per sending number, locked by the sender that claims for it: the next free
+-- slot (epoch seconds), the segments of the current UTC day, and a carrier slow-down.
+CREATE TABLE sending_budgets (
+    number TEXT PRIMARY KEY,
+    next_slot DOUBLE PRECISION NOT NULL DEFAULT 0,
+    day TEXT NOT NULL DEFAULT '',
+    day_segments INTEGER NOT NULL DEFAULT 0,
+    slow_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    slow_code TEXT,
+    slowdowns INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+M0013_AGENT_DESK = f"""
 CREATE TABLE agent_events (
     id {ID},
     kind TEXT NOT NULL,
@@ -420,7 +446,9 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0008_media_files", M0008_MEDIA_FILES),
     ("m0009_insight", M0009_INSIGHT),
     ("m0010_floor", M0010_FLOOR),
-    ("m0011_agent_desk", M0011_AGENT_DESK),
+    ("m0011_insight_keyset", KEYSET_INDEXES),
+    ("m0012_pacing", M0012_PACING),
+    ("m0013_agent_desk", M0013_AGENT_DESK),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

@@ -73,15 +73,23 @@ class RuntimeSql:
         return _message_dict(row) if row else None
 
     def enqueue_outbox(self, phone: str, *, body: str, media: list | tuple = (),
-                       channel: str = "conversation", message_id: int | None = None) -> int:
-        """Queue one message for the sender; blocked at once if the number opted out."""
+                       channel: str = "conversation", message_id: int | None = None,
+                       segments: int = 1, quiet_bypass: str | None = None) -> int:
+        """Queue one message for the sender; blocked at once if the number opted out.
+
+        A notification-channel message is paced and held in quiet hours as a notification
+        (unless `quiet_bypass` names why it may not wait); anything else is a reply.
+        """
         self._require_write()
         now = self.now()
         blocked = self.is_opted_out(phone)
         outbox_id = self._insert(
-            "INSERT INTO outbox (phone, channel, body, media, message_id, status,"
-            " next_attempt_at, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (phone, channel, body, dumps(list(media)) if media else None, message_id,
+            "INSERT INTO outbox (phone, channel, category, segments, quiet_bypass, body, media,"
+            " message_id, status, next_attempt_at, error, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (phone, channel, "notification" if channel == "notification" else "reply",
+             max(1, int(segments)), quiet_bypass, body,
+             dumps(list(media)) if media else None, message_id,
              "blocked" if blocked else "pending", now,
              "the number opted out" if blocked else None, now),
         )
@@ -90,39 +98,16 @@ class RuntimeSql:
         return outbox_id
 
     def claim_outbox(self, owner: str, *, lease_seconds: float, limit: int = 20) -> list[dict]:
-        """Lease the next message of each phone that is due, oldest phones first.
+        """Lease the next message of each phone that is due, replies first, without pacing
+        (engine/pacing.py's `claim` is the paced one the sender uses).
 
-        Only the oldest unsent message of a phone is ever leased, so a phone's messages go
-        out in order; a lease that ran out (a sender that died) can be taken over.
+        Only the oldest unsent message of a phone (of its replies, and of its notifications)
+        is ever leased, so a phone's messages go out in order; a lease that ran out (a sender
+        that died) can be taken over.
         """
-        self._require_write()
-        now = self.now()
-        for row in self.conn.execute(
-            "SELECT id, message_id FROM outbox WHERE phone IN (SELECT phone FROM opt_outs)"
-            " AND (status = 'pending' OR (status = 'sending' AND lease_until <= ?))",
-            (now,),
-        ).fetchall():
-            self._block_outbox(row[0], row[1])
-        rows = self.conn.execute(
-            "SELECT * FROM outbox o WHERE o.id = (SELECT MIN(h.id) FROM outbox h"
-            "   WHERE h.phone = o.phone AND h.status IN ('pending', 'sending'))"
-            " AND ((o.status = 'pending' AND o.next_attempt_at <= ?)"
-            "   OR (o.status = 'sending' AND o.lease_until <= ?))"
-            f" ORDER BY o.id LIMIT ?{self.backend.skip_locked}",
-            (now, now, int(limit)),
-        ).fetchall()
-        until = utc_iso(self.clock() + lease_seconds)
-        claimed = []
-        for row in rows:
-            self.conn.execute(
-                "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?,"
-                " attempts = attempts + 1 WHERE id = ?",
-                (owner, until, row["id"]),
-            )
-            claimed.append(_outbox_dict(row) | {"status": "sending", "lease_owner": owner,
-                                                 "lease_until": until,
-                                                 "attempts": row["attempts"] + 1})
-        return claimed
+        self.block_opted_out_outbox()
+        return self.lease_outbox(self.outbox_candidates(limit=limit), owner=owner,
+                                 lease_seconds=lease_seconds)
 
     def outbox_sent(self, outbox_id: int, *, owner: str, sid: str, status: str) -> bool:
         """Record what Twilio answered for a leased message; False if the lease was lost."""

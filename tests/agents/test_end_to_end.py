@@ -27,7 +27,7 @@ from engine.store import Store
 from tests.agents.conftest import BROWSER_ON_SQLITE, CARD_URL, PASSWORD, add_agents, on_database
 from tests.support.browser import screenshot_dir
 from tests.support.images import png
-from tests.webhook.conftest import load_examples
+from tests.webhook.conftest import FAST_SENDING, load_examples
 from tests.webhook.servers import MediaServer
 from webhook import create_app
 from webhook.sandbox import parse_twiml
@@ -93,6 +93,7 @@ def runtime(prism, tmp_path, database_url):
             # machine can slow Prism down; this test counts exactly what reached it.
             "TWILIO_TIMEOUT_SECONDS": 60, "SECRET_KEY": "end-to-end-session-key-0123456789abcdef",
             "AGENT_CARD_URL": CARD_URL, **on_database(tmp_path, database_url),
+            "SENDING_NUMBERS": {SMS_NUMBER: FAST_SENDING}, "QUIET_HOURS": "00:00-24:00",
         })
         store = Store(app.config["DATABASE"])
         load_examples(store)

@@ -14,6 +14,7 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
            "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30",
+           "--insight-conversations", "300", "--insight-rounds", "1",
            "--push-messages", "2"]
 
 ROWS = (
@@ -26,6 +27,7 @@ ROWS = (
     "Engine per message, 5,000-node topic",
     "Webhook throughput, 300 conversations stored",
     "Sender (one worker) through twilio to Prism",
+    "Sender with pacing's accounting (budgets, quiet hours)",
     "Designer: validate a 30-node topic",
     "Designer: draw a 30-node topic (SVG)",
     "Peak RSS of a runtime worker after the load",
@@ -43,6 +45,13 @@ ROWS = (
     "Outbox on PostgreSQL drained by 2 senders (`parley worker`) to Prism",
     "Outbox on PostgreSQL drained by 4 senders (`parley worker`) to Prism",
     "What limits 4 senders (CPU per message)",
+    # Insight's pages and exports on both databases.
+    "Insight: Overview, 90 days",
+    "Insight: Topic, two versions side by side, 30 days",
+    "Insight: Conversations by phone",
+    "Insight: A conversation with its path",
+    "Insight: API: conversations, page 20 (JSON)",
+    "Insight: CSV: overview, 90 days",
     "Agent push: inbound SMS to its text on 20 agents' streams, SQLite (p50 / p95)",
     "Agent push: inbound SMS to its text on 20 agents' streams, PostgreSQL (p50 / p95)",
 )
@@ -84,6 +93,9 @@ class TestMinimalRun:
         assert results.senders.failed == 0
         assert {d.senders for d in results.senders.drains} == {1, 2, 4}
         assert results.designer.problems == 0
+        # Every Insight page answered 200 on both databases.
+        assert set(results.insight.databases) == {"SQLite", "PostgreSQL"}
+        assert all(not d.failures for d in results.insight.databases.values())
         # Every server was stopped.
         assert all(t.server.proc is None for t in targets)
         assert "PostgreSQL" in printed and "durable" in printed

@@ -38,6 +38,9 @@ def test_overview_shows_each_figure_beside_the_previous_period(author):  # noqa:
     assert '<span class="now">10</span>' in conversations
     assert "previous period: 0" in conversations
     assert conversations.count('class="bar"') == 2  # one bar a day
+    # Its chart has a labelled y-axis and a legend for this period and the previous one.
+    assert '<text class="y-label"' in conversations
+    assert ">This period</text>" in conversations and ">Previous period</text>" in conversations
     assert re.search(r'id="figure-containment".*?<span class="now">50%</span>', page, re.S)
     handoffs = re.search(r'id="handoffs".*?</section>', page, re.S).group(0)
     assert re.search(r'data-reason="fallback"><td>[^<]+</td><td class="num">2<', handoffs)

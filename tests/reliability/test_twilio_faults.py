@@ -98,6 +98,7 @@ class TestOutage:
         # What each phone is owed so far: "Beth Anglin has joined the chat."
         expected = {phone: [r["body"] for r in store.outbox_messages(phone=phone)]
                     for phone in conversations}
+        notifications: set[str] = set()
 
         def reply(phone: str, text: str) -> None:
             response = beth.reply(conversations[phone], body=text)
@@ -111,6 +112,7 @@ class TestOutage:
                                 headers={"Authorization": f"Bearer {NOTIFY_TOKEN}"})
             assert response.status_code == 202, response.text
             expected[phone].append(text)
+            notifications.add(text)
 
         def queue_round(label: str) -> None:
             for n in range(2):
@@ -148,10 +150,15 @@ class TestOutage:
         assert all(r.ok and r.errors == [] for r in creates)  # Twilio's contract holds
         queued = sum(len(texts) for texts in expected.values())
         assert len(rows) == queued == 27
-        # Every one exactly once, and each phone's in the order they were queued.
+        # Every one exactly once; each phone's replies in the order they were queued, and its
+        # notifications in theirs: a phone's two queues are independent (a reply never waits
+        # behind a notification held for the night, nor a notification behind a failing reply).
         assert len(delivered) == len(set(delivered)) == queued
         for phone, texts in expected.items():
-            assert [body for to, body in delivered if to == phone] == texts
+            for notification in (False, True):
+                assert [body for to, body in delivered if to == phone
+                        and (body in notifications) == notification] == \
+                    [text for text in texts if (text in notifications) == notification]
         # The faults hit these very messages: the first of each phone was tried again and
         # again (the later ones wait behind it, so the order holds).
         assert answered(failing, 500) >= 3 and answered(throttled, 429) >= 3

@@ -33,6 +33,15 @@ NOTIFY_NUMBER = "+15005550002"
 ACCOUNT_SID = TEST_ACCOUNT_SID
 TOKEN = TEST_AUTH_TOKEN
 
+# By default Parley paces each number at its carrier's rate and holds notifications at night;
+# tests that are not about pacing send at once, at any hour (tests/webhook/test_pacing.py
+# sets its own). JSON text, as in the environment: tests copy settings into PARLEY_* variables.
+FAST_SENDING = {"type": "short-code", "rate": 100_000}
+FAST_PACING = {
+    "SENDING_NUMBERS": json.dumps({SMS_NUMBER: FAST_SENDING, NOTIFY_NUMBER: FAST_SENDING}),
+    "QUIET_HOURS": "00:00-24:00",
+}
+
 
 def runtime_config(folder: Path, **overrides) -> dict:
     """A complete production-like configuration on a temporary instance folder, on the
@@ -51,6 +60,7 @@ def runtime_config(folder: Path, **overrides) -> dict:
         # The key stores a test opens on the database seal with: the key file beside a SQLite
         # file, PARLEY_DATA_KEY (set by `database_url`) for PostgreSQL.
         "DATA_KEY": os.environ[ENV] if is_postgres(database) else local_key(folder),
+        **FAST_PACING,
     }
     config.update(overrides)
     return config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import threading
 from html.parser import HTMLParser
@@ -13,8 +14,9 @@ from werkzeug.serving import make_server
 from devtools.prism import free_port
 from engine.store import Store
 from tests.support.browser import screenshot_dir
-from tests.webhook.conftest import ROOT, load_examples
+from tests.webhook.conftest import FAST_SENDING, ROOT, load_examples
 from webhook import create_app
+from webhook.config import SANDBOX_SMS_NUMBER
 from webhook.outbox import enqueue, send_in_conversation
 from webhook.worker import Worker
 
@@ -25,9 +27,12 @@ SEND = {"X-Parley-Sandbox": "1"}
 
 
 def sandbox_config(tmp_path, **overrides) -> dict:
-    """SQLite only: the local sandbox (`parley up`) keeps its database in its instance folder."""
+    """SQLite only: the local sandbox (`parley up`) keeps its database in its instance folder.
+    Its numbers send at once and at any hour (the sandbox paces like production otherwise)."""
+    fast = {number: FAST_SENDING for number in (SANDBOX_SMS_NUMBER, NOTIFY)}
     return {"INSTANCE_PATH": str(tmp_path / "instance"), "SANDBOX": True,
-            "NOTIFY_NUMBER": NOTIFY, **overrides}
+            "NOTIFY_NUMBER": NOTIFY, "SENDING_NUMBERS": json.dumps(fast),
+            "QUIET_HOURS": "00:00-24:00", **overrides}
 
 
 @pytest.fixture
