@@ -69,27 +69,37 @@ def _started(server):
         server.stop()
 
 
-def profile(args: argparse.Namespace, database: Path | str, key: str, folder: Path) -> None:
-    """Play the requests through the runtime on `database`; print the profile."""
+def webhook_app(database: Path | str, key: str, folder: Path):
+    """The runtime on `database` as the load generator's requests expect it (their token,
+    account, number and URL), for the Flask test client."""
     from webhook import create_app
 
-    app = create_app({
+    return create_app({
         "DATABASE": str(database), "INSTANCE_PATH": str(folder / "instance"),
         "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": loadgen.ACCOUNT_SID,
         "SMS_NUMBER": loadgen.TO_NUMBER, "PUBLIC_URL": PUBLIC_URL, "PIN_PEPPER": "p" * 32,
         "DATA_KEY": key,
     })
-    client = app.test_client()
+
+
+def post_all(client, items: list[tuple[bytes, str]]) -> None:
+    """Post signed requests (signed_requests) to the webhook; each must be answered 200."""
+    for body, signature in items:
+        response = client.post("/twilio/sms", data=body,
+                               content_type="application/x-www-form-urlencoded",
+                               headers={"X-Twilio-Signature": signature})
+        if response.status_code != 200:
+            raise RuntimeError(f"the webhook answered {response.status_code}")
+
+
+def profile(args: argparse.Namespace, database: Path | str, key: str, folder: Path) -> None:
+    """Play the requests through the runtime on `database`; print the profile."""
+    client = webhook_app(database, key, folder).test_client()
     warm = signed_requests(phones=20, first_phone=9_000_000, run=1)
     timed = signed_requests(phones=max(1, args.requests // SCRIPT_LENGTH))
 
     def play(items: list[tuple[bytes, str]]) -> None:
-        for body, signature in items:
-            response = client.post("/twilio/sms", data=body,
-                                   content_type="application/x-www-form-urlencoded",
-                                   headers={"X-Twilio-Signature": signature})
-            if response.status_code != 200:
-                raise RuntimeError(f"the webhook answered {response.status_code}")
+        post_all(client, items)
 
     play(warm)
     started = time.perf_counter()

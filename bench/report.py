@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import insight_pages
+from bench import insight_cost, insight_pages
 from bench.designer import DesignerResults
 from bench.insight_pages import InsightPagesResults
 from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults, SendersResults
@@ -31,6 +31,7 @@ class Results:
     senders: SendersResults | None = None  # 1, 2, 4 senders on PostgreSQL
     designer: DesignerResults | None = None
     insight: InsightPagesResults | None = None  # Insight pages, SQLite and PostgreSQL
+    recording: insight_cost.InsightResults | None = None  # Insight recording on and off
     push: list | None = None  # bench.agent_push.PushResult, SQLite then PostgreSQL
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
@@ -125,6 +126,8 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                     "-", "-", "-"))
     if results.insight is not None:
         out += insight_pages.rows(results.insight)
+    if results.recording is not None:
+        out += insight_cost.rows(results.recording)
     if web is not None and web.parley_rss_kib:
         ratio = max(web.parley_rss_kib) / max(web.floor_rss_kib) if web.floor_rss_kib else 0
         out.append(("Peak RSS of a runtime worker after the load", _mib(web.parley_rss_kib),
@@ -278,6 +281,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
                      f"of {len(next(iter(results.engine.values())))} rounds.")
     if results.insight is not None:
         parts.append(insight_pages.conditions(results.insight))
+    if results.recording is not None:
+        parts.append(insight_cost.conditions(results.recording))
     for failure in results.failures:
         parts.append(f"**Not measured** ({failure}).")
     if results.sender is not None and results.sender.failed:

@@ -17,10 +17,19 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import agent_push, designer, engine_cost, insight_pages, report, sender, webhook_load
+from bench import (
+    agent_push,
+    designer,
+    engine_cost,
+    insight_cost,
+    insight_pages,
+    report,
+    sender,
+    webhook_load,
+)
 from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
-SECTIONS = ("webhook", "engine", "sender", "designer", "insight", "push")
+SECTIONS = ("webhook", "engine", "recording", "sender", "designer", "insight", "push")
 
 
 def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
@@ -41,6 +50,9 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
                                           "database, comma-separated (100000,1000000)")
     parser.add_argument("--engine-phones", type=int,
                         help="conversations per topic size in the engine benchmark (200)")
+    parser.add_argument("--recording-phones", type=int,
+                        help="conversations per round in Insight recording's engine figure "
+                             "(200); the webhook figure takes a fifth as many")
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
     parser.add_argument("--insight-conversations", type=int,
@@ -74,6 +86,7 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
         ("100000" if quick else "100000,1000000")
     args.history = [int(h.replace("_", "")) for h in history.split(",") if h.strip()]
     args.engine_phones = args.engine_phones or (50 if quick else 200)
+    args.recording_phones = args.recording_phones or (50 if quick else 200)
     args.sender_messages = args.sender_messages or (100 if quick else 300)
     args.insight_conversations = args.insight_conversations or (
         100_000 if quick else 1_000_000)
@@ -109,6 +122,12 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
                                          rounds=args.rounds)
         results.engine_conversations = args.engine_phones
 
+    def recording() -> None:
+        # More rounds than elsewhere: the figure is a median of the rounds' ratios.
+        results.recording = insight_cost.run(
+            phones=args.recording_phones, webhook_phones=max(2, args.recording_phones // 5),
+            rounds=2 * args.rounds + 1, postgres=args.postgres, say=say)
+
     def send() -> None:
         (folder / "sender").mkdir(parents=True, exist_ok=True)
         results.sender = sender.run(folder / "sender", messages=args.sender_messages,
@@ -133,6 +152,7 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
     for name, title, step in (
             ("webhook", "Parley and the floor under gunicorn", webhook),
             ("engine", "cost per message vs topic size", engine),
+            ("recording", "Insight recording on and off, SQLite and PostgreSQL", recording),
             ("sender", "outbox to Prism through the twilio client", send),
             ("designer", f"validate and draw a {args.designer_nodes}-node topic", design),
             ("insight", f"Insight pages on {args.insight_conversations:,} conversations",

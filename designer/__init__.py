@@ -78,8 +78,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_LIFETIME_HOURS"])
     csrf.init_app(app)
 
-    from designer import auth, db, editor, insight, insight_pages, security, simulator, topics
-    from designer.commands import designer_user
+    from designer import (
+        auth,
+        db,
+        editor,
+        insight,
+        insight_pages,
+        notify_page,
+        security,
+        simulator,
+        topics,
+    )
+    from engine.staff_commands import designer_user, staff
 
     db.init_app(app)
     security.init_app(app)
@@ -89,6 +99,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(simulator.bp)
     app.register_blueprint(insight.bp)
     app.register_blueprint(insight_pages.bp)
+    app.register_blueprint(notify_page.bp)
+    app.cli.add_command(staff)
     app.cli.add_command(designer_user)
     app.add_url_rule("/", endpoint="index", view_func=topics.index)
     return app

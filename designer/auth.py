@@ -1,7 +1,9 @@
-"""Designer log-in: werkzeug password hashes, server-side sessions that logout really ends.
+"""Designer log-in: staff members with the role author (engine/signin.py, shared with the
+agents' workspace), server-side sessions that logout really ends.
 
 The session cookie holds a random token; the store keeps only its SHA-256, so logging out (or a
-password change) invalidates every copy of the cookie. Imports designer.db and Flask.
+password change, or losing the role author) invalidates every copy of the cookie. Imports
+designer.db, engine.signin and Flask.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError
 
 from designer.db import get_store
-from engine.signin import MAX_USER_NAME, local_path, staff_sign_in
-from engine.signin import session_token_hash as token_hash
+from engine.signin import form_sign_in, local_path, session_member, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -35,13 +36,12 @@ def wants_json() -> bool:
 
 @bp.before_app_request
 def load_author() -> None:
-    g.author = None
     token = session.get("token")
-    if token:
-        hours = current_app.config["SESSION_LIFETIME_HOURS"]
-        g.author = get_store().session_author(token_hash(token), max_age_seconds=hours * 3600)
-        if g.author is None:
-            session.clear()
+    hours = current_app.config["SESSION_LIFETIME_HOURS"]
+    g.author = session_member(get_store(), token, app="designer",
+                              max_age_seconds=hours * 3600)
+    if token and g.author is None:
+        session.clear()
     if g.author is None and request.endpoint not in OPEN_ENDPOINTS:
         if wants_json():
             return jsonify(error="Please log in again."), 401
@@ -80,31 +80,22 @@ def _safe_next(target: str | None) -> str:
 def login():
     if g.author is not None and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
-    error = None
-    user_name = ""
+    error, user_name = None, ""
     if request.method == "POST":
-        user_name = request.form.get("user_name", "").strip()
-        password = request.form.get("password", "")
-        token, error = staff_sign_in(get_store(), "author", user_name, password,
-                                     client_address=request.remote_addr)
+        token, error, user_name = form_sign_in(get_store(), "designer", request.form,
+                                               client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session (and CSRF token) for the logged-in user
             session["token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
-        if len(user_name) > MAX_USER_NAME:
-            user_name = ""  # refused unread; not worth sending back
     status = 401 if error else 200
     return render_template("login.html", error=error, user_name=user_name), status
 
 
 @bp.post("/logout")
 def logout():
-    token = session.get("token")
-    if token:
-        store = get_store()
-        with store.write():
-            store.close_author_session(token_hash(token))
+    sign_out(get_store(), session.get("token"))
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

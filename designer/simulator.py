@@ -30,7 +30,6 @@ from flask import (
 from jsonschema import Draft202012Validator
 
 from designer import data_sources
-from designer.auth import token_hash
 from designer.db import get_store
 from designer.documents import check_document, problem_json
 from designer.editor import summary_or_404
@@ -41,6 +40,7 @@ from engine.conversation import Engine
 from engine.errors import ParleyError, TopicError
 from engine.messages import Inbound, Media, Reply
 from engine.sample import load_sample_data, simulated_store
+from engine.signin import session_token_hash as token_hash
 from engine.store import Store, open_store
 from engine.transcripts import (
     DEFAULT_MEDIA_URL,

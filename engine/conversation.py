@@ -232,17 +232,42 @@ class Engine:
         topic = self.catalog.startable(topic_id)
         if topic is None:
             raise TopicNotFound(f"topic {topic_id!r} is not published")
+        turn = self._fresh_turn(phone, fetched)
+        self._start_topic(turn, topic)
+        self._finish(turn)
+        return turn.reply
+
+    def _fresh_turn(self, phone: str, fetched: dict[str, Any]) -> Turn:
+        """A new conversation on `phone` (closing the one open there), for the bot to speak
+        first."""
+        store = self.store
         earlier = store.open_conversation(phone)
         if earlier is not None:
             store.close_conversation(earlier.id)
         conversation = store.start_conversation(
             phone, user_id=store.linked_user_id(phone), state=new_state())
-        reply = Reply(conversation_id=conversation.id)
-        turn = Turn(self, store, conversation, Inbound(phone), reply, store.clock(),
-                    fetched=fetched)
-        self._start_topic(turn, topic)
+        return Turn(self, store, conversation, Inbound(phone),
+                    Reply(conversation_id=conversation.id), store.clock(), fetched=fetched)
+
+    def begin_at(self, phone: str, topic: CompiledTopic, node_id: str, *,
+                 variables: dict[str, Any], question: str) -> Reply:
+        """Open a fresh conversation on `phone` waiting at `node_id` of `topic`, its variables
+        filled in, having asked `question` instead of the node's prompt: a notification that
+        asks. The user's reply answers the node as if they had reached it themselves.
+
+        The caller holds the write transaction and the phone's lock (engine.notify).
+        """
+        turn = self._fresh_turn(phone, {})
+        self._start_topic(turn, topic, at=node_id, variables=variables, question=question)
         self._finish(turn)
-        return reply
+        return turn.reply
+
+    def is_busy(self, conversation: ConversationRow | None, now: float) -> bool:
+        """Whether the user is in a conversation a notification must not interrupt: a topic,
+        the menu, the "anything else?" question or a live agent, and not timed out."""
+        if conversation is None or conversation.state.get("mode") in ("idle", "closed"):
+            return False
+        return not self._expired(conversation, now)
 
     def handle(self, inbound: Inbound, *, fetched: dict[str, Any] | None = None) -> Reply:
         """The body of one message's transaction (the caller holds Store.write())."""
@@ -469,7 +494,9 @@ class Engine:
 
     # ------------------------------------------------------------ running a topic
 
-    def _start_topic(self, turn: Turn, topic: CompiledTopic) -> None:
+    def _start_topic(self, turn: Turn, topic: CompiledTopic, *, at: str | None = None,
+                     variables: dict[str, Any] | None = None,
+                     question: str | None = None) -> None:
         if topic.document.get("requires_account") and turn.user is None:
             turn.reply.events.append(f"account_required:{topic.id}")
             self._leave_topic(turn)
@@ -483,13 +510,23 @@ class Engine:
         self._leave_topic(turn)
         defaults = {name: spec.get("default") for name, spec in topic.variables.items()
                     if "default" in spec}
-        state.update(mode="topic", topic=topic.id, version=topic.version, vars=defaults)
+        state.update(mode="topic", topic=topic.id, version=topic.version,
+                     vars={**defaults, **(variables or {})})
         sealing.mark_sensitive(state, topic.sensitive_vars)
         if topic.role == "topic":
             state["fallbacks"] = 0
         turn.reply.events.append(f"topic:{topic.id}")
         turn.insight.started(topic)
-        self._run(turn, topic, topic.start)
+        if at is None:
+            self._run(turn, topic, topic.start)
+            return
+        # A notification asks the node's question in its own words; an empty dynamic list
+        # moves on the way the node's own prompt would have.
+        turn.reply.visited.append((topic.id, at))
+        event = self._ask(turn, topic, topic.nodes[at], turn.context(topic), question=question)
+        if event is not None:
+            turn.reply.traversed.append((topic.id, at, event))
+            self._run(turn, topic, topic.step(at, event))
 
     def _current_topic(self, turn: Turn) -> CompiledTopic:
         state = turn.state
@@ -579,7 +616,8 @@ class Engine:
 
     # ------------------------------------------------------------ inputs
 
-    def _ask(self, turn: Turn, topic: CompiledTopic, node: dict, context: dict) -> str | None:
+    def _ask(self, turn: Turn, topic: CompiledTopic, node: dict, context: dict, *,
+             question: str | None = None) -> str | None:
         """Send an input's prompt and wait; or the event to skip it (an empty dynamic list)."""
         state = turn.state
         state.update(node=node["id"], attempts=0, page=0)
@@ -602,7 +640,8 @@ class Engine:
                  "value": render(node["value"], {**context, "item": item}),
                  "item": item, "event": "next"}
                 for item in items]
-        self._prompt(turn, node, render(node["prompt"], context))
+        self._prompt(turn, node, render(node["prompt"], context) if question is None
+                     else question)
         return None
 
     def _prompt(self, turn: Turn, node: dict, question: str) -> None:

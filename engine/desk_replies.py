@@ -1,20 +1,22 @@
 """Saved replies for agents: names, checks and their rendering for one chat.
 
-Imports engine.handoff, engine.templates (the bounded sandbox, engine/template_sandbox.py),
-engine.store and engine.errors. A reply's body is a template like a topic's text:
+Imports engine.handoff, engine.floor, engine.templates (the bounded sandbox,
+engine/template_sandbox.py), engine.store and engine.errors. A reply's body is a template
+like a topic's text:
 `Hello {{ user.display_name }}, your case {{ case.number }} is {{ case.state }}.` It is
 rendered for the chat it goes into, with `user` (the chat's linked account: display_name,
 user_name; empty for a guest), `case` (that user's newest case: number, short_description,
 state, priority; empty when none), `agent` (display_name) and `phone`. Agents insert one
 by typing `/name` in the reply box; what they insert is the rendered text, which they may
-edit before sending.
+edit before sending. Anyone at the desk keeps replies of their own; only supervisors
+(engine.floor.is_supervisor) add or delete the shared ones every agent sees.
 """
 
 from __future__ import annotations
 
 import re
 
-from engine import handoff
+from engine import floor, handoff
 from engine.errors import DuplicateError
 from engine.handoff import HandoffError
 from engine.store import Store
@@ -27,6 +29,8 @@ EMPTY = {"user": {}, "case": {}, "agent": {}, "phone": ""}
 
 def add(store: Store, name: str, body: str, *, agent: dict, shared: bool) -> int:
     """Save a reply (in the caller's write transaction); HandoffError says what to fix."""
+    if shared and not floor.is_supervisor(agent):
+        raise HandoffError("Only a supervisor may share a reply with every agent.")
     name = name.strip().lstrip("/").lower()
     body = body.strip()
     if not NAME.match(name):
@@ -44,6 +48,13 @@ def add(store: Store, name: str, body: str, *, agent: dict, shared: bool) -> int
         return store.add_saved_reply(name, body, agent_id=None if shared else agent["id"])
     except DuplicateError as exc:
         raise HandoffError(f"There is already a reply /{name}.") from exc
+
+
+def delete(store: Store, reply_id: int, *, agent: dict) -> bool:
+    """Delete one of the agent's own replies, or (a supervisor) a shared one; False if there
+    is no such reply they may delete."""
+    return store.delete_saved_reply(reply_id, agent_id=agent["id"],
+                                    shared_too=floor.is_supervisor(agent))
 
 
 def variables(store: Store, conversation_id: int, *, agent: dict) -> dict:

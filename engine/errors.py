@@ -121,3 +121,8 @@ class OutboundUnavailable(ParleyError):
 
 class InsightError(ParleyError):
     """A request for Insight figures that cannot be answered (a bad date, an unknown filter)."""
+
+
+class NotificationError(ParleyError):
+    """A notification cannot be sent as asked (unknown template, missing variable, no
+    recipients); the message says what to fix."""

@@ -29,8 +29,9 @@ class NotAllowed(HandoffError):
 
 
 def is_supervisor(agent: dict) -> bool:
-    """Whether `agent` supervises the floor: the one check of the supervisor right."""
-    return bool(agent.get("supervisor"))
+    """Whether `agent` supervises the floor: the one check of the supervisor right, a staff
+    role (engine/store/staff.py)."""
+    return "supervisor" in (agent.get("roles") or ())
 
 
 def queues_of(agent: dict) -> frozenset[str]:

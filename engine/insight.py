@@ -16,8 +16,9 @@ a crash, and nothing is ever recomputed from the messages):
   `timed_out`, `restart`, `unanswered`, `segments` (SMS segments the bot's replies are
   billed as), `topic` (label = the topic started).
 - `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
-- `insight_paths`: per message and topic version, the nodes entered and transitions taken
-  (and outcomes), so one conversation's path can be drawn on the diagram it ran on.
+- `conversations.insight_path`: per message and topic version, the nodes entered and
+  transitions taken (and outcomes), one JSON line each, appended to the conversation's own
+  row, so one conversation's path can be drawn on the diagram it ran on.
 - On the conversation row, `outcome` (the strongest so far: handoff > opted_out > completed >
   timed_out), `handoff_reason` and `resolution_seconds` (start to first completion or
   hand-off), written only on the message where they change.
@@ -25,9 +26,16 @@ a crash, and nothing is ever recomputed from the messages):
 Why counters and not one event row per step: at 1,000,000 conversations an event table holds
 tens of millions of rows and a month's figures would aggregate millions of them; the counters
 hold at most a few thousand rows per day whatever the traffic, and every page reads them by
-primary-key prefix (topic, version, day range). The path rows serve only one conversation at
-a time, through an index. A message costs one upsert and at most one path insert; hand-offs,
-completions, opt-outs and timeouts add one read and one update of the conversation's own row.
+primary-key prefix (topic, version, day range).
+
+What it costs a message: no read at all (the outcome so far comes with the conversation's
+row), and the path and outcome are SET clauses of the UPDATE that saves the conversation
+(`Store.defer`). The counters are one multi-row upsert, plus one insert when a topic starts
+and one upsert for an unanswered text; on PostgreSQL these ride in that same UPDATE as
+data-modifying WITH clauses (`Store.ride`), so recording adds no round trip. Statement
+counts per message are held by tests/insight/test_statements.py and printed by
+`python -m bench.insight_cost`.
+
 Days are UTC dates. Sensitive answers are never recorded: paths hold node ids and events,
 and unanswered texts come from outside topics with digit runs and e-mail addresses masked.
 """
@@ -35,6 +43,7 @@ and unanswered texts come from outside topics with digit runs and e-mail address
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import unicodedata
@@ -93,8 +102,18 @@ def resolution_bucket(seconds: float) -> int:
     return int(EXACT_SECONDS * BUCKET_GROWTH ** step)
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
 # Bot replies repeat (prompts, menus): count each text's segments once.
-_segments = functools.lru_cache(maxsize=4096)(sms.segment_count)
+_segment_count = functools.lru_cache(maxsize=4096)(sms.segment_count)
+
+
+def _segments(text: str) -> int:
+    """sms.segment_count, without its work for the usual short reply: up to 70 ASCII
+    characters are one segment in either encoding (GSM-7's 160, UCS-2's 70)."""
+    if len(text) <= 70 and text.isascii():
+        return 1 if text else 0
+    return _segment_count(text)
 
 
 def day_of(epoch: float) -> str:
@@ -169,7 +188,9 @@ class TurnRecord:
 
 
 class Recorder:
-    """Writes what a turn noted (TurnRecord) in the message's transaction."""
+    """Writes what a turn noted (TurnRecord) in the message's transaction, reading nothing:
+    the conversation's outcome so far comes with its row, and its path and outcome ride on
+    the UPDATE that saves it (`Store.defer`)."""
 
     def flush(self, turn: Any) -> None:
         """Called by the engine once per message, before the conversation is saved."""
@@ -178,9 +199,11 @@ class Recorder:
         conversation: ConversationRow = turn.conversation
         reply = turn.reply
         day = day_of(turn.now)
-        counts: Counter = Counter()
+        # A plain dict, not a Counter: this runs with every message, and Counter's
+        # constructor and += are Python code.
+        counts: dict[tuple, int] = {}
         if conversation.rev == 0:  # started by this message (every later one saves it)
-            counts[(*BOT, _day(conversation), "conversations", "", "")] += 1
+            counts[(*BOT, _day(conversation), "conversations", "", "")] = 1
         if "opted_out" in reply.events:
             topic_id, version, node = record.before
             if topic_id and node:
@@ -188,35 +211,50 @@ class Recorder:
             record.bot["opt_out", ""] += 1
             record.conclude("opted_out")
         versions = record.versions
-        steps: dict[tuple[str, int], dict] = {}
-
-        def path(topic_id: str, version: int) -> dict:
-            return steps.setdefault((topic_id, version), {"nodes": [], "edges": [],
-                                                          "outcomes": []})
-
+        steps: dict[tuple[str, int], tuple[list, list, list]] = {}
         for topic_id, node in reply.visited:
             version = versions.get(topic_id, 0)
-            counts[(topic_id, version, day, "entered", node, "")] += 1
-            path(topic_id, version)["nodes"].append(node)
+            key = (topic_id, version, day, "entered", node, "")
+            counts[key] = counts.get(key, 0) + 1
+            path = steps.get((topic_id, version))
+            if path is None:
+                path = steps[topic_id, version] = ([], [], [])
+            path[0].append(node)
         for topic_id, node, event in reply.traversed:
             version = versions.get(topic_id, 0)
-            counts[(topic_id, version, day, "took", node, event)] += 1
-            path(topic_id, version)["edges"].append([node, event])
+            key = (topic_id, version, day, "took", node, event)
+            counts[key] = counts.get(key, 0) + 1
+            path = steps.get((topic_id, version))
+            if path is None:
+                path = steps[topic_id, version] = ([], [], [])
+            path[1].append([node, event])
         for metric, topic_id, version, node, label in record.outcomes:
-            counts[(topic_id, version, day, metric, node, label)] += 1
+            key = (topic_id, version, day, metric, node, label)
+            counts[key] = counts.get(key, 0) + 1
             if metric != "started":
-                path(topic_id, version)["outcomes"].append([metric, node, label])
+                path = steps.get((topic_id, version))
+                if path is None:
+                    path = steps[topic_id, version] = ([], [], [])
+                path[2].append([metric, node, label])
         for (metric, label), n in record.bot.items():
-            counts[(*BOT, day, metric, "", label)] += n
-        segments = sum(_segments(message.body) for message in reply.messages)
+            key = (*BOT, day, metric, "", label)
+            counts[key] = counts.get(key, 0) + n
+        segments = 0
+        for message in reply.messages:
+            segments += _segments(message.body)
         if segments:
-            counts[(*BOT, day, "segments", "", "")] += segments
+            counts[(*BOT, day, "segments", "", "")] = segments
         if record.outcome is not None:
             self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
+        if steps:
+            turn_number = conversation.rev
+            store.defer_insight_path(conversation.id, "".join([
+                _dumps([turn_number, part, topic_id, version,
+                        {"nodes": nodes, "edges": edges, "outcomes": outcomes}]) + "\n"
+                for part, ((topic_id, version), (nodes, edges, outcomes))
+                in enumerate(steps.items())]))
         store.add_insight(
-            counts, shard_key=conversation.id,
-            paths=[(conversation.id, conversation.rev, part, topic_id, version, path_steps)
-                   for part, ((topic_id, version), path_steps) in enumerate(steps.items())],
+            counts, shard_key=conversation.id, ride=True,
             topics=[(topic_id, conversation.id, conversation.started_at)
                     for topic_id in record.topics],
             unanswered=[(day, record.unanswered_text)] if record.unanswered_text else ())
@@ -230,27 +268,31 @@ class Recorder:
             counts[(state["topic"], state["version"], day, "timed_out", state["node"], "")] += 1
         counts[(*BOT, day, "timed_out", "", "")] += 1
         self._conclude(store, conversation, "timed_out", None, now=now, counts=counts)
-        store.add_insight(counts, shard_key=conversation.id)
+        store.add_insight(counts, shard_key=conversation.id, ride=True)
 
     @staticmethod
     def _conclude(store: Store, conversation: ConversationRow, outcome: str,
-                  reason: str | None, *, now: float, counts: Counter) -> None:
+                  reason: str | None, *, now: float, counts: dict) -> None:
         """Move the conversation's outcome up (never down); count its first hand-off and
         its first resolution on the day it started."""
-        earlier, resolved = store.conversation_outcome(conversation.id)
+        earlier, resolved = conversation.outcome, conversation.resolution_seconds
         rank = OUTCOMES.index(earlier) if earlier in OUTCOMES else -1
         if OUTCOMES.index(outcome) < rank:
             return
         if outcome == "handoff" and earlier != "handoff":
-            counts[(*BOT, _day(conversation), "handed_off", "", "")] += 1
+            key = (*BOT, _day(conversation), "handed_off", "", "")
+            counts[key] = counts.get(key, 0) + 1
         seconds = None
         if resolved is None and outcome in ("completed", "handoff"):
             seconds = max(0, round(now - parse_iso(conversation.started_at)))
-            label = str(resolution_bucket(seconds))
-            counts[(*BOT, _day(conversation), "resolved", "", label)] += 1
+            key = (*BOT, _day(conversation), "resolved", "", str(resolution_bucket(seconds)))
+            counts[key] = counts.get(key, 0) + 1
         if outcome != earlier or seconds is not None or reason is not None:
-            store.set_conversation_outcome(conversation.id, outcome=outcome,
-                                           handoff_reason=reason, resolution_seconds=seconds)
+            store.defer_conversation_outcome(conversation.id, outcome=outcome,
+                                             handoff_reason=reason, resolution_seconds=seconds)
+            conversation.outcome = outcome
+            if seconds is not None:
+                conversation.resolution_seconds = seconds
 
 
 class NullRecorder(Recorder):

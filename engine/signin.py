@@ -1,5 +1,8 @@
 """Staff sign-in, shared by the designer and the agents' workspace. Imports engine.store.
 
+One account per person (engine/store/staff.py); the designer lets in the role author, the
+workspace agent or supervisor; each app keeps its own cookie.
+
 No Flask here: the apps pass what was posted and the client's address, and redirect where
 `local_path` allows. What a stranger can make Parley keep is bounded: user names longer than
 MAX_USER_NAME are refused before any lookup, and counters are stored as hashes (engine.store).
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Mapping
 from secrets import token_urlsafe
 from urllib.parse import unquote, urlsplit
 
@@ -39,30 +43,30 @@ def session_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def name_key(kind: str, user_name: str) -> str:
-    """The lockout counter of a user name: the same for every spelling of one name."""
-    return f"{kind}:{unicodedata.normalize('NFKC', user_name).casefold()}"
+def name_key(user_name: str) -> str:
+    """The lockout counter of a user name: the same for every spelling of one name, and for
+    both apps (one account, one count of wrong passwords)."""
+    return f"staff:{unicodedata.normalize('NFKC', user_name).casefold()}"
 
 
 def address_key(address: str | None) -> str:
     return f"sign-in-address:{address or 'unknown'}"
 
 
-def staff_sign_in(store: Store, kind: str, user_name: str, password: str, *,
+def staff_sign_in(store: Store, app: str, user_name: str, password: str, *,
                   client_address: str | None) -> tuple[str | None, str | None]:
-    """Sign a designer author ("author") or an agent ("agent") in.
+    """Sign a staff member in to `app` ("designer" or "workspace", engine.store.staff).
 
     Returns (session token, None), the session being open in the store, or (None, why not).
+    Someone who holds no role of `app`, or is disabled, is refused as an unknown user name.
     A failure counts against the user name and the client address; a sign-in clears the
     user name's count (not the address's: one good account must not buy more guesses).
     """
-    find, open_session = {"author": (store.author, store.open_author_session),
-                          "agent": (store.agent, store.open_agent_session)}[kind]
     usable = 0 < len(user_name) <= MAX_USER_NAME
-    staff = find(user_name) if usable else None
+    staff = store.staff_member(user_name, app=app) if usable else None
     valid = check_password_hash(staff["password_hash"] if staff else _DUMMY_PASSWORD_HASH,
                                 password)
-    keys = [address_key(client_address)] + ([name_key(kind, user_name)] if usable else [])
+    keys = [address_key(client_address)] + ([name_key(user_name)] if usable else [])
     if store.lockout_until(keys[0]) is not None:
         return None, ADDRESS_LOCKED
     if usable and store.lockout_until(keys[1]) is not None:
@@ -77,8 +81,34 @@ def staff_sign_in(store: Store, kind: str, user_name: str, password: str, *,
     token = token_urlsafe(32)
     with store.write():
         store.clear_auth_failures(keys[1])
-        open_session(staff["id"], session_token_hash(token))
+        store.open_staff_session(staff["id"], session_token_hash(token), app=app)
     return token, None
+
+
+def form_sign_in(store: Store, app: str, form: Mapping[str, str], *,
+                 client_address: str | None) -> tuple[str | None, str | None, str]:
+    """A posted sign-in form (`user_name`, `password`) of `app`: (session token or None, why
+    not, the user name to show back on the form: none if it was refused unread)."""
+    user_name = form.get("user_name", "").strip()
+    token, error = staff_sign_in(store, app, user_name, form.get("password", ""),
+                                 client_address=client_address)
+    return token, error, user_name if len(user_name) <= MAX_USER_NAME else ""
+
+
+def session_member(store: Store, token: str | None, *, app: str,
+                   max_age_seconds: float) -> dict | None:
+    """The staff member whose session of `app` the cookie's `token` is, or None."""
+    if not token:
+        return None
+    return store.session_staff(session_token_hash(token), app=app,
+                               max_age_seconds=max_age_seconds)
+
+
+def sign_out(store: Store, token: str | None) -> None:
+    """End the session of the cookie's `token` (every copy of the cookie)."""
+    if token:
+        with store.write():
+            store.close_staff_session(session_token_hash(token))
 
 
 def local_path(target: str | None, *, under: str = "/") -> str | None:

@@ -9,9 +9,11 @@ Two things are kept apart:
   at all until it texts START (or YES, as Twilio treats it), whoever owns it;
 - a linked account's notification setting (`users.notifications`), off until START.
 
-Every change of either is recorded in `subscription_events` with its time and the message that
-caused it, as consent evidence (the store's opt-out methods do it for the ledger, whoever calls
-them: this interceptor, Twilio's OptOutType, or a send refused with error 21610).
+Every change of either is recorded in `subscription_events` with its time, the message that
+caused it and the programme it concerns, as consent evidence (the store's opt-out methods do it
+for the ledger, whoever calls them: this interceptor, Twilio's OptOutType, or a send refused
+with error 21610). A user's agreement to each notification programme is the consent ledger
+(`consents`): START agrees to the general one, `set_consent` records any other and how.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 OPTED_OUT_OPT_IN_WORDS = frozenset({"YES"})  # an opt-in only from a number that opted out
 HELP_WORDS = frozenset({"HELP", "INFO"})
 SETTING_WORDS = frozenset({"NOTIFICATION", "NOTIFICATIONS"})
+# The programme START agrees to: notifications in general (engine.notify's templates name it
+# unless they name a programme of their own, agreed to through the consent ledger).
+GENERAL_PROGRAMME = "notifications"
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Decision:
     """Whether a notification may go to a user, and to which numbers if so."""
 
     allowed: bool
-    reason: str  # "ok", "no_such_user", "guest", "not_subscribed", "opted_out"
+    reason: str  # "ok", "no_such_user", "guest", "not_subscribed", "no_consent", "opted_out"
     phones: tuple[str, ...] = ()
 
 
@@ -169,12 +174,36 @@ def set_notifications(store: Store, user_id: int, on: bool, *, phone: str | None
     if changed:
         store.record_subscription_event("subscribed" if on else "unsubscribed", phone=phone,
                                         user_id=user_id, source=source,
-                                        message_sid=message_sid, body=body)
+                                        message_sid=message_sid, body=body,
+                                        programme=GENERAL_PROGRAMME)
+    evidence = {"source": source, "evidence": body, "phone": phone, "message_sid": message_sid}
+    if on:
+        # The general programme's ledger row (recorded above): its first notification
+        # carries the opt-out footer.
+        store.set_consent(user_id, GENERAL_PROGRAMME, True, record=False, **evidence)
+    else:
+        # Turning notifications off withdraws every programme the user agreed to.
+        for programme in store.agreed_programmes(user_id):
+            store.set_consent(user_id, programme, False,
+                              record=programme != GENERAL_PROGRAMME, **evidence)
     return changed
 
 
-def may_notify(store: Store, user_id: int) -> Decision:
-    """Whether user `user_id` may be sent a notification now, and on which numbers."""
+def set_consent(store: Store, user_id: int, programme: str, agreed: bool, *, source: str,
+                evidence: str | None = None) -> bool:
+    """Record that a user agreed to (or withdrew from) a notification programme, and how
+    ("web form", "signed contract", "sms"); False if that was already so. The general
+    programme is the notification setting itself."""
+    if programme == GENERAL_PROGRAMME:
+        return set_notifications(store, user_id, agreed, phone=None, source=source,
+                                 body=evidence)
+    return store.set_consent(user_id, programme, agreed, source=source, evidence=evidence)
+
+
+def may_notify(store: Store, user_id: int, *, programme: str = GENERAL_PROGRAMME) -> Decision:
+    """Whether user `user_id` may be sent a notification of `programme` now, and on which
+    numbers. The general programme needs the notification setting on (START); any other
+    needs the user's recorded agreement to it (the consent ledger)."""
     if store.user(user_id=user_id) is None:
         return Decision(False, "no_such_user")
     phones = store.linked_phones(user_id)
@@ -184,6 +213,10 @@ def may_notify(store: Store, user_id: int) -> Decision:
     reachable = tuple(p for p in phones if not store.is_opted_out(p))
     if not reachable:
         return Decision(False, "opted_out")
-    if not store.notifications_on(user_id):
+    if programme != GENERAL_PROGRAMME:
+        consent = store.consent(user_id, programme)
+        if consent is None or not consent["agreed"]:
+            return Decision(False, "no_consent")
+    elif not store.notifications_on(user_id):
         return Decision(False, "not_subscribed")
     return Decision(True, "ok", reachable)

@@ -147,12 +147,12 @@ def play(transcript: dict, topics: list[dict], *, sample_data: str | Path | None
             if on_duty:
                 with store.write():
                     agent_id = store.add_agent("agent", "!", display_name="Transcript agent")
-                    store.open_agent_session(agent_id, AGENT_SESSION)
+                    store.open_staff_session(agent_id, AGENT_SESSION, app="workspace")
             for index, turn in enumerate(transcript["turns"]):
                 clock.advance(minutes=turn.get("advance_minutes", 0), seconds=1)
                 if on_duty:  # the agent's workspace page stays open, so they stay present
                     with store.write():
-                        store.touch_agent_session(AGENT_SESSION)
+                        store.touch_staff_session(AGENT_SESSION)
                 media = tuple(Media(m.get("url", DEFAULT_MEDIA_URL), m["content_type"])
                               for m in turn.get("media", ()))
                 yield index, turn, engine.process(Inbound(phone, turn["user"], media))

@@ -1,10 +1,11 @@
-"""`parley users ...` (accounts, PINs, authenticators, phone links) and `parley notify`.
+"""`parley users ...` (accounts, PINs, authenticators, phone links).
 
-The top layer: imports engine and webhook.notifications. parley.cli registers `users` and
-`notify` on its `main` group. PINs are read from a hidden prompt (never from the command line,
-where shell history and `ps` would keep them) and hashed with PARLEY_PIN_PEPPER, or in the
-sandbox with the pepper `parley up` keeps in the instance folder. Authenticator secrets are
-sealed with PARLEY_DATA_KEY, or in the sandbox with the key kept beside its database.
+The top layer: imports engine and webhook.config. parley.cli registers `users` on its `main`
+group (`parley notify` is parley/notify_cli.py). PINs are read from a hidden prompt (never from
+the command line, where shell history and `ps` would keep them) and hashed with
+PARLEY_PIN_PEPPER, or in the sandbox with the pepper `parley up` keeps in the instance folder.
+Authenticator secrets are sealed with PARLEY_DATA_KEY, or in the sandbox with the key kept
+beside its database.
 """
 
 from __future__ import annotations
@@ -194,25 +195,3 @@ def time_zone(user_name: str, zone: str, database: str) -> None:
     click.echo(f"{user_name}: " + (f"time zone {chosen}" if chosen else
                                    "time zone from their number's area code"))
 
-
-@click.command("notify")
-@click.argument("user_name")
-@click.argument("message")
-@click.option("--link", "link_url", help="A URL sent after the message.")
-@click.option("--image", help="An image URL sent with the message.")
-@database_option
-def notify(user_name: str, message: str, link_url: str | None, image: str | None,
-           database: str) -> None:
-    """Queue a notification for a user; `parley worker` sends it.
-
-    Refused (exit 1, with the reason) for a user with no linked phone, who has not texted
-    START, or whose number opted out.
-    """
-    from webhook.notifications import REFUSALS, notify_user
-
-    with opened(database) as store:
-        user = accounts.require_user(store, user_name)
-        result = notify_user(store, user["id"], message=message, link=link_url, image=image)
-    if not result.queued:
-        raise click.ClickException(f"not sent to {user_name}: {REFUSALS[result.reason][1]}")
-    click.echo(f"queued {len(result.outbox_ids)} message(s) for {user_name}")

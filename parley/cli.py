@@ -15,17 +15,17 @@ from pathlib import Path
 
 import click
 
-from designer.commands import designer_user
 from engine.commandline import database_option, default_database
 from engine.errors import ParleyError, TopicError, TopicNotFound
 from engine.sample import SAMPLE_RECORDS
+from engine.staff_commands import agents, designer_user, staff
 from engine.topic import export_text
-from parley.accounts_cli import notify, users
+from parley.accounts_cli import users
 from parley.database_cli import copy_db, migrate
+from parley.notify_cli import consent, notify, segments
 from parley.up import up
 from webhook.commands import serve, worker
 from webhook.pacing_api import outbound_report_command, send_estimate_command
-from webhook.workspace.commands import agents
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS_DIR = ROOT / "topics"
@@ -378,8 +378,8 @@ def bench(arguments: tuple[str, ...]) -> None:
 
 
 # Commands that live with the part of Parley they serve.
-for command in (up, serve, worker, designer_user, agents, users, notify, migrate, copy_db,
-                outbound_report_command, send_estimate_command):
+for command in (up, serve, worker, staff, designer_user, agents, users, notify, segments,
+                consent, migrate, copy_db, outbound_report_command, send_estimate_command):
     main.add_command(command)
 
 

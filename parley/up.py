@@ -2,8 +2,9 @@
 
 The top layer (imports engine, webhook, designer). Starts the runtime with its sender thread
 and the designer, on one embedded SQLite database, with the example topics published. Without
-Twilio credentials it is the local sandbox: a browser phone texts the bot, and a designer
-user and an agent are made with random passwords, printed at every start (local only).
+Twilio credentials it is the local sandbox: a browser phone texts the bot, and an author (who
+also supervises) and an agent are made with random passwords, printed at every start (local
+only).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from engine.instance import instance_folder, private_folder, sandbox_pin_pepper
 from webhook.config import SANDBOX_NOTIFY_NUMBER
 
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_LOGINS = ("admin", "agent")
+# The sandbox's staff: an author who also supervises the workspace, and an agent.
+SANDBOX_LOGINS = {"admin": (("author", "supervisor"), "Sandbox author"),
+                  "agent": (("agent",), "Sandbox agent")}
 
 
 def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
-    """A designer user and an agent for the sandbox; their passwords are kept locally."""
+    """The sandbox's staff accounts (SANDBOX_LOGINS); their passwords are kept locally."""
     from engine.store import open_store
 
     path = instance / "sandbox-logins.txt"
@@ -40,20 +43,18 @@ def _ensure_sandbox_logins(database: str, instance: Path) -> dict[str, str]:
     store = open_store(database)
     try:
         with store.write():
-            if store.author("admin") is None or "admin" not in known:
-                known["admin"] = secrets.token_urlsafe(9)
-                if store.author("admin") is None:
-                    store.add_author("admin", generate_password_hash(known["admin"]),
-                                     display_name="Sandbox author")
+            for name, (roles, display_name) in SANDBOX_LOGINS.items():
+                member = store.staff_member(name)
+                if member is not None:
+                    store.change_staff_roles(name, add=roles)
+                    if name in known:
+                        continue
+                known[name] = secrets.token_urlsafe(9)
+                if member is None:
+                    store.add_staff(name, generate_password_hash(known[name]), roles=roles,
+                                    display_name=display_name)
                 else:
-                    store.set_author_password("admin", generate_password_hash(known["admin"]))
-            if store.agent("agent") is None or "agent" not in known:
-                known["agent"] = secrets.token_urlsafe(9)
-                if store.agent("agent") is None:
-                    store.add_agent("agent", generate_password_hash(known["agent"]),
-                                    display_name="Sandbox agent")
-                else:
-                    store.set_agent_password("agent", generate_password_hash(known["agent"]))
+                    store.set_staff_password(name, generate_password_hash(known[name]))
     finally:
         store.close()
     private_folder(instance, tighten=True)
@@ -120,8 +121,8 @@ def up(host: str, port: int, designer_port: int) -> None:
     if settings.sandbox:
         logins = _ensure_sandbox_logins(settings.database, Path(runtime.instance_path))
         click.echo(f"  sandbox phone    http://{shown}:{port}/sandbox  (text the bot here)")
-        click.echo(f"  sign in as admin / {logins['admin']} (designer) and "
-                   f"agent / {logins['agent']} (workspace)")
+        click.echo(f"  sign in as admin / {logins['admin']} (designer; supervisor in the "
+                   f"workspace) and agent / {logins['agent']} (workspace)")
     else:
         click.echo(f"  Twilio webhook   {settings.public_url}/twilio/sms")
     click.echo("Press Ctrl+C to stop.\n")

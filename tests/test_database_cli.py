@@ -13,10 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from engine import sealing
+from engine.catalog import Catalog
+from engine.conversation import Engine
+from engine.notify import Notifier, find_template
 from engine.store import Store, open_store
 from engine.store.copying import schema_tables
 from engine.store.migrations import migrations
 from engine.store.postgres_schema import MIGRATIONS
+from engine.subscriptions import set_consent
 from parley.cli import main
 from tests.agents.conftest import AgentClient, add_agents
 from tests.support.images import png
@@ -129,7 +133,7 @@ def instance(tmp_path):
         document["description"] = "A second version."
         store.publish_topic_version("purchase_followup", store.save_topic_version(document))
         author_id = store.add_author("ada", "not-a-real-hash")
-        store.open_author_session(author_id, "designer-session")
+        store.open_staff_session(author_id, "designer-session", app="designer")
         store.save_transcript("purchase_followup", "yes", {"name": "yes", "turns": []})
         abel = store.user(user_name="abel.tuter")["id"]
         store.set_pin_hash(abel, "pbkdf2:sha256:1000$salt$hash")
@@ -156,6 +160,15 @@ def instance(tmp_path):
                                         "Messages/MM1/Media/ME1", "image/png"),))
     twilio.text(OPTED_OUT, "STOP")
     twilio.status("SM" + uuid.uuid4().hex, "delivered", to=HANDED_OFF)
+    # A notification programme agreed to, a saved segment, and a notification waiting for
+    # the appointment conversation to end.
+    with store.write():
+        set_consent(store, abel, "appointments", True, source="web form", evidence="booking")
+        store.save_segment("booked", {"programme": "appointments"})
+    [waiting] = Notifier(store, Engine(store, catalog=Catalog())).send(
+        find_template(store, "install_appointment.confirm"), ["abel.tuter"],
+        variables={"appointment": "Dec 26th between 10am and 1pm"})
+    assert waiting.status == "queued"
     with store.write():
         [fetch] = [f for m in store.messages(entry["conversation_id"])
                    for f in store.media_fetches(m["id"])]

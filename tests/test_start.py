@@ -62,7 +62,8 @@ class TestStart:
         assert get(f"http://127.0.0.1:{runtime_port}/agent/login")[0] == 200
         status, page = get(f"http://127.0.0.1:{designer_port}/login")
         assert status == 200 and "<form" in page
-        logins = re.search(r"sign in as admin / (\S+) \(designer\) and agent / (\S+)", output)
+        logins = re.search(r"sign in as admin / (\S+) \(designer; supervisor in the workspace\)"
+                           r" and agent / (\S+) \(workspace\)", output)
         assert logins, output
 
     def test_the_printed_designer_login_works(self, parley_up):

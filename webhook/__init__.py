@@ -23,6 +23,7 @@ from engine.catalog import Catalog
 from engine.commits import CommitGroup
 from engine.conversation import EngineSettings, Interceptor
 from engine.errors import TransientStoreError
+from engine.insight import Recorder
 from engine.store import open_store
 from webhook.config import DEFAULTS, Settings, load_settings
 
@@ -41,6 +42,8 @@ class Runtime:
     commits: CommitGroup = field(default_factory=CommitGroup)
     # False while the database could not be reached to apply migrations (see create_app).
     schema_ready: bool = True
+    # What Insight records with each message (bench swaps in NullRecorder to measure it).
+    recorder: Recorder = field(default_factory=Recorder)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -20,12 +20,12 @@ from engine.errors import ConfigError
 from engine.instance import instance_secret
 from engine.outbound import OutboundPolicy, data_source_policy, host_entries, is_loopback_name
 from engine.pacing import PacingPolicy, policy_from_config
+from engine.queueing import E164
 from engine.sealing import MAKE_ONE, Sealer, local_sealer
 from engine.secret_check import check_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 
 # A made-up account for the local sandbox: never a real Twilio account.

@@ -79,7 +79,7 @@ def get_engine() -> Engine:
     runtime = get_runtime()
     return Engine(get_db(), catalog=runtime.catalog, settings=runtime.engine_settings,
                   interceptors=runtime.interceptors, commits=runtime.commits,
-                  outbound=runtime.settings.data_sources)
+                  outbound=runtime.settings.data_sources, recorder=runtime.recorder)
 
 
 def close_db(_exc: BaseException | None = None) -> None:

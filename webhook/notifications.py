@@ -1,4 +1,15 @@
-"""Notifications to users with accounts: `POST /api/notifications` and `notify_user`.
+"""Notifications to users with accounts: `POST /api/notifications`, `/api/segments`,
+`/api/consents` and `notify_user`.
+
+A template notification (engine/notify.py) names TOPIC.NAME and its recipients:
+
+    curl -X POST https://sms.example.com/api/notifications \\
+         -H "Authorization: Bearer $PARLEY_NOTIFY_API_TOKEN" -H "Content-Type: application/json" \\
+         -d '{"template": "install_appointment.confirm", "to": ["abel.tuter"],
+              "variables": {"appointment": "tomorrow 10am-1pm"}, "dry_run": true}'
+
+and is answered with each recipient's outcome and refusal reason. The rest of this docstring
+is about the plain text of the first version:
 
 Imports engine (store, subscriptions, errors) and webhook.outbox/db. A notification is queued
 in the outbox (channel "notification": sent from NOTIFY_NUMBER when configured, else
@@ -23,12 +34,21 @@ import hmac
 import math
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, has_app_context, jsonify, request
 
 from engine.errors import ParleyError
+from engine.notify import (
+    Notifier,
+    find_template,
+    footer_due,
+    footer_settings,
+    parse_segment_rule,
+    recipients,
+    store_beside_conversation,
+)
 from engine.store import Store
-from engine.subscriptions import may_notify
-from webhook.db import get_db
+from engine.subscriptions import GENERAL_PROGRAMME, may_notify, set_consent
+from webhook.db import get_db, get_engine
 from webhook.outbox import enqueue
 
 bp = Blueprint("notifications", __name__)
@@ -41,6 +61,7 @@ REFUSALS = {
     "guest": (409, "the user has no linked phone: guests cannot receive notifications"),
     "not_subscribed": (409, "the user has not turned notifications on (they text START)"),
     "opted_out": (409, "the user's number opted out (they text START to opt back in)"),
+    "no_consent": (409, "the user has not agreed to this notification programme"),
 }
 
 
@@ -58,8 +79,9 @@ def notification_body(message: str, *, link: str | None = None) -> str:
 
 
 def notify_user(store: Store, user_id: int, *, message: str, link: str | None = None,
-                image: str | None = None) -> Notified:
-    """Queue a notification for `user_id` if they may receive it (opens its own write)."""
+                image: str | None = None, footer_config: dict | None = None) -> Notified:
+    """Queue a notification for `user_id` if they may receive it (opens its own write); the
+    footer policy comes from the app's configuration, else from `footer_config`."""
     if not message.strip():
         raise ParleyError("a notification needs a message")
     body = notification_body(message.strip(), link=link)
@@ -69,22 +91,16 @@ def notify_user(store: Store, user_id: int, *, message: str, link: str | None = 
             return Notified(False, decision.reason)
         # The message joins each phone's open conversation: their locks, all at once.
         store.lock_phones(*decision.phones)
+        footer = footer_settings(current_app.config if has_app_context() else footer_config or {})
+        if footer_due(store, user_id, GENERAL_PROGRAMME, policy=footer["footer"], take=True):
+            body = f"{body}\n{footer['footer_text']}"
         ids: list[int] = []
         for phone in decision.phones:
             ids += enqueue(store, to=phone, body=body, media=[image] if image else (),
-                           message_id=_beside_conversation(store, phone, body, image),
+                           message_id=store_beside_conversation(
+                               store, phone, body, [image] if image else ()),
                            channel="notification")
     return Notified(True, "ok", ids)
-
-
-def _beside_conversation(store: Store, phone: str, body: str, image: str | None) -> int | None:
-    """Store the notification in the phone's open conversation (its state untouched), so an
-    agent who takes the conversation over sees it; None when there is no conversation."""
-    conversation = store.open_conversation(phone)
-    if conversation is None:
-        return None
-    return store.add_message(conversation.id, direction="out", sender="system", body=body,
-                             media=[image] if image else (), kind="notification")
 
 
 # ------------------------------------------------------------------ the HTTP API
@@ -137,12 +153,16 @@ def refuse_without_token() -> tuple[Response, int] | None:
 
 @bp.post("/api/notifications")
 def create() -> tuple[Response, int]:
-    """Send a notification: JSON {"user_id", "message", optional "link" and "image"}."""
+    """Send a notification: JSON {"template", "to" and/or "segment", "variables", optional
+    "per_user", "language", "dry_run"}; or a plain text to one user: {"user_id", "message",
+    optional "link" and "image"}."""
     refused = refuse_without_token()
     if refused is not None:
         return refused
     store = get_db()
     data = request.get_json(silent=True)
+    if isinstance(data, dict) and "template" in data:
+        return _send_template(store, data)
     problem = _invalid(data)
     if problem:
         return _problem(400, "invalid", problem)
@@ -155,6 +175,94 @@ def create() -> tuple[Response, int]:
         status, detail = REFUSALS[result.reason]
         return _problem(status, result.reason, detail)
     return jsonify(queued=True, reason="ok", outbox_ids=result.outbox_ids), 202
+
+
+def _send_template(store: Store, data: dict) -> tuple[Response, int]:
+    problem = _invalid_send(data)
+    if problem:
+        return _problem(400, "invalid", problem)
+    dry_run = bool(data.get("dry_run"))
+    try:
+        template = find_template(store, data["template"])
+        names = recipients(store, to=[*(data.get("to") or ()), *(data.get("per_user") or {})],
+                           segment=data.get("segment"))
+        notifier = Notifier(store, get_engine(), **footer_settings(current_app.config))
+        outcomes = notifier.send(template, names, variables=data.get("variables") or {},
+                                 per_user=data.get("per_user"), language=data.get("language"),
+                                 dry_run=dry_run)
+    except ParleyError as exc:
+        return _problem(400, "invalid", str(exc))
+    results = [o.as_dict() for o in outcomes]
+    counts = {status: sum(o.status == status for o in outcomes)
+              for status in ("sent", "queued", "refused", "would_send", "would_queue")}
+    return jsonify(template=template.key, version=template.version, dry_run=dry_run,
+                   counts={k: v for k, v in counts.items() if v}, results=results), \
+        200 if dry_run else 202
+
+
+def _invalid_send(data: dict) -> str | None:
+    if not isinstance(data.get("template"), str):
+        return "template must be TOPIC.NAME"
+    to = data.get("to")
+    if to is not None and (not isinstance(to, list) or not all(isinstance(n, str) for n in to)):
+        return "to must be a list of user names"
+    if data.get("segment") is not None and not isinstance(data["segment"], str):
+        return "segment must be the name of a saved segment"
+    for key in ("variables", "per_user"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            return f"{key} must be a JSON object"
+    if not all(isinstance(v, dict) for v in (data.get("per_user") or {}).values()):
+        return "per_user must map each user name to an object of variables"
+    if data.get("language") is not None and not isinstance(data["language"], str):
+        return "language must be a language code"
+    return None
+
+
+@bp.post("/api/segments")
+def save_segment() -> tuple[Response, int]:
+    """Save a recipient list: {"name", and one of "open_cases": true, "programme", "users"}."""
+    refused = refuse_without_token()
+    if refused is not None:
+        return refused
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str) \
+            or not data["name"].strip():
+        return _problem(400, "invalid", "send a JSON object with a segment name")
+    users = data.get("users") or []
+    if not isinstance(users, list) or not all(isinstance(u, str) for u in users):
+        return _problem(400, "invalid", "users must be a list of user names")
+    try:
+        rule = parse_segment_rule(open_cases=bool(data.get("open_cases")),
+                                  programme=data.get("programme"), users=users)
+    except ParleyError as exc:
+        return _problem(400, "invalid", str(exc))
+    store = get_db()
+    with store.write():
+        store.save_segment(data["name"].strip(), rule)
+    return jsonify(name=data["name"].strip(), rule=rule), 201
+
+
+@bp.post("/api/consents")
+def record_consent() -> tuple[Response, int]:
+    """Record a user's agreement to a programme: {"user", "programme", "agreed", "how"}."""
+    refused = refuse_without_token()
+    if refused is not None:
+        return refused
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) and data[k].strip()
+                                             for k in ("user", "programme", "how")) \
+            or not isinstance(data.get("agreed"), bool):
+        return _problem(400, "invalid", "send user, programme and how (strings) and agreed "
+                        "(true or false)")
+    store = get_db()
+    user = store.user(user_name=data["user"])
+    if user is None:
+        return _problem(404, "no_such_user", "there is no user with that name")
+    with store.write():
+        changed = set_consent(store, user["id"], data["programme"], data["agreed"],
+                              source="api", evidence=data["how"])
+    return jsonify(user=data["user"], programme=data["programme"], agreed=data["agreed"],
+                   changed=changed), 200
 
 
 def _invalid(data: object) -> str | None:

@@ -39,42 +39,13 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from engine import insight, pacing, sms
+from engine import insight, pacing
 from engine.errors import ParleyError
+from engine.queueing import enqueue
 from engine.store import OPTED_OUT_CODE, Store
-from webhook.config import E164, Settings
+from webhook.config import Settings
 
 log = logging.getLogger(__name__)
-
-CHANNELS = ("conversation", "notification")
-
-
-def enqueue(store: Store, *, to: str, body: str = "", media: Iterable[str] = (),
-            message_id: int | None = None, channel: str = "conversation",
-            quiet_bypass: str | None = None) -> list[int]:
-    """Queue a message to `to` in the caller's write transaction; returns the outbox ids.
-
-    `media` holds image URLs (a runtime-relative "/media/x.png" is sent with the public URL);
-    `message_id` links the stored message row, so status callbacks show up next to it;
-    `channel` "notification" sends from NOTIFY_NUMBER when one is configured. A body longer
-    than Twilio's limit is split into several messages (the media goes with the first).
-    `quiet_bypass` (a notification of an urgent category: `PacingPolicy.quiet_bypass`) lets
-    it go out in the recipient's quiet hours, which is recorded.
-    """
-    media = list(media)
-    if not E164.match(to):
-        raise ParleyError(f"cannot send to {to!r}: not a phone number in E.164 form")
-    if channel not in CHANNELS:
-        raise ParleyError(f"unknown channel {channel!r} (use one of {', '.join(CHANNELS)})")
-    if not body and not media:
-        raise ParleyError("a message needs a body or media")
-    parts = sms.split_message(body) if body else [""]
-    return [store.enqueue_outbox(to, body=part, media=media if index == 0 else (),
-                                 channel=channel, message_id=message_id,
-                                 segments=sms.segment_count(part) if part else 1,
-                                 quiet_bypass=quiet_bypass)
-            for index, part in enumerate(parts)]
-
 
 def send_in_conversation(store: Store, conversation_id: int, *, body: str,
                          media: Iterable[str] = (), sender: str = "agent",

@@ -36,9 +36,9 @@ from flask import (
 from werkzeug.test import Client
 
 from engine.conversation import REDACTED
+from engine.queueing import E164
 from engine.sms import segment_count
 from webhook import get_runtime
-from webhook.config import E164
 from webhook.db import get_db
 from webhook.media import (
     IMAGE_TYPES,

@@ -1,4 +1,4 @@
-"""The worker: the outbox sender and inbound media downloads, in a loop.
+"""The worker: the outbox sender, inbound media downloads and waiting notifications, in a loop.
 
 Imports webhook.outbox/media/db. `parley worker` runs it as its own process; `parley serve`
 runs it in a thread beside the web server. Several workers may run at once: each leases its
@@ -16,6 +16,8 @@ from collections.abc import Callable
 from flask import Flask
 
 from engine import dispatch, handoff, insight
+from engine.conversation import Engine
+from engine.notify import Notifier, footer_settings
 from webhook import get_runtime
 from webhook.db import open_runtime_store
 from webhook.media import fetch_pending
@@ -59,6 +61,8 @@ class Worker:
             done += dispatch.assign_waiting(store, desk)
             # Insight: yesterday's counters, written in shards, become one row each.
             done += insight.compact(store)
+            # Notifications that waited for a conversation to end (engine/notify.py).
+            done += len(self.notifier(store).deliver_queued())
             self._prune_agent_events(store)
             return done
         finally:
@@ -73,6 +77,12 @@ class Worker:
         hours = float(self.app.config.get("AGENT_EVENTS_KEEP_HOURS", 24))
         with store.write():
             store.prune_events(older_than_seconds=hours * 3600)
+
+    def notifier(self, store) -> Notifier:
+        runtime = get_runtime(self.app)
+        engine = Engine(store, catalog=runtime.catalog, settings=runtime.engine_settings,
+                        interceptors=runtime.interceptors, outbound=runtime.settings.data_sources)
+        return Notifier(store, engine, **footer_settings(self.app.config))
 
     def run(self, stop: threading.Event) -> None:
         """Loop until `stop` is set, pausing when there is nothing to do."""

@@ -2,12 +2,13 @@
 of engine.store.
 
 One interface, `Store` and `open_store`, made of one module per concern: core (connection,
-transactions, settings), topics, conversations (with users, links and records), designer,
-accounts, runtime (inbound claims, outbox, opt-outs, statuses, media fetches, sandbox),
-agents, media (the photos themselves); copying moves a whole instance to another database; what
-differs between the two databases is in backends, the schema in migrations (SQLite) and
-postgres_schema, shared helpers in values, and bulk history for benchmarks in bulk (with
-Insight's rows in bulk_insight).
+transactions, settings), topics, conversations (with users, links and records), designer
+(transcripts), staff (authors, agents and supervisors, their roles and sessions), accounts,
+runtime (inbound claims, outbox, opt-outs, statuses, media fetches, sandbox), agents (the
+hand-off queue and notes), media (the photos themselves); copying moves a whole instance to
+another database; what differs between the two databases is in backends, the schema in
+migrations (SQLite) and postgres_schema, shared helpers in values, and bulk history for
+benchmarks in bulk (with Insight's rows in bulk_insight).
 No SQL outside this package.
 """
 

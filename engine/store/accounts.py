@@ -238,13 +238,15 @@ class AccountsSql:
     def record_subscription_event(self, change: str, *, phone: str | None,
                                   user_id: int | None, source: str,
                                   message_sid: str | None = None,
-                                  body: str | None = None) -> int:
-        """Consent evidence: who changed what, when, and the message that caused it."""
+                                  body: str | None = None,
+                                  programme: str | None = None) -> int:
+        """Consent evidence: who changed what (of which programme), when, and the message
+        that caused it."""
         self._require_write()
         return self._insert(
             "INSERT INTO subscription_events (change, phone, user_id, source, message_sid,"
-            " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (change, phone, user_id, source, message_sid, body, self.now()),
+            " body, created_at, programme) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (change, phone, user_id, source, message_sid, body, self.now(), programme),
         )
 
     def subscription_events(self, *, phone: str | None = None,

@@ -1,10 +1,11 @@
-"""The agents' workspace: agents, their sessions, the queue, notes. Imports engine.errors,
-engine.store.values.
+"""The agents' workspace: the hand-off queue and notes. Imports engine.store.values.
+
+Agents themselves are staff members (engine/store/staff.py): `agent_id` is a staff id.
 """
 
 from __future__ import annotations
 
-from engine.store.values import parse_iso, utc_iso
+from engine.store.values import utc_iso
 
 # What the agents' queue lists: the entry, its agent's name, the conversation's linked user.
 _QUEUE_SELECT = (
@@ -14,127 +15,18 @@ _QUEUE_SELECT = (
     "  AND m.direction = 'in' ORDER BY m.id DESC LIMIT 1) AS last_text,"
     " (SELECT max(m.id) FROM messages m WHERE m.conversation_id = q.conversation_id)"
     " AS last_message_id"
-    " FROM agent_queue q LEFT JOIN agents a ON a.id = q.agent_id"
+    " FROM agent_queue q LEFT JOIN staff a ON a.id = q.agent_id"
     " JOIN conversations c ON c.id = q.conversation_id"
     " LEFT JOIN users u ON u.id = c.user_id"
 )
 
 
 class AgentsSql:
-    """Agent accounts, sessions, the hand-off queue and notes.
+    """The hand-off queue and notes.
 
     Methods of Store (engine/store/core.py): they use its `conn`, `now()`, `clock`,
     `sealer` and `_require_write()`, and may call methods of the other concerns.
     """
-
-    def add_agent(self, user_name: str, password_hash: str, *,
-                  display_name: str | None = None) -> int:
-        """Add a live agent; `password_hash` comes from werkzeug. StoreError if taken."""
-        self._require_write()
-        with self._unique(f"an agent {user_name!r} already exists"):
-            return self._insert(
-                "INSERT INTO agents (user_name, display_name, password_hash, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (user_name, display_name or user_name, password_hash, self.now()),
-            )
-
-    def agent(self, user_name: str) -> dict | None:
-        """An agent with their password hash, or None."""
-        row = self.conn.execute(
-            "SELECT * FROM agents WHERE user_name = ?", (user_name,)
-        ).fetchone()
-        return dict(row) if row else None
-
-    def list_agents(self) -> list[dict]:
-        rows = self.conn.execute(
-            "SELECT a.id, a.user_name, a.display_name, a.created_at, a.last_login_at,"
-            " a.queues, a.capacity, a.status, a.supervisor,"
-            " (SELECT max(s.last_seen_at) FROM agent_sessions s WHERE s.agent_id = a.id)"
-            " AS last_seen_at FROM agents a ORDER BY a.user_name"
-        ).fetchall()
-        return [dict(r) for r in rows]
-
-    def set_agent_password(self, user_name: str, password_hash: str) -> bool:
-        """Change an agent's password and end their sessions; False if no such agent."""
-        self._require_write()
-        row = self.conn.execute(
-            "SELECT id FROM agents WHERE user_name = ?", (user_name,)
-        ).fetchone()
-        if row is None:
-            return False
-        self.conn.execute(
-            "UPDATE agents SET password_hash = ? WHERE id = ?", (password_hash, row[0])
-        )
-        self.conn.execute("DELETE FROM agent_sessions WHERE agent_id = ?", (row[0],))
-        return True
-
-    def remove_agent(self, user_name: str) -> bool:
-        """Delete an agent: their sessions end and their open chats go back to the queue."""
-        self._require_write()
-        row = self.conn.execute(
-            "SELECT id FROM agents WHERE user_name = ?", (user_name,)
-        ).fetchone()
-        if row is None:
-            return False
-        # Their chats change hands: each phone's lock, as for any change to a chat.
-        open_entries = self.conn.execute(
-            "SELECT phone, id, conversation_id FROM agent_queue WHERE agent_id = ?"
-            " AND ended_at IS NULL", (row[0],)).fetchall()
-        self.lock_phones(*(entry[0] for entry in open_entries))
-        for _phone, entry_id, conversation_id in open_entries:
-            self.record_event("requeued", conversation_id=conversation_id, entry_id=entry_id)
-        self.conn.execute(
-            "UPDATE agent_queue SET agent_id = NULL, accepted_at = NULL"
-            " WHERE agent_id = ? AND ended_at IS NULL",
-            (row[0],),
-        )
-        self.conn.execute("DELETE FROM agents WHERE id = ?", (row[0],))
-        return True
-
-    def open_agent_session(self, agent_id: int, token_hash: str) -> None:
-        """Record a sign-in; the cookie holds the token, the database only its hash."""
-        self._require_write()
-        now = self.now()
-        self.conn.execute(
-            "INSERT INTO agent_sessions (token_hash, agent_id, created_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?)",
-            (token_hash, agent_id, now, now),
-        )
-        self.conn.execute("UPDATE agents SET last_login_at = ? WHERE id = ?", (now, agent_id))
-
-    def session_agent(self, token_hash: str, *, max_age_seconds: float) -> dict | None:
-        """The agent of a live session (with its last_seen_at), or None."""
-        row = self.conn.execute(
-            "SELECT a.id, a.user_name, a.display_name, a.queues, a.capacity, a.status,"
-            " a.supervisor, s.created_at, s.last_seen_at"
-            " FROM agent_sessions s JOIN agents a ON a.id = s.agent_id WHERE s.token_hash = ?",
-            (token_hash,),
-        ).fetchone()
-        if row is None or self.clock() - parse_iso(row["created_at"]) > max_age_seconds:
-            return None
-        return dict(row)
-
-    def touch_agent_session(self, token_hash: str) -> None:
-        """Mark a session as seen now: agents seen lately count as signed in."""
-        self._require_write()
-        self.conn.execute(
-            "UPDATE agent_sessions SET last_seen_at = ? WHERE token_hash = ?",
-            (self.now(), token_hash),
-        )
-
-    def close_agent_session(self, token_hash: str) -> None:
-        self._require_write()
-        self.conn.execute("DELETE FROM agent_sessions WHERE token_hash = ?", (token_hash,))
-
-    def agents_present(self, *, seen_within_seconds: float) -> int:
-        """How many agents, not away, have a session seen in the last `seen_within_seconds`."""
-        since = utc_iso(self.clock() - seen_within_seconds)
-        return self.conn.execute(
-            "SELECT COUNT(DISTINCT s.agent_id) FROM agent_sessions s"
-            " JOIN agents a ON a.id = s.agent_id"
-            " WHERE s.last_seen_at >= ? AND a.status <> 'away'",
-            (since,),
-        ).fetchone()[0]
 
     def queue_conversation(self, conversation_id: int, *, phone: str, reason: str,
                            kind: str = "chat", queue: str = "general") -> int:
@@ -289,7 +181,7 @@ class AgentsSql:
     def agent_notes(self, conversation_id: int) -> list[dict]:
         rows = self.conn.execute(
             "SELECT n.id, n.body, n.created_at, a.display_name AS agent_name"
-            " FROM agent_notes n LEFT JOIN agents a ON a.id = n.agent_id"
+            " FROM agent_notes n LEFT JOIN staff a ON a.id = n.agent_id"
             " WHERE n.conversation_id = ? ORDER BY n.id",
             (conversation_id,),
         ).fetchall()

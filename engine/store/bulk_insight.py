@@ -5,7 +5,7 @@ engine.store.insight (the shards).
 Each conversation follows one of `InsightPlan.slots` patterns (picked by its id modulo the
 number of patterns): a topic version, how far along its path it went and how it ended, its
 time to resolution, SMS segments, a MENU restart, an unanswered text, a linked user. The
-conversation rows get their topic, outcome and user, each conversation a path row and its
+conversation rows get their topic, outcome, user and path, each conversation its
 topic row, in set-based statements per batch; the counters and unanswered texts are summed
 once per day from how many conversations of each pattern started that day (read back from
 the rows, so figures and rows agree exactly), and written with executemany (SQLite) or COPY
@@ -145,6 +145,7 @@ def add_insight(store: Store, plan: InsightPlan, *, first_id: int, batch: int) -
             store.conn.execute(
                 "UPDATE conversations SET topic_id = p.topic_id, outcome = p.outcome,"
                 " handoff_reason = p.reason, resolution_seconds = p.resolution,"
+                " insight_path = p.path_line,"
                 f" user_id = CASE WHEN p.linked = 1 THEN (SELECT id FROM bulk_users"
                 f" WHERE n = (conversations.id - {int(first_id)}) % {len(users)}) END"
                 " FROM bulk_patterns p WHERE conversations.id >= ? AND conversations.id < ?"
@@ -155,11 +156,6 @@ def add_insight(store: Store, plan: InsightPlan, *, first_id: int, batch: int) -
                 " started_at) SELECT p.topic_id, c.id, c.started_at FROM conversations c"
                 f" JOIN bulk_patterns p ON p.slot = {slot} WHERE c.id >= ? AND c.id < ?",
                 (low, high))
-            store.conn.execute(
-                "INSERT INTO insight_paths (conversation_id, turn, part, topic_id, version,"
-                " steps) SELECT c.id, 1, 0, p.topic_id, p.version, p.steps"
-                f" FROM conversations c JOIN bulk_patterns p ON p.slot = {slot}"
-                " WHERE c.id >= ? AND c.id < ?", (low, high))
         if not store.is_postgres:
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     started = store.conn.execute(
@@ -173,7 +169,7 @@ def add_insight(store: Store, plan: InsightPlan, *, first_id: int, batch: int) -
         store.conn.execute("DROP TABLE bulk_users")
     if store.is_postgres:
         store.conn.raw.execute(
-            "VACUUM (ANALYZE) conversations, insight_counts, insight_paths,"
+            "VACUUM (ANALYZE) conversations, insight_counts,"
             " insight_topic_conversations, insight_unanswered")
     else:
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -185,13 +181,15 @@ def _pattern_table(store: Store, found: Sequence[Pattern], users: Sequence[int])
         store.conn.execute(
             "CREATE TEMP TABLE bulk_patterns (slot INTEGER PRIMARY KEY, topic_id TEXT,"
             " version INTEGER, outcome TEXT, reason TEXT, resolution INTEGER,"
-            " linked INTEGER, steps TEXT)")
+            " linked INTEGER, path_line TEXT)")
         store.conn.execute("CREATE TEMP TABLE bulk_users (n INTEGER PRIMARY KEY, id INTEGER)")
         _write(store, "bulk_patterns",
                ("slot", "topic_id", "version", "outcome", "reason", "resolution", "linked",
-                "steps"),
+                "path_line"),
+               # The conversation's insight_path: one turn's line (engine/insight.py).
                [(p.slot, p.path.topic_id, p.path.version, p.ending, p.reason, p.resolution,
-                 int(p.linked), p.steps()) for p in found])
+                 int(p.linked), json.dumps([1, 0, p.path.topic_id, p.path.version,
+                                            json.loads(p.steps())]) + "\n") for p in found])
         _write(store, "bulk_users", ("n", "id"), list(enumerate(users)))
 
 

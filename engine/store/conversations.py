@@ -22,8 +22,8 @@ class ConversationsSql:
 
     def open_conversation(self, phone: str) -> ConversationRow | None:
         row = self.conn.execute(
-            "SELECT id, phone, user_id, state, started_at, updated_at, rev FROM conversations"
-            " WHERE phone = ? AND closed_at IS NULL",
+            "SELECT id, phone, user_id, state, started_at, updated_at, rev, outcome,"
+            " resolution_seconds FROM conversations WHERE phone = ? AND closed_at IS NULL",
             (phone,),
         ).fetchone()
         if row is None:
@@ -31,7 +31,8 @@ class ConversationsSql:
         state = json.loads(row[3])
         if state.get(sealing.SENSITIVE):
             sealing.open_state(state, self.sealer)
-        return ConversationRow(row[0], row[1], row[2], state, row[4], row[5], row[6])
+        return ConversationRow(row[0], row[1], row[2], state, row[4], row[5], row[6], row[7],
+                               row[8])
 
     def _state_text(self, state: dict) -> str:
         """A conversation's state as stored: its sensitive variables sealed."""
@@ -57,11 +58,13 @@ class ConversationsSql:
         conversation.rev += 1
         conversation.updated_at = self.now()
         state = conversation.state
-        self.conn.execute(
+        extra, extra_params = self._deferred_sets(conversation.id)
+        self._execute_riding(
             "UPDATE conversations SET state = ?, mode = ?, topic_id = ?, node = ?, user_id = ?,"
-            " updated_at = ?, rev = ? WHERE id = ?",
+            f" updated_at = ?, rev = ?{extra} WHERE id = ?",
             (self._state_text(state), state.get("mode"), state.get("topic"), state.get("node"),
-             conversation.user_id, conversation.updated_at, conversation.rev, conversation.id),
+             conversation.user_id, conversation.updated_at, conversation.rev, *extra_params,
+             conversation.id),
         )
 
     def close_conversation(self, conversation_id: int) -> None:
@@ -74,14 +77,16 @@ class ConversationsSql:
             (conversation_id,),
         ).fetchone()
         if row is None:
+            self._flush_deferred()
             return
         text = row[0]
         if f'"{sealing.SENSITIVE}":' in text:
             text = dumps(sealing.drop_sensitive(json.loads(text)))
-        self.conn.execute(
+        extra, extra_params = self._deferred_sets(conversation_id)
+        self._execute_riding(
             "UPDATE conversations SET closed_at = ?, updated_at = ?, mode = 'closed', state = ?"
-            " WHERE id = ? AND closed_at IS NULL",
-            (now, now, text, conversation_id),
+            f"{extra} WHERE id = ? AND closed_at IS NULL",
+            (now, now, text, *extra_params, conversation_id),
         )
 
     def conversation(self, conversation_id: int) -> dict | None:

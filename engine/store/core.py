@@ -66,17 +66,21 @@ from engine.store.events import EventsSql
 from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.media import MediaSql
+from engine.store.notifications import NotificationsSql
 from engine.store.pacing import PacingSql
 from engine.store.replies import RepliesSql
+from engine.store.riding import RidingWrites
 from engine.store.runtime import RuntimeSql
+from engine.store.staff import StaffSql
 from engine.store.topics import TopicsSql
 from engine.store.values import utc_iso
 
 __all__ = ["Store", "WriterQueue", "open_store"]
 
 
-class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, AgentsSql,
-            MediaSql, InsightSql, FloorSql, PacingSql, EventsSql, RepliesSql, DeskSearchSql):
+class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
+            AgentsSql, MediaSql, InsightSql, FloorSql, PacingSql, RidingWrites,
+            NotificationsSql, EventsSql, RepliesSql, DeskSearchSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -110,6 +114,9 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         self._conversation_phones: dict[int, str] = {}  # for check_phone_locks
         self._columns: dict[str, tuple[str, ...]] = {}
         self._pending_events: list[tuple] = []  # the agent events of the open transaction
+        # Writes that wait for the conversation's UPDATE (see `defer` and `ride`).
+        self._deferred: dict[int, list[tuple[str, tuple]]] = {}
+        self._riders: list[tuple[str, tuple]] = []
 
     @classmethod
     def from_connection(cls, url: str, connection: Any, *,
@@ -159,8 +166,11 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
                 self._phones.clear()
                 self._locked_other = False
                 self._pending_events.clear()
+                self._deferred.clear()
+                self._riders.clear()
                 try:
                     yield self
+                    self._flush_deferred()
                     self._flush_events()  # last: see engine/store/events.py
                     self.backend.before_commit()  # a failed transaction is never "committed"
                 except BaseException:
@@ -191,11 +201,14 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, AccountsSql, RuntimeSql, A
         # ROLLBACK TO releases the locks taken since the savepoint (PostgreSQL's rule).
         phones, locked_other = set(self._phones), self._locked_other
         events = len(self._pending_events)
+        deferred = {key: list(sets) for key, sets in self._deferred.items()}
+        riders = list(self._riders)
         try:
             yield self
         except BaseException:
             self._phones, self._locked_other = phones, locked_other
             del self._pending_events[events:]
+            self._deferred, self._riders = deferred, riders
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
             raise

@@ -11,59 +11,66 @@ from __future__ import annotations
 from engine.store.agents import _QUEUE_SELECT
 from engine.store.values import utc_iso
 
-# What the floor needs to know of an agent (never the password hash).
-AGENT_COLUMNS = ("a.id, a.user_name, a.display_name, a.queues, a.capacity, a.status,"
-                 " a.supervisor")
+# What the floor needs to know of an agent (never the password hash), and their `roles`: an
+# agent is a staff member (engine/store/staff.py), a supervisor one with that role.
+AGENT_COLUMNS = "a.id, a.user_name, a.display_name, a.queues, a.capacity, a.status"
+# Staff who work the floor: agents and supervisors (not authors only).
+ON_THE_FLOOR = ("EXISTS (SELECT 1 FROM staff_roles r WHERE r.staff_id = a.id"
+                " AND r.role IN ('agent', 'supervisor'))")
 KEEP = object()  # "leave this setting as it is"
 
 
 class FloorSql:
     """Methods of Store (engine/store/core.py) for engine/floor.py and engine/dispatch.py."""
 
-    def set_agent_floor(self, user_name: str, *, queues=KEEP, capacity=KEEP,
-                        supervisor=KEEP) -> bool:
-        """Set an agent's queues (a list; empty: every queue), capacity (None: the default)
-        and supervisor right; False if there is no such agent."""
+    def set_agent_floor(self, user_name: str, *, queues=KEEP, capacity=KEEP) -> bool:
+        """Set an agent's queues (a list; empty: every queue) and capacity (None: the
+        default); False if there is no such staff member. The supervisor right is a role
+        (Store.change_staff_roles)."""
         self._require_write()
         changes: dict[str, object] = {}
         if queues is not KEEP:
             changes["queues"] = ",".join(sorted(set(queues)))
         if capacity is not KEEP:
             changes["capacity"] = capacity
-        if supervisor is not KEEP:
-            changes["supervisor"] = 1 if supervisor else 0
         if not changes:
-            return self.agent(user_name) is not None
+            return self.staff_member(user_name) is not None
         assignments = ", ".join(f"{column} = ?" for column in changes)
         return self.conn.execute(
-            f"UPDATE agents SET {assignments} WHERE user_name = ?",
+            f"UPDATE staff SET {assignments} WHERE user_name = ?",
             (*changes.values(), user_name),
         ).rowcount == 1
 
     def floor_agent(self, agent_id: int) -> dict | None:
-        """An agent as the floor sees them (queues, capacity, status, supervisor), or None."""
+        """An agent or supervisor as the floor sees them (queues, capacity, status, roles), or
+        None (no such one, or disabled)."""
         row = self.conn.execute(
-            f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = ?", (agent_id,)
+            f"SELECT {AGENT_COLUMNS} FROM staff a WHERE a.id = ? AND a.disabled_at IS NULL"
+            f" AND {ON_THE_FLOOR}", (agent_id,)
         ).fetchone()
-        return dict(row) if row else None
+        return None if row is None else {**dict(row), "roles": self.staff_roles(row["id"])}
 
     def set_agent_status(self, agent_id: int, status: str) -> None:
         """online, busy or away (the database refuses anything else)."""
         self._require_write()
-        self.conn.execute("UPDATE agents SET status = ? WHERE id = ?", (status, agent_id))
+        self.conn.execute("UPDATE staff SET status = ? WHERE id = ?", (status, agent_id))
 
     def floor_agents(self, *, seen_within_seconds: float) -> list[dict]:
-        """Every agent with `present` (a session seen lately) and `load` (open chats)."""
+        """Every agent and supervisor with `present` (a workspace session seen lately) and
+        `load` (open chats)."""
         since = utc_iso(self.clock() - seen_within_seconds)
         rows = self.conn.execute(
             f"SELECT {AGENT_COLUMNS},"
-            " (SELECT max(s.last_seen_at) FROM agent_sessions s WHERE s.agent_id = a.id)"
-            " AS last_seen_at,"
+            " (SELECT max(s.last_seen_at) FROM staff_sessions s WHERE s.staff_id = a.id"
+            "  AND s.app = 'workspace') AS last_seen_at,"
             " (SELECT COUNT(*) FROM agent_queue q WHERE q.agent_id = a.id"
             "  AND q.ended_at IS NULL) AS load"
-            " FROM agents a ORDER BY a.display_name, a.id"
+            f" FROM staff a WHERE a.disabled_at IS NULL AND {ON_THE_FLOOR}"
+            " ORDER BY a.display_name, a.id"
         ).fetchall()
-        return [{**dict(r), "present": bool(r["last_seen_at"]) and r["last_seen_at"] >= since}
+        roles = self.roles_by_staff()
+        return [{**dict(r), "roles": roles.get(r["id"], []),
+                 "present": bool(r["last_seen_at"]) and r["last_seen_at"] >= since}
                 for r in rows]
 
     def agent_loads(self, agent_ids: list[int]) -> dict[int, int]:

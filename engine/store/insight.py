@@ -7,12 +7,13 @@ conversation's own rows by an index: none reads the messages table beyond one co
 
 from __future__ import annotations
 
+import functools
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.store.backends import fetch_tuples
-from engine.store.values import dumps
 
 # (topic_id, version, day, metric, node, label): the key of an insight_counts row.
 CountKey = tuple[str, int, str, str, str, str]
@@ -29,53 +30,69 @@ def _marks(columns: int, rows: int) -> str:
     return ", ".join([row] * rows)
 
 
+@functools.lru_cache(maxsize=_BATCH)
+def _add_counts_sql(rows: int) -> str:
+    return ("INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard, n)"
+            f" VALUES {_marks(8, rows)}"
+            " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
+            " DO UPDATE SET n = insight_counts.n + excluded.n")
+
+
 class InsightSql:
     """Methods of Store (engine/store/core.py) for engine/insight.py."""
 
     # ---------------------------------------------------------------- recording
 
     def add_insight(self, counts: Mapping[CountKey, int], *, shard_key: int = 0,
-                    paths: Iterable[tuple[int, int, int, str, int, list]] = (),
                     topics: Iterable[tuple[str, int, str]] = (),
-                    unanswered: Iterable[tuple[str, str]] = ()) -> None:
-        """Add to the counters; keep path rows (conversation, turn, part, topic, version,
-        steps), the topics conversations started (topic, conversation, its started_at) and
-        unanswered texts
-        (day, text). One statement per kind that has rows: a message has one or two.
+                    unanswered: Iterable[tuple[str, str]] = (),
+                    ride: bool = False) -> None:
+        """Add to the counters; keep the topics conversations started (topic, conversation,
+        its started_at) and unanswered texts (day, text). One statement per kind that has
+        rows: a message has one, or two when it starts a topic.
 
         `shard_key` (the conversation) picks the counters' shard. Rows are written in key
         order, the same in every transaction, so two of them never wait for each other's
-        rows crosswise (a deadlock on PostgreSQL)."""
+        rows crosswise (a deadlock on PostgreSQL). With `ride`, the statements go with the
+        conversation's UPDATE later in the transaction (`Store.ride`)."""
         self._require_write()
+        write = self.ride if ride else self.conn.execute
         shard = 0 if self.sequential_writes else shard_key % SHARDS
-        rows = [(*key, shard, n) for key, n in sorted(counts.items()) if n]
+        rows = sorted(item for item in counts.items() if item[1])
         for first in range(0, len(rows), _BATCH):
             part = rows[first:first + _BATCH]
-            self.conn.execute(
-                "INSERT INTO insight_counts (topic_id, version, day, metric, node, label, shard,"
-                f" n) VALUES {_marks(8, len(part))}"
-                " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
-                " DO UPDATE SET n = insight_counts.n + excluded.n",
-                [value for row in part for value in row])
-        paths = [(*path[:5], dumps(path[5])) for path in paths]
-        if paths:
-            # A turn is the conversation's rev, unique per message; never fail a message
-            # over its path.
-            self.conn.execute(
-                "INSERT INTO insight_paths (conversation_id, turn, part, topic_id, version,"
-                f" steps) VALUES {_marks(6, len(paths))} ON CONFLICT DO NOTHING",
-                [value for path in paths for value in path])
+            params: list = []
+            for key, n in part:
+                params += key
+                params += (shard, n)
+            write(_add_counts_sql(len(part)), params)
         topics = list(topics)
         if topics:
-            self.conn.execute(
+            write(
                 "INSERT INTO insight_topic_conversations (topic_id, conversation_id, started_at)"
                 f" VALUES {_marks(3, len(topics))} ON CONFLICT DO NOTHING",
                 [value for pair in topics for value in pair])
-        for day, text in sorted(unanswered):
-            self.conn.execute(
-                "INSERT INTO insight_unanswered (day, text, n) VALUES (?, ?, 1)"
-                " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + 1",
-                (day, text))
+        texts = sorted(Counter(unanswered).items())
+        if texts:
+            write(
+                f"INSERT INTO insight_unanswered (day, text, n) VALUES {_marks(3, len(texts))}"
+                " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + excluded.n",
+                [value for (day, text), n in texts for value in (day, text, n)])
+
+    def defer_insight_path(self, conversation_id: int, lines: str) -> None:
+        """Append `lines` (JSON lines, see `conversation_paths`) to the conversation's path,
+        in the UPDATE that saves it (`Store.defer`)."""
+        self.defer(conversation_id, "insight_path = COALESCE(insight_path, '') || ?", lines)
+
+    def defer_conversation_outcome(self, conversation_id: int, *, outcome: str,
+                                   handoff_reason: str | None,
+                                   resolution_seconds: int | None) -> None:
+        """Set the conversation's outcome (its first reason and resolution are kept), in the
+        UPDATE that saves it (`Store.defer`)."""
+        self.defer(conversation_id,
+                   "outcome = ?, handoff_reason = COALESCE(?, handoff_reason),"
+                   " resolution_seconds = COALESCE(resolution_seconds, ?)",
+                   outcome, handoff_reason, resolution_seconds)
 
     def insight_shards_before(self, before_day: str) -> bool:
         """True if counters of a day before `before_day` are still in several shards."""
@@ -103,30 +120,9 @@ class InsightSql:
             rows = [(*key, 0, n) for key, n in sorted(sums.items())]
             for first in range(0, len(rows), _BATCH):
                 part = rows[first:first + _BATCH]
-                self.conn.execute(
-                    "INSERT INTO insight_counts (topic_id, version, day, metric, node, label,"
-                    f" shard, n) VALUES {_marks(8, len(part))}"
-                    " ON CONFLICT (topic_id, version, day, metric, node, label, shard)"
-                    " DO UPDATE SET n = insight_counts.n + excluded.n",
-                    [value for row in part for value in row])
+                self.conn.execute(_add_counts_sql(len(part)),
+                                  [value for row in part for value in row])
         return folded
-
-    def conversation_outcome(self, conversation_id: int) -> tuple[str | None, int | None]:
-        """A conversation's outcome so far and its time to resolution (None: not yet)."""
-        row = self.conn.execute(
-            "SELECT outcome, resolution_seconds FROM conversations WHERE id = ?",
-            (conversation_id,)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
-
-    def set_conversation_outcome(self, conversation_id: int, *, outcome: str,
-                                 handoff_reason: str | None,
-                                 resolution_seconds: int | None) -> None:
-        self._require_write()
-        self.conn.execute(
-            "UPDATE conversations SET outcome = ?,"
-            " handoff_reason = COALESCE(?, handoff_reason),"
-            " resolution_seconds = COALESCE(resolution_seconds, ?) WHERE id = ?",
-            (outcome, handoff_reason, resolution_seconds, conversation_id))
 
     # ---------------------------------------------------------------- figures
 
@@ -253,8 +249,13 @@ class InsightSql:
         return [dict(row) for row in rows]
 
     def conversation_paths(self, conversation_id: int) -> list[dict]:
-        """The path rows of one conversation, in the order they were recorded."""
-        rows = self.conn.execute(
-            "SELECT turn, topic_id, version, steps FROM insight_paths"
-            " WHERE conversation_id = ? ORDER BY turn, part", (conversation_id,)).fetchall()
-        return [dict(row) | {"steps": json.loads(row["steps"])} for row in rows]
+        """The path of one conversation, in the order it was recorded: dicts of turn,
+        topic_id, version and steps (nodes, edges, outcomes), from the JSON lines of its
+        insight_path ([turn, part, topic_id, version, steps] each)."""
+        row = self.conn.execute("SELECT insight_path FROM conversations WHERE id = ?",
+                                (conversation_id,)).fetchone()
+        found = [json.loads(line) for line in (row[0] if row and row[0] else "").splitlines()
+                 if line]
+        found.sort(key=lambda path: (path[0], path[1]))
+        return [{"turn": turn, "topic_id": topic_id, "version": version, "steps": steps}
+                for turn, _part, topic_id, version, steps in found]

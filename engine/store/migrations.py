@@ -498,9 +498,144 @@ def m0012_pacing(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0013_agent_desk(db: sqlite_utils.Database) -> None:
+def m0013_insight_path(db: sqlite_utils.Database) -> None:
+    """Insight: a conversation's path kept on its own row (see engine/insight.py)."""
+    db.executescript(
+        """
+        -- The nodes and transitions of each message's turn, one JSON line per turn and topic
+        -- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that
+        -- saves the conversation (no statement of its own). The rows of insight_paths move
+        -- there.
+        ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+        UPDATE conversations SET insight_path = (
+            SELECT group_concat(line, '') FROM (
+                SELECT json_array(turn, part, topic_id, version, json(steps)) || char(10)
+                    AS line
+                FROM insight_paths p WHERE p.conversation_id = conversations.id
+                ORDER BY turn, part))
+        WHERE id IN (SELECT conversation_id FROM insight_paths);
+        DROP TABLE insight_paths;
+        """
+    )
+
+
+@migrations()
+def m0014_staff(db: sqlite_utils.Database) -> None:
+    """One staff table for designer authors and live agents, with roles and one session table.
+
+    `agents` becomes `staff` (agent ids stay, so the queue and notes still point at them) and
+    `agent_sessions` becomes `staff_sessions`; then each designer user joins, with their
+    password hash and live sessions (engine/store/staff.py describes the result)."""
+    db.executescript(STAFF_TABLES.format(ref="INTEGER"))
+    merge_designer_authors(db.execute)
+
+
+# m0014 on both databases: `ref` is the dialect's type of a column that refers to an id.
+STAFF_TABLES = """
+    ALTER TABLE agents RENAME TO staff;
+    ALTER TABLE staff ADD COLUMN time_zone TEXT;
+    ALTER TABLE staff ADD COLUMN disabled_at TEXT;
+    -- What each staff member may do: author (the designer), agent and supervisor (the
+    -- agents' workspace).
+    CREATE TABLE staff_roles (
+        staff_id {ref} NOT NULL REFERENCES staff(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('author', 'agent', 'supervisor')),
+        PRIMARY KEY (staff_id, role)
+    );
+    INSERT INTO staff_roles (staff_id, role) SELECT id, 'agent' FROM staff;
+    -- The floor's supervisor right (m0010) is a role now.
+    INSERT INTO staff_roles (staff_id, role) SELECT id, 'supervisor' FROM staff
+        WHERE supervisor <> 0;
+    ALTER TABLE staff DROP COLUMN supervisor;
+    -- A session belongs to the app it was opened in (each has its own cookie).
+    ALTER TABLE agent_sessions RENAME TO staff_sessions;
+    ALTER TABLE staff_sessions RENAME COLUMN agent_id TO staff_id;
+    ALTER TABLE staff_sessions ADD COLUMN app TEXT NOT NULL DEFAULT 'workspace'
+        CHECK (app IN ('designer', 'workspace'));
+    DROP INDEX agent_sessions_agent;
+    DROP INDEX agent_sessions_seen;
+    CREATE INDEX staff_sessions_staff ON staff_sessions (staff_id);
+    CREATE INDEX staff_sessions_seen ON staff_sessions (app, last_seen_at);
+"""
+
+
+def merge_designer_authors(execute) -> None:
+    """Designer users become staff with the role author, keeping password hash, last login
+    and live sessions; then the designer's own tables go. `execute(sql, params)` takes `?`.
+
+    A designer user whose name an agent already has may not be the same person: they stay
+    two accounts, the designer user renamed NAME-designer (NAME-designer-ID if that is taken
+    too), so neither loses their password or gets the other's access."""
+    authors = execute("SELECT id, user_name, display_name, password_hash, created_at,"
+                      " last_login_at FROM designer_authors ORDER BY id").fetchall()
+    for author_id, name, display_name, password_hash, created_at, last_login in authors:
+        for candidate in (name, f"{name}-designer", f"{name}-designer-{author_id}"):
+            if execute("SELECT 1 FROM staff WHERE user_name = ?", (candidate,)).fetchone() \
+                    is None:
+                break
+        staff_id = execute(
+            "INSERT INTO staff (user_name, display_name, password_hash, created_at,"
+            " last_login_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (candidate, display_name, password_hash, created_at, last_login)).fetchone()[0]
+        execute("INSERT INTO staff_roles (staff_id, role) VALUES (?, 'author')", (staff_id,))
+        execute("INSERT INTO staff_sessions (token_hash, staff_id, created_at, last_seen_at,"
+                " app) SELECT token_hash, ?, created_at, last_seen_at, 'designer'"
+                " FROM designer_sessions WHERE author_id = ?", (staff_id, author_id))
+    execute("DROP TABLE designer_sessions", ())
+    execute("DROP TABLE designer_authors", ())
+
+
+@migrations()
+def m0015_notifications(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The consent ledger's present state: whether a user agrees to a notification
+        -- programme, since when and how (the history is subscription_events, by programme).
+        -- footer_due: their next notification of it carries the opt-out footer.
+        CREATE TABLE consents (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            programme TEXT NOT NULL,
+            agreed INTEGER NOT NULL,
+            changed_at TEXT NOT NULL,
+            source TEXT NOT NULL,
+            evidence TEXT,
+            footer_due INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, programme)
+        );
+        ALTER TABLE subscription_events ADD COLUMN programme TEXT;
+        -- Each notification to a recipient: sent, or queued while they are in another
+        -- conversation (until wait_until, then expired; refused if consent went meanwhile).
+        CREATE TABLE notification_sends (
+            id INTEGER PRIMARY KEY,
+            batch TEXT NOT NULL,
+            template TEXT NOT NULL,
+            topic_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            phone TEXT NOT NULL,
+            variables TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'expired', 'refused')),
+            created_at TEXT NOT NULL,
+            wait_until TEXT NOT NULL,
+            sent_at TEXT,
+            conversation_id INTEGER
+        );
+        CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
+        -- Saved recipient lists: a rule as JSON (users with open cases, those who agreed to a
+        -- programme, or user names) evaluated when a notification is sent.
+        CREATE TABLE segments (
+            name TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m0016_agent_desk(db: sqlite_utils.Database) -> None:
     """The agent desk's event log (engine/store/events.py: what agents' pages are pushed)
-    and saved replies (shared when agent_id is NULL, else the agent's own)."""
+    and saved replies (shared when agent_id is NULL, else that staff member's own)."""
     db.executescript(
         """
         -- AUTOINCREMENT: an id is never handed out twice, even after pruning the newest.
@@ -516,7 +651,7 @@ def m0013_agent_desk(db: sqlite_utils.Database) -> None:
         CREATE INDEX agent_events_created ON agent_events (created_at);
         CREATE TABLE saved_replies (
             id INTEGER PRIMARY KEY,
-            agent_id INTEGER REFERENCES agents(id) ON DELETE CASCADE,
+            agent_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
             name TEXT NOT NULL,
             body TEXT NOT NULL,
             created_at TEXT NOT NULL

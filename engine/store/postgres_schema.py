@@ -18,7 +18,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.store.migrations import KEYSET_INDEXES, mark_sensitive_answers
+from engine.store.migrations import (
+    KEYSET_INDEXES,
+    STAFF_TABLES,
+    mark_sensitive_answers,
+    merge_designer_authors,
+)
 from engine.store.values import utc_iso
 
 if TYPE_CHECKING:
@@ -409,7 +414,73 @@ CREATE TABLE sending_budgets (
 """
 
 
-M0013_AGENT_DESK = f"""
+M0013_INSIGHT_PATH = """
+-- The nodes and transitions of each message's turn, one JSON line per turn and topic
+-- version ([turn, part, topic_id, version, steps]), appended by the UPDATE that saves the
+-- conversation (no statement of its own). The rows of insight_paths move there.
+ALTER TABLE conversations ADD COLUMN insight_path TEXT;
+UPDATE conversations c SET insight_path = p.lines
+FROM (SELECT conversation_id,
+             string_agg(json_build_array(turn, part, topic_id, version, steps::json)::text
+                        || E'\\n', '' ORDER BY turn, part) AS lines
+      FROM insight_paths GROUP BY conversation_id) p
+WHERE c.id = p.conversation_id;
+DROP TABLE insight_paths;
+"""
+
+
+def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
+    mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
+
+
+def _m0014_staff(backend: PostgresBackend) -> None:
+    backend.conn.execute(STAFF_TABLES.format(ref="BIGINT"))
+    merge_designer_authors(backend.conn.execute)
+
+M0015_NOTIFICATIONS = f"""
+-- The consent ledger's present state: whether a user agrees to a notification
+-- programme, since when and how (the history is subscription_events, by programme).
+-- footer_due: their next notification of it carries the opt-out footer.
+CREATE TABLE consents (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    programme TEXT NOT NULL,
+    agreed INTEGER NOT NULL,
+    changed_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    evidence TEXT,
+    footer_due INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, programme)
+);
+ALTER TABLE subscription_events ADD COLUMN programme TEXT;
+-- Each notification to a recipient: sent, or queued while they are in another
+-- conversation (until wait_until, then expired; refused if consent went meanwhile).
+CREATE TABLE notification_sends (
+    id {ID},
+    batch TEXT NOT NULL,
+    template TEXT NOT NULL,
+    topic_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    phone TEXT NOT NULL,
+    variables TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'expired', 'refused')),
+    created_at TEXT NOT NULL,
+    wait_until TEXT NOT NULL,
+    sent_at TEXT,
+    conversation_id BIGINT
+);
+CREATE INDEX notification_sends_queued ON notification_sends (status, phone, id);
+-- Saved recipient lists: a rule as JSON (users with open cases, those who agreed to a
+-- programme, or user names) evaluated when a notification is sent.
+CREATE TABLE segments (
+    name TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+M0016_AGENT_DESK = f"""
 CREATE TABLE agent_events (
     id {ID},
     kind TEXT NOT NULL,
@@ -422,17 +493,13 @@ CREATE TABLE agent_events (
 CREATE INDEX agent_events_created ON agent_events (created_at);
 CREATE TABLE saved_replies (
     id {ID},
-    agent_id BIGINT REFERENCES agents(id) ON DELETE CASCADE,
+    agent_id BIGINT REFERENCES staff(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     body TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
 CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
 """
-
-
-def _m0007_sensitive_answers(backend: PostgresBackend) -> None:
-    mark_sensitive_answers(backend.conn.execute, position_function=backend.position_function)
 
 
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
@@ -448,7 +515,10 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0010_floor", M0010_FLOOR),
     ("m0011_insight_keyset", KEYSET_INDEXES),
     ("m0012_pacing", M0012_PACING),
-    ("m0013_agent_desk", M0013_AGENT_DESK),
+    ("m0013_insight_path", M0013_INSIGHT_PATH),
+    ("m0014_staff", _m0014_staff),
+    ("m0015_notifications", M0015_NOTIFICATIONS),
+    ("m0016_agent_desk", M0016_AGENT_DESK),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

@@ -1,4 +1,5 @@
-"""Saved replies of the agent desk: shared ones (agent_id NULL) and each agent's own.
+"""Saved replies of the agent desk: shared ones (agent_id NULL) and each staff member's own
+(agent_id, a staff id). Who may change the shared ones is engine/desk_replies.py's rule.
 A Store mixin; imports engine.errors."""
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ class RepliesSql:
             " ORDER BY agent_id IS NULL LIMIT 1", (name, agent_id)).fetchone()
         return dict(row) if row else None
 
-    def delete_saved_reply(self, reply_id: int, *, agent_id: int) -> bool:
-        """Delete a shared reply or one of the agent's own; False if there is none."""
+    def delete_saved_reply(self, reply_id: int, *, agent_id: int, shared_too: bool) -> bool:
+        """Delete one of the agent's own replies or, with `shared_too`, a shared one; False
+        if there is none."""
         self._require_write()
+        shared = " OR agent_id IS NULL" if shared_too else ""
         return self.conn.execute(
-            "DELETE FROM saved_replies WHERE id = ? AND (agent_id IS NULL OR agent_id = ?)",
+            f"DELETE FROM saved_replies WHERE id = ? AND (agent_id = ?{shared})",
             (reply_id, agent_id)).rowcount == 1

@@ -44,3 +44,6 @@ class ConversationRow:
     started_at: str
     updated_at: str
     rev: int
+    # Insight's view of it (engine/insight.py), read with the row so recording reads nothing.
+    outcome: str | None = None
+    resolution_seconds: int | None = None

@@ -9,9 +9,9 @@ Imports its own modules, one per concern, each of which says what it may import:
 `documents` (node kinds, JSON text and paths, value helpers), `schema` (the JSON Schema and
 its explanations), `expressions` (template and expression parsing), `nodes` (the indexed
 document, transitions and checks on nodes), `sources` (data sources), `texts` (templates and
-message sizes) and `graph` (reachability, traps, loops); plus engine.errors and
-engine.outbound. The graph checks are iterative and linear in the size of the topic, so a
-topic of thousands of nodes neither recurses nor crawls.
+message sizes), `graph` (reachability, traps, loops) and `notifications` (notification
+templates); plus engine.errors and engine.outbound. The graph checks are iterative and linear
+in the size of the topic, so a topic of thousands of nodes neither recurses nor crawls.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from engine.validation.nodes import (
     _Topic,
     transitions,
 )
+from engine.validation.notifications import _check_notifications
 from engine.validation.schema import SCHEMA_PATH, _schema_findings, topic_schema
 from engine.validation.schema import _schema_errors as _schema_errors  # compared in tests
 from engine.validation.sources import (
@@ -78,6 +79,7 @@ _CHECKS: tuple[Callable[[_Topic], Iterator[Problem]], ...] = (
     _check_discovery,
     _check_templates,
     _check_message_sizes,
+    _check_notifications,
 )
 
 

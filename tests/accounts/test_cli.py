@@ -186,6 +186,76 @@ class TestNotify:
         assert "opted out" in result.output
 
 
+
+class TestNotifyTemplate:
+    """`parley notify TEMPLATE --to/--segment`, `parley segments`, `parley consent`."""
+
+    @pytest.fixture
+    def published(self, run, ada, database):
+        import json
+
+        from tests.accounts.conftest import ROOT
+        from tests.webhook.conftest import publish
+
+        store = open_store(database)
+        publish(store, json.loads((ROOT / "topics" / "install_appointment.json").read_text(
+            encoding="utf-8")))
+        store.close()
+        run("users", "add", "bob")
+        run("users", "link", "ada", ABEL_PHONE)
+
+    def test_a_dry_run_lists_each_recipient_and_sends_nothing(self, run, published, database):
+        assert run("consent", "ada", "appointments", "--how", "signed form").output == (
+            "ada agreed to appointments\n")
+        result = run("notify", "install_appointment.confirm", "--to", "ada,bob,carol",
+                     "--var", "appointment=Dec 26th between 10am and 1pm", "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-4:] == [
+            "ada: would send to +15550100001, 1 segment(s)",
+            "bob: refused (guest): the user has no linked phone: guests cannot receive "
+            "notifications",
+            "carol: refused (no_such_user): there is no user with that name",
+            "1 would send, 2 refused"]
+        store = open_store(database)
+        assert store.outbox_messages() == []
+        store.close()
+
+    def test_a_segment_send_queues_and_starts_the_topic(self, run, published, database):
+        assert run("segments", "save", "booked", "--programme", "appointments").exit_code == 0
+        run("consent", "ada", "appointments", "--how", "signed form")
+        result = run("notify", "install_appointment.confirm", "--segment", "booked",
+                     "--var", "appointment=Dec 26th between 10am and 1pm")
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-2:] == [
+            "ada: sent to +15550100001, 1 segment(s)", "1 sent"]
+        store = open_store(database)
+        assert store.open_conversation(ABEL_PHONE).state["node"] == "confirm_slot"
+        store.close()
+
+    def test_a_per_user_table_gives_each_their_slot(self, run, published, tmp_path):
+        run("consent", "ada", "appointments", "--how", "signed form")
+        table = tmp_path / "slots.csv"
+        table.write_text("user,appointment\nada,Dec 27th between 1pm and 4pm\n", "utf-8")
+        result = run("notify", "install_appointment.confirm", "--per-user", str(table),
+                     "--dry-run")
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-2:] == [
+            "ada: would send to +15550100001, 1 segment(s)", "1 would send"]
+
+    def test_a_withdrawn_consent_is_refused_with_its_reason(self, run, published):
+        run("consent", "ada", "appointments", "--how", "signed form")
+        run("consent", "ada", "appointments", "--how", "phoned us", "--withdraw")
+        result = run("notify", "install_appointment.confirm", "--to", "ada",
+                     "--var", "appointment=x")
+        assert "ada: refused (no_consent): the user has not agreed to this notification " \
+               "programme" in result.output
+
+    def test_an_unknown_template_or_segment_is_an_error(self, run, published):
+        result = run("notify", "install_appointment.nope", "--to", "ada")
+        assert result.exit_code != 0 and "no published notification" in result.output
+        result = run("notify", "install_appointment.confirm", "--segment", "nope")
+        assert result.exit_code != 0 and "no segment 'nope'" in result.output
+
 def enrolled_secret(result) -> str:
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.startswith("Secret"))

@@ -162,8 +162,11 @@ class TestNotificationsEndToEnd:
         assert sends(prism, mark, 1) == [{
             "To": ABEL_PHONE, "From": NOTIFY_NUMBER,
             "Body": "Your case CS0010001 was resolved.\n"
-                    "https://support.example.com/cases/CS0010001",
+                    "https://support.example.com/cases/CS0010001\nReply STOP to opt out",
             "StatusCallback": "https://sms.example.com/twilio/status"}]
+        # The footer goes with the first notification after opting in only.
+        assert notify(twilio, abel["id"]).status_code == 202
+        assert store.outbox_messages(phone=ABEL_PHONE)[-1]["body"].endswith("CS0010001")
 
         assert bodies(twilio.text(ABEL_PHONE, "STOP")) == [UNSUBSCRIBED]
         refused = notify(twilio, abel["id"])
@@ -326,6 +329,99 @@ class TestNotificationsApi:
             assert [s["From"] for s in sends(prism, mark, 1)] == [SMS_NUMBER]
         finally:
             store.close()
+
+
+class TestActionableNotifications:
+    """A template through the API, sent by the real twilio client to Prism, answered by
+    signed webhooks."""
+
+    ASKED = ("Your install is on Dec 26th between 10am and 1pm. Reply YES to confirm or "
+             "CHANGE to pick another time.\nReply STOP to opt out")
+
+    def api(self, twilio, path: str, payload: dict):
+        return twilio.client.post(path, json=payload, headers=AUTH)
+
+    def test_sent_from_the_api_the_reply_continues_the_topic(self, twilio, store, app, prism,
+                                                             abel):
+        agreed = self.api(twilio, "/api/consents", {
+            "user": "abel.tuter", "programme": "appointments", "agreed": True,
+            "how": "booking form"})
+        assert agreed.json["changed"] is True
+        payload = {"template": "install_appointment.confirm", "to": ["abel.tuter", "fred.luddy"],
+                   "variables": {"appointment": "Dec 26th between 10am and 1pm"}}
+        dry = self.api(twilio, "/api/notifications", {**payload, "dry_run": True})
+        assert dry.status_code == 200
+        assert [(r["user"], r["status"], r["reason"]) for r in dry.json["results"]] == [
+            ("abel.tuter", "would_send", "ok"), ("fred.luddy", "refused", "guest")]
+        assert store.outbox_messages() == []
+        sent = self.api(twilio, "/api/notifications", payload)
+        assert sent.status_code == 202 and sent.json["counts"] == {"sent": 1, "refused": 1}
+        mark = prism.log_size()
+        assert deliver(app, store) == 1
+        [form] = sends(prism, mark, 1)
+        # From the conversation's number: the reply must land in the conversation.
+        assert (form["To"], form["From"], form["Body"]) == (ABEL_PHONE, SMS_NUMBER, self.ASKED)
+        assert bodies(twilio.text(ABEL_PHONE, "YES")) == [
+            "Great, your appointment on Dec 26th between 10am and 1pm is confirmed.",
+            "Is there anything else I can help you with? (yes/no)"]
+
+    def test_mid_conversation_the_worker_sends_it_when_the_conversation_ends(
+            self, twilio, store, app, prism, abel):
+        from webhook.worker import Worker
+
+        self.api(twilio, "/api/consents", {"user": "abel.tuter", "programme": "appointments",
+                                           "agreed": True, "how": "booking form"})
+        saved = self.api(twilio, "/api/segments", {"name": "with cases", "open_cases": True})
+        assert saved.status_code == 201
+        twilio.text(ABEL_PHONE, "my open cases")
+        queued = self.api(twilio, "/api/notifications", {
+            "template": "install_appointment.confirm", "segment": "with cases",
+            "variables": {"appointment": "Dec 26th between 10am and 1pm"}})
+        assert [(r["user"], r["status"], r["reason"]) for r in queued.json["results"]] == [
+            ("abel.tuter", "queued", "ok"), ("fred.luddy", "refused", "guest")]
+        worker = Worker(app)
+        worker.drain()
+        assert store.open_conversation(ABEL_PHONE).state["topic"] == "open_cases"
+        twilio.text(ABEL_PHONE, "1")
+        twilio.text(ABEL_PHONE, "no")
+        mark = prism.log_size()
+        worker.drain()
+        assert [f["Body"] for f in sends(prism, mark, 1)] == [self.ASKED]
+        assert bodies(twilio.text(ABEL_PHONE, "change"))[0].startswith("Which time works better")
+
+    def test_segments_and_consents_need_the_token_and_say_what_is_wrong(self, twilio, store):
+        for path in ("/api/segments", "/api/consents"):
+            assert twilio.client.post(path, json={}).status_code == 401
+        both = self.api(twilio, "/api/segments", {"name": "x", "open_cases": True,
+                                                  "programme": "appointments"})
+        assert (both.status_code, both.json["detail"]) == (
+            400, "a segment is one of: users with open cases, users who agreed to a programme, "
+                 "or a list of user names")
+        nobody = self.api(twilio, "/api/consents", {"user": "nobody", "programme": "p",
+                                                    "agreed": True, "how": "form"})
+        assert (nobody.status_code, nobody.json["reason"]) == (404, "no_such_user")
+        assert self.api(twilio, "/api/consents", {"user": "abel.tuter", "programme": "p",
+                                                  "agreed": "yes", "how": "form"}
+                        ).status_code == 400
+        assert store.segments() == {} and store.consents(store.user(
+            user_name="abel.tuter")["id"]) == []
+
+    @pytest.mark.parametrize(("payload", "detail"), [
+        ({"template": "install_appointment.nope", "to": ["abel.tuter"]},
+         "no published notification 'install_appointment.nope'"),
+        ({"template": "install_appointment.confirm", "to": "abel.tuter"},
+         "to must be a list of user names"),
+        ({"template": "install_appointment.confirm", "to": ["abel.tuter"]},
+         "fill in appointment (the template's variables) for every recipient"),
+        ({"template": "install_appointment.confirm"},
+         "name at least one recipient (user names or a segment)"),
+        ({"template": "install_appointment.confirm", "per_user": {"abel.tuter": "x"}},
+         "per_user must map each user name to an object of variables"),
+    ])
+    def test_a_wrong_send_is_refused_whole(self, twilio, store, abel, payload, detail):
+        response = self.api(twilio, "/api/notifications", payload)
+        assert response.status_code == 400 and response.json["detail"].startswith(detail)
+        assert store.outbox_messages() == []
 
 
 class TestConfiguration:

@@ -67,10 +67,10 @@ def _accept_in_process(database: str, entry_id: int, agent: dict, barrier, resul
 
 class TestAcrossProcesses:
     def test_one_process_wins(self, app, twilio, store):
-        agents = [{"id": store.agent(name)["id"], "display_name": name}
+        agents = [{"id": store.staff_member(name)["id"], "display_name": name}
                   for name in ("beth", "fred")]
         with store.write():  # someone is signed in, so the chat is queued
-            store.open_agent_session(agents[0]["id"], "token")
+            store.open_staff_session(agents[0]["id"], "token", app="workspace")
         context = multiprocessing.get_context("fork")
         for round_number in range(ROUNDS):
             phone = f"+1555030{round_number:04d}"

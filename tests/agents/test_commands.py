@@ -1,4 +1,4 @@
-"""`parley agents`: add, list, set-password, remove."""
+"""`parley agents`, kept as a deprecated alias of `parley staff` with the role agent."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ class TestAgentsCommand:
         result = cli("agents", "add", "ann", "--display-name", "Ann Smith",
                      input="a long password\na long password\n")
         assert result.exit_code == 0, result.output
-        assert "agent 'ann' created" in result.output
-        agent = store.agent("ann")
+        assert "staff 'ann' created with roles agent" in result.output
+        assert "deprecated: use `parley staff add NAME --roles agent`" in result.stderr
+        agent = store.staff_member("ann")
+        assert agent["roles"] == ["agent"]
         assert agent["display_name"] == "Ann Smith"
         assert agent["password_hash"] != "a long password"
         assert check_password_hash(agent["password_hash"], "a long password")
@@ -22,22 +24,22 @@ class TestAgentsCommand:
         assert result.exit_code == 1 and "at least 8 characters" in result.output
 
     def test_list_shows_every_agent(self, cli, beth):
-        lines = cli("agents", "list").output.splitlines()
-        assert [line.split("\t")[:2] for line in lines] == [
-            ["beth", "Beth Anglin"], ["fred", "Fred Agent"]]
-        assert lines[1].split("\t")[2] == "never signed in"
-        assert lines[0].split("\t")[3] != "-"  # Beth's session was seen
+        lines = cli("agents", "list").stdout.splitlines()
+        assert [line.split("\t")[:3] for line in lines] == [
+            ["beth", "agent", "Beth Anglin"], ["fred", "agent", "Fred Agent"]]
+        assert lines[1].split("\t")[3] == "never signed in"
+        assert lines[0].split("\t")[4] != "-"  # Beth's session was seen
 
     def test_set_password_of_an_unknown_agent_fails(self, cli):
         result = cli("agents", "set-password", "nobody", "--password", "long enough")
-        assert result.exit_code == 1 and "no agent 'nobody'" in result.output
+        assert result.exit_code == 1 and "no staff member 'nobody'" in result.output
 
     def test_remove_ends_the_agents_sessions(self, cli, beth, store):
         result = cli("agents", "remove", "beth", "--yes")
         assert result.exit_code == 0, result.output
-        assert store.agent("beth") is None
+        assert store.staff_member("beth") is None
         assert beth.get("/agent/").status_code == 302
 
     def test_remove_asks_first(self, cli, store):
         result = cli("agents", "remove", "fred", input="n\n")
-        assert result.exit_code == 1 and store.agent("fred") is not None
+        assert result.exit_code == 1 and store.staff_member("fred") is not None

@@ -29,7 +29,6 @@ def test_a_chat_worked_from_the_keyboard(served, page):  # noqa: F811
     page.fill("#reply-name", "hi")
     page.fill("#reply-text", "Hello {{ user.display_name }}, {{ agent.display_name }} here: "
                              "case {{ case.number }} is in hand.")
-    page.check("#reply-shared")
     page.click("form.stacked button[type=submit]")
     expect(page.locator("#replies code", has_text="/hi")).to_be_visible()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.agents.conftest import GUEST, PHONE
 from tests.agents.test_workspace import handed_off, link_abel
 from tests.insight.conftest import ORDER_V1, publish
@@ -21,9 +23,16 @@ def replies_of(agent, conversation_id: int) -> dict[str, dict]:
     return {r["name"]: r for r in response.json["replies"]}
 
 
+@pytest.fixture
+def beth_supervises(store) -> None:
+    """Beth may share replies: she is a supervisor too."""
+    with store.write():
+        store.change_staff_roles("beth", add=["supervisor"])
+
+
 class TestSavedReplies:
     def test_shared_and_personal_replies_rendered_with_the_chats_variables(
-            self, twilio, beth, fred, store):
+            self, twilio, beth, fred, store, beth_supervises):
         link_abel(store)
         conversation_id = handed_off(twilio, beth)
         beth.post("/agent/replies", {"name": "hello", "shared": "on",
@@ -46,7 +55,8 @@ class TestSavedReplies:
         beth.post("/agent/replies", {"name": "hi", "body": "Hi {{ user.display_name }}!"})
         assert replies_of(beth, conversation_id)["hi"]["text"] == "Hi !"
 
-    def test_bad_names_templates_and_duplicates_are_refused(self, beth, store):
+    def test_bad_names_templates_and_duplicates_are_refused(self, beth, store,
+                                                            beth_supervises):
         for name, body, refusal in (
                 ("Hello There", "x", "A name is 1 to 30"),
                 ("ok", "{{ user.display_name", "not a valid template"),
@@ -63,10 +73,31 @@ class TestSavedReplies:
 
     def test_a_personal_reply_of_another_agent_cannot_be_deleted(self, beth, fred, store):
         beth.post("/agent/replies", {"name": "mine", "body": "Beth's own"})
-        reply_id = store.saved_reply("mine", agent_id=store.agent("beth")["id"])["id"]
+        beth_id = store.staff_member("beth")["id"]
+        reply_id = store.saved_reply("mine", agent_id=beth_id)["id"]
         assert fred.post(f"/agent/replies/{reply_id}/delete").status_code == 404
         assert beth.post(f"/agent/replies/{reply_id}/delete").status_code == 302
-        assert store.saved_reply("mine", agent_id=store.agent("beth")["id"]) is None
+        assert store.saved_reply("mine", agent_id=beth_id) is None
+
+    def test_only_a_supervisor_shares_or_deletes_a_shared_reply(self, beth, fred, store,
+                                                                beth_supervises):
+        fred_id = store.staff_member("fred")["id"]
+        page = fred.client.post("/agent/replies", data={
+            "name": "all", "body": "Fred for all", "shared": "on", "csrf_token": fred.token},
+            follow_redirects=True)
+        assert "Only a supervisor may share a reply" in page.text
+        assert store.saved_replies(fred_id) == []
+        assert 'id="reply-shared"' not in fred.get("/agent/replies").text
+        assert 'id="reply-shared"' in beth.get("/agent/replies").text
+        beth.post("/agent/replies", {"name": "all", "body": "For everyone", "shared": "on"})
+        shared = store.saved_reply("all", agent_id=fred_id)
+        assert shared["agent_id"] is None  # Fred sees it...
+        assert fred.post(f"/agent/replies/{shared['id']}/delete").status_code == 404
+        assert store.saved_reply("all", agent_id=fred_id) is not None  # ...and cannot delete
+        with store.write():
+            store.change_staff_roles("fred", add=["supervisor"])
+        assert fred.post(f"/agent/replies/{shared['id']}/delete").status_code == 302
+        assert store.saved_reply("all", agent_id=fred_id) is None
 
 
 class TestSearch:

@@ -50,11 +50,11 @@ def set_up_floor(store) -> None:
     """Beth serves billing, Fred technical, Sara supervises (and serves no queue herself)."""
     publish(store, BILLING_TOPIC, TECHNICAL_TOPIC)
     with store.write():
-        store.add_agent("sara", generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
-                        display_name="Sara Lead")
+        store.add_staff("sara", generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
+                        roles=("agent", "supervisor"), display_name="Sara Lead")
         store.set_agent_floor("beth", queues=["billing"])
         store.set_agent_floor("fred", queues=["technical"])
-        store.set_agent_floor("sara", queues=["supervision"], supervisor=True)
+        store.set_agent_floor("sara", queues=["supervision"])
 
 
 @pytest.fixture
@@ -201,10 +201,10 @@ class TestAutoAssign:
 
     def test_the_worker_round_assigns_waiting_chats(self, app, floor_store, beth, twilio):
         with floor_store.write():
-            floor_store.set_agent_status(floor_store.agent("beth")["id"], "busy")
+            floor_store.set_agent_status(floor_store.staff_member("beth")["id"], "busy")
         twilio.text(phone(1), "dispute")
         with floor_store.write():
-            floor_store.set_agent_status(floor_store.agent("beth")["id"], "online")
+            floor_store.set_agent_status(floor_store.staff_member("beth")["id"], "online")
         # The worker's round (its sender finds the outbox empty: nothing goes to Twilio).
         assert Worker(app).run_once() == 1
         assert entry_of(floor_store, 1)["agent_name"] == "Beth Anglin"
@@ -236,7 +236,7 @@ class TestAutoAssign:
 
 
 def beth_id(store) -> int:
-    return store.agent("beth")["id"]
+    return store.staff_member("beth")["id"]
 
 
 class TestSupervisor:
@@ -284,7 +284,7 @@ class TestSupervisor:
         twilio.text(phone(1), "dispute")
         entry = entry_of(floor_store, 1)
         assert beth.accept(entry["id"]).status_code == 200
-        fred_id = floor_store.agent("fred")["id"]
+        fred_id = floor_store.staff_member("fred")["id"]
         answer = sara.post(f"/agent/supervisor/entries/{entry['id']}/move",
                            {"agent_id": str(fred_id)})
         assert answer.status_code == 200 and answer.json["agent"] == "Fred Agent"
@@ -348,18 +348,27 @@ class TestSupervisor:
 
 class TestCommand:
     def test_set_queues_capacity_and_supervisor(self, cli, store):
-        result = cli("agents", "set", "beth", "--queues", "billing,technical", "--capacity",
-                     "4", "--supervisor")
+        result = cli("staff", "set", "beth", "--queues", "billing,technical", "--capacity", "4")
         assert result.exit_code == 0, result.output
-        agent = store.floor_agent(store.agent("beth")["id"])
+        assert cli("staff", "roles", "beth", "--add", "supervisor").exit_code == 0
+        agent = store.floor_agent(store.staff_member("beth")["id"])
         assert (agent["queues"], agent["capacity"]) == ("billing,technical", 4)
         assert floor.is_supervisor(agent)
-        line = cli("agents", "list").output.splitlines()[0]
-        assert line.endswith("queues: billing,technical\tcapacity: 4\tsupervisor")
-        assert cli("agents", "set", "beth", "--no-supervisor").exit_code == 0
+        line = cli("staff", "list").stdout.splitlines()[0]
+        assert line.startswith("beth\tagent,supervisor\t")
+        assert line.endswith("queues: billing,technical\tcapacity: 4")
+        assert cli("staff", "roles", "beth", "--remove", "supervisor").exit_code == 0
         assert not floor.is_supervisor(store.floor_agent(agent["id"]))
 
+    def test_the_old_agents_set_still_works(self, cli, store):
+        result = cli("agents", "set", "beth", "--capacity", "3", "--supervisor")
+        assert result.exit_code == 0, result.output
+        assert "deprecated" in result.stderr
+        agent = store.floor_agent(store.staff_member("beth")["id"])
+        assert agent["capacity"] == 3 and floor.is_supervisor(agent)
+
     def test_bad_queue_names_and_unknown_agents_are_refused(self, cli):
-        result = cli("agents", "set", "beth", "--queues", "Billing Team")
+        result = cli("staff", "set", "beth", "--queues", "Billing Team")
         assert result.exit_code == 2 and "is not a queue name" in result.output
-        assert "no agent 'nobody'" in cli("agents", "set", "nobody", "--capacity", "2").output
+        assert "no staff member 'nobody'" in cli("staff", "set", "nobody", "--capacity",
+                                                 "2").output

@@ -67,7 +67,8 @@ class Desk:
 
     def sign_in(self, agent: dict) -> None:
         with self.store.write():
-            self.store.open_agent_session(agent["id"], f"token-{agent['id']}-{self.clock()}")
+            self.store.open_staff_session(agent["id"], f"token-{agent['id']}-{self.clock()}",
+                                          app="workspace")
 
     def text(self, body: str = "", *, phone: str = PHONE, media=()):
         return self.engine.process(Inbound(phone, body, tuple(media)))
@@ -386,7 +387,7 @@ class TestAgentActions:
         desk.text("agent")
         desk.accept(desk.beth)
         with desk.store.write():
-            assert desk.store.remove_agent("beth")
+            assert desk.store.remove_staff("beth")
         assert [e["phone"] for e in desk.store.queue_entries(waiting=True)] == [PHONE]
 
 

@@ -145,7 +145,7 @@ class TestResume:
         assert next(chunks).startswith(b"retry:")
         assert next(chunks) == b": keep-alive\n\n"  # signed in: the stream goes on
         with store.write():
-            store.set_agent_password("beth", "another hash")  # ends her sessions
+            store.set_staff_password("beth", "another hash")  # ends her sessions
         told = b"".join(chunks)
         assert frames(told.decode())[-1]["event"] == "signed_out"
 
@@ -156,7 +156,7 @@ class TestResume:
         chunks = iter(response.response)
         assert next(chunks).startswith(b"retry:")  # the request itself is done
         with store.write():
-            store.conn.execute("UPDATE agent_sessions SET last_seen_at = ?",
+            store.conn.execute("UPDATE staff_sessions SET last_seen_at = ?",
                                ("2000-01-01T00:00:00.000+00:00",))
         assert store.agents_present(seen_within_seconds=3600) == 0
         assert frames(b"".join(chunks).decode()) == []  # only keep-alives, till its end

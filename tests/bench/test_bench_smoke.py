@@ -13,8 +13,8 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
-           "--engine-phones", "3", "--sender-messages", "3", "--designer-nodes", "30",
-           "--insight-conversations", "300", "--insight-rounds", "1",
+           "--engine-phones", "3", "--recording-phones", "3", "--sender-messages", "3",
+           "--designer-nodes", "30", "--insight-conversations", "300", "--insight-rounds", "1",
            "--push-messages", "2"]
 
 ROWS = (
@@ -31,6 +31,12 @@ ROWS = (
     "Designer: validate a 30-node topic",
     "Designer: draw a 30-node topic (SVG)",
     "Peak RSS of a runtime worker after the load",
+    # Insight recording, on against off, both databases.
+    *(f"{figure}, {database}"
+      for figure in ("Insight recording, webhook per request", "Insight recording, engine per"
+                     " message", "SQL statements per request, webhook",
+                     "SQL statements per message, engine")
+      for database in ("SQLite", "PostgreSQL")),
     # PostgreSQL beside SQLite, in the same run.
     "Webhook throughput on PostgreSQL, one node",
     "Latency p50 / p95 / p99 at 50% of saturation, PostgreSQL",

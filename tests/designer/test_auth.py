@@ -250,7 +250,7 @@ class TestDesignerUserCommand:
                                      "Grace Hopper"], input="s3cret-pass\ns3cret-pass\n")
         assert result.exit_code == 0, result.output
         listed = runner.invoke(args=["designer-user", "list"])
-        assert "grace\tGrace Hopper\tnever logged in" in listed.output
+        assert "grace\tauthor\tGrace Hopper\tnever signed in" in listed.output
 
         token = csrf_token(client.get("/login").text)
         client.post("/login", data={"user_name": "grace", "password": "s3cret-pass",
@@ -270,4 +270,4 @@ class TestDesignerUserCommand:
     def test_set_password_for_an_unknown_user_fails(self, runner):
         result = runner.invoke(args=["designer-user", "set-password", "nobody",
                                      "--password", "longenough"])
-        assert result.exit_code != 0 and "no designer user" in result.output
+        assert result.exit_code != 0 and "no staff member" in result.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from html import unescape
 
 from devtools.topicgen import generate_topic
@@ -76,15 +75,13 @@ class TestCheck:
         refused = author.post("/topics/report_issue/publish", json={"version": 2})
         assert refused.status_code == 409
 
-    def test_a_large_topic_checks_and_draws_in_a_few_seconds(self, author):
+    def test_a_large_topic_checks_and_draws(self, author):
+        # How long it takes is measured by `parley bench` (designer rows), not here.
         doc = generate_topic(300, seed=3)
         new(author, doc["id"])
-        began = time.monotonic()
         result = check(author, doc["id"], document=doc)
-        elapsed = time.monotonic() - began
         assert result["errors"] == 0 and result["svg"]
         assert unescape(result["svg"]).count('id="node-') >= 300
-        assert elapsed < 10, f"checking and drawing 300 nodes took {elapsed:.1f}s"
 
     def test_the_diagram_can_be_downloaded(self, author):
         new(author, "report_issue")

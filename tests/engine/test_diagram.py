@@ -228,14 +228,12 @@ def _hub_topic(n: int) -> dict:
 
 
 class TestLargeTopics:
-    def test_500_nodes_render_in_a_few_seconds(self):
+    def test_500_nodes_render_every_node(self):
+        # How long it takes is measured by `parley bench` (designer rows), not here.
         doc = generate_topic(500)
-        started = time.perf_counter()
         svg = diagram.render_svg(doc)
-        elapsed = time.perf_counter() - started
         found = groups(svg)
         assert all(f"node-{node['id']}" in found for node in doc["nodes"])
-        assert elapsed < 20, f"{elapsed:.1f}s"
 
     def test_arrows_into_a_hub_become_reference_boxes(self):
         doc = _hub_topic(300)

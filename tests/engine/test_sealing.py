@@ -87,7 +87,7 @@ class TestSensitiveAnswers:
     def test_gone_when_the_desk_queues_the_chat_for_a_signed_in_agent(self, store):
         with store.write():
             agent_id = store.add_agent("beth", "unused-hash", display_name="Beth")
-            store.open_agent_session(agent_id, "token-hash")
+            store.open_staff_session(agent_id, "token-hash", app="workspace")
         engine = Engine(store, catalog=StaticCatalog([MEMORABLE_WORD]),
                         interceptors=[HandoffDesk()])
         conversation_id = answer_the_secret(engine)

@@ -62,11 +62,12 @@ class TestSensitiveAnswers:
         page = search_conversations(store, limit=200)
         dumped += [json.dumps(page.to_dict()), conversations_csv(page)]
         dumped += [json.dumps(conversation_detail(store, c["id"])) for c in page.items]
-        for table in ("insight_counts", "insight_unanswered", "insight_paths"):
+        for table in ("insight_counts", "insight_unanswered"):
             dumped.append(json.dumps([list(r) for r in store.conn.execute(
                 f"SELECT * FROM {table}").fetchall()], default=str))
         dumped.append(json.dumps([list(r) for r in store.conn.execute(
-            "SELECT outcome, handoff_reason, resolution_seconds FROM conversations")]))
+            "SELECT outcome, handoff_reason, resolution_seconds, insight_path"
+            " FROM conversations")]))
         text = "\n".join(dumped)
         assert "kind" in text and "[redacted]" in text  # the dump holds what was recorded
         for secret in SECRETS:

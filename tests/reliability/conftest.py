@@ -251,7 +251,7 @@ class Cluster:
         app = create_app({"SECRET_KEY": NODE_SECRET_KEY, "DESIGNER_PUBLIC_URL": "http://127.0.0.1",
                           "DATABASE": self.url, "SIMULATOR_DIR": str(self.folder / "simulator")})
         store = self.store()
-        if store.author(AUTHOR) is None:
+        if store.staff_member(AUTHOR) is None:
             with store.write():
                 store.add_author(AUTHOR, generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"))
         store.close()

@@ -90,7 +90,7 @@ def rows(database: str, tables: tuple[str, ...]) -> dict:
         store.close()
 
 
-DESIGNER_TABLES = ("topics", "topic_versions", "designer_sessions", "designer_transcripts")
+DESIGNER_TABLES = ("topics", "topic_versions", "staff_sessions", "designer_transcripts")
 WORKSPACE_TABLES = ("messages", "outbox", "agent_queue", "agent_notes", "conversations",
                     "saved_replies", "agent_events")
 

@@ -25,9 +25,9 @@ class TestAgents:
     def test_a_taken_agent_name_is_refused(self, store):
         with store.write():
             store.add_agent("ada", "hash")
-            with pytest.raises(DuplicateError, match="an agent 'ada' already exists"):
+            with pytest.raises(DuplicateError, match="a staff member 'ada' already exists"):
                 store.add_agent("ada", "other")
-        assert [a["user_name"] for a in store.list_agents()] == ["ada"]
+        assert [a["user_name"] for a in store.list_staff(role="agent")] == ["ada"]
 
     def test_a_taken_designer_name_is_refused(self, store):
         with store.write():
@@ -38,12 +38,13 @@ class TestAgents:
     def test_sessions_end_with_a_new_password(self, store):
         with store.write():
             ada = store.add_agent("ada", "hash")
-            store.open_agent_session(ada, "token")
-        assert store.session_agent("token", max_age_seconds=60)["user_name"] == "ada"
+            store.open_staff_session(ada, "token", app="workspace")
+        session = store.session_staff("token", app="workspace", max_age_seconds=60)
+        assert session["user_name"] == "ada"
         assert store.agents_present(seen_within_seconds=60) == 1
         with store.write():
-            store.set_agent_password("ada", "new")
-        assert store.session_agent("token", max_age_seconds=60) is None
+            store.set_staff_password("ada", "new")
+        assert store.session_staff("token", app="workspace", max_age_seconds=60) is None
 
 
 class TestQueue:

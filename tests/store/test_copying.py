@@ -14,8 +14,9 @@ from engine.store.copying import copy_database, row_counts, schema_tables
 REFERENCES = [("topic_versions", "topics"), ("phone_links", "users"),
               ("conversations", "users"), ("messages", "conversations"),
               ("outbox", "messages"), ("media_fetches", "messages"),
-              ("media_files", "messages"), ("agent_queue", "agents"),
-              ("agent_queue", "conversations"), ("designer_sessions", "designer_authors")]
+              ("media_files", "messages"), ("agent_queue", "staff"),
+              ("agent_queue", "conversations"), ("staff_sessions", "staff"),
+              ("staff_roles", "staff")]
 
 
 def test_every_table_comes_after_the_tables_it_refers_to(store):

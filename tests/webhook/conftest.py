@@ -86,13 +86,13 @@ def sign_in_agent(store: Store, token: str = "agent-session") -> str:
     """A live agent signed in (the desk queues hand-offs only while one is)."""
     with store.write():
         agent_id = store.add_agent("beth", "not-a-real-hash", display_name="Beth Anglin")
-        store.open_agent_session(agent_id, token)
+        store.open_staff_session(agent_id, token, app="workspace")
     return token
 
 
 def agent_still_here(store: Store, token: str = "agent-session") -> None:
     with store.write():
-        store.touch_agent_session(token)
+        store.touch_staff_session(token)
 
 
 def replies(response) -> list[tuple[str, list[str]]]:

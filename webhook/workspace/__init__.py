@@ -26,7 +26,7 @@ Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
     AGENT_DEFAULT_QUEUE         the queue of a hand-off that names none (the AGENT word, the
                                 fallback's escalation, a hand-off node with no queue):
                                 default "general"
-    AGENT_CAPACITY              chats an agent handles at once, unless `parley agents set
+    AGENT_CAPACITY              chats an agent handles at once, unless `parley staff set
                                 --capacity` gave them their own (default 3)
     AGENT_AUTO_ASSIGN           1: each chat goes at once to the least busy online agent of
                                 its queue (and waiting ones when an agent has room again);

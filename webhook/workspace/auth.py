@@ -1,9 +1,11 @@
-"""Agents' sign-in: werkzeug password hashes, server-side sessions that sign-out really ends.
+"""Agents' sign-in: staff members with the role agent or supervisor (engine/signin.py, shared
+with the designer), server-side sessions that sign-out really ends.
 
-Imports engine.store (through webhook.db) and Flask. The `parley_agent` cookie holds a random
-token; the store keeps only its SHA-256, so signing out, a password change or removing the
-agent ends every copy of the cookie. A session's last_seen_at (refreshed at most every
-TOUCH_SECONDS while the workspace is open) is what "an agent is signed in" means to the desk.
+Imports engine.signin, engine.store (through webhook.db) and Flask. The `parley_agent` cookie
+holds a random token; the store keeps only its SHA-256, so signing out, a password change,
+removing the agent or taking their roles away ends every copy of the cookie. A session's
+last_seen_at (refreshed at most every TOUCH_SECONDS while the workspace is open) is what "an
+agent is signed in" means to the desk.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from engine.signin import MAX_USER_NAME, local_path, staff_sign_in
-from engine.signin import session_token_hash as token_hash
+from engine.signin import (
+    form_sign_in,
+    local_path,
+    session_member,
+    session_token_hash,
+    sign_out,
+)
 from engine.store import parse_iso
 from webhook.db import get_db
 from webhook.workspace import csrf
@@ -51,13 +58,13 @@ def current_agent() -> dict | None:
     if token:
         store = get_db()
         hours = float(current_app.config["AGENT_SESSION_HOURS"])
-        agent = store.session_agent(token_hash(token), max_age_seconds=hours * 3600)
+        agent = session_member(store, token, app="workspace", max_age_seconds=hours * 3600)
         if agent is None:
             session.clear()
         else:
             if store.clock() - parse_iso(agent["last_seen_at"]) > TOUCH_SECONDS:
                 with store.write():
-                    store.touch_agent_session(token_hash(token))
+                    store.touch_staff_session(session_token_hash(token))
             g.agent = agent
     return g.agent
 
@@ -104,29 +111,21 @@ def login():
         return redirect(_safe_next(request.args.get("next")))
     error, user_name = None, ""
     if request.method == "POST":
-        user_name = request.form.get("user_name", "").strip()
-        password = request.form.get("password", "")
         # remote_addr is the client's: behind PARLEY_TRUST_PROXY proxies, ProxyFix set it.
-        token, error = staff_sign_in(get_db(), "agent", user_name, password,
-                                     client_address=request.remote_addr)
+        token, error, user_name = form_sign_in(get_db(), "workspace", request.form,
+                                               client_address=request.remote_addr)
         if token is not None:
             session.clear()  # a fresh session, and CSRF token, for the signed-in agent
             session["agent_token"] = token
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
-        if len(user_name) > MAX_USER_NAME:
-            user_name = ""  # refused unread; not worth sending back
     return render_template("workspace/login.html", error=error, user_name=user_name), \
         401 if error else 200
 
 
 @bp.post("/logout")
 def logout():
-    token = session.get("agent_token")
-    if token:
-        store = get_db()
-        with store.write():
-            store.close_agent_session(token_hash(token))
+    sign_out(get_db(), session.get("agent_token"))
     session.clear()
     return redirect(url_for("agent_auth.login"))
 

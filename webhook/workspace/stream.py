@@ -165,10 +165,10 @@ def _still_signed_in(app, store: Store, token: str) -> dict | None:
     sign-in has ended (sign-out, a new password, the agent removed); a live one is marked
     seen: an agent with an open page counts as present."""
     hours = float(app.config["AGENT_SESSION_HOURS"])
-    agent = store.session_agent(token, max_age_seconds=hours * 3600)
+    agent = store.session_staff(token, app="workspace", max_age_seconds=hours * 3600)
     if agent is not None:
         with store.write():
-            store.touch_agent_session(token)
+            store.touch_staff_session(token)
     return agent
 
 

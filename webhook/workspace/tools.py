@@ -27,7 +27,8 @@ bp.after_request(add_headers)
 def replies() -> str:
     agent = current_agent()
     return render_template("workspace/replies.html", agent=agent,
-                           replies=get_db().saved_replies(agent["id"]))
+                           replies=get_db().saved_replies(agent["id"]),
+                           supervisor=floor.is_supervisor(agent))
 
 
 @bp.post("/replies")
@@ -51,7 +52,7 @@ def add_reply():
 def delete_reply(reply_id: int):
     store = get_db()
     with store.write():
-        if not store.delete_saved_reply(reply_id, agent_id=current_agent()["id"]):
+        if not desk_replies.delete(store, reply_id, agent=current_agent()):
             abort(404)
     flash("The reply is deleted.", "info")
     return redirect(url_for("workspace_desk.replies"))
