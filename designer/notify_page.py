@@ -14,18 +14,18 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from designer.db import get_store
 from engine.catalog import Catalog
 from engine.conversation import Engine, EngineSettings
-from engine.errors import ConfigError, NotificationError
+from engine.errors import NotificationError
 from engine.notify import (
     Notifier,
     Outcome,
     Template,
     footer_settings,
+    forecast,
     parse_segment_rule,
     per_user_table,
     published_templates,
     recipients,
 )
-from engine.pacing import Estimate, estimate, policy_from_config
 
 bp = Blueprint("notify_page", __name__, url_prefix="/notify")
 
@@ -71,9 +71,10 @@ def send():
                                     template.key, len(outcomes))
             flash(f"{template.key}: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
                   "success")
-    forecast = _forecast(template, outcomes) if action == "preview" and template else None
+    eta = (forecast(get_store(), current_app.config, template, outcomes)
+           if action == "preview" and template else None)
     return render_template("notify.html", templates=templates, template=template, to=to,
-                           forecast=forecast,
+                           forecast=eta,
                            segment=segment, segments=store.segments(), variables=variables,
                            outcomes=outcomes, counts=_counts(outcomes), error=error,
                            action=action, language=form.get("language", ""),
@@ -111,20 +112,3 @@ def _counts(outcomes: list[Outcome]) -> dict[str, int]:
     return counts
 
 
-def _forecast(template: Template, outcomes: list[Outcome]) -> Estimate | None:
-    """The batch's ETA and what would spill past today's cap (engine/pacing.py), from the
-    number it goes from; None where the designer is not told the sending numbers."""
-    config = current_app.config
-    going = [o for o in outcomes if o.status in ("would_send", "would_queue")]
-    if not going or not config.get("SMS_NUMBER"):
-        return None
-    try:
-        policy = policy_from_config(config, sms_number=str(config["SMS_NUMBER"]),
-                                    notify_number=config.get("NOTIFY_NUMBER") or None)
-    except ConfigError:
-        return None
-    # A notification that asks goes from the conversation's number.
-    number = policy.number_for("conversation" if template.start else "notification")
-    return estimate(get_store(), policy, number, count=len(going),
-                    segments_per_recipient=max(o.segments for o in going),
-                    phones=[p for o in going for p in o.phones])

@@ -31,7 +31,8 @@ from typing import Any
 
 from engine import sms
 from engine.conversation import Engine
-from engine.errors import NotificationError
+from engine.errors import ConfigError, NotificationError
+from engine.pacing import Estimate, estimate, policy_from_config
 from engine.queueing import enqueue
 from engine.store import Store, parse_iso
 from engine.subscriptions import GENERAL_PROGRAMME, may_notify
@@ -406,3 +407,23 @@ def footer_settings(config: Any) -> dict[str, str]:
     first, always or never; PARLEY_NOTIFY_FOOTER_TEXT)."""
     return {"footer": str(config.get("NOTIFY_FOOTER") or "first").strip().lower(),
             "footer_text": str(config.get("NOTIFY_FOOTER_TEXT") or DEFAULT_FOOTER)}
+
+
+def forecast(store: Store, config: Any, template: Template,
+             outcomes: list[Outcome]) -> Estimate | None:
+    """The batch's ETA and what would spill past today's cap (engine/pacing.py), from the
+    number it goes from, for a dry run's outcomes; None where no sending number is
+    configured. The designer's send page and `parley notify --dry-run` show the same figures."""
+    going = [o for o in outcomes if o.status in ("would_send", "would_queue")]
+    if not going or not config.get("SMS_NUMBER"):
+        return None
+    try:
+        policy = policy_from_config(config, sms_number=str(config["SMS_NUMBER"]),
+                                    notify_number=config.get("NOTIFY_NUMBER") or None)
+    except ConfigError:
+        return None
+    # A notification that asks goes from the conversation's number.
+    number = policy.number_for("conversation" if template.start else "notification")
+    return estimate(store, policy, number, count=len(going),
+                    segments_per_recipient=max(o.segments for o in going),
+                    phones=[p for o in going for p in o.phones])

@@ -28,6 +28,7 @@ from engine.notify import (
     Outcome,
     find_template,
     footer_settings,
+    forecast,
     parse_segment_rule,
     per_user_table,
     published_templates,
@@ -35,6 +36,7 @@ from engine.notify import (
 )
 from engine.subscriptions import set_consent
 from parley.accounts_cli import opened
+from webhook.pacing_api import describe
 
 
 def _environment() -> dict[str, str]:
@@ -108,12 +110,15 @@ def notify(template: str, message: str | None, to: str | None, segment: str | No
             outcomes = notifier.send(found, names, variables=_variables(pairs),
                                      per_user=per_user, language=language, dry_run=dry_run,
                                      progress=progress)
+        eta = forecast(store, config, found, outcomes) if dry_run else None
     for line in lines:
         click.echo(line)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     click.echo(", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items()))
+    if eta is not None:
+        click.echo(describe(eta))
 
 
 def _plain_text(user_name: str, message: str, link_url: str | None, image: str | None,

@@ -220,6 +220,17 @@ class TestNotifyTemplate:
         assert store.outbox_messages() == []
         store.close()
 
+    def test_a_dry_run_shows_the_batchs_eta_from_the_sending_number(self, run, published):
+        run("consent", "ada", "appointments", "--how", "signed form")
+        result = run("notify", "install_appointment.confirm", "--to", "ada",
+                     "--var", "appointment=Dec 26th between 10am and 1pm", "--dry-run",
+                     env={**ENV, "PARLEY_SMS_NUMBER": "+15550001111"})
+        assert result.exit_code == 0, result.output
+        assert result.output.splitlines()[-2] == "1 would send"
+        assert result.output.splitlines()[-1].startswith(
+            "1 recipient(s), 1 segment(s) from +15550001111 [")
+        assert "1 go out today" in result.output.splitlines()[-1]
+
     def test_a_segment_send_queues_and_starts_the_topic(self, run, published, database):
         assert run("segments", "save", "booked", "--programme", "appointments").exit_code == 0
         run("consent", "ada", "appointments", "--how", "signed form")
