@@ -32,6 +32,7 @@ class Results:
     designer: DesignerResults | None = None
     insight: InsightPagesResults | None = None  # Insight pages, SQLite and PostgreSQL
     recording: insight_cost.InsightResults | None = None  # Insight recording on and off
+    push: list | None = None  # bench.agent_push.PushResult, SQLite then PostgreSQL
     failures: list[str] = field(default_factory=list)  # sections that could not run
 
 
@@ -135,6 +136,10 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         if biggest:
             out.append((f"Peak RSS, {biggest:,} conversations stored",
                         _mib(web.history_rss_kib.get(biggest, [])), "-", "-", "-"))
+    if results.push:
+        from bench.agent_push import rows as push_rows
+
+        out.extend(push_rows(results.push))
     return out
 
 

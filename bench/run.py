@@ -17,10 +17,19 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import designer, engine_cost, insight_cost, insight_pages, report, sender, webhook_load
+from bench import (
+    agent_push,
+    designer,
+    engine_cost,
+    insight_cost,
+    insight_pages,
+    report,
+    sender,
+    webhook_load,
+)
 from bench.servers import ROOT, Serving, runtime_serving, textbook_serving
 
-SECTIONS = ("webhook", "engine", "recording", "sender", "designer", "insight")
+SECTIONS = ("webhook", "engine", "recording", "sender", "designer", "insight", "push")
 
 
 def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argparse.Namespace:
@@ -52,6 +61,8 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
     parser.add_argument("--insight-rounds", type=int,
                         help="timed requests of each Insight page per database (20; 5 with "
                              "--quick)")
+    parser.add_argument("--push-messages", type=int,
+                        help="texts whose way to 20 agents' event streams is timed (100)")
     parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
     parser.add_argument("--no-postgres", dest="postgres", action="store_false",
                         help="SQLite only: leave out the PostgreSQL rows (a throwaway "
@@ -80,6 +91,7 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
     args.insight_conversations = args.insight_conversations or (
         100_000 if quick else 1_000_000)
     args.insight_rounds = args.insight_rounds or (5 if quick else 20)
+    args.push_messages = args.push_messages or (20 if quick else agent_push.MESSAGES)
     production = runtime_serving()
     args.serving = Serving(args.workers or production.workers,
                            args.threads or production.threads)
@@ -133,6 +145,9 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
         results.insight = insight_pages.run(
             folder / "insight", conversations=args.insight_conversations,
             rounds=args.insight_rounds, postgres=args.postgres, say=say)
+    def push() -> None:
+        results.push = agent_push.run(folder / "push", messages=args.push_messages,
+                                      postgres=args.postgres)
 
     for name, title, step in (
             ("webhook", "Parley and the floor under gunicorn", webhook),
@@ -141,7 +156,8 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
             ("sender", "outbox to Prism through the twilio client", send),
             ("designer", f"validate and draw a {args.designer_nodes}-node topic", design),
             ("insight", f"Insight pages on {args.insight_conversations:,} conversations",
-             insight)):
+             insight),
+            ("push", "an inbound SMS to its text on 20 agents' event streams", push)):
         if name not in args.only:
             continue
         say(f"{name}: {title}")

@@ -48,13 +48,18 @@ def textbook_serving() -> Serving:
 
 def runtime_serving() -> Serving:
     """The runtime's production settings, read from webhook/gunicorn.conf.py itself."""
-    saved = {k: os.environ.pop(k) for k in ("PARLEY_WORKERS", "PARLEY_THREADS")
+    saved = {k: os.environ.pop(k) for k in ("PARLEY_WORKERS", "PARLEY_THREADS",
+                                            "PARLEY_AGENT_STREAMS",
+                                            "PARLEY_AGENT_PUSH_MAX_STREAMS")
              if k in os.environ}
     try:
         conf = runpy.run_path(str(ROOT / "webhook" / "gunicorn.conf.py"))
     finally:
+        os.environ.pop("PARLEY_AGENT_PUSH_MAX_STREAMS", None)  # the file sets it
         os.environ.update(saved)
-    threads = conf.get("threads", 1) if conf.get("worker_class") == "gthread" else 1
+    # The request threads: those the file adds for agents' event streams are not for load.
+    threads = conf.get("threads", 1) - conf.get("agent_streams", 0) \
+        if conf.get("worker_class") == "gthread" else 1
     return Serving(conf["workers"], threads)
 
 

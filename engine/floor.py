@@ -54,6 +54,15 @@ def may_see(agent: dict, entry: dict) -> bool:
         or serves(agent, entry["queue"])
 
 
+def may_read(store: Store, agent: dict, conversation_id: int) -> bool:
+    """Whether `agent` may read a conversation and be told of its changes (the push channel,
+    search, a customer's history): its latest queue entry decides (`may_see`); one that
+    never reached the desk is the customer's history with the bot, which every agent may read.
+    """
+    entry = store.latest_queue_entry(conversation_id)
+    return entry is None or may_see(agent, entry)
+
+
 def check_may_accept(store: Store, entry: dict, agent_id: int, desk: HandoffDesk) -> None:
     """Raise unless the agent serves the entry's queue (a supervisor serves all) and has
     room for one more chat.

@@ -493,6 +493,6 @@ def _open(store: Store, entry: dict) -> ConversationRow | None:
 
 
 __all__ = ["HandoffDesk", "DeskSettings", "DeskTexts", "OpeningHours", "HandoffError",
-           "accept", "give_to_agent", "owned_entry", "send_to_user", "transfer_to_bot",
-           "end_chat", "add_note", "sweep", "case_card", "chat_user", "chat_cases",
-           "chat_case_card", "back_to_bot"]
+           "accept", "give_to_agent", "owned_entry", "send_to_user",
+           "transfer_to_bot", "end_chat", "add_note", "sweep", "case_card", "chat_user",
+           "chat_cases", "chat_case_card", "back_to_bot"]

@@ -155,6 +155,8 @@ def instance(tmp_path):
     assert reply.status_code == 200
     assert beth.post(f"/agent/conversations/{entry['conversation_id']}/notes",
                      data={"body": "asked about the router"}).status_code == 200
+    assert beth.post("/agent/replies", data={
+        "name": "thanks", "body": "Thanks, {{ user.display_name }}!"}).status_code == 302
     twilio.text(HANDED_OFF, "", media=(("https://api.twilio.com/2010-04-01/Accounts/AC1/"
                                         "Messages/MM1/Media/ME1", "image/png"),))
     twilio.text(OPTED_OUT, "STOP")

@@ -26,6 +26,8 @@ from webhook.workspace import get_desk
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY_SECONDS = 60
+
 
 class Worker:
     def __init__(self, app: Flask, *, transport: Transport | None = None,
@@ -42,6 +44,7 @@ class Worker:
             transport = TwilioTransport(self.settings)
         self.transport = transport
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._next_prune = 0.0
 
     def run_once(self) -> int:
         """One round: send what is due, fetch media that is due; returns the work done."""
@@ -60,9 +63,20 @@ class Worker:
             done += insight.compact(store)
             # Notifications that waited for a conversation to end (engine/notify.py).
             done += len(self.notifier(store).deliver_queued())
+            self._prune_agent_events(store)
             return done
         finally:
             store.close()
+
+    def _prune_agent_events(self, store) -> None:
+        """The agent desk's pushed events are kept a day (AGENT_EVENTS_KEEP_HOURS): a page
+        away longer reloads its snapshot. At most once a minute per worker."""
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+        hours = float(self.app.config.get("AGENT_EVENTS_KEEP_HOURS", 24))
+        with store.write():
+            store.prune_events(older_than_seconds=hours * 3600)
 
     def notifier(self, store) -> Notifier:
         runtime = get_runtime(self.app)

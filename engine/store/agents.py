@@ -46,12 +46,15 @@ class AgentsSql:
                 " WHERE id = ?",
                 (conversation_id, kind, reason, queue, row[0]),
             )
-            return row[0]
-        return self._insert(
-            "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queue, queued_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (conversation_id, phone, kind, reason, queue, self.now()),
-        )
+            entry_id = row[0]
+        else:
+            entry_id = self._insert(
+                "INSERT INTO agent_queue (conversation_id, phone, kind, reason, queue,"
+                " queued_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, phone, kind, reason, queue, self.now()),
+            )
+        self.record_event("queued", conversation_id=conversation_id, entry_id=entry_id)
+        return entry_id
 
     def queue_entry(self, entry_id: int) -> dict | None:
         row = self.conn.execute(
@@ -98,20 +101,26 @@ class AgentsSql:
         """Give a waiting entry to an agent: one statement, so of two agents one wins."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        accepted = self.conn.execute(
             "UPDATE agent_queue SET agent_id = ?, accepted_at = ?"
             " WHERE id = ? AND agent_id IS NULL AND ended_at IS NULL",
             (agent_id, self.now(), entry_id),
         ).rowcount == 1
+        if accepted:
+            self._entry_event("accepted", entry_id, agent_id=agent_id)
+        return accepted
 
     def end_queue_entry(self, entry_id: int, *, outcome: str) -> bool:
         """Close an open entry (ended, transferred, timed_out, left); False if closed."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        ended = self.conn.execute(
             "UPDATE agent_queue SET ended_at = ?, outcome = ? WHERE id = ? AND ended_at IS NULL",
             (self.now(), outcome, entry_id),
         ).rowcount == 1
+        if ended:
+            self._entry_event("ended", entry_id)
+        return ended
 
     def set_queue_conversation(self, entry_id: int, conversation_id: int) -> None:
         self._require_write()
@@ -119,6 +128,13 @@ class AgentsSql:
         self.conn.execute(
             "UPDATE agent_queue SET conversation_id = ? WHERE id = ?", (conversation_id, entry_id)
         )
+        self.record_event("requeued", conversation_id=conversation_id, entry_id=entry_id)
+
+    def _entry_event(self, kind: str, entry_id: int, *, agent_id: int | None = None) -> None:
+        conversation_id = self.conn.execute(
+            "SELECT conversation_id FROM agent_queue WHERE id = ?", (entry_id,)).fetchone()[0]
+        self.record_event(kind, conversation_id=conversation_id, entry_id=entry_id,
+                          agent_id=agent_id)
 
     def _require_entry_lock(self, entry_id: int) -> None:
         """An entry belongs to its phone's chat: changed under that phone's lock."""
@@ -154,11 +170,13 @@ class AgentsSql:
     def add_agent_note(self, conversation_id: int, *, agent_id: int | None, body: str) -> int:
         """An internal note on a conversation: seen by agents only, never sent."""
         self._require_write()
-        return self._insert(
+        note_id = self._insert(
             "INSERT INTO agent_notes (conversation_id, agent_id, body, created_at)"
             " VALUES (?, ?, ?, ?)",
             (conversation_id, agent_id, body, self.now()),
         )
+        self.record_event("note", conversation_id=conversation_id, agent_id=agent_id)
+        return note_id
 
     def agent_notes(self, conversation_id: int) -> list[dict]:
         rows = self.conn.execute(
@@ -168,3 +186,13 @@ class AgentsSql:
             (conversation_id,),
         ).fetchall()
         return [dict(r) for r in rows]
+
+    def unread_counts(self, seen: dict[int, int]) -> dict[int, int]:
+        """For each conversation id, how many of the user's messages came after the message
+        id given (what an agent's page last showed of it)."""
+        counts = {}
+        for conversation_id, after_id in seen.items():
+            counts[conversation_id] = self.conn.execute(
+                "SELECT count(*) FROM messages WHERE conversation_id = ? AND id > ?"
+                " AND direction = 'in'", (conversation_id, after_id)).fetchone()[0]
+        return counts

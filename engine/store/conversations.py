@@ -102,12 +102,16 @@ class ConversationsSql:
                     status: str | None = None) -> int:
         self._require_write()
         self._require_phone_lock(conversation_id=conversation_id)
-        return self._insert(
+        message_id = self._insert(
             "INSERT INTO messages (conversation_id, direction, body, media, kind, sender, node,"
             " sid, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (conversation_id, direction, body, dumps(list(media)) if media else None, kind,
              sender, node, sid, status, self.now()),
         )
+        if self.at_desk(conversation_id):
+            self.record_event("message", conversation_id=conversation_id,
+                              message_id=message_id)
+        return message_id
 
     def messages(self, conversation_id: int, *, after_id: int = 0, limit: int = 500) -> list[dict]:
         rows = self.conn.execute(

@@ -61,12 +61,15 @@ from engine.store.backends import (
 )
 from engine.store.conversations import ConversationsSql
 from engine.store.designer import DesignerSql
+from engine.store.desk_search import DeskSearchSql
+from engine.store.events import EventsSql
 from engine.store.floor import FloorSql
 from engine.store.insight import InsightSql
 from engine.store.languages import LanguagesSql
 from engine.store.media import MediaSql
 from engine.store.notifications import NotificationsSql
 from engine.store.pacing import PacingSql
+from engine.store.replies import RepliesSql
 from engine.store.riding import RidingWrites
 from engine.store.runtime import RuntimeSql
 from engine.store.staff import StaffSql
@@ -78,7 +81,7 @@ __all__ = ["Store", "WriterQueue", "open_store"]
 
 class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, RuntimeSql,
             AgentsSql, MediaSql, InsightSql, FloorSql, PacingSql, RidingWrites,
-            NotificationsSql, LanguagesSql):
+            NotificationsSql, EventsSql, RepliesSql, DeskSearchSql, LanguagesSql):
     """A connection to Parley's database. One per thread; cheap to open."""
 
     # Case numbers are this prefix and 7 digits. Simulated stores (the designer's simulator,
@@ -111,6 +114,7 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, Run
         self._locked_other = False  # a name that is not a phone is locked in it
         self._conversation_phones: dict[int, str] = {}  # for check_phone_locks
         self._columns: dict[str, tuple[str, ...]] = {}
+        self._pending_events: list[tuple] = []  # the agent events of the open transaction
         # Writes that wait for the conversation's UPDATE (see `defer` and `ride`).
         self._deferred: dict[int, list[tuple[str, tuple]]] = {}
         self._riders: list[tuple[str, tuple]] = []
@@ -162,11 +166,13 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, Run
                 self._depth = 1
                 self._phones.clear()
                 self._locked_other = False
+                self._pending_events.clear()
                 self._deferred.clear()
                 self._riders.clear()
                 try:
                     yield self
                     self._flush_deferred()
+                    self._flush_events()  # last: see engine/store/events.py
                     self.backend.before_commit()  # a failed transaction is never "committed"
                 except BaseException:
                     self._depth = 0
@@ -195,12 +201,14 @@ class Store(TopicsSql, ConversationsSql, DesignerSql, StaffSql, AccountsSql, Run
         self.conn.execute("SAVEPOINT part")
         # ROLLBACK TO releases the locks taken since the savepoint (PostgreSQL's rule).
         phones, locked_other = set(self._phones), self._locked_other
+        events = len(self._pending_events)
         deferred = {key: list(sets) for key, sets in self._deferred.items()}
         riders = list(self._riders)
         try:
             yield self
         except BaseException:
             self._phones, self._locked_other = phones, locked_other
+            del self._pending_events[events:]
             self._deferred, self._riders = deferred, riders
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")

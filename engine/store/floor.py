@@ -98,22 +98,28 @@ class FloorSql:
         """Give an open entry, waiting or worked, to an agent; False if it has ended."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        given = self.conn.execute(
             "UPDATE agent_queue SET agent_id = ?, accepted_at = COALESCE(accepted_at, ?)"
             " WHERE id = ? AND ended_at IS NULL",
             (agent_id, self.now(), entry_id),
         ).rowcount == 1
+        if given:
+            self._entry_event("accepted", entry_id, agent_id=agent_id)
+        return given
 
     def requeue_entry(self, entry_id: int, queue: str) -> bool:
         """Put an open entry back in the waiting list of `queue`; False if it has ended.
         It keeps its place (queued_at): the user has been waiting all along."""
         self._require_write()
         self._require_entry_lock(entry_id)
-        return self.conn.execute(
+        moved = self.conn.execute(
             "UPDATE agent_queue SET queue = ?, agent_id = NULL, accepted_at = NULL"
             " WHERE id = ? AND ended_at IS NULL",
             (queue, entry_id),
         ).rowcount == 1
+        if moved:
+            self._entry_event("requeued", entry_id)
+        return moved
 
     def queue_times_since(self, since: float) -> list[dict]:
         """queued_at, accepted_at, ended_at and outcome of the entries accepted or ended since

@@ -633,7 +633,36 @@ def m0015_notifications(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0016_languages(db: sqlite_utils.Database) -> None:
+def m0016_agent_desk(db: sqlite_utils.Database) -> None:
+    """The agent desk's event log (engine/store/events.py: what agents' pages are pushed)
+    and saved replies (shared when agent_id is NULL, else that staff member's own)."""
+    db.executescript(
+        """
+        -- AUTOINCREMENT: an id is never handed out twice, even after pruning the newest.
+        CREATE TABLE agent_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            conversation_id INTEGER,
+            entry_id INTEGER,
+            message_id INTEGER,
+            agent_id INTEGER,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX agent_events_created ON agent_events (created_at);
+        CREATE TABLE saved_replies (
+            id INTEGER PRIMARY KEY,
+            agent_id INTEGER REFERENCES staff(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
+        """
+    )
+
+
+@migrations()
+def m0017_languages(db: sqlite_utils.Database) -> None:
     """Languages: each conversation's language, and the one each phone and account chose."""
     db.executescript(LANGUAGES_SQL)
 

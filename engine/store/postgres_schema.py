@@ -481,6 +481,28 @@ CREATE TABLE segments (
 """
 
 
+M0016_AGENT_DESK = f"""
+CREATE TABLE agent_events (
+    id {ID},
+    kind TEXT NOT NULL,
+    conversation_id BIGINT,
+    entry_id BIGINT,
+    message_id BIGINT,
+    agent_id BIGINT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX agent_events_created ON agent_events (created_at);
+CREATE TABLE saved_replies (
+    id {ID},
+    agent_id BIGINT REFERENCES staff(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
+"""
+
+
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0001_core", M0001_CORE),
     ("m0002_runtime", M0002_RUNTIME),
@@ -497,7 +519,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0013_insight_path", M0013_INSIGHT_PATH),
     ("m0014_staff", _m0014_staff),
     ("m0015_notifications", M0015_NOTIFICATIONS),
-    ("m0016_languages", LANGUAGES_SQL),
+    ("m0016_agent_desk", M0016_AGENT_DESK),
+    ("m0017_languages", LANGUAGES_SQL),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

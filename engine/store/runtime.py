@@ -262,12 +262,19 @@ class RuntimeSql:
             f" WHERE sid = ? AND {_status_rank_sql('delivery_status')} < ?",
             (status, error_code, sid, rank),
         )
-        self.conn.execute(
+        changed = self.conn.execute(
             f"UPDATE messages SET status = ?, error_code = coalesce(?, error_code)"
             f" WHERE (sid = ? OR id = ?) AND direction = 'out'"
             f" AND {_status_rank_sql('status')} < ?",
             (status, error_code, sid, message_id, rank),
-        )
+        ).rowcount
+        if changed:
+            for shown_id, conversation_id in self.conn.execute(
+                    "SELECT id, conversation_id FROM messages WHERE (sid = ? OR id = ?)"
+                    " AND direction = 'out'", (sid, message_id)).fetchall():
+                if self.at_desk(conversation_id):
+                    self.record_event("status", conversation_id=conversation_id,
+                                      message_id=shown_id)
         return status
 
     def enqueue_media_fetch(self, message_id: int, position: int, *, url: str,
@@ -371,6 +378,12 @@ class RuntimeSql:
             self.conn.execute(
                 "UPDATE messages SET media = ? WHERE id = ?", (dumps(media), message_id)
             )
+            conversation_id = self.conn.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()[0]
+            if self.at_desk(conversation_id):
+                self.record_event("media", conversation_id=conversation_id,
+                                  message_id=message_id)
 
     def sandbox_add(self, phone: str, *, direction: str, number: str, body: str,
                     media: list | tuple = (), sid: str | None = None) -> int:

@@ -197,10 +197,14 @@ class StaffSql:
         return True
 
     def _release_chats(self, staff_id: int) -> None:
-        """A member's open chats go back to the queue, each under its phone's lock."""
-        self.lock_phones(*(phone for (phone,) in self.conn.execute(
-            "SELECT phone FROM agent_queue WHERE agent_id = ? AND ended_at IS NULL",
-            (staff_id,)).fetchall()))
+        """A member's open chats go back to the queue, each under its phone's lock; pages
+        showing them learn it from a `requeued` event."""
+        open_entries = self.conn.execute(
+            "SELECT phone, id, conversation_id FROM agent_queue WHERE agent_id = ?"
+            " AND ended_at IS NULL", (staff_id,)).fetchall()
+        self.lock_phones(*(entry[0] for entry in open_entries))
+        for _phone, entry_id, conversation_id in open_entries:
+            self.record_event("requeued", conversation_id=conversation_id, entry_id=entry_id)
         self.conn.execute(
             "UPDATE agent_queue SET agent_id = NULL, accepted_at = NULL"
             " WHERE agent_id = ? AND ended_at IS NULL",

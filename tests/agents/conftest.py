@@ -119,6 +119,15 @@ def serving(tmp_path: Path, database_url: str):
 
 
 @pytest.fixture(autouse=True)
+def push_listeners_stopped():
+    """The push channel's listeners end with the test (its database is dropped after it)."""
+    yield
+    from webhook.workspace import push
+
+    push.stop_all()
+
+
+@pytest.fixture(autouse=True)
 def phone_locks_checked(monkeypatch) -> None:
     """A change to a chat without its phone's lock fails the test, on both databases."""
     monkeypatch.setattr(Store, "check_phone_locks", True)

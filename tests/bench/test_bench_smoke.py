@@ -14,7 +14,8 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
            "--engine-phones", "3", "--recording-phones", "3", "--sender-messages", "3",
-           "--designer-nodes", "30", "--insight-conversations", "300", "--insight-rounds", "1"]
+           "--designer-nodes", "30", "--insight-conversations", "300", "--insight-rounds", "1",
+           "--push-messages", "2"]
 
 ROWS = (
     "Webhook throughput at saturation",
@@ -57,6 +58,8 @@ ROWS = (
     "Insight: A conversation with its path",
     "Insight: API: conversations, page 20 (JSON)",
     "Insight: CSV: overview, 90 days",
+    "Agent push: inbound SMS to its text on 20 agents' streams, SQLite (p50 / p95)",
+    "Agent push: inbound SMS to its text on 20 agents' streams, PostgreSQL (p50 / p95)",
 )
 
 

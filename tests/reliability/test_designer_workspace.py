@@ -91,7 +91,8 @@ def rows(database: str, tables: tuple[str, ...]) -> dict:
 
 
 DESIGNER_TABLES = ("topics", "topic_versions", "staff_sessions", "designer_transcripts")
-WORKSPACE_TABLES = ("messages", "outbox", "agent_queue", "agent_notes", "conversations")
+WORKSPACE_TABLES = ("messages", "outbox", "agent_queue", "agent_notes", "conversations",
+                    "saved_replies", "agent_events")
 
 
 # -------------------------------------------------------------------- CSRF
@@ -129,6 +130,7 @@ class TestCsrf:
         for rule in post_routes(runtime, "/agent"):
             url = rule.replace("<int:conversation_id>", str(conversation_id)) \
                 .replace("<int:entry_id>", str(waiting))
+            url = re.sub(r"<int:\w+>", "1", url)  # e.g. a saved reply's id
             form = {"body": "hi", "kind": "text"}
             if token != "none":
                 form["csrf_token"] = other

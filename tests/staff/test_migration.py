@@ -71,9 +71,11 @@ def older_database(request, tmp_path, monkeypatch) -> str:
         conversation = run(
             "INSERT INTO conversations (phone, state, started_at, updated_at, rev)"
             " VALUES (?, '{}', ?, ?, 0) RETURNING id", (PHONE, NOW, NOW)).fetchone()[0]
-        entry = store.queue_conversation(conversation, phone=PHONE, reason="asked")
-        run("UPDATE agent_queue SET agent_id = ?, accepted_at = ? WHERE id = ?",
-            (ids["agents", "beth"], NOW, entry))
+        # In SQL: the store's queue_conversation also records a desk event, whose table
+        # comes with a later migration.
+        run("INSERT INTO agent_queue (conversation_id, phone, kind, reason, queue, queued_at,"
+            " agent_id, accepted_at) VALUES (?, ?, 'chat', 'asked', 'general', ?, ?, ?)",
+            (conversation, PHONE, NOW, ids["agents", "beth"], NOW))
         run("INSERT INTO agent_notes (conversation_id, agent_id, body, created_at)"
             " VALUES (?, ?, ?, ?)", (conversation, ids["agents", "beth"], "regular", NOW))
     store.close()

@@ -31,6 +31,15 @@ Configuration keys (PARLEY_<KEY> in the environment, like the runtime's):
     AGENT_AUTO_ASSIGN           1: each chat goes at once to the least busy online agent of
                                 its queue (and waiting ones when an agent has room again);
                                 0 (default): agents pick chats from the queue
+    AGENT_PUSH_STREAM_MINUTES   a page's event stream (/agent/api/events) ends after this and
+                                the browser reconnects from where it was, so server threads
+                                are handed back now and then (default 10)
+    AGENT_PUSH_MAX_STREAMS      event streams one process serves at once (default 0: no
+                                limit); one more is answered 503 and that page polls until a
+                                stream is free. webhook/gunicorn.conf.py sets it per worker
+    AGENT_PUSH_POLL_SECONDS     SQLite: how often the process looks for new events (default
+                                0.05); PostgreSQL is woken by NOTIFY instead
+    AGENT_EVENTS_KEEP_HOURS     the worker deletes pushed events older than this (default 24)
     SECRET_KEY                  signs the agent cookie (default: a random key kept in the
                                 instance folder as agent_secret_key)
 """
@@ -63,6 +72,10 @@ DEFAULTS: dict[str, Any] = {
     "AGENT_DEFAULT_QUEUE": "general",
     "AGENT_CAPACITY": 3,
     "AGENT_AUTO_ASSIGN": False,
+    "AGENT_PUSH_STREAM_MINUTES": 10,
+    "AGENT_PUSH_MAX_STREAMS": 0,
+    "AGENT_PUSH_POLL_SECONDS": 0.05,
+    "AGENT_EVENTS_KEEP_HOURS": 24,
 }
 COOKIE_NAME = "parley_agent"
 # Where the example topics' cards link a sample case: the sandbox's agents link the same way.
@@ -72,7 +85,7 @@ SANDBOX_CARD_URL = "https://support.example.com/cases/{{ record.number }}"
 def init_app(app: Flask) -> None:
     """Set up the workspace on the runtime app (after its settings are loaded)."""
     from webhook import get_runtime
-    from webhook.workspace import auth, media, supervisor, views
+    from webhook.workspace import auth, media, stream, supervisor, tools, views
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -104,6 +117,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(supervisor.bp)
+    app.register_blueprint(tools.bp)
+    stream.init_app(app)
 
 
 def desk_settings(config: Mapping[str, Any]) -> DeskSettings:

@@ -36,7 +36,7 @@ from engine.store import parse_iso
 from webhook import get_runtime
 from webhook.db import get_db
 from webhook.media import stored_photo
-from webhook.workspace import get_desk
+from webhook.workspace import get_desk, tools
 from webhook.workspace.auth import add_headers, agent_required, current_agent, protect, wants_json
 from webhook.workspace.media import UploadRefused, no_sniff, save_upload
 
@@ -86,6 +86,7 @@ def queue() -> str:
 @agent_required
 def queue_data() -> Response:
     store, agent = get_db(), current_agent()
+    event_id = store.last_event_id()  # first: events after it may be in the snapshot too
     now = store.clock()
     desk = get_desk()
     # An agent sees the chats of the queues they serve; a supervisor sees every queue.
@@ -93,10 +94,12 @@ def queue_data() -> Response:
     present = store.agents_present(seen_within_seconds=desk.settings.presence_seconds)
     open_now = desk.settings.hours.is_open(now)
     return jsonify(
-        waiting=[_entry_json(e, now) for e in waiting if e["kind"] == "chat"],
-        callbacks=[_entry_json(e, now) for e in waiting if e["kind"] == "callback"],
-        mine=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"])],
-        ended=[_entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"],
+        event_id=event_id,
+        unread=store.unread_counts(_seen(request.args.get("seen", ""))),
+        waiting=[entry_json(e, now) for e in waiting if e["kind"] == "chat"],
+        callbacks=[entry_json(e, now) for e in waiting if e["kind"] == "callback"],
+        mine=[entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"])],
+        ended=[entry_json(e, now) for e in store.queue_entries(agent_id=agent["id"],
                                                                 ended=True, limit=10)],
         agents_present=present,
         open_now=open_now,
@@ -154,21 +157,21 @@ def accept(entry_id: int):
 @bp.get("/conversations/<int:conversation_id>")
 @agent_required
 def conversation(conversation_id: int) -> str:
-    store = get_db()
+    store, agent = get_db(), current_agent()
     found = store.conversation(conversation_id)
     entry = store.latest_queue_entry(conversation_id)
     if found is None or entry is None:
         abort(404)
-    agent = current_agent()
     if not floor.may_see(agent, entry):
         return render_template("workspace/error.html", title="Not your queue", agent=agent,
                                message=_not_served(entry)), 403
     user = handoff.chat_user(store, conversation_id)
     return render_template(
         "workspace/conversation.html", agent=agent, conversation=found, entry=entry,
-        state=_entry_state(entry, agent, closed=found["closed_at"] is not None),
+        state=entry_state(entry, agent, closed=found["closed_at"] is not None),
         user=user, phones=store.linked_phones(user["id"]) if user else [],
         cases=handoff.chat_cases(store, conversation_id),
+        history=tools.history(store, agent, conversation_id),
         card_link=bool(get_desk().settings.card_url),
         language=languages.name(found.get("language") or languages.DEFAULT_LANGUAGE))
 
@@ -178,6 +181,7 @@ def conversation(conversation_id: int) -> str:
 def conversation_data(conversation_id: int) -> Response:
     """New messages after `after`, the current state of the `watch`ed ones, notes, owner."""
     store, agent = get_db(), current_agent()
+    event_id = store.last_event_id()  # first: events after it may be in the snapshot too
     found = store.conversation(conversation_id)
     entry = store.latest_queue_entry(conversation_id)
     if found is None or entry is None:
@@ -192,9 +196,10 @@ def conversation_data(conversation_id: int) -> Response:
     errors = store.outbox_errors([m["id"] for m in [*new, *changed]
                                   if m["status"] in ("failed", "undelivered")])
     return jsonify(
-        entry=_entry_state(entry, agent, closed=found["closed_at"] is not None),
-        messages=[_message_json(m, errors) for m in new],
-        updates=[_message_json(m, errors) for m in changed],
+        event_id=event_id,
+        entry=entry_state(entry, agent, closed=found["closed_at"] is not None),
+        messages=[message_json(m, errors) for m in new],
+        updates=[message_json(m, errors) for m in changed],
         notes=store.agent_notes(conversation_id),
     )
 
@@ -311,11 +316,21 @@ def _refused(message: str, *, status: int, back: str):
     return redirect(back)
 
 
+def _seen(text: str) -> dict[int, int]:
+    """`12:340,13:0`: the last message id the page showed of each conversation."""
+    seen = {}
+    for pair in text.split(",")[:MAX_WATCHED]:
+        conversation, _, message = pair.partition(":")
+        if conversation.isdigit() and message.isdigit():
+            seen[int(conversation)] = int(message)
+    return seen
+
+
 def _ids(text: str) -> list[int]:
     return [int(part) for part in text.split(",")[:MAX_WATCHED] if part.isdigit()]
 
 
-def _entry_json(entry: dict, now: float) -> dict:
+def entry_json(entry: dict, now: float) -> dict:
     return {
         "id": entry["id"], "conversation_id": entry["conversation_id"],
         "phone": entry["phone"], "kind": entry["kind"], "reason": entry["reason"],
@@ -339,7 +354,7 @@ OUTCOMES = {
 }
 
 
-def _entry_state(entry: dict, agent: dict, *, closed: bool) -> dict:
+def entry_state(entry: dict, agent: dict, *, closed: bool) -> dict:
     who = "you" if entry["agent_id"] == agent["id"] else (entry["agent_name"] or "an agent")
     if entry["ended_at"] is not None:
         state = "ended"
@@ -369,7 +384,7 @@ def _presence(count: int, *, open_now: bool) -> str:
     return text + ("" if open_now else " · outside opening hours")
 
 
-def _message_json(message: dict, errors: dict[int, str]) -> dict:
+def message_json(message: dict, errors: dict[int, str]) -> dict:
     status = message["status"]
     reason = None
     if status in ("failed", "undelivered"):

@@ -46,7 +46,26 @@
     node.hidden = !text;
   }
 
+  // What this browser last showed of each chat (for unread counts), kept in localStorage.
+  const SEEN = "parley.seen";
+
+  function seenMap() {
+    try { return JSON.parse(window.localStorage.getItem(SEEN) || "{}"); } catch (e) { return {}; }
+  }
+
+  function markSeen(conversationId, messageId) {
+    const seen = seenMap();
+    if ((seen[conversationId] || 0) >= messageId) return;
+    seen[conversationId] = messageId;
+    const kept = Object.entries(seen).sort((a, b) => b[1] - a[1]).slice(0, 200);
+    try { window.localStorage.setItem(SEEN, JSON.stringify(Object.fromEntries(kept))); } catch (e) { /* private mode */ }
+  }
+
+  function seenList() {
+    return Object.entries(seenMap()).map(([c, m]) => c + ":" + m).join(",");
+  }
+
   window.Parley = {el, get: (url) => request(url, {method: "GET"}),
                    post: (url, body) => request(url, {method: "POST", body}),
-                   duration, time, showError};
+                   duration, time, showError, markSeen, seenList};
 })();

@@ -1,5 +1,7 @@
-// One conversation: the whole history (bot turns included), new messages and delivery
-// statuses as they arrive (polling), and the agent's replies, notes and actions.
+// One conversation: the whole history (bot turns included), new messages, photos and
+// delivery statuses as the push channel (live.js) brings them, and the agent's replies,
+// notes and actions. The snapshot (api/conversations/<id>) is loaded first and again after
+// a resync; a message is placed by its id, so one told twice is still shown once.
 (function () {
   "use strict";
   const P = window.Parley;
@@ -11,7 +13,7 @@
   const form = document.getElementById("reply");
   const noteForm = document.getElementById("note");
   const notesEl = document.getElementById("notes");
-  const POLL_MS = 1500;
+  const conversationId = Number(chat.dataset.conversation);
   const SENDERS = {user: "User", bot: "Bot", agent: "Agent", system: "System"};
   const shown = new Map();  // message id -> its <li>
   const watched = new Set();  // ids whose status or media may still change
@@ -23,6 +25,10 @@
   list.addEventListener("scroll", () => {
     stick = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   });
+
+  function seen() {
+    if (document.visibilityState === "visible" && lastId) P.markSeen(conversationId, lastId);
+  }
 
   function follow() {
     if (stick) list.scrollTop = list.scrollHeight;
@@ -108,9 +114,26 @@
       showEntry(result.data.entry);
       showNotes(result.data.notes);
       follow();
+      seen();
+      chat.dataset.loaded = "1";
+      return result.data;
     } finally {
       busy = false;
     }
+  }
+
+  function pushed(data) {
+    if (data.kind === "resync") { poll(); return; }
+    if (data.conversation_id !== conversationId) return;
+    if (data.kind === "hidden") { poll(); return; }  // out of this agent's queues now?
+    if (data.message) {
+      place(data.message);
+      lastId = Math.max(lastId, data.message.id);
+      follow();
+      seen();
+    }
+    if (data.state) showEntry(data.state);
+    if (data.notes) showNotes(data.notes);
   }
 
   function selectedKind() {
@@ -135,7 +158,7 @@
     form.querySelector("#reply-caption").value = "";
     const number = form.querySelector("#reply-number");  // absent when there are no cases
     if (number) number.value = "";
-    await poll();
+    form.querySelector("#reply-body").dispatchEvent(new Event("input"));
   }
 
   async function act(event) {
@@ -145,13 +168,12 @@
     const result = await P.post(target.action, new FormData(target));
     if (!result.ok) P.showError(errorEl, result.data.error || "That did not work.");
     if (target === noteForm && result.ok) noteForm.querySelector("textarea").value = "";
-    await poll();
   }
 
   async function accept() {
+    if (!entry) return;  // the page is still loading
     const result = await P.post(entry.accept_url, new FormData());
     if (!result.ok) P.showError(errorEl, result.data.error || "The chat could not be accepted.");
-    await poll();
   }
 
   for (const radio of form.querySelectorAll('input[name="kind"]')) radio.addEventListener("change", showPane);
@@ -162,7 +184,9 @@
   for (const actionForm of document.querySelectorAll("#actions form")) actionForm.addEventListener("submit", act);
   noteForm.addEventListener("submit", act);
   acceptButton.addEventListener("click", accept);
+  document.addEventListener("visibilitychange", seen);
   showPane();
-  poll();
-  window.setInterval(poll, POLL_MS);
+  P.live.on(pushed);
+  poll().then((data) => P.live.start(data ? data.event_id : undefined));
+  window.Parley.chat = {accept, entry: () => entry};
 })();

@@ -1,20 +1,31 @@
-// The queue: who waits (and how long), my chats, callback requests. Polls the server every
-// few seconds; accepting is a POST that only one agent can win.
+// The queue: who waits (and how long), my chats (with unread counts), callback requests.
+// Loaded once, then again whenever the push channel (live.js) tells of a change to a chat;
+// accepting is a POST that only one agent can win.
 (function () {
   "use strict";
   const P = window.Parley;
   const root = document.getElementById("queue");
   const errorEl = document.getElementById("queue-error");
-  const POLL_MS = 2000;
+  const TICK_MS = 15000;  // the "waiting" times move on even when nothing happens
+  let unread = {};
+  let pending = null;
 
   function row(entry, action) {
     const tr = P.el("tr");
     tr.dataset.entry = entry.id;
+    tr.dataset.conversation = entry.conversation_id;
     tr.appendChild(P.el("td", "phone", entry.phone));
     tr.appendChild(P.el("td", "queue-name", entry.queue));
     tr.appendChild(P.el("td", null, entry.user || "guest"));
     tr.appendChild(P.el("td", null, entry.reason));
-    tr.appendChild(P.el("td", "preview", entry.last_text));
+    const preview = P.el("td", "preview", entry.last_text);
+    const count = unread[entry.conversation_id];
+    if (action === "open" && count) {
+      const badge = P.el("span", "unread", count);
+      badge.title = count + " unread";
+      preview.prepend(badge);
+    }
+    tr.appendChild(preview);
     tr.appendChild(P.el("td", "waited", P.duration(entry.waited)));
     const cell = P.el("td");
     if (action === "accept") {
@@ -53,12 +64,13 @@
   }
 
   async function refresh() {
-    const result = await P.get(root.dataset.api);
+    const result = await P.get(root.dataset.api + "?seen=" + P.seenList());
     if (!result.ok) {
       if (result.status) P.showError(errorEl, result.data.error);
-      return;
+      return null;
     }
     const data = result.data;
+    unread = data.unread;
     fill("waiting", data.waiting, "accept");
     fill("mine", data.mine, "open");
     fill("callbacks", data.callbacks, "accept");
@@ -76,8 +88,24 @@
     document.getElementById("presence").textContent = data.presence;
     document.getElementById("my-queues").textContent =
       "Queues: " + data.queues.join(", ") + " · up to " + data.capacity + " chats at once";
+    root.dataset.loaded = "1";
+    return data;
   }
 
-  refresh();
-  window.setInterval(refresh, POLL_MS);
+  // A change to the queue reloads it at once; a message (a preview, an unread count) within
+  // a second, so a busy desk costs each page at most one reload a second. Statuses, photos
+  // and notes do not show here.
+  const QUEUE_KINDS = new Set(["queued", "accepted", "ended", "requeued", "resync"]);
+
+  function soon(data) {
+    if (!QUEUE_KINDS.has(data.kind) && data.kind !== "message") return;
+    const delay = QUEUE_KINDS.has(data.kind) ? 50 : 1000;
+    if (pending && pending.delay <= delay) return;
+    if (pending) window.clearTimeout(pending.timer);
+    pending = {delay, timer: window.setTimeout(() => { pending = null; refresh(); }, delay)};
+  }
+
+  P.live.on(soon);
+  refresh().then((data) => P.live.start(data ? data.event_id : undefined));
+  window.setInterval(refresh, TICK_MS);
 })();
