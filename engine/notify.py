@@ -330,11 +330,17 @@ class Notifier:
         return footer_due(self.store, user["id"], template.programme, policy=self.footer,
                           take=take)
 
+    def _language(self, named: str | None, user: dict, phone: str) -> str | None:
+        """The send's language if it names one, else the one the account chose, else the one
+        the phone chose (engine/store/languages.py); None: the template's first text."""
+        return (named or self.store.user_language(user["id"])
+                or self.store.phone_language(phone))
+
     def _text(self, template: Template, variables: dict, user: dict, phone: str,
               language: str | None, footer: bool) -> str:
         try:
             text = template.render(variables, user=user, phone=phone,
-                                   language=language or user.get("language"))
+                                   language=self._language(language, user, phone))
         except RenderError as exc:
             raise NotificationError(f"{template.key}: {exc}") from exc
         return f"{text}\n{self.footer_text}" if footer else text

@@ -300,6 +300,24 @@ class TestTemplatesLiveWithTopics:
         [outcome] = send(notifier, store, ["abel.tuter"], language="es-MX", dry_run=True)
         assert outcome.text.startswith("Su instalación es Dec 26th between 10am and 1pm.")
 
+    def test_the_users_chosen_language_is_used_and_the_reply_continues_in_it(
+            self, engine, notifier, store, abel):
+        with store.write():
+            store.set_user_language(abel["id"], "es")
+        [outcome] = send(notifier, store, ["abel.tuter"])
+        assert outcome.status == "sent"
+        assert queued_bodies(store)[0].startswith(
+            "Su instalacion es: Dec 26th between 10am and 1pm. Responda SI")
+        assert say(engine, "si")[0] == \
+            "Perfecto, su cita (Dec 26th between 10am and 1pm) esta confirmada."
+
+    def test_a_phones_chosen_language_is_used_when_the_account_has_none(
+            self, notifier, store, abel):
+        with store.write():
+            store.set_phone_language(ABEL_PHONE, "es")
+        [outcome] = send(notifier, store, ["abel.tuter"], dry_run=True)
+        assert outcome.text.startswith("Su instalacion es: Dec 26th")
+
     def test_validation_names_the_json_path_of_each_mistake(self):
         document = copy.deepcopy(APPOINTMENT)
         document["notifications"][0].update(start="confirmed", variables=["appointment",
