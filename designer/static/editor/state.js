@@ -1,0 +1,28 @@
+// Shared editor state: the page's data, the node-kind spec and the working document.
+
+
+export const $ = (id) => document.getElementById(id);
+export const data = JSON.parse($("editor-data").textContent);
+export const spec = data.spec;
+export const csrf = document.querySelector('meta[name="csrf-token"]').content;
+export const NODE_REF_KEYS = ["next", "on_yes", "on_no", "otherwise", "on_max_attempts", "on_empty",
+  "on_not_found"];
+export const IDENT = /^[a-z][a-z0-9_]{0,63}$/;
+
+export const S = {
+  doc: data.document,
+  selected: null,
+  tab: "node",
+  problems: [],
+  errors: 0,
+  warnings: 0,
+  version: data.version,
+  latest: data.latest_version,
+  published: data.published_version,
+  savedText: JSON.stringify(data.document),
+  zoom: undefined,
+  current: null,
+  visited: [],
+  seq: 0,
+  jsonEditing: false,
+};
