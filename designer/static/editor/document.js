@@ -6,9 +6,12 @@ import { defaultText } from "./widgets.js";
 import { renderInspector, renderNodeList, setTab } from "./forms.js";
 import { showJson } from "./json.js";
 import { scheduleCheck } from "./checks.js";
+import { markDiagram } from "./diagram.js";
+import { record, redo, undo } from "./history.js";
 
 export function changed(options) {
   const opts = options || {};
+  if (opts.history !== false) record(typingSource());
   updateDirty();
   $("topic-title").textContent = defaultText(S.doc.name) || data.topic_id;
   if (opts.list !== false) renderNodeList();
@@ -124,3 +127,27 @@ export function suggestId() {
   $("add-id").value = uniqueId(ID_HINT[$("add-kind").value] || "node");
 }
 
+// The text field being typed in, if any: keystrokes in one field make one undo step.
+function typingSource() {
+  const active = document.activeElement;
+  if (!active) return null;
+  if (active.tagName === "TEXTAREA") return active;
+  if (active.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(active.type)) return active;
+  return null;
+}
+
+// Puts back a state from the undo history: forms, JSON text, node list and diagram follow.
+function restore(state, verb) {
+  if (!state) { status(`Nothing to ${verb}.`); return; }
+  S.seq++;  // a check still on its way describes the state being left
+  S.doc = state.doc;
+  const keep = [state.selected, S.selected].find((id) => id && nodeIndex(id) >= 0);
+  S.selected = keep || null;
+  $("json-text").value = JSON.stringify(S.doc, null, 2);
+  changed({ inspector: true, history: false });
+  markDiagram();
+  status(verb === "undo" ? "Undone: redo brings it back." : "Redone.", "ok");
+}
+
+export function undoEdit() { restore(undo(), "undo"); }
+export function redoEdit() { restore(redo(), "redo"); }

@@ -6,6 +6,7 @@ import { updateDirty } from "./document.js";
 import { defaultText } from "./widgets.js";
 import { renderNodeList } from "./forms.js";
 import { applyCheck } from "./checks.js";
+import { record } from "./history.js";
 
 export function showJson() {
   const area = $("json-text");
@@ -19,6 +20,7 @@ export const checkJson = debounce(async () => {
   const state = $("json-state");
   if (result.json.document) {
     S.doc = result.json.document;
+    record($("json-text"));
     state.textContent = "The JSON parses; forms and diagram follow it.";
     state.className = "json-state ok";
     if (S.selected && nodeIndex(S.selected) < 0) S.selected = null;

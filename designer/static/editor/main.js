@@ -2,7 +2,8 @@
 
 import { $, S, data, spec } from "./state.js";
 import { api, el, nodes, status } from "./util.js";
-import { addNode, isDirty, suggestId } from "./document.js";
+import { addNode, isDirty, redoEdit, suggestId, undoEdit } from "./document.js";
+import { canRedo, canUndo, onHistoryChange, resetHistory } from "./history.js";
 import { renderNodeList, select, setTab } from "./forms.js";
 import { checkJson } from "./json.js";
 import { goToProblem, runCheck } from "./checks.js";
@@ -43,7 +44,20 @@ function init() {
   area.addEventListener("blur", () => { S.jsonEditing = false; });
   area.addEventListener("input", checkJson);
   document.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); save(); }
+    if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key === "s") { e.preventDefault(); save(); }
+    // The page's own undo replaces the browser's per-field one, so that one history covers
+    // the forms, the JSON text and the diagram alike (the simulator's chat is not the topic).
+    else if (e.target.closest && e.target.closest("#simulator")) return;
+    else if (key === "z" && !e.shiftKey) { e.preventDefault(); undoEdit(); }
+    else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); redoEdit(); }
+  });
+  $("undo-btn").addEventListener("click", undoEdit);
+  $("redo-btn").addEventListener("click", redoEdit);
+  onHistoryChange(() => {
+    $("undo-btn").disabled = !canUndo();
+    $("redo-btn").disabled = !canRedo();
   });
   window.addEventListener("beforeunload", (e) => {
     if (isDirty()) { e.preventDefault(); e.returnValue = ""; }
@@ -52,6 +66,7 @@ function init() {
   S.selected = nodes().length ? (nodes().find((n) => n && n.id === S.doc.start) || nodes()[0]).id : null;
   setTab("node");
   renderNodeList();
+  resetHistory();
   runCheck();
   // Messages from the previous page ("Topic created") make way for the workspace.
   setTimeout(() => document.querySelectorAll(".flashes").forEach((f) => f.remove()), 6000);
