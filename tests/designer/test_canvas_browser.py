@@ -98,3 +98,32 @@ def test_undo_and_redo_cover_forms_and_json_across_redraws(tab, live_server, sto
     assert saved["nodes"][1]["prompt"]["en"] == "What broke?"
     assert saved["nodes"][3]["text"]["en"] == "Case {{ case.number }} is open."
     assert page.problems == []
+
+
+def test_search_finds_nodes_by_id_or_text_and_jumps_to_them(tab, live_server, store):
+    page = tab
+    open_seed_topic(page, live_server, store)
+    search = page.locator("#node-search")
+    expect(search).to_have_attribute("aria-label", "Find a node by id or text")
+
+    # By text, in any language: the Spanish prompt of ask_details.
+    search.fill("pocas palabras")
+    expect(page.locator("#search-results button")).to_have_text(["ask_details"])
+    page.locator('#search-results button[data-node="ask_details"]').click()
+    expect(page.locator('#diagram svg g.selected[id="node-ask_details"]')).to_be_visible()
+    expect(page.locator('#node-list [data-node="ask_details"]')).to_have_class("node-item selected")
+    expect(field(page, "$.nodes[1].prompt")).to_have_value(PROMPT)
+    expect(page.locator("#search-results li")).to_have_count(0)
+
+    # By id, with the keyboard: Enter jumps to the first match.
+    search.fill("offer")
+    search.press("Enter")
+    expect(page.locator('#diagram svg g.selected[id="node-offer_agent"]')).to_be_visible()
+    expect(page.locator('#node-list [data-node="offer_agent"]')).to_have_class("node-item selected")
+    shot(page, "canvas-03-search")
+
+    search.fill("no such words")
+    expect(page.locator("#search-results")).to_contain_text("No node matches.")
+    search.press("Escape")
+    expect(search).to_have_value("")
+    assert page.problems == []

@@ -9,6 +9,7 @@ import { checkJson } from "./json.js";
 import { goToProblem, runCheck } from "./checks.js";
 import { markDiagram, zoomBy } from "./diagram.js";
 import { publish, renderTranscripts, save } from "./save.js";
+import { initSearch } from "./search.js";
 
 window.Parley = window.Parley || {};
 
@@ -53,6 +54,7 @@ function init() {
     else if (key === "z" && !e.shiftKey) { e.preventDefault(); undoEdit(); }
     else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); redoEdit(); }
   });
+  initSearch();
   $("undo-btn").addEventListener("click", undoEdit);
   $("redo-btn").addEventListener("click", redoEdit);
   onHistoryChange(() => {
