@@ -8,7 +8,9 @@ rendered for the chat it goes into, with `user` (the chat's linked account: disp
 user_name; empty for a guest), `case` (that user's newest case: number, short_description,
 state, priority; empty when none), `agent` (display_name) and `phone`. Agents insert one
 by typing `/name` in the reply box; what they insert is the rendered text, which they may
-edit before sending. Anyone at the desk keeps replies of their own; only supervisors
+edit before sending. A reply may also hold a text per language (engine.languages): the
+chat's language picks it, else the body is used; each is a template checked like the body.
+Anyone at the desk keeps replies of their own; only supervisors
 (engine.floor.is_supervisor) add or delete the shared ones every agent sees.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from engine import floor, handoff
+from engine import floor, handoff, languages
 from engine.errors import DuplicateError
 from engine.handoff import HandoffError
 from engine.store import Store
@@ -27,8 +29,10 @@ MAX_BODY = 1600
 EMPTY = {"user": {}, "case": {}, "agent": {}, "phone": ""}
 
 
-def add(store: Store, name: str, body: str, *, agent: dict, shared: bool) -> int:
-    """Save a reply (in the caller's write transaction); HandoffError says what to fix."""
+def add(store: Store, name: str, body: str, *, agent: dict, shared: bool,
+        translations: dict[str, str] | None = None) -> int:
+    """Save a reply (in the caller's write transaction); HandoffError says what to fix.
+    `translations` maps a language code to its text; empty texts are dropped."""
     if shared and not floor.is_supervisor(agent):
         raise HandoffError("Only a supervisor may share a reply with every agent.")
     name = name.strip().lstrip("/").lower()
@@ -38,16 +42,45 @@ def add(store: Store, name: str, body: str, *, agent: dict, shared: bool) -> int
                            "starting with a letter or digit (it is typed as /name).")
     if not body:
         raise HandoffError("Write the reply's text.")
-    if len(body) > MAX_BODY:
-        raise HandoffError(f"A saved reply holds at most {MAX_BODY} characters.")
+    _check_text(body, "The text")
+    texts = checked_translations(translations or {})
     try:
-        compile_text(body)(EMPTY)  # a mistake shows now, not in a chat
-    except RenderError as exc:
-        raise HandoffError(f"The text is not a valid template: {exc}") from exc
-    try:
-        return store.add_saved_reply(name, body, agent_id=None if shared else agent["id"])
+        return store.add_saved_reply(name, body, agent_id=None if shared else agent["id"],
+                                     translations=texts)
     except DuplicateError as exc:
         raise HandoffError(f"There is already a reply /{name}.") from exc
+
+
+def translate(store: Store, reply_id: int, translations: dict[str, str], *,
+              agent: dict) -> bool:
+    """Replace a reply's texts per language (the agent's own, or a supervisor's shared one);
+    False if there is no such reply they may change; HandoffError says what to fix."""
+    return store.set_saved_reply_translations(
+        reply_id, checked_translations(translations), agent_id=agent["id"],
+        shared_too=floor.is_supervisor(agent))
+
+
+def checked_translations(translations: dict[str, str]) -> dict[str, str]:
+    """The non-empty texts by known language code, each checked as a template."""
+    texts = {}
+    for code, text in translations.items():
+        text = (text or "").strip()
+        if not text:
+            continue
+        if code not in languages.LANGUAGES:
+            raise HandoffError(f"Parley does not know the language {code!r}.")
+        _check_text(text, f"The {languages.LANGUAGES[code][0]} text")
+        texts[code] = text
+    return texts
+
+
+def _check_text(text: str, what: str) -> None:
+    if len(text) > MAX_BODY:
+        raise HandoffError(f"A saved reply holds at most {MAX_BODY} characters.")
+    try:
+        compile_text(text)(EMPTY)  # a mistake shows now, not in a chat
+    except RenderError as exc:
+        raise HandoffError(f"{what} is not a valid template: {exc}") from exc
 
 
 def delete(store: Store, reply_id: int, *, agent: dict) -> bool:
@@ -76,12 +109,14 @@ def variables(store: Store, conversation_id: int, *, agent: dict) -> dict:
 def rendered(store: Store, conversation_id: int, *, agent: dict) -> list[dict]:
     """The agent's replies (shared and own) rendered for this chat, by name."""
     context = variables(store, conversation_id, agent=agent)
+    language = store.conversation_language(conversation_id) or languages.DEFAULT_LANGUAGE
     out = []
     for reply in store.saved_replies(agent["id"]):
+        source = reply["translations"].get(language) or reply["body"]
         try:
-            text, error = render(reply["body"], context), None
+            text, error = render(source, context), None
         except RenderError as exc:
-            text, error = reply["body"], str(exc)
+            text, error = source, str(exc)
         out.append({"id": reply["id"], "name": reply["name"], "text": text, "error": error,
                     "shared": reply["agent_id"] is None})
     return out

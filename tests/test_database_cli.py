@@ -156,7 +156,8 @@ def instance(tmp_path):
     assert beth.post(f"/agent/conversations/{entry['conversation_id']}/notes",
                      data={"body": "asked about the router"}).status_code == 200
     assert beth.post("/agent/replies", data={
-        "name": "thanks", "body": "Thanks, {{ user.display_name }}!"}).status_code == 302
+        "name": "thanks", "body": "Thanks, {{ user.display_name }}!",
+        "text_es": "¡Gracias, {{ user.display_name }}!"}).status_code == 302
     twilio.text(HANDED_OFF, "", media=(("https://api.twilio.com/2010-04-01/Accounts/AC1/"
                                         "Messages/MM1/Media/ME1", "image/png"),))
     twilio.text(OPTED_OUT, "STOP")
@@ -224,6 +225,10 @@ class TestCopy:
         back = str(tmp_path / "back" / "parley.sqlite")
         assert parley("copy-db", "--from", target, "--to", back).exit_code == 0
         assert_same_instance(source, back)
+        copied_store = open_store(back, migrate=False)
+        [reply] = copied_store.saved_replies(1)
+        copied_store.close()
+        assert reply["translations"] == {"es": "¡Gracias, {{ user.display_name }}!"}
 
     def test_the_copied_instance_carries_on_on_postgresql(self, instance, pg_database,
                                                           tmp_path, monkeypatch):

@@ -667,7 +667,18 @@ def m0017_languages(db: sqlite_utils.Database) -> None:
     db.executescript(LANGUAGES_SQL)
 
 
+@migrations()
+def m0018_reply_translations(db: sqlite_utils.Database) -> None:
+    """Saved replies gain a text per language."""
+    db.executescript(REPLY_TRANSLATIONS_SQL)
+
+
 # The same statements on both databases (engine/store/postgres_schema.py runs them too).
+# A JSON object {"es": "..."}: the reply's text per language; `body` stays the default text.
+REPLY_TRANSLATIONS_SQL = """
+    ALTER TABLE saved_replies ADD COLUMN translations TEXT;
+"""
+
 LANGUAGES_SQL = """
     -- The language a conversation is held in (a code such as 'en' or 'es'); NULL: the
     -- deployment's default.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from engine.store.migrations import (
     KEYSET_INDEXES,
     LANGUAGES_SQL,
+    REPLY_TRANSLATIONS_SQL,
     STAFF_TABLES,
     mark_sensitive_answers,
     merge_designer_authors,
@@ -521,6 +522,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0015_notifications", M0015_NOTIFICATIONS),
     ("m0016_agent_desk", M0016_AGENT_DESK),
     ("m0017_languages", LANGUAGES_SQL),
+    ("m0018_reply_translations", REPLY_TRANSLATIONS_SQL),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

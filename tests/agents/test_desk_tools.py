@@ -11,6 +11,7 @@ import re
 import pytest
 
 from tests.agents.conftest import GUEST, PHONE
+from tests.agents.test_languages import spanish_chat
 from tests.agents.test_workspace import handed_off, link_abel
 from tests.insight.conftest import ORDER_V1, publish
 
@@ -28,6 +29,61 @@ def beth_supervises(store) -> None:
     """Beth may share replies: she is a supervisor too."""
     with store.write():
         store.change_staff_roles("beth", add=["supervisor"])
+
+
+class TestTranslatedReplies:
+    GREETING = {"name": "hello",
+                "body": "Hi {{ user.display_name }}, I'm {{ agent.display_name }}.",
+                "text_es": "Hola {{ user.display_name }}, soy {{ agent.display_name }}."}
+
+    def test_a_spanish_chat_gets_the_spanish_text_with_its_variables(self, twilio, beth,
+                                                                     store):
+        link_abel(store)
+        beth.post("/agent/replies", self.GREETING)
+        conversation_id = spanish_chat(twilio, beth)
+        reply = replies_of(beth, conversation_id)["hello"]
+        assert reply["text"] == "Hola Abel Tuter, soy Beth Anglin." and reply["error"] is None
+
+    def test_an_english_chat_gets_the_default_text(self, twilio, beth, store):
+        link_abel(store)
+        beth.post("/agent/replies", self.GREETING)
+        conversation_id = handed_off(twilio, beth)
+        assert replies_of(beth, conversation_id)["hello"]["text"] == \
+            "Hi Abel Tuter, I'm Beth Anglin."
+
+    def test_translations_are_edited_and_a_broken_one_is_refused(self, twilio, beth, store):
+        beth.post("/agent/replies", {"name": "bye", "body": "Bye {{ user.display_name }}."})
+        page = beth.client.post("/agent/replies", data={
+            "name": "broken", "body": "fine", "text_es": "Hola {{ user.display_name",
+            "csrf_token": beth.token}, follow_redirects=True)
+        assert "The Spanish text is not a valid template" in page.text
+        assert {r["name"] for r in store.saved_replies(1)} == {"bye"}
+        reply_id = store.saved_replies(1)[0]["id"]
+        page = beth.client.post(f"/agent/replies/{reply_id}/translations", data={
+            "text_es": "Adiós {% if %}", "csrf_token": beth.token}, follow_redirects=True)
+        assert "The Spanish text is not a valid template" in page.text
+        assert store.saved_replies(1)[0]["translations"] == {}
+        beth.post(f"/agent/replies/{reply_id}/translations",
+                  {"text_es": "Adiós {{ user.display_name }}."})
+        assert store.saved_replies(1)[0]["translations"] == {
+            "es": "Adiós {{ user.display_name }}."}
+        assert "Adiós {{ user.display_name }}." in beth.get("/agent/replies").text
+        conversation_id = spanish_chat(twilio, beth)
+        assert replies_of(beth, conversation_id)["bye"]["text"] == "Adiós ."
+
+    def test_another_agents_reply_and_a_shared_one_need_the_right_to_change_them(
+            self, beth, fred, store, beth_supervises):
+        beth.post("/agent/replies", {"name": "own", "body": "Beth's own"})
+        beth.post("/agent/replies", {"name": "all", "body": "For all", "shared": "on"})
+        ids = {r["name"]: r["id"] for r in store.saved_replies(1)}
+        for name in ("own", "all"):
+            response = fred.client.post(f"/agent/replies/{ids[name]}/translations", data={
+                "text_es": "Mío", "csrf_token": fred.token})
+            assert response.status_code == 404
+        assert all(r["translations"] == {} for r in store.saved_replies(1))
+        beth.post(f"/agent/replies/{ids['all']}/translations", {"text_es": "Para todos"})
+        assert {r["name"]: r["translations"] for r in store.saved_replies(1)}["all"] == {
+            "es": "Para todos"}
 
 
 class TestSavedReplies:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from engine import desk_replies, floor
+from engine import desk_replies, floor, languages
 from engine.handoff import HandoffError
 from webhook.db import get_db
 from webhook.workspace.auth import add_headers, agent_required, current_agent, protect
@@ -28,7 +28,18 @@ def replies() -> str:
     agent = current_agent()
     return render_template("workspace/replies.html", agent=agent,
                            replies=get_db().saved_replies(agent["id"]),
-                           supervisor=floor.is_supervisor(agent))
+                           supervisor=floor.is_supervisor(agent),
+                           languages=_translatable())
+
+
+def _translatable() -> dict[str, str]:
+    """The languages a reply may have a text in besides its default body: code -> name."""
+    return {code: names[0] for code, names in languages.LANGUAGES.items()
+            if code != languages.DEFAULT_LANGUAGE}
+
+
+def _form_translations() -> dict[str, str]:
+    return {code: request.form.get(f"text_{code}", "") for code in _translatable()}
 
 
 @bp.post("/replies")
@@ -38,12 +49,30 @@ def add_reply():
     try:
         with store.write():
             desk_replies.add(store, request.form.get("name", ""), request.form.get("body", ""),
-                             agent=current_agent(), shared=request.form.get("shared") == "on")
+                             agent=current_agent(), shared=request.form.get("shared") == "on",
+                             translations=_form_translations())
     except HandoffError as exc:
         flash(str(exc), "error")
     else:
         flash("The reply is saved: type /" + request.form.get("name", "").strip().lstrip("/")
               .lower() + " in a chat's reply box.", "info")
+    return redirect(url_for("workspace_desk.replies"))
+
+
+@bp.post("/replies/<int:reply_id>/translations")
+@agent_required
+def translate_reply(reply_id: int):
+    """Replace a reply's texts per language (an empty one is removed)."""
+    store = get_db()
+    try:
+        with store.write():
+            if not desk_replies.translate(store, reply_id, _form_translations(),
+                                          agent=current_agent()):
+                abort(404)
+    except HandoffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("The reply's translations are saved.", "info")
     return redirect(url_for("workspace_desk.replies"))
 
 
