@@ -155,5 +155,7 @@ def test_search_a_conversation_see_its_path_and_make_it_a_passing_test(tab, tmp_
 
     # The topic's Tests tab lists it.
     page.click("#kept-test a:has-text('Tests tab')")
+    # The editor's modules have run once its page has loaded: its tabs answer clicks from then.
+    page.wait_for_url(re.compile(r"/topics/order/edit"), wait_until="load")
     page.click(".tabs button[data-tab=tests]")
     expect(page.locator("#transcript-list")).to_contain_text("Tracked an order")
