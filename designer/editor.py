@@ -1,13 +1,12 @@
 """The topic editor: the editing page, live checks with the diagram, saving, publishing,
-version history and diffs. Imports designer.db/documents/kinds and engine.
+version history and diffs. Imports designer.db/diagrams/documents/kinds and engine.
+
+`render_diagram` (designer.diagrams) is re-exported here for the Insight pages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from flask import (
@@ -26,6 +25,7 @@ from flask import (
 
 from designer import data_sources
 from designer.db import get_store
+from designer.diagrams import editor_diagram, prepare, render_diagram
 from designer.documents import (
     Checked,
     check_document,
@@ -38,42 +38,9 @@ from designer.documents import (
 from designer.kinds import editor_spec
 from engine import languages
 from engine.catalog import discovery_overlaps
-from engine.errors import ParleyError, Problem, TopicNotFound
-from engine.store import dumps
+from engine.errors import Problem, TopicNotFound
 
 bp = Blueprint("editor", __name__, url_prefix="/topics")
-
-_SVG_CACHE: OrderedDict[str, str] = OrderedDict()
-_SVG_LOCK = threading.Lock()
-_SVG_CACHE_SIZE = 64
-
-
-def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict | None = None,
-                   removed_nodes: list[dict] | None = None,
-                   overlay=None) -> tuple[str | None, str | None]:
-    """(SVG, None) or (None, why it could not be drawn). Recent drawings are cached.
-    `overlay` is an engine.diagram.Overlay (Insight's counts or a conversation's path)."""
-    from engine.diagram import render_svg
-
-    key = hashlib.sha256(dumps([document, [problem_json(p) for p in problems], diff,
-                                removed_nodes, repr(overlay)]).encode()).hexdigest()
-    with _SVG_LOCK:
-        if key in _SVG_CACHE:
-            _SVG_CACHE.move_to_end(key)
-            return _SVG_CACHE[key], None
-    try:
-        svg = render_svg(document, problems=list(problems), diff=diff or None,
-                         removed_nodes=removed_nodes or None, overlay=overlay)
-    except (ParleyError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        return None, f"The diagram cannot be drawn yet: {exc}"
-    except Exception as exc:  # graphviz.ExecutableNotFound, CalledProcessError...
-        return None, f"Graphviz could not draw the diagram: {exc}"
-    with _SVG_LOCK:
-        _SVG_CACHE[key] = svg
-        while len(_SVG_CACHE) > _SVG_CACHE_SIZE:
-            _SVG_CACHE.popitem(last=False)
-    return svg, None
-
 
 def sample_users() -> list[dict]:
     """The sample users the simulator can text as (from the sample records file)."""
@@ -156,6 +123,26 @@ def check(topic_id: str):
     return jsonify(_check_json(checked, with_diagram=request.args.get("diagram") != "0"))
 
 
+@bp.post("/<topic_id>/diagram")
+def diagram_view(topic_id: str):
+    """The posted document's diagram (problem nodes marked): the whole topic, or with
+    `focus` the nodes around one node. A big topic never drawn before comes back as the part
+    around its start with `pending` true while the whole is drawn: ask again."""
+    summary_or_404(topic_id)
+    checked = _posted()
+    if checked.document is None:
+        return jsonify({"svg": None, "diagram_error": "The JSON does not parse.",
+                        "pending": False, "view": "whole"})
+    focus = (request.get_json(silent=True) or {}).get("focus")
+    return jsonify(editor_diagram(checked.document, problems=checked.problems,
+                                  focus=focus if isinstance(focus, str) and focus else None))
+
+
+def prepare_diagram(document: dict) -> None:
+    """Start drawing a big topic's diagram as the editor will first show it, if not kept."""
+    prepare(document, in_catalog(check_document(document, outbound=data_sources())).problems)
+
+
 @bp.post("/<topic_id>/save")
 def save(topic_id: str):
     """Store the posted document as a new draft version (errors and all)."""
@@ -183,6 +170,7 @@ def save(topic_id: str):
         version = store.save_topic_version(
             document, author=g.author["user_name"], note=note,
             errors=len(checked.errors), warnings=len(checked.warnings))
+    prepare(document, checked.problems)
     return jsonify({**_check_json(checked, with_diagram=False), "version": version,
                     "message": f"Saved as draft version {version}."})
 
@@ -208,6 +196,7 @@ def publish(topic_id: str):
     store = get_store()
     with store.write():
         store.publish_topic_version(topic_id, version, by=g.author["user_name"])
+    prepare_diagram(document)
     message = (f"Version {version} is published: new conversations use it now; conversations "
                "already under way finish on the version they started with.")
     if request.is_json:

@@ -3,13 +3,16 @@
 import { $, S, data } from "./state.js";
 import { api, debounce, el, nodeIndex, nodes, status } from "./util.js";
 import { renderNodeList, setTab } from "./forms.js";
-import { drawDiagram, markDiagram } from "./diagram.js";
+import { markDiagram } from "./diagram.js";
+import { scheduleDiagram, showDiagram } from "./focus.js";
 
 export const scheduleCheck = debounce(runCheck, 350);
 
+// The checks come back without the diagram (tens of milliseconds even on a big topic); the
+// diagram follows on its own request (focus.js), so typing never waits for Graphviz.
 export async function runCheck() {
   const seq = ++S.seq;
-  const result = await api(data.urls.check, { document: S.doc });
+  const result = await api(data.urls.check + "?diagram=0", { document: S.doc });
   if (seq !== S.seq) return;
   if (!result.ok) { status(result.json.error || "The check failed.", "error"); return; }
   applyCheck(result.json);
@@ -28,11 +31,8 @@ export function applyCheck(result) {
   renderProblems();
   renderNodeList();
   annotate();
-  if (result.svg) drawDiagram(result.svg);
-  else if (result.diagram_error) {
-    const box = $("diagram");
-    if (!box.querySelector("svg")) box.replaceChildren(el("p", { className: "muted pad", text: result.diagram_error }));
-  }
+  if (result.svg || result.diagram_error) showDiagram(result);
+  else if (result.document !== null) scheduleDiagram();
 }
 
 export function fieldTarget(p) {

@@ -10,6 +10,7 @@ import { goToProblem, runCheck } from "./checks.js";
 import { markDiagram, zoomBy } from "./diagram.js";
 import { publish, renderTranscripts, save } from "./save.js";
 import { initSearch } from "./search.js";
+import { initFocus } from "./focus.js";
 
 window.Parley = window.Parley || {};
 
@@ -55,6 +56,7 @@ function init() {
     else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); redoEdit(); }
   });
   initSearch();
+  initFocus();
   $("undo-btn").addEventListener("click", undoEdit);
   $("redo-btn").addEventListener("click", redoEdit);
   onHistoryChange(() => {
