@@ -30,7 +30,7 @@ from typing import Any
 
 from flask import current_app
 
-from engine.diagram_layout import LayoutCache, layout_key
+from engine.diagram_layout import LayoutCache
 from engine.errors import ParleyError, Problem
 from engine.store import dumps
 
@@ -46,19 +46,28 @@ def _problem_key(problem: Problem) -> list:
     return [problem.path, problem.message, problem.severity, problem.node]
 
 
-def drawing_key(document: Any, **options: Any) -> str:
-    """What identifies one drawing: the document and every option that changes it."""
-    problems = [_problem_key(p) for p in options.pop("problems", None) or ()]
+def document_digest(document: Any) -> str:
+    """A fingerprint of a document's content (computed once per request on big topics)."""
+    return hashlib.sha256(dumps(document).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _key(digest: str, problems, options: dict[str, Any]) -> str:
     extra = {k: v if isinstance(v, dict | list | str | None) else repr(v)
              for k, v in sorted(options.items())}
-    return hashlib.sha256(dumps([document, problems, extra]).encode(
-        "utf-8", "surrogatepass")).hexdigest()
+    return hashlib.sha256(dumps([digest, [_problem_key(p) for p in problems or ()],
+                                 extra]).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def editor_key(document: Any, problems: list[Problem]) -> str:
-    """The key of the editor's whole diagram (the same drawing as render_diagram's)."""
-    return drawing_key(document, problems=list(problems), diff=None, removed_nodes=None,
-                       overlay=None)
+def drawing_key(document: Any, **options: Any) -> str:
+    """What identifies one drawing: the document and every option that changes it."""
+    problems = options.pop("problems", None)
+    return _key(document_digest(document), problems, options)
+
+
+def editor_key(digest: str, problems: list[Problem]) -> str:
+    """The key of the editor's whole diagram of the document with that digest (the same
+    drawing as render_diagram's with only problems)."""
+    return _key(digest, problems, {"diff": None, "removed_nodes": None, "overlay": None})
 
 
 def node_count(document: Any) -> int:
@@ -143,10 +152,6 @@ class DiagramCache:
             self.keep(key, svg, nodes=nodes)
         return svg
 
-    def is_quick(self, key: str, source: str) -> bool:
-        """Whether drawing `source` needs no new layout (its SVG or its layout is kept)."""
-        return self.svg(key) is not None or layout_key(source) in self.layouts
-
     def draw_later(self, key: str, source: Callable[[], str], *, nodes: int) -> bool:
         """Start drawing in a background thread; False when it is already under way."""
         with self._lock:
@@ -206,8 +211,8 @@ def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict |
     return svg, None
 
 
-def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None = None
-                   ) -> dict[str, Any]:
+def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None = None,
+                   digest: str | None = None) -> dict[str, Any]:
     """The editor's diagram as JSON: the whole topic, or the part around `focus`.
 
     A topic of BACKGROUND_FROM_NODES or more whose whole drawing would need a new layout is
@@ -222,17 +227,20 @@ def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None
                            "pending": False, "nodes": total, "shown": total, "focus": None}
     try:
         if focus is None:
-            key = editor_key(document, problems)
+            key = editor_key(digest or document_digest(document), problems)
             kept = cache()
             svg = kept.svg(key)
             if svg is not None:
                 out["svg"] = svg
                 return out
-            source = topic_graph(document, problems=problems).source
-            if total < BACKGROUND_FROM_NODES or kept.is_quick(key, source):
-                out["svg"] = kept.draw(key, lambda: source, nodes=total)
+            if total < BACKGROUND_FROM_NODES:
+                out["svg"] = kept.draw(
+                    key, lambda: topic_graph(document, problems=problems).source, nodes=total)
                 return out
-            kept.draw_later(key, lambda: source, nodes=total)
+            # Even with its layout kept, a big topic's DOT source and redraw take a second or
+            # two: done behind the page, which keeps showing what it has and asks again.
+            kept.draw_later(key, lambda: topic_graph(document, problems=problems).source,
+                            nodes=total)
             out["pending"] = True
             focus = document.get("start") if isinstance(document.get("start"), str) else None
             nodes = document.get("nodes") or []
@@ -253,7 +261,7 @@ def prepare(document: dict, problems: list[Problem]) -> None:
     total = node_count(document)
     if total < FILE_FROM_NODES:
         return
-    key = editor_key(document, problems)
+    key = editor_key(document_digest(document), problems)
     kept = cache()
     if kept.svg(key) is None:
         kept.draw_later(key, lambda: topic_graph(document, problems=problems).source,

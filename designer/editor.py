@@ -7,6 +7,8 @@ version history and diffs. Imports designer.db/diagrams/documents/kinds and engi
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from flask import (
@@ -25,7 +27,7 @@ from flask import (
 
 from designer import data_sources
 from designer.db import get_store
-from designer.diagrams import editor_diagram, prepare, render_diagram
+from designer.diagrams import document_digest, editor_diagram, prepare, render_diagram
 from designer.documents import (
     Checked,
     check_document,
@@ -78,12 +80,51 @@ def in_catalog(checked: Checked) -> Checked:
 
 def _posted() -> Checked:
     """The document the editor sent: raw JSON text (the JSON view) or a parsed object."""
+    return _posted_with_digest()[0]
+
+
+def _posted_with_digest() -> tuple[Checked, str | None]:
+    """The posted document checked, and its digest when it was sent as an object.
+
+    The editor posts each state of a document twice (its checks, then its diagram), so the
+    last few documents' problems are kept by digest for the second request. Kept per app, a
+    few at a time: a catalog change (another topic published) shows at the next edit.
+    """
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, "Send a JSON object with the topic.")
     if isinstance(payload.get("text"), str):
-        return in_catalog(check_text(payload["text"], outbound=data_sources()))
-    return in_catalog(check_document(payload.get("document"), outbound=data_sources()))
+        return in_catalog(check_text(payload["text"], outbound=data_sources())), None
+    document = payload.get("document")
+    if not isinstance(document, dict):
+        return in_catalog(check_document(document, outbound=data_sources())), None
+    digest = document_digest(document)
+    memo = current_app.extensions.setdefault("parley_checked", _CheckedMemo())
+    found = memo.get(digest)
+    if found is None:
+        found = in_catalog(check_document(document, outbound=data_sources())).problems
+        memo.put(digest, found)
+    return Checked(document, list(found)), digest
+
+
+class _CheckedMemo:
+    """The problems of the last few documents checked, by digest."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self._kept: OrderedDict[str, list[Problem]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> list[Problem] | None:
+        with self._lock:
+            return self._kept.get(digest)
+
+    def put(self, digest: str, problems: list[Problem]) -> None:
+        with self._lock:
+            self._kept[digest] = problems
+            while len(self._kept) > self.SIZE:
+                self._kept.popitem(last=False)
 
 
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
@@ -129,12 +170,12 @@ def diagram_view(topic_id: str):
     `focus` the nodes around one node. A big topic never drawn before comes back as the part
     around its start with `pending` true while the whole is drawn: ask again."""
     summary_or_404(topic_id)
-    checked = _posted()
+    checked, digest = _posted_with_digest()
     if checked.document is None:
         return jsonify({"svg": None, "diagram_error": "The JSON does not parse.",
                         "pending": False, "view": "whole"})
     focus = (request.get_json(silent=True) or {}).get("focus")
-    return jsonify(editor_diagram(checked.document, problems=checked.problems,
+    return jsonify(editor_diagram(checked.document, problems=checked.problems, digest=digest,
                                   focus=focus if isinstance(focus, str) and focus else None))
 
 
