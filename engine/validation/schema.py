@@ -117,6 +117,11 @@ class _CleanNodes:
                 return True
         return False
 
+    def clear(self) -> None:
+        """Forget every node (a check from scratch follows, as in a new process)."""
+        with self._lock:
+            self._seen.clear()
+
     def add(self, key: bytes | None) -> None:
         if key is None:
             return
