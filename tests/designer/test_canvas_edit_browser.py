@@ -12,6 +12,7 @@ test-artifacts/screenshots/.
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -206,7 +207,8 @@ def test_build_a_topic_by_dragging_on_the_diagram(page, served):
 
     # -- "no" to empty space makes a new text node, which a drag from its body links to bye
     node(page, "ask_yes_no").click()
-    drag(page, centre(page, page.locator('#diagram .exit-port[data-exit="on_no"]')), empty_spot(page))
+    no_tab = page.locator('#diagram .exit-port[data-exit="on_no"]')
+    drag(page, centre(page, no_tab), empty_spot(page))
     pick(page, "Send text")
     expect(node(page, "say")).to_be_visible()
     field(page, "$.nodes[3].text").fill("Maybe later, then.")
@@ -241,4 +243,241 @@ def test_build_a_topic_by_dragging_on_the_diagram(page, served):
     saved = save(page, store, "build_demo")
     assert [n["id"] for n in saved["nodes"]] == ["hello", "bye", "ask_yes_no", "say", "say_2"]
     assert saved["nodes"][2]["on_yes"] == "bye"
+    assert page.problems == []
+
+
+def svg_width(page) -> float:
+    return page.locator("#diagram svg").bounding_box()["width"]
+
+
+def scroll_top(page) -> float:
+    return page.evaluate("document.getElementById('diagram').scrollTop")
+
+
+def test_keyboard_alone_builds_connects_and_renames_then_zoom_and_pan(page, served):
+    base, store = served
+    open_topic(page, base, store, small_topic("keys_demo"))
+    status = page.locator("#status")
+
+    # -- Tab reaches the start node; arrows move along the links
+    page.locator("#diagram").focus()
+    page.keyboard.press("Tab")
+    expect(node(page, "hello")).to_be_focused()
+    expect(node(page, "hello")).to_have_attribute("aria-label", "hello: Send text, start")
+    page.keyboard.press("ArrowDown")
+    expect(node(page, "bye")).to_be_focused()
+    expect(node(page, "bye")).to_have_class("node parley-node cat-terminal type-flow-end selected")
+    page.keyboard.press("ArrowUp")
+    expect(node(page, "hello")).to_be_focused()
+
+    # -- n adds a node after the selected one: kind picked by type-ahead, Enter
+    page.keyboard.press("n")
+    expect(page.locator(".canvas-menu")).to_be_visible()
+    page.keyboard.press("y")
+    page.keyboard.press("Enter")
+    expect(node(page, "ask_yes_no")).to_be_focused()
+    assert document_of(page)["nodes"][0]["next"] == "ask_yes_no"
+    page.keyboard.press("Enter")  # its form
+    expect(field(page, "$.nodes[2].id")).to_be_focused()
+    field(page, "$.nodes[2].prompt").fill("Ready?")
+    node(page, "ask_yes_no").focus()
+
+    # -- c connects: 1 picks the "yes" exit, typing picks the target, Enter
+    page.keyboard.press("c")
+    expect(status).to_contain_text("Connect ask_yes_no (exit: 1 yes, 2 no, 3 max attempts)")
+    page.keyboard.press("1")
+    page.keyboard.type("bye")
+    expect(node(page, "bye")).to_have_class(re.compile(r"\bconnect-target\b"))
+    shot(page, "canvas-20-keyboard-connect")
+    page.keyboard.press("Enter")
+    expect(page.locator('#diagram svg g[id="edge-ask_yes_no-on_yes"]')).to_have_count(1)
+    expect(node(page, "ask_yes_no")).to_be_focused()
+    page.keyboard.press("c")
+    page.keyboard.press("2")
+    page.keyboard.type("hel")
+    page.keyboard.press("Enter")
+    expect(page.locator('#diagram svg g[id="edge-ask_yes_no-on_no"]')).to_have_count(1)
+
+    # -- e selects an arrow, Delete removes it, Ctrl+Z brings it back after the redraw
+    page.keyboard.press("e")
+    chosen = page.locator("#diagram svg g.selected-edge")
+    expect(chosen).to_have_count(1)
+    arrow_id = chosen.get_attribute("id")
+    exit_key = arrow_id.removeprefix("edge-ask_yes_no-")
+    assert exit_key in ("on_yes", "on_no")
+    arrow = page.locator(f'#diagram svg g[id="{arrow_id}"]')
+    page.keyboard.press("Delete")
+    expect(arrow).to_have_count(0)
+    assert exit_key not in document_of(page)["nodes"][2]
+    page.keyboard.press("Control+z")
+    expect(arrow).to_have_count(1)
+
+    # -- F2 renames; every link follows
+    node(page, "ask_yes_no").focus()
+    page.keyboard.press("F2")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("ready")
+    page.keyboard.press("Enter")
+    expect(node(page, "ready")).to_be_visible()
+    assert document_of(page)["nodes"][0]["next"] == "ready"
+
+    # -- n on a selected arrow inserts there; Delete takes the node out, the chain stays whole
+    node(page, "hello").focus()
+    page.keyboard.press("Enter")
+    node(page, "hello").focus()
+    page.keyboard.press("e")
+    page.keyboard.press("n")
+    page.keyboard.press("s")
+    expect(page.locator(".canvas-menu .menu-item:focus")).to_have_text("Say: Send text")
+    page.keyboard.press("Enter")
+    expect(node(page, "say")).to_be_visible()
+    assert document_of(page)["nodes"][0]["next"] == "say"
+    assert document_of(page)["nodes"][3]["next"] == "ready"
+    expect(node(page, "say")).to_be_focused()
+    page.keyboard.press("Delete")
+    expect(node(page, "say")).to_have_count(0)
+    assert document_of(page)["nodes"][0]["next"] == "ready"
+
+    # -- zoom with + - 0 and Ctrl+wheel; pan with the arrows (nothing selected) and a drag
+    wait_checked(page)
+    page.locator("#diagram").focus()
+    fitted = svg_width(page)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert svg_width(page) > fitted * 1.8
+    page.keyboard.press("0")
+    assert abs(svg_width(page) - fitted) < 2
+    page.mouse.move(*centre(page, node(page, "ready")))
+    page.keyboard.down("Control")
+    for _ in range(4):
+        page.mouse.wheel(0, -200)
+    page.keyboard.up("Control")
+    assert svg_width(page) > fitted * 2
+    for _ in range(8):  # the drawing outgrows the panel (a small topic's, downwards)
+        page.keyboard.press("+")
+    page.keyboard.press("Escape")
+    expect(page.locator("#diagram svg g.selected")).to_have_count(0)
+    before = scroll_top(page)
+    page.keyboard.press("ArrowDown")
+    assert scroll_top(page) > before
+    before = scroll_top(page)
+    box = page.locator("#diagram").bounding_box()
+    spot = (box["x"] + 12, box["y"] + box["height"] - 12)
+    drag(page, spot, (spot[0], spot[1] - 150))
+    assert scroll_top(page) > before
+    shot(page, "canvas-21-zoomed")
+    page.keyboard.press("0")
+
+    # -- ? shows the keys
+    page.keyboard.press("?")
+    expect(page.locator("#canvas-help")).to_be_visible()
+    expect(page.locator("#canvas-help")).to_contain_text("connect the selected node")
+    page.keyboard.press("Escape")
+    expect(page.locator("#canvas-help")).to_be_hidden()
+
+    saved = save(page, store, "keys_demo")
+    ready = saved["nodes"][2]
+    assert (ready["id"], ready["on_yes"], ready["on_no"]) == ("ready", "bye", "hello")
+    assert page.problems == []
+
+
+def test_edit_report_issue_then_paste_its_nodes_into_another_topic(page, served):
+    base, store = served
+    open_topic(page, base, store, REPORT_ISSUE)
+
+    # -- search and jump, then rename by double-click
+    page.locator("#node-search").fill("I opened case")
+    page.locator("#node-search").press("Enter")
+    expect(node(page, "confirm")).to_have_class(
+        "node parley-node cat-response type-response-text selected")
+    node(page, "confirm").dblclick()
+    prompt = page.get_by_label("New id for confirm")
+    expect(prompt).to_be_focused()
+    prompt.fill("thanks")
+    prompt.press("Enter")
+    expect(node(page, "thanks")).to_be_visible()
+    assert document_of(page)["nodes"][2]["next"] == "thanks"
+    expect(page.locator('#node-list [data-node="thanks"]')).to_be_visible()
+
+    # -- insert on an arrow with the chip, then delete that node: the chain stays whole
+    page.select_option("#add-kind", "flow.set")
+    wait_checked(page)
+    drag(page, centre(page, page.locator("#add-drag")), edge_middle(page, "edge-open_case-next"))
+    expect(node(page, "set_values")).to_be_visible()
+    assert document_of(page)["nodes"][2]["next"] == "set_values"
+    node(page, "set_values").click()
+    page.keyboard.press("Delete")
+    expect(node(page, "set_values")).to_have_count(0)
+    assert document_of(page)["nodes"][2]["next"] == "thanks"
+
+    # -- select an arrow with the mouse and delete it; undo and redo across redraws
+    wait_checked(page)
+    arrow = page.locator('#diagram svg g[id="edge-ask_details-on_max_attempts"]')
+    page.mouse.click(*edge_middle(page, "edge-ask_details-on_max_attempts"))
+    expect(arrow).to_have_class("edge selected-edge")
+    page.keyboard.press("Delete")
+    expect(arrow).to_have_count(0)
+    assert "on_max_attempts" not in document_of(page)["nodes"][1]
+    page.keyboard.press("Control+z")
+    expect(arrow).to_have_count(1)
+    page.keyboard.press("Control+Shift+z")
+    expect(arrow).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(arrow).to_have_count(1)
+    assert document_of(page)["nodes"][1]["on_max_attempts"] == "offer_agent"
+
+    # -- Shift+click selects two nodes; copy; paste here (new ids), undo that
+    node(page, "ask_details").click()
+    node(page, "open_case").click(modifiers=["Shift"])
+    expect(page.locator("#diagram svg g.selected")).to_have_count(2)
+    page.keyboard.press("Control+c")
+    expect(page.locator("#status")).to_contain_text("Copied 2 nodes")
+    page.keyboard.press("Control+v")
+    expect(node(page, "ask_details_2")).to_be_visible()
+    expect(node(page, "open_case_2")).to_be_visible()
+    pasted = {n["id"]: n for n in document_of(page)["nodes"]}
+    assert pasted["ask_details_2"]["next"] == "open_case_2"
+    assert pasted["open_case_2"]["next"] == "thanks"
+    shot(page, "canvas-30-pasted-within")
+    page.keyboard.press("Control+z")
+    expect(node(page, "ask_details_2")).to_have_count(0)
+
+    saved = save(page, store, "report_issue")
+    assert saved["start"] == "ask_category" and saved["nodes"][3]["id"] == "thanks"
+    report_issue_transcripts_pass(saved)
+
+    # -- in another topic's editor: paste, then link the pasted nodes in by dragging
+    open_topic(page, base, store, small_topic("paste_target"))
+    page.locator("#diagram").focus()
+    page.keyboard.press("Control+v")
+    expect(node(page, "ask_details")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text("from report_issue")
+    document = document_of(page)
+    assert document["variables"]["details"]["type"] == "string"
+    pasted = {n["id"]: n for n in document["nodes"]}
+    assert pasted["ask_details"]["next"] == "open_case"
+    assert "on_max_attempts" not in pasted["ask_details"]  # offer_agent is not here
+    assert "next" not in pasted["open_case"]
+    wait_checked(page)
+    drag(page, centre(page, node(page, "open_case")), centre(page, node(page, "bye")))
+    expect(page.locator('#diagram svg g[id="edge-open_case-next"]')).to_have_count(1)
+    drag(page, centre(page, node(page, "hello")), centre(page, node(page, "ask_details")))
+    expect(page.locator('#diagram svg g[id="edge-hello-next"]')).to_have_count(1)
+    assert document_of(page)["nodes"][0]["next"] == "ask_details"
+
+    # -- a rubber band (Shift+drag) around the whole drawing selects every node
+    wait_checked(page)
+    panel = page.locator("#diagram").bounding_box()
+    page.keyboard.down("Shift")
+    drag(page, (panel["x"] + 4, panel["y"] + 4),
+         (panel["x"] + panel["width"] - 20, panel["y"] + panel["height"] - 20))
+    page.keyboard.up("Shift")
+    expect(page.locator("#status")).to_have_text(
+        "4 nodes selected: Ctrl+C copies, Delete deletes.")
+    expect(page.locator("#diagram svg g.selected")).to_have_count(4)
+    shot(page, "canvas-31-pasted-into-another-topic")
+
+    saved = save(page, store, "paste_target")
+    assert [n["id"] for n in saved["nodes"]] == ["hello", "bye", "ask_details", "open_case"]
     assert page.problems == []

@@ -18,12 +18,34 @@ function picked(source, names) {
   return out;
 }
 
+function topicLanguages(doc) {
+  return Array.isArray(doc.languages) && doc.languages.length ? doc.languages : [doc.default_language || "en"];
+}
+
+// Texts written per language fit the topic pasted into: its languages are kept, and in a
+// topic of one language without a `languages` list, a text becomes that language's string.
+function fitLanguages(value, clip) {
+  if (Array.isArray(value)) return value.map((v) => fitLanguages(v, clip));
+  if (!value || typeof value !== "object") return value;
+  const keys = Object.keys(value);
+  const from = clip.languages || [];
+  if (keys.length && keys.every((k) => from.includes(k))) {
+    const mine = topicLanguages(S.doc);
+    const fallback = value[S.doc.default_language || "en"] ?? value[clip.default_language] ?? value[keys[0]];
+    if (!Array.isArray(S.doc.languages)) return fallback;
+    const kept = Object.fromEntries(keys.filter((k) => mine.includes(k)).map((k) => [k, value[k]]));
+    return Object.keys(kept).length ? kept : fallback;
+  }
+  return Object.fromEntries(keys.map((k) => [k, fitLanguages(value[k], clip)]));
+}
+
 export function copySelection() {
   const ids = selectedIds();
   if (!ids.length) { status("Select nodes to copy first (click, Shift+click or Shift+drag)."); return false; }
   const copied = ids.map((id) => JSON.parse(JSON.stringify(nodes()[nodeIndex(id)])));
   const clip = {
-    parley: "nodes", topic: data.topic_id, nodes: copied,
+    parley: "nodes", topic: data.topic_id, nodes: copied, languages: topicLanguages(S.doc),
+    default_language: S.doc.default_language || "en",
     variables: picked(S.doc.variables, copied.map((n) => n.var).filter(Boolean)),
     data_sources: picked(S.doc.data_sources, copied.map((n) => n.source).filter(Boolean)),
   };
@@ -46,7 +68,7 @@ export function paste() {
   for (const node of clip.nodes) {
     const id = uniqueId(node.id);
     renamed.set(node.id, id);
-    S.doc.nodes.push(Object.assign({}, node, { id }));  // pushed now so the next id avoids it
+    S.doc.nodes.push(Object.assign(fitLanguages(node, clip), { id }));  // pushed now: the next id avoids it
   }
   const pasted = clip.nodes.map((n) => nodes()[nodeIndex(renamed.get(n.id))]);
   for (const node of pasted) {

@@ -80,19 +80,13 @@ function connectStatus() {
 }
 
 function markMode() {
-  document.querySelectorAll("#diagram .connect-target, #diagram .connect-source")
-    .forEach((g) => g.classList.remove("connect-target", "connect-source"));
-  if (!S.mode) return;
-  const source = nodeGroup(S.mode.from);
-  const target = nodeGroup(S.mode.target);
-  if (source) source.classList.add("connect-source");
-  if (target) { target.classList.add("connect-target"); focusNode(S.mode.target); }
+  markDiagram();  // decorate() marks the source and the target
+  if (S.mode && S.mode.target) focusNode(S.mode.target);
 }
 
 function startConnect(from) {
   S.mode = { from, path: null, target: nearest(from, [0, 1]) || null, typed: "", typedAt: 0 };
   if (!S.mode.target) S.mode.target = (nodes().find((n) => n && n.id !== from) || {}).id || null;
-  markDiagram();
   markMode();
   connectStatus();
 }
@@ -101,7 +95,6 @@ function endConnect(note) {
   const from = S.mode && S.mode.from;
   S.mode = null;
   markMode();
-  markDiagram();
   if (note) status(note);
   if (from) focusNode(from);
 }

@@ -78,6 +78,8 @@ export function decorate(root) {
   root.querySelectorAll('g[id^="node-"]').forEach((g) => {
     const id = g.id.slice(5);
     g.classList.toggle("selected", chosen.has(id));
+    g.classList.toggle("connect-source", Boolean(S.mode) && S.mode.from === id);
+    g.classList.toggle("connect-target", Boolean(S.mode) && S.mode.target === id);
     const n = byId.get(id);
     if (!n) return;
     const stop = id === focusId;
