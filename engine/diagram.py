@@ -410,8 +410,9 @@ class _Builder:
         """An id saying which transition an arrow is, for the editor's canvas:
         `edge-<source id>-<key paths, comma-separated>` (e.g. edge-ask-options.2.next,next)."""
         source = drawn.node.get("id")
-        if drawn.removed or not isinstance(source, str) or not _VALID_ID.match(source):
-            return
+        if drawn.removed or self.overlay is not None or not isinstance(source, str) \
+                or not _VALID_ID.match(source):
+            return  # Insight's and the diff's drawings are not edited
         edge_id = f"edge-{source}-{','.join(fields)}"
         self.edges_drawn[edge_id] = self.edges_drawn.get(edge_id, 0) + 1
         repeat = self.edges_drawn[edge_id]  # the same keys' dashed arrow, e.g. `on_empty`
