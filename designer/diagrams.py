@@ -65,9 +65,17 @@ def drawing_key(document: Any, **options: Any) -> str:
 
 
 def editor_key(digest: str, problems: list[Problem]) -> str:
-    """The key of the editor's whole diagram of the document with that digest (the same
-    drawing as render_diagram's with only problems)."""
-    return _key(digest, problems, {"diff": None, "removed_nodes": None, "overlay": None})
+    """The key of the editor's whole diagram of the document with that digest (render_diagram's
+    drawing with only problems, without the tooltips of nodes that have none)."""
+    return _key(digest, problems, {"diff": None, "removed_nodes": None, "overlay": None,
+                                   "tooltips": False})
+
+
+def editor_source(document: Any, problems: list[Problem]) -> str:
+    """The DOT source of the editor's whole diagram (see editor_key)."""
+    from engine.diagram import topic_graph
+
+    return topic_graph(document, problems=problems, tooltips=False).source
 
 
 def node_count(document: Any) -> int:
@@ -148,7 +156,7 @@ class DiagramCache:
 
         svg = self.svg(key)
         if svg is None:
-            svg = draw_svg(source(), layouts=self.layouts)
+            svg = draw_svg(source(), layouts=self.layouts, compact=True)
             self.keep(key, svg, nodes=nodes)
         return svg
 
@@ -219,7 +227,7 @@ def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None
     drawn in the background; meanwhile the answer has `pending` true and the part around the
     start node (or `focus`), and the page asks again.
     """
-    from engine.diagram import draw_svg, topic_graph
+    from engine.diagram import draw_svg
     from engine.diagram_focus import focus_graph
 
     total = node_count(document)
@@ -234,20 +242,20 @@ def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None
                 out["svg"] = svg
                 return out
             if total < BACKGROUND_FROM_NODES:
-                out["svg"] = kept.draw(
-                    key, lambda: topic_graph(document, problems=problems).source, nodes=total)
+                out["svg"] = kept.draw(key, lambda: editor_source(document, problems),
+                                       nodes=total)
                 return out
             # Even with its layout kept, a big topic's DOT source and redraw take a second or
             # two: done behind the page, which keeps showing what it has and asks again.
-            kept.draw_later(key, lambda: topic_graph(document, problems=problems).source,
-                            nodes=total)
+            kept.draw_later(key, lambda: editor_source(document, problems), nodes=total)
             out["pending"] = True
             focus = document.get("start") if isinstance(document.get("start"), str) else None
             nodes = document.get("nodes") or []
             if focus is None and nodes and isinstance(nodes[0], dict):
                 focus = nodes[0].get("id")
-        graph, shown = focus_graph(document, focus or "", problems=problems)
-        out.update(svg=draw_svg(graph.source), view="focus", shown=len(shown), focus=focus)
+        graph, shown = focus_graph(document, focus or "", problems=problems, tooltips=False)
+        out.update(svg=draw_svg(graph.source, compact=True), view="focus", shown=len(shown),
+                   focus=focus)
     except Exception as exc:  # noqa: BLE001 - graphviz errors and checker bugs alike
         out["diagram_error"] = _failure(exc)
     return out
@@ -256,13 +264,10 @@ def editor_diagram(document: dict, *, problems: list[Problem], focus: str | None
 def prepare(document: dict, problems: list[Problem]) -> None:
     """Draw a big topic's diagram in the background unless it is kept, so that the editor
     opens it at once (after a save, a publish or an import)."""
-    from engine.diagram import topic_graph
-
     total = node_count(document)
     if total < FILE_FROM_NODES:
         return
     key = editor_key(document_digest(document), problems)
     kept = cache()
     if kept.svg(key) is None:
-        kept.draw_later(key, lambda: topic_graph(document, problems=problems).source,
-                        nodes=total)
+        kept.draw_later(key, lambda: editor_source(document, problems), nodes=total)

@@ -8,9 +8,9 @@ shown with colours. An optional `Overlay` draws Insight's counts on it (edge lab
 widths by how often each transition was taken, a heat colour by how many dropped off at each
 node) or one conversation's path (the nodes and transitions it took, the rest greyed).
 
-Imports engine.errors, engine.validation (for transitions and node kinds),
-engine.diagram_layout (which runs Graphviz and keeps layouts for reuse) and the graphviz
-package (to write the DOT source).
+Imports engine.errors, engine.validation (for transitions and node kinds), engine.dot_source
+(which writes the DOT source), engine.diagram_layout (which runs Graphviz and keeps layouts
+for reuse) and engine.diagram_svg (which trims the SVG for the designer's pages).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import graphviz
-
 from engine.diagram_layout import LayoutCache, LayoutError, draw
+from engine.diagram_svg import compact_svg
+from engine.dot_source import DotGraph, Html
 from engine.errors import DiagramError, Problem
 from engine.languages import topic_languages
-from engine.translations import localized_document
+from engine.translations import localized_view
 from engine.validation import (
     INPUT_TYPES,
     RESPONSE_TYPES,
@@ -136,6 +136,9 @@ def category(kind: Any) -> str:
 def _clean(value: Any) -> str:
     """Text safe for Graphviz: one line, no control characters or lone surrogates."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
+    if text.isprintable():  # the usual case: no control characters, surrogates or breaks
+        text = text.strip()
+        return _BLANKS.sub(" ", text) if "  " in text else text
     text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
     text = text.encode("utf-8", "ignore").decode("utf-8")  # drops lone surrogates
     return _BLANKS.sub(" ", text).strip()
@@ -195,7 +198,7 @@ def _label(node: dict, counts: str | None = None) -> str:
         rows.append(f"<i>{_html(summary)}</i>")
     if counts:
         rows.append(f'<font point-size="9"><b>{_html(counts)}</b></font>')
-    return "<" + "<br/>".join(rows) + ">"
+    return Html("<" + "<br/>".join(rows) + ">")
 
 
 def _tooltip(node: dict, messages: list[str]) -> str:
@@ -242,8 +245,9 @@ class _Builder:
 
     def __init__(self, doc: Any, *, current: str | None, problems: Iterable[Problem],
                  diff: Mapping[str, str] | None, removed_nodes: Iterable[dict],
-                 overlay: Overlay | None = None):
+                 overlay: Overlay | None = None, tooltips: bool = True):
         self.doc = doc if isinstance(doc, dict) else {}
+        self.tooltips = tooltips
         self.overlay = overlay
         self.current = current
         self.diff = dict(diff or {})
@@ -255,7 +259,7 @@ class _Builder:
         self.references = 0
         self.removed_nodes = [n for n in removed_nodes or () if isinstance(n, dict)]
 
-    def build(self) -> graphviz.Digraph:
+    def build(self) -> DotGraph:
         nodes = self.doc.get("nodes")
         for index, node in enumerate(nodes if isinstance(nodes, list) else []):
             if isinstance(node, dict):
@@ -314,8 +318,9 @@ class _Builder:
             classes.append("current")
         if self.overlay is not None and node_id is not None and not drawn.removed:
             messages = [*messages, *self._overlay_node(attrs, classes, node_id, kind)]
-        attrs.update({"id": _esc(svg_id), "class": " ".join(classes),
-                      "tooltip": _tooltip(node, messages)})
+        attrs.update({"id": _esc(svg_id), "class": " ".join(classes)})
+        if self.tooltips or messages:
+            attrs["tooltip"] = _tooltip(node, messages)
         return attrs
 
     def _overlay_node(self, attrs: dict[str, str], classes: list[str], node_id: str,
@@ -358,7 +363,7 @@ class _Builder:
         if target not in self.missing:
             name = f"_missing_{len(self.missing)}"
             self.missing[target] = name
-            self.graph.node(name, "<missing: " + _html(_excerpt(target)) + ">",
+            self.graph.node(name, Html("<missing: " + _html(_excerpt(target)) + ">"),
                             shape="box", style="dashed,filled", fillcolor="#fee2e2",
                             color="#dc2626", fontcolor="#991b1b",
                             id=_esc(f"missing-{_clean(target)}"), **{"class": "missing"})
@@ -398,7 +403,7 @@ class _Builder:
                 name, exists = self._target(head)
             attrs: dict[str, str] = {}
             if labels:
-                attrs["label"] = "<" + _html(_excerpt(" / ".join(labels), 48)) + ">"
+                attrs["label"] = Html("<" + _html(_excerpt(" / ".join(labels), 48)) + ">")
             styles = ["dashed"] if dashed or drawn.removed else []
             if not exists:
                 attrs.update(color="#dc2626", fontcolor="#991b1b")
@@ -441,8 +446,8 @@ class _Builder:
             return
         count = count or 0
         text = " / ".join(labels)
-        attrs["label"] = "<" + (_html(_excerpt(text, 40)) + " " if text else "") + \
-            f"<b>({count})</b>>"
+        attrs["label"] = Html("<" + (_html(_excerpt(text, 40)) + " " if text else "") +
+                              f"<b>({count})</b>>")
         attrs["penwidth"] = f"{1 + (_MAX_PEN - 1) * count / most:.2f}" if count else "1"
         attrs["class"] = f"took took-{count}"
         if not count:
@@ -487,10 +492,11 @@ class _Builder:
         kind = node_type(self.by_id[target].node)
         style = _STYLES[kind if category(kind) in ("flow", "terminal") else category(kind)]
         fill = style["fillcolor"] if not self.diff else "#ffffff"
-        self.graph.node(name, "<↪ " + _html(_excerpt(target)) + ">", shape="box",
+        self.graph.node(name, Html("<↪ " + _html(_excerpt(target)) + ">"), shape="box",
                         style="rounded,dashed,filled", fillcolor=fill, color="#6b7280",
                         fontsize="8", height="0.25", margin="0.06,0.02",
-                        id=f"ref-{self.references}", tooltip=_esc(f"goes to {target}"),
+                        id=f"ref-{self.references}",
+                        tooltip=_esc(f"goes to {target}") if self.tooltips else None,
                         **{"class": f"ref ref-to-{target}"})
         return name
 
@@ -522,10 +528,10 @@ def _layout_limits(size: int) -> dict[str, str]:
     return limits
 
 
-def _new_graph(doc: dict) -> graphviz.Digraph:
+def _new_graph(doc: dict) -> DotGraph:
     nodes = doc.get("nodes")
     size = len(nodes) if isinstance(nodes, list) else 0
-    graph = graphviz.Digraph(name=_clean(doc.get("id")) or "topic")
+    graph = DotGraph(name=_esc(_clean(doc.get("id"))) or "topic")
     graph.attr(rankdir="TB", nodesep="0.25" if size > 150 else "0.35",
                ranksep="0.35" if size > 150 else "0.45", fontname=_FONT, bgcolor="transparent",
                **_layout_limits(size))
@@ -538,20 +544,23 @@ def _new_graph(doc: dict) -> graphviz.Digraph:
 def topic_graph(doc: Any, *, current: str | None = None, problems: Iterable[Problem] = (),
                 diff: Mapping[str, str] | None = None,
                 removed_nodes: Iterable[dict] | None = None,
-                overlay: Overlay | None = None) -> graphviz.Digraph:
+                overlay: Overlay | None = None, tooltips: bool = True) -> DotGraph:
     """The topic as a Graphviz digraph.
 
     `current` is a node id to highlight; `problems` colour their nodes (red for errors,
     orange for warnings); `diff` maps node ids to "added", "removed" or "changed", and
     `removed_nodes` gives the removed nodes' documents, which are drawn dashed and grey;
-    `overlay` draws Insight's counts or one conversation's path (see Overlay).
+    `overlay` draws Insight's counts or one conversation's path (see Overlay). With
+    `tooltips` false only nodes with problems have a tooltip (their messages): the editor
+    shows a node's texts in its form, and a thousand tooltips are a tenth of the SVG.
     Never raises on a malformed document. Texts written per language are drawn in the
     topic's default language.
     """
     if isinstance(doc, dict):
-        doc = localized_document(doc, topic_languages(doc)[1])
+        doc = localized_view(doc, topic_languages(doc)[1])
     return _Builder(doc, current=current, problems=problems, diff=diff,
-                    removed_nodes=removed_nodes or (), overlay=overlay).build()
+                    removed_nodes=removed_nodes or (), overlay=overlay,
+                    tooltips=tooltips).build()
 
 
 def render_dot(doc: Any, **options: Any) -> str:
@@ -568,10 +577,12 @@ def render_svg(doc: Any, *, layouts: LayoutCache | None = None, **options: Any) 
     return draw_svg(topic_graph(doc, **options).source, layouts=layouts)
 
 
-def draw_svg(source: str, *, layouts: LayoutCache | None = None) -> str:
-    """SVG for a DOT source from topic_graph, through the layout cache when one is given."""
+def draw_svg(source: str, *, layouts: LayoutCache | None = None, compact: bool = False) -> str:
+    """SVG for a DOT source from topic_graph, through the layout cache when one is given;
+    `compact`: trimmed for a browser (engine.diagram_svg)."""
     try:
-        return draw(source, cache=layouts)[0]
+        svg = draw(source, cache=layouts)[0]
+        return compact_svg(svg) if compact else svg
     except FileNotFoundError as exc:
         raise DiagramError("Graphviz's `dot` program was not found: install Graphviz "
                            "(e.g. apt-get install graphviz) and put `dot` on the PATH") from exc

@@ -17,12 +17,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import graphviz
-
 from engine.diagram import _Builder, _esc, _excerpt, _html
+from engine.dot_source import DotGraph, Html
 from engine.errors import Problem
 from engine.languages import topic_languages
-from engine.translations import localized_document
+from engine.translations import localized_view
 from engine.validation import transitions
 
 DEFAULT_RADIUS = 6
@@ -73,7 +72,7 @@ class _FocusBuilder(_Builder):
         if target not in self.outside:
             name = f"_outside_{len(self.outside)}"
             self.outside[target] = name
-            self.graph.node(name, "<⋯ " + _html(_excerpt(target)) + ">", shape="box",
+            self.graph.node(name, Html("<⋯ " + _html(_excerpt(target)) + ">"), shape="box",
                             style="rounded,dashed", color="#94a3b8", fontcolor="#475569",
                             fontsize="8", height="0.25", margin="0.06,0.02",
                             id=_esc(f"outside-{target}"), tooltip=_esc(f"show around {target}"),
@@ -82,11 +81,12 @@ class _FocusBuilder(_Builder):
 
 
 def focus_graph(doc: Any, around: str, *, problems: Iterable[Problem] = (),
-                radius: int = DEFAULT_RADIUS, limit: int = DEFAULT_LIMIT
-                ) -> tuple[graphviz.Digraph, list[str]]:
-    """The part of the diagram around `around`, and the ids of the nodes it shows."""
+                radius: int = DEFAULT_RADIUS, limit: int = DEFAULT_LIMIT,
+                tooltips: bool = True) -> tuple[DotGraph, list[str]]:
+    """The part of the diagram around `around`, and the ids of the nodes it shows
+    (`tooltips` as for engine.diagram.topic_graph)."""
     doc = doc if isinstance(doc, dict) else {}
-    doc = localized_document(doc, topic_languages(doc)[1])
+    doc = localized_view(doc, topic_languages(doc)[1])
     shown = focus_nodes(doc, around, radius=radius, limit=limit)
     keep = set(shown)
     nodes = [n for n in doc.get("nodes") or () if isinstance(n, dict) and n.get("id") in keep]
@@ -105,5 +105,5 @@ def focus_graph(doc: Any, around: str, *, problems: Iterable[Problem] = (),
             "start": doc.get("start") if doc.get("start") in keep else None}
     everything = {n.get("id") for n in all_nodes if isinstance(n, dict)}
     builder = _FocusBuilder(part, everything, current=None, problems=named, diff=None,
-                            removed_nodes=())
+                            removed_nodes=(), tooltips=tooltips)
     return builder.build(), shown

@@ -111,6 +111,27 @@ def localized_document(doc: dict, language: str) -> dict:
     return out
 
 
+def localized_view(doc: dict, language: str) -> dict:
+    """What localized_document gives, for reading only: containers are copied along the paths
+    of the texts that change and shared with `doc` everywhere else, so that drawing a big
+    topic written in one language copies nothing. Do not modify the result."""
+    _languages, default = topic_languages(doc)
+    out = dict(doc)
+    copies: dict[int, Any] = {id(doc): out}
+    for field in text_fields(doc):
+        if not isinstance(field.value, dict):
+            continue
+        source, target = doc, out
+        for part in field.parts[:-1]:
+            child = source[part]
+            if id(child) not in copies:
+                copies[id(child)] = dict(child) if isinstance(child, dict) else list(child)
+            target[part] = copies[id(child)]
+            source, target = child, copies[id(child)]
+        target[field.parts[-1]] = localize(field.value, language, default=default)
+    return out
+
+
 def with_translation(doc: dict, parts: tuple, language: str, text: Any) -> dict:
     """A copy of `doc` where the text at `parts` reads `text` in `language`.
 
