@@ -79,9 +79,28 @@ def _validators() -> _Validators:
     by_type = {}
     for branch in defs["node"]["allOf"]:
         kind = branch["if"]["properties"]["type"]["const"]
-        by_type[kind] = Draft202012Validator({"$defs": defs, "allOf": [base, branch["then"]]})
+        rules = _inline_refs({"allOf": [base, branch["then"]]}, defs)
+        by_type[kind] = Draft202012Validator({"$defs": defs, **rules})
     node = Draft202012Validator({"$defs": defs, "$ref": "#/$defs/node"})
     return _Validators(Draft202012Validator(root), node, by_type)
+
+
+def _inline_refs(rules: Any, defs: dict, seen: tuple[str, ...] = ()) -> Any:
+    """`rules` with each `{"$ref": "#/$defs/x"}` replaced by the rules of x (but a reference
+    to a definition it is inside of). The same checks and messages: what changes is only that
+    jsonschema no longer looks references up while it validates, which was 45% of the time
+    to check a topic's nodes the first time."""
+    if isinstance(rules, dict):
+        ref = rules.get("$ref")
+        if len(rules) == 1 and isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in defs and name not in seen:
+                return _inline_refs(defs[name], defs, (*seen, name))
+            return rules
+        return {key: _inline_refs(value, defs, seen) for key, value in rules.items()}
+    if isinstance(rules, list):
+        return [_inline_refs(value, defs, seen) for value in rules]
+    return rules
 
 
 class _CleanNodes:
