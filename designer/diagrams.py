@@ -150,13 +150,15 @@ class DiagramCache:
 
     # -- drawing
 
-    def draw(self, key: str, source: Callable[[], str], *, nodes: int) -> str:
-        """The drawing under `key`, made from the DOT source `source()` when not kept."""
+    def draw(self, key: str, source: Callable[[], str], *, nodes: int,
+             background: bool = False) -> str:
+        """The drawing under `key`, made from the DOT source `source()` when not kept
+        (`background`: by Graphviz at a low CPU priority)."""
         from engine.diagram import draw_svg
 
         svg = self.svg(key)
         if svg is None:
-            svg = draw_svg(source(), layouts=self.layouts, compact=True)
+            svg = draw_svg(source(), layouts=self.layouts, compact=True, background=background)
             self.keep(key, svg, nodes=nodes)
         return svg
 
@@ -170,7 +172,7 @@ class DiagramCache:
         def work() -> None:
             try:
                 with self._background:
-                    self.draw(key, source, nodes=nodes)
+                    self.draw(key, source, nodes=nodes, background=True)
             except Exception:  # noqa: BLE001 - the page says the diagram could not be drawn
                 log.exception("drawing a diagram in the background failed")
             finally:

@@ -579,11 +579,13 @@ def render_svg(doc: Any, *, layouts: LayoutCache | None = None, **options: Any) 
     return draw_svg(topic_graph(doc, **options).source, layouts=layouts)
 
 
-def draw_svg(source: str, *, layouts: LayoutCache | None = None, compact: bool = False) -> str:
+def draw_svg(source: str, *, layouts: LayoutCache | None = None, compact: bool = False,
+             background: bool = False) -> str:
     """SVG for a DOT source from topic_graph, through the layout cache when one is given;
-    `compact`: trimmed for a browser (engine.diagram_svg)."""
+    `compact`: trimmed for a browser (engine.diagram_svg); `background`: Graphviz at a low
+    CPU priority, for a drawing nobody is waiting for."""
     try:
-        svg = draw(source, cache=layouts)[0]
+        svg = draw(source, cache=layouts, background=background)[0]
         return compact_svg(svg) if compact else svg
     except FileNotFoundError as exc:
         raise DiagramError("Graphviz's `dot` program was not found: install Graphviz "

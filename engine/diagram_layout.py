@@ -16,6 +16,7 @@ Imports only the standard library; runs Graphviz's `dot` and `neato` programs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 PERSIST_FROM_NODES = 150  # smaller layouts take dot a blink: not worth a file
 MAX_FILES = 400  # layout files kept in a cache folder, the least recently used go first
 MEMORY_LAYOUTS = 64
+BACKGROUND_NICENESS = 10
 
 # Attributes that do not move anything on the diagram (outside HTML labels).
 _STYLING = ("class", "color", "fillcolor", "fontcolor", "id", "penwidth", "style", "tooltip",
@@ -139,23 +141,30 @@ class LayoutCache:
             path.unlink(missing_ok=True)
 
 
-def _run(command: list[str], source: str) -> subprocess.CompletedProcess:
+def _run(command: list[str], source: str, *, background: bool = False) -> bytes:
+    """What the Graphviz program writes for `source`; `background`: at a low CPU priority,
+    so that a big drawing nobody waits for yields the cores to the requests that are waited
+    for."""
     try:
-        done = subprocess.run(command, input=source.encode("utf-8", "surrogatepass"),
-                              capture_output=True, check=False)
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"Graphviz's `{command[0]}` program was not found") from exc
-    if done.returncode != 0:
-        raise LayoutError(done.stderr.decode("utf-8", "replace").strip() or
-                          f"{command[0]} failed")
-    return done
+    if background:
+        with contextlib.suppress(OSError):  # it may have finished already
+            os.setpriority(os.PRIO_PROCESS, process.pid, BACKGROUND_NICENESS)
+    out, err = process.communicate(source.encode("utf-8", "surrogatepass"))
+    if process.returncode != 0:
+        raise LayoutError(err.decode("utf-8", "replace").strip() or f"{command[0]} failed")
+    return out
 
 
-def lay_out(source: str) -> tuple[str, Layout]:
+def lay_out(source: str, *, background: bool = False) -> tuple[str, Layout]:
     """Run `dot` once: the SVG and the layout it chose."""
     with tempfile.TemporaryDirectory(prefix="parley-dot-") as folder:
         svg_path, json_path = Path(folder, "out.svg"), Path(folder, "out.json")
-        _run(["dot", "-Tsvg", f"-o{svg_path}", "-Tjson0", f"-o{json_path}"], source)
+        _run(["dot", "-Tsvg", f"-o{svg_path}", "-Tjson0", f"-o{json_path}"], source,
+             background=background)
         return (svg_path.read_text(encoding="utf-8"),
                 Layout.from_graphviz_json(json_path.read_text(encoding="utf-8")))
 
@@ -186,18 +195,21 @@ def _dot_escape(name: str) -> str:
     return name.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def render_placed(source: str, layout: Layout) -> str:
+def render_placed(source: str, layout: Layout, *, background: bool = False) -> str:
     """Draw the DOT source at the layout's positions (no new layout)."""
-    return _run(["neato", "-n2", "-Tsvg"], placed(source, layout)).stdout.decode("utf-8")
+    return _run(["neato", "-n2", "-Tsvg"], placed(source, layout),
+                background=background).decode("utf-8")
 
 
-def draw(source: str, *, cache: LayoutCache | None) -> tuple[str, bool]:
-    """(SVG, whether a kept layout was used) for a DOT source; lays it out when none is kept."""
+def draw(source: str, *, cache: LayoutCache | None,
+         background: bool = False) -> tuple[str, bool]:
+    """(SVG, whether a kept layout was used) for a DOT source; lays it out when none is kept.
+    `background`: Graphviz runs at a low CPU priority."""
     key = layout_key(source)
     layout = cache.get(key) if cache is not None else None
     if layout is not None:
-        return render_placed(source, layout), True
-    svg, layout = lay_out(source)
+        return render_placed(source, layout, background=background), True
+    svg, layout = lay_out(source, background=background)
     if cache is not None:
         cache.put(key, layout)
     return svg, False

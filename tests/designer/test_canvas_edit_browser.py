@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from designer import create_app
 from engine.store import open_store
 from engine.transcripts import run_transcripts
-from engine.validation import problems
+from engine.validation import problems, transitions
 from parley.cli import SAMPLE_RECORDS, TOPICS_DIR, read_topic, topic_files
 from tests.designer.conftest import AUTHOR, PASSWORD, TOPICS, field, shot
 
@@ -481,3 +481,67 @@ def test_edit_report_issue_then_paste_its_nodes_into_another_topic(page, served)
     saved = save(page, store, "paste_target")
     assert [n["id"] for n in saved["nodes"]] == ["hello", "bye", "ask_details", "open_case"]
     assert page.problems == []
+
+
+def many_choices_topic(topic_id: str, choices: int) -> dict:
+    """A menu of `choices` options between a greeting and the end."""
+    topic = small_topic(topic_id)
+    topic["nodes"][0]["next"] = "menu"
+    topic["variables"] = {"pick": {"type": "string"}}
+    topic["nodes"].insert(1, {
+        "id": "menu", "type": "input.static_choice", "prompt": "Pick one.", "var": "pick",
+        "options": [{"label": f"Choice number {i}", "value": f"c{i}", "next": "bye"}
+                    for i in range(choices)],
+        "on_max_attempts": "bye"})
+    return topic
+
+
+def test_exit_tabs_of_a_node_with_many_choices_stay_beside_it(page, served):
+    base, store = served
+    open_topic(page, base, store, many_choices_topic("many_exits", 12))
+    node(page, "menu").click()
+    tabs = page.locator("#diagram .exit-port")
+    expect(tabs).to_have_count(14)  # 12 choices, no valid choice (next) and max attempts
+    shot(page, "canvas-40-many-exit-tabs")
+    boxes = [tabs.nth(i).locator("rect").bounding_box() for i in range(14)]
+    menu = node(page, "menu").bounding_box()
+    row = boxes[0]["height"]
+    for i, one in enumerate(boxes):  # no two tabs overlap
+        for other in boxes[i + 1:]:
+            assert (one["x"] + one["width"] <= other["x"] + 0.5
+                    or other["x"] + other["width"] <= one["x"] + 0.5
+                    or one["y"] + one["height"] <= other["y"] + 0.5
+                    or other["y"] + other["height"] <= one["y"] + 0.5)
+    # Stacked in columns as tall as the node (3 rows at least), not one long list below it.
+    top = min(b["y"] for b in boxes)
+    bottom = max(b["y"] + b["height"] for b in boxes)
+    assert bottom - top <= max(menu["height"], 3 * row * 1.3) + 2
+    assert top >= menu["y"] - 2
+    bye = node(page, "bye").bounding_box()
+    assert bottom <= bye["y"] or top >= bye["y"] + bye["height"] or all(
+        b["x"] >= bye["x"] + bye["width"] or b["x"] + b["width"] <= bye["x"] for b in boxes)
+
+
+def test_arrow_keys_move_on_a_big_topic_and_after_a_redraw(page, served):
+    from devtools.topicgen import generate_topic
+
+    base, store = served
+    topic = generate_topic(400, seed=3)
+    open_topic(page, base, store, topic)
+    first = topic["start"]
+    after = next(t.target for t in transitions(topic["nodes"][0]))
+    page.locator("#diagram").focus()
+    page.keyboard.press("Tab")
+    expect(node(page, first)).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(node(page, after)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(node(page, first)).to_be_focused()
+    # A redraw (a new title changes the start node's label) is measured afresh.
+    page.keyboard.press("Enter")  # its form
+    field(page, "$.nodes[0].title").fill("A much longer title for the first node")
+    expect(node(page, first).locator("text").first).to_have_text(
+        "A much longer title for the first node")
+    node(page, first).focus()
+    page.keyboard.press("ArrowDown")
+    expect(node(page, after)).to_be_focused()

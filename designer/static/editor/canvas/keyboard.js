@@ -24,29 +24,42 @@ function typing(target) {
   return target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-function centre(id) {
-  const g = nodeGroup(id);
-  if (!g) return null;
-  const r = g.getBoundingClientRect();
-  return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+// Where each node of a drawing is (its centre, in the drawing's own units: zooming scales
+// them all alike), measured once per drawing at the first arrow press, so that moving stays
+// instant on a topic of thousands of nodes instead of measuring every node on every press.
+const positions = new WeakMap();  // drawn <svg> -> Map(node id -> {x, y})
+
+export function nodePositions() {
+  const root = svg();
+  if (!root) return new Map();
+  let index = positions.get(root);
+  if (!index) {
+    index = new Map();
+    root.querySelectorAll('g[id^="node-"]').forEach((g) => {
+      const b = g.getBBox();
+      index.set(g.id.slice(5), { x: b.x + b.width / 2, y: b.y + b.height / 2 });
+    });
+    positions.set(root, index);
+  }
+  return index;
 }
 
 // The node nearest to `fromId` in direction [dx, dy]; nodes it links with count as nearer.
 export function nearest(fromId, [dx, dy]) {
-  const here = centre(fromId);
+  const index = nodePositions();
+  const here = index.get(fromId);
   if (!here) return null;
   const linked = neighbours(fromId);
+  const inDocument = new Set(nodes().map((n) => n && n.id));
   let best = null;
   let bestScore = Infinity;
-  for (const n of nodes()) {
-    if (!n || n.id === fromId) continue;
-    const c = centre(n.id);
-    if (!c) continue;
+  for (const [id, c] of index) {
+    if (id === fromId || !inDocument.has(id)) continue;
     const along = (c.x - here.x) * dx + (c.y - here.y) * dy;
     const across = Math.abs((c.x - here.x) * dy + (c.y - here.y) * dx);
     if (along <= 0 || across > along * 2.5) continue;
-    const score = Math.hypot(along, across) * (linked.has(n.id) ? 0.6 : 1);
-    if (score < bestScore) { best = n.id; bestScore = score; }
+    const score = Math.hypot(along, across) * (linked.has(id) ? 0.6 : 1);
+    if (score < bestScore) { best = id; bestScore = score; }
   }
   return best;
 }
