@@ -128,9 +128,9 @@ NODE_KINDS: dict[str, dict] = {
     "flow.handoff": {
         "label": "Hand off to an agent", "group": "Flow",
         "fields": [field("message", "Message while they wait", "template"),
-                   field("queue", "Queue", "text",
+                   field("queue", "Queue", "queue",
                          help="The agents who serve this queue get the chat (e.g. billing); "
-                         "empty: the default queue."),
+                         "empty: the default queue. The list offers the queues that exist."),
                    field("reason", "Reason (for the agent)", "text")],
     },
     "flow.end": {
