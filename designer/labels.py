@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import re
 
-from designer.kinds import DATA_SOURCE_FIELDS, NODE_KINDS, ROW_LABELS, TOPIC_FIELDS
+from designer.kinds import (
+    DATA_SOURCE_FIELDS,
+    NODE_KINDS,
+    NOTIFICATION_LABELS,
+    ROW_LABELS,
+    TOPIC_FIELDS,
+)
 from designer.queues import queue_problem
 
 _SEGMENT = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]|\['([^']*)'\]")
@@ -21,7 +27,7 @@ _NEEDS = re.compile(r" needs '([A-Za-z_]\w*)'")
 _TOPIC_LABELS = {
     **{f["name"]: f["label"] for f in TOPIC_FIELDS},
     "nodes": "Nodes", "discovery": "Discovery", "keywords": "Keywords", "phrases": "Phrases",
-    "variables": "Variables", "data_sources": "Data sources",
+    "variables": "Variables", "data_sources": "Data sources", "notifications": "Notifications",
 }
 
 
@@ -58,6 +64,8 @@ def _scopes(path: str, document: dict) -> tuple[dict[str, str], dict[str, str]]:
         fields = DATA_SOURCE_FIELDS.get(kind, [])
         labels = {"kind": "Kind", **{f["name"]: f["label"] for f in fields}}
         return labels, _TOPIC_LABELS
+    if len(parts) >= 2 and parts[0] == "notifications" and isinstance(parts[1], int):
+        return NOTIFICATION_LABELS, NOTIFICATION_LABELS
     return _TOPIC_LABELS, _TOPIC_LABELS
 
 

@@ -3,13 +3,14 @@
 // and wait. Every edit goes through the document model (changed()), so undo, the JSON tab and
 // the live checks follow; problems at $.notifications[i]... land on the fields (checks.js).
 
-import { $, IDENT, S, data } from "./state.js";
+import { $, IDENT, S, data, spec as editorSpec } from "./state.js";
 import { el, nodeIndex, nodes, status } from "./util.js";
 import { changed, setValue } from "./document.js";
 import { autoGrow, defaultLanguage, fieldShell } from "./widgets.js";
 
 const GENERAL_PROGRAMME = "notifications";
 const SIMPLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LABELS = editorSpec.notification;  // designer/kinds.py NOTIFICATION_LABELS
 
 export function notificationList() {
   return Array.isArray(S.doc.notifications) ? S.doc.notifications : [];
@@ -84,16 +85,16 @@ function notificationCard(spec, i) {
   card.append(variablesField(spec, path));
   const programme = el("input", { value: spec.programme || "", className: "mono", list: "programme-names", placeholder: GENERAL_PROGRAMME,
     oninput: () => { setValue(spec, "programme", programme.value.trim()); changed({ list: false }); } });
-  card.append(fieldShell({ label: "Programme", help: "What recipients must have agreed to: notifications (START) unless you name another (the consent ledger)." },
+  card.append(fieldShell({ label: LABELS.programme, help: "What recipients must have agreed to: notifications (START) unless you name another (the consent ledger)." },
     child(path, "programme"), programme, "short"));
   const wait = el("input", { type: "number", min: 0, max: 168, step: "any", placeholder: "24",
     value: spec.max_wait_hours === undefined ? "" : String(spec.max_wait_hours),
     oninput: () => { setValue(spec, "max_wait_hours", wait.value === "" ? "" : Number(wait.value)); changed({ list: false }); } });
-  card.append(fieldShell({ label: "Longest wait (hours)", help: "With a start node: how long it waits for a recipient busy in another conversation before it is dropped." },
+  card.append(fieldShell({ label: LABELS.max_wait_hours, help: "With a start node: how long it waits for a recipient busy in another conversation before it is dropped." },
     child(path, "max_wait_hours"), wait, "short"));
   const note = el("textarea", { rows: 1, value: spec.description || "", placeholder: "What it is for",
     oninput: () => { setValue(spec, "description", note.value); changed({ list: false }); } });
-  card.append(fieldShell({ label: "Description (for the team)" }, child(path, "description"), note));
+  card.append(fieldShell({ label: LABELS.description }, child(path, "description"), note));
   return card;
 }
 
@@ -101,7 +102,8 @@ function notificationCard(spec, i) {
 // field until the name is fixed.
 function nameField(spec, path) {
   const sendAs = el("code", { className: "send-as", text: `${data.topic_id}.${spec.name || "…"}` });
-  const problem = el("div", { className: "field-problem error name-problem", hidden: true });
+  // Not a .field-problem: those are the live check's, replaced after every check.
+  const problem = el("div", { className: "name-problem", role: "alert", hidden: true });
   const input = el("input", { value: String(spec.name || ""), className: "mono", "aria-label": "Notification name", maxlength: 64 });
   input.addEventListener("change", () => {
     const value = input.value.trim();
@@ -118,7 +120,7 @@ function nameField(spec, path) {
     changed({ inspector: true, list: false });
   });
   return el("div", { className: "field grow", dataset: { path: child(path, "name") } },
-    el("label", {}, el("span", { className: "field-label", text: "Name *" }), input), sendAs, problem);
+    el("label", {}, el("span", { className: "field-label", text: `${LABELS.name} *` }), input), sendAs, problem);
 }
 
 // One text per language in a topic of several (as the Translations page has them side by
@@ -128,7 +130,7 @@ function textFields(spec, path) {
   const textPath = child(path, "text");
   const texts = perLanguage(spec.text);
   if (languages.length < 2 && !texts) {
-    return fieldShell({ label: "Text", required: true, help: "{{ variable }} inserts a value the sender gives; {{ user }} and {{ phone }} are always there." },
+    return fieldShell({ label: LABELS.text, required: true, help: "{{ variable }} inserts a value the sender gives; {{ user }} and {{ phone }} are always there." },
       textPath, textArea(spec.text, (v) => setValue(spec, "text", v)), "with-cost");
   }
   const codes = texts ? [...languages, ...Object.keys(texts).filter((c) => !languages.includes(c))] : languages;
@@ -138,7 +140,7 @@ function textFields(spec, path) {
     if (Object.keys(current).length) spec.text = current; else delete spec.text;
   };
   const wrap = el("div", { className: "field lang-texts", dataset: { path: textPath } },
-    el("span", { className: "field-label", text: "Text *" }),
+    el("span", { className: "field-label", text: `${LABELS.text} *` }),
     el("small", { className: "help", text: "One per language; the send picks the recipient's. {{ variable }} inserts a value the sender gives." }));
   for (const code of codes) {
     const value = texts ? texts[code] : (code === defaultLanguage() ? spec.text : undefined);
@@ -171,7 +173,7 @@ function startField(spec, path) {
     select.append(el("option", { value: spec.start, text: `${spec.start} (${nodeIndex(spec.start) < 0 ? "missing" : "not a question"}!)` }));
   }
   select.value = spec.start || "";
-  return fieldShell({ label: "Start at", help: "A question: the user's reply answers it, and the topic goes on from there. The text replaces its prompt." },
+  return fieldShell({ label: LABELS.start, help: "A question: the user's reply answers it, and the topic goes on from there. The text replaces its prompt." },
     child(path, "start"), select);
 }
 
@@ -182,7 +184,7 @@ function variablesField(spec, path) {
   const declared = Object.keys(S.doc.variables && typeof S.doc.variables === "object" ? S.doc.variables : {});
   const names = [...declared, ...listed.filter((v) => typeof v === "string" && !declared.includes(v))];
   const wrap = el("div", { className: "field variables-field", dataset: { path: child(path, "variables") } },
-    el("span", { className: "field-label", text: "Variables the sender fills in" }),
+    el("span", { className: "field-label", text: LABELS.variables }),
     el("small", { className: "help", text: names.length ? "Their values come with each send (the Notify page, --var, the API)."
       : "Declare variables on the Topic tab first; {{ user }} and {{ phone }} need none." }));
   const boxes = el("div", { className: "var-checks" });
