@@ -8,6 +8,7 @@ import { showJson } from "./json.js";
 import { annotate } from "./checks.js";
 import { markDiagram } from "./diagram.js";
 import { renderTranscripts } from "./save.js";
+import { renderNotificationsForm } from "./notifications.js";
 
 export function renderNodeList() {
   const list = $("node-list");
@@ -206,6 +207,7 @@ export function dataSourcesEditor() {
 export function renderInspector() {
   if (S.tab === "node") renderNodeForm();
   else if (S.tab === "topic") renderTopicForm();
+  else if (S.tab === "notifications") renderNotificationsForm();
   else if (S.tab === "json") showJson();
   else if (S.tab === "tests") renderTranscripts();
   annotate();
@@ -217,7 +219,7 @@ export function setTab(tab) {
     b.classList.toggle("active", b.dataset.tab === tab);
     b.setAttribute("aria-selected", String(b.dataset.tab === tab));
   });
-  for (const name of ["node", "topic", "json", "tests"]) $("tab-" + name).classList.toggle("hidden", name !== tab);
+  for (const name of ["node", "topic", "notifications", "json", "tests"]) $("tab-" + name).classList.toggle("hidden", name !== tab);
   renderInspector();
 }
 
