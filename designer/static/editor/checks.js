@@ -46,7 +46,7 @@ export function fieldTarget(p) {
 }
 
 export function parentPath(path) {
-  const m = /^(.*)(\.[A-Za-z_]\w*|\[\d+\]|\['[^']*'\])$/.exec(path);
+  const m = /^(.*)(\.[A-Za-z_]\w*|\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\['[^']*'\])$/.exec(path);
   return m ? m[1] : null;
 }
 

@@ -120,7 +120,9 @@ export function renderTopicForm() {
 }
 
 export function keyPath(base, key) {
-  return /^[A-Za-z_]\w*$/.test(key) ? `${base}.${key}` : `${base}['${key}']`;
+  // Written as the validator writes it (engine/validation/documents.py json_path), so its
+  // problems find the field.
+  return /^[A-Za-z_]\w*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
 }
 
 export function renameKey(obj, oldKey, newKey) {
