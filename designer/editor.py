@@ -34,10 +34,12 @@ from designer.documents import (
     check_text,
     json_diff,
     node_diff,
+    notification_costs,
     problem_json,
     topic_changes,
 )
 from designer.kinds import editor_spec
+from designer.queues import default_queue, known_queues
 from engine import languages
 from engine.catalog import discovery_overlaps
 from engine.errors import Problem, TopicNotFound
@@ -133,6 +135,7 @@ def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
         "problems": [problem_json(p, checked.document) for p in checked.problems],
         "errors": len(checked.errors),
         "warnings": len(checked.warnings),
+        "sms": notification_costs(checked.document),
         "svg": None,
         "diagram_error": None,
     }
@@ -153,6 +156,8 @@ def edit(topic_id: str):
         version=version or summary["latest_version"], spec=editor_spec(),
         versions=store.topic_versions(topic_id), transcripts=store.transcripts(topic_id),
         sample_users=sample_users(),
+        queues=known_queues(store, current_app.config, except_topic=topic_id),
+        default_queue=default_queue(current_app.config),
         language_names={code: names[1] for code, names in languages.LANGUAGES.items()})
 
 
