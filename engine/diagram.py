@@ -190,7 +190,7 @@ def _summary(node: dict) -> str:
 def _label(node: dict, counts: str | None = None) -> str:
     node_id, kind = _clean(node.get("id")) or "(no id)", _clean(node.get("type")) or "(no type)"
     title = node.get("title") if kind != "response.card" else None
-    heading = _excerpt(title) if isinstance(title, str) and title.strip() else node_id
+    heading = (_excerpt(title) if isinstance(title, str) and _clean(title) else "") or node_id
     subtitle = f"{node_id} · {kind}" if heading != node_id else kind
     rows = [f"<b>{_html(heading)}</b>",
             f'<font point-size="8" color="#475569">{_html(_excerpt(subtitle, 60))}</font>']
