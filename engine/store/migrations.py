@@ -673,6 +673,45 @@ def m0018_reply_translations(db: sqlite_utils.Database) -> None:
     db.executescript(REPLY_TRANSLATIONS_SQL)
 
 
+@migrations()
+def m0019_message_search(db: sqlite_utils.Database) -> None:
+    """The agent desk's search finds words in messages through an index, not a scan: an FTS5
+    table of trigrams (any three characters, case-blind) over messages' bodies. The worker
+    adds new messages to it in batches (Store.index_messages), so the webhook's insert pays
+    nothing for it; `messages_search_mark` holds the last message id indexed, and a search
+    reads the few messages after it directly, so it misses nothing. The triggers keep the
+    index right when an indexed message changes or goes (copying's `replace`). PostgreSQL has
+    a pg_trgm index instead (postgres_schema.M0019_MESSAGE_SEARCH). These tables are the
+    index's own, never copied between databases (copying.py skips them)."""
+    indexed = f"old.id <= (SELECT through FROM {MESSAGE_SEARCH}_mark)"
+    db.executescript(f"""
+        CREATE VIRTUAL TABLE {MESSAGE_SEARCH} USING fts5(
+            body, content='messages', content_rowid='id', tokenize='trigram');
+        CREATE TABLE {MESSAGE_SEARCH}_mark (through INTEGER NOT NULL);
+        INSERT INTO {MESSAGE_SEARCH}_mark (through) SELECT coalesce(max(id), 0) FROM messages;
+        INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}) VALUES ('rebuild');
+        CREATE TRIGGER {MESSAGE_SEARCH}_delete AFTER DELETE ON messages WHEN {indexed} BEGIN
+            INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}, rowid, body)
+            VALUES ('delete', old.id, old.body);
+        END;
+        CREATE TRIGGER {MESSAGE_SEARCH}_update AFTER UPDATE OF body ON messages
+        WHEN {indexed} BEGIN
+            INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}, rowid, body)
+            VALUES ('delete', old.id, old.body);
+            INSERT INTO {MESSAGE_SEARCH} (rowid, body) VALUES (new.id, new.body);
+        END;
+    """)
+
+
+# SQLite's full-text index of messages (m0019) and the tables FTS5 keeps for it: an index,
+# not part of the schema both databases share.
+MESSAGE_SEARCH = "messages_search"
+
+
+def is_search_index(table: str) -> bool:
+    return table == MESSAGE_SEARCH or table.startswith(f"{MESSAGE_SEARCH}_")
+
+
 # The same statements on both databases (engine/store/postgres_schema.py runs them too).
 # A JSON object {"es": "..."}: the reply's text per language; `body` stays the default text.
 REPLY_TRANSLATIONS_SQL = """
