@@ -6,8 +6,15 @@ Imports engine.sms and engine.store (values and the Store's insight methods); th
 What is recorded, in the transaction of the message itself (so figures are exact and survive
 a crash, and nothing is ever recomputed from the messages):
 
-- `insight_counts`: counters per (topic, version, day, metric, node, label), added to by one
-  multi-row upsert per message. Per topic version: `started`, `entered` (node), `took`
+- `insight_pending`: one row per message, appended: what it adds to the tables below (the
+  path lines of the message, whose nodes, edges and outcomes are counters, and the other
+  counters, topics started and unanswered text as a JSON line; see
+  `Store.fold_insight_pending`). Folding moves rows into the tables below and deletes them
+  in one transaction: every FOLD_EVERY messages a Recorder does it first, the worker does it
+  every round (`compact`), and every Insight page before it reads (`settle`), so the pages
+  count every message committed until then.
+- `insight_counts`: counters per (topic, version, day, metric, node, label), added to by the
+  folds. Per topic version: `started`, `entered` (node), `took`
   (node, label = the event), and what happened at a node: `ended`, `timed_out`, `stop`,
   `menu`, `handoff` (label = reason). For the whole bot (topic '' and version 0):
   `conversations`, `handed_off` and `resolved` (label = seconds, bucketed) on the day the
@@ -15,6 +22,7 @@ a crash, and nothing is ever recomputed from the messages):
   a period; and events on the day they happened: `handoff` (label = reason), `opt_out`,
   `timed_out`, `restart`, `unanswered`, `segments` (SMS segments the bot's replies are
   billed as), `topic` (label = the topic started).
+- `insight_topic_conversations`: the topics each conversation started (conversation search).
 - `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
 - `conversations.insight_path`: per message and topic version, the nodes entered and
   transitions taken (and outcomes), one JSON line each, appended to the conversation's own
@@ -30,11 +38,13 @@ primary-key prefix (topic, version, day range).
 
 What it costs a message: no read at all (the outcome so far comes with the conversation's
 row), and the path and outcome are SET clauses of the UPDATE that saves the conversation
-(`Store.defer`). The counters are one multi-row upsert, plus one insert when a topic starts
-and one upsert for an unanswered text; on PostgreSQL these ride in that same UPDATE as
-data-modifying WITH clauses (`Store.ride`), so recording adds no round trip. Statement
-counts per message are held by tests/insight/test_statements.py and printed by
-`python -m bench.insight_cost`.
+(`Store.defer`). The rest is one appended row of insight_pending, which on PostgreSQL rides in
+that same UPDATE as a data-modifying WITH clause (`Store.ride`), so recording adds no round
+trip. Why a row to fold rather than counters at once: an upsert of the 4 to 6 counter rows a
+message touches searched as many 7-column keys and dirtied 2 or 3 more pages to write at
+COMMIT; an appended row writes one page, the one the previous message wrote, and a fold sums
+a few hundred messages into far fewer counter rows. Statement counts per message are held
+by tests/insight/test_statements.py and printed by `python -m bench.insight_cost`.
 
 Days are UTC dates. Sensitive answers are never recorded: paths hold node ids and events,
 and unanswered texts come from outside topics with digit runs and e-mail addresses masked.
