@@ -363,13 +363,18 @@ class _Builder:
                    for transition in transitions(drawn.node)
                    if not drawn.removed or transition.target in self.by_id]
         stubbed = self._stubbed(pending)
+        self.edges_drawn: dict[str, int] = {}
         # Parallel transitions (options falling back to the same `next`) share one arrow.
         grouped: dict[tuple[str, str, bool], list[str]] = {}
         taken: dict[tuple[str, str, bool], int | None] = {}
+        fields: dict[tuple[str, str, bool], list[str]] = {}  # the keys each arrow stands for
         for number, (drawn, transition) in enumerate(pending):
             head = transition.target if number not in stubbed else "\0" + transition.target
             key = (drawn.name, head, transition.event in _EXCEPTIONAL_EVENTS)
             labels = grouped.setdefault(key, [])
+            field = ".".join(str(part) for part in transition.field)
+            if field not in fields.setdefault(key, []):
+                fields[key].append(field)
             count = self._taken(drawn, transition.event)
             if count is not None:
                 taken[key] = (taken.get(key) or 0) + count
@@ -398,7 +403,20 @@ class _Builder:
                 attrs["style"] = ",".join(styles)
             if self.overlay is not None and not drawn.removed:
                 self._overlay_edge(attrs, labels, count, most)
+            self._edge_identity(attrs, drawn, fields[(tail, head, dashed)])
             self.graph.edge(tail, name, **attrs)
+
+    def _edge_identity(self, attrs: dict[str, str], drawn: _Drawn, fields: list[str]) -> None:
+        """An id saying which transition an arrow is, for the editor's canvas:
+        `edge-<source id>-<key paths, comma-separated>` (e.g. edge-ask-options.2.next,next)."""
+        source = drawn.node.get("id")
+        if drawn.removed or self.overlay is not None or not isinstance(source, str) \
+                or not _VALID_ID.match(source):
+            return  # Insight's and the diff's drawings are not edited
+        edge_id = f"edge-{source}-{','.join(fields)}"
+        self.edges_drawn[edge_id] = self.edges_drawn.get(edge_id, 0) + 1
+        repeat = self.edges_drawn[edge_id]  # the same keys' dashed arrow, e.g. `on_empty`
+        attrs["id"] = edge_id if repeat == 1 else f"{edge_id}-{repeat}"
 
     def _taken(self, drawn: _Drawn, event: str) -> int | None:
         if self.overlay is None or drawn.removed or not isinstance(drawn.node.get("id"), str):

@@ -17,7 +17,7 @@ import re
 import statistics
 
 from engine import dispatch
-from engine.handoff import HandoffDesk, HandoffError, give_to_agent
+from engine.handoff import HandoffDesk, HandoffError, desk_texts, give_to_agent, send_to_user
 from engine.store import Store, parse_iso
 
 STATUSES = ("online", "busy", "away")
@@ -130,13 +130,19 @@ def move_to_agent(store: Store, entry_id: int, *, agent_id: int, supervisor: dic
 
 def move_to_queue(store: Store, entry_id: int, *, queue: str, supervisor: dict,
                   desk: HandoffDesk) -> dict:
-    """Put the chat back in the waiting list of another queue (its agent, if any, loses it);
-    with auto-assign on, an agent of that queue with room gets it at once."""
+    """Put the chat back in the waiting list of another queue (its agent, if any, loses it)
+    and tell the user their chat went to another team (a callback request's user waits for
+    a text anyway, so is told nothing); with auto-assign on, an agent of that queue with
+    room gets it at once."""
     queue = check_queue_name(queue)
     entry = _open_entry(store, entry_id, supervisor)
     if entry["queue"] == queue and entry["agent_id"] is None:
         raise HandoffError(f"This chat is waiting in the {queue} queue already.")
     store.requeue_entry(entry_id, queue)
+    if entry["kind"] == "chat" and entry["queue"] != queue:
+        conversation_id = entry["conversation_id"]
+        send_to_user(store, conversation_id,
+                     body=desk_texts(store, desk, conversation_id).moved, sender="system")
     if desk.settings.auto_assign and entry["kind"] == "chat":
         agent = dispatch.pick_agent(store, queue, desk)
         if agent is not None and store.accept_queue_entry(entry_id, agent["id"]):

@@ -71,6 +71,8 @@ class DeskTexts:
     ended: str = ("Thanks for chatting with us. This chat is now closed: text us any time "
                   "to start again.")
     left: str = "You've left the chat with {agent}."
+    moved: str = ("Your chat has been passed to another team. An agent there will text you as "
+                  "soon as one is free.")
 
 
 @dataclass(frozen=True)
@@ -275,12 +277,12 @@ def give_to_agent(store: Store, entry: dict, *, agent: dict, desk: HandoffDesk) 
     conversation in hand-off and tell the user who joined."""
     conversation = _take_over(store, entry)
     send_to_user(store, conversation.id,
-                 body=_texts(store, desk, conversation.id).joined.format(
+                 body=desk_texts(store, desk, conversation.id).joined.format(
                      agent=agent["display_name"]),
                  sender="system")
 
 
-def _texts(store: Store, desk: HandoffDesk, conversation_id: int) -> DeskTexts:
+def desk_texts(store: Store, desk: HandoffDesk, conversation_id: int) -> DeskTexts:
     """The desk's texts in the language of the conversation they are sent to."""
     return translated(desk.settings.texts, store.conversation_language(conversation_id))
 
@@ -354,7 +356,7 @@ def transfer_to_bot(store: Store, conversation_id: int, *, agent: dict,
     if conversation is not None:
         back_to_bot(conversation.state)
         store.save_conversation(conversation)
-    send_to_user(store, conversation_id, body=_texts(store, desk, conversation_id).transferred,
+    send_to_user(store, conversation_id, body=desk_texts(store, desk, conversation_id).transferred,
                  sender="system")
 
 
@@ -362,7 +364,7 @@ def end_chat(store: Store, conversation_id: int, *, agent: dict, desk: HandoffDe
     """The agent ends the chat: a closing message, and the next text starts afresh."""
     entry = owned_entry(store, conversation_id, agent=agent)
     store.end_queue_entry(entry["id"], outcome="ended")
-    send_to_user(store, conversation_id, body=_texts(store, desk, conversation_id).ended,
+    send_to_user(store, conversation_id, body=desk_texts(store, desk, conversation_id).ended,
                  sender="system")
     conversation = _open(store, entry)
     if conversation is not None:
@@ -406,7 +408,7 @@ def sweep(store: Store, desk: HandoffDesk) -> int:
             if conversation is not None and conversation.state.get("mode") == "handoff":
                 back_to_bot(conversation.state)
                 store.save_conversation(conversation)
-            texts = _texts(store, desk, entry["conversation_id"])
+            texts = desk_texts(store, desk, entry["conversation_id"])
             send_to_user(store, entry["conversation_id"], body=texts.timed_out,
                          sender="system")
             log.info("queue entry %s waited over %g minutes: back to the bot",

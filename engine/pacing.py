@@ -322,6 +322,7 @@ class Estimate:
     finishes_at: float  # when today's part is out (epoch seconds)
     eta_seconds: float  # from now until today's part is out
     held_now: int | None = None  # of `phones`, those whose quiet hours it is (they wait)
+    held_until: float | None = None  # when the last of their windows opens (epoch seconds)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -333,8 +334,10 @@ def estimate(store, policy: PacingPolicy, number: str | None = None, *,
     """Estimate a batch of `count` messages of `segments_per_recipient` each from `number`
     (default: the notification number), behind what already waits for it.
 
-    Quiet hours do not change the ETA (a recipient whose night it is gets the message when
-    their window opens); given the recipients' `phones`, `held_now` says how many wait.
+    Given the recipients' `phones`, quiet hours count: a recipient whose night it is gets the
+    message when their window opens (`held_now` says how many wait, `held_until` when the
+    last window opens), and the ETA is when the last of today's messages goes, the held ones
+    sent as their windows open, in between the others. Without `phones`, it is the pace alone.
     """
     now = store.clock() if now is None else now
     number = number or policy.number_for(category if category != "reply" else "conversation")
@@ -356,15 +359,32 @@ def estimate(store, policy: PacingPolicy, number: str | None = None, *,
     if spill:
         reason = "daily cap" if by_cap <= by_rate else "rate"
     finish = start + (queued + sendable * segments) / rate
+    held_now = held_until = None
+    if phones is not None:
+        releases = _window_openings(store, policy, phones, now)
+        held = [moment for moment in releases if moment > now]
+        held_now, held_until = len(held), max(held, default=None)
+        today = releases if not spill else releases[:sendable]  # which spill: a guess
+        finish = _last_sent(start + queued / rate, today, segments / rate)
     return Estimate(number=number, profile=profile.describe(), rate=rate,
                     daily_cap=profile.daily_cap, used_today=used, queued_segments=queued,
                     recipients=count, segments=count * segments, sendable_today=sendable,
                     spill=spill, spill_reason=reason, starts_at=start, finishes_at=finish,
-                    eta_seconds=max(0.0, finish - now),
-                    held_now=None if phones is None else _held_now(store, policy, phones, now))
+                    eta_seconds=max(0.0, finish - now), held_now=held_now,
+                    held_until=held_until)
 
 
-def _held_now(store, policy: PacingPolicy, phones: list[str], now: float) -> int:
+def _window_openings(store, policy: PacingPolicy, phones: list[str], now: float) -> list[float]:
+    """When each phone's sending window opens (`now` for those it is open for), soonest
+    first."""
     zones = store.phone_time_zones(list(phones))
-    return sum(1 for phone in phones if not policy.window.is_open(
-        now, recipient_zone(phone, account_zone=zones.get(phone), default=policy.default_zone)))
+    return sorted(policy.window.next_open(now, recipient_zone(
+        phone, account_zone=zones.get(phone), default=policy.default_zone)) for phone in phones)
+
+
+def _last_sent(free_at: float, releases: list[float], seconds_each: float) -> float:
+    """When the last of the messages released at `releases` (sorted) is out, one after
+    another at `seconds_each`, the number being free from `free_at`."""
+    for release in releases:
+        free_at = max(free_at, release) + seconds_each
+    return free_at

@@ -81,6 +81,8 @@ PHRASES: dict[str, dict[str, dict[str, str]]] = {
             "ended": ("Gracias por escribirnos. Esta conversación ha terminado: escríbanos "
                       "cuando quiera para empezar de nuevo."),
             "left": "Ha salido de la conversación con {agent}.",
+            "moved": ("Su conversación ha pasado a otro equipo. Un agente de ese equipo le "
+                      "escribirá en cuanto esté libre."),
         },
         "LinkingTexts": {
             "ask_identity": ("Para vincular su cuenta, responda con su nombre de usuario o "

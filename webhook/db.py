@@ -24,7 +24,7 @@ from flask import Flask, Response, current_app, g, jsonify
 from engine.conversation import Engine
 from engine.errors import CommitUnknown, TransientStoreError
 from engine.store import Store, is_postgres
-from engine.store.pool import pool_size, pooled_store
+from engine.store.pool import pool_size, pooled_store, stream_pool_size
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +36,26 @@ T = TypeVar("T")
 # thirds of a webhook's time. Each thread now keeps its connection open between requests.
 _THREAD_STORES = "parley.thread_stores"
 _POOL_SIZE = "parley.pool_size"
+_STREAM_POOL_SIZE = "parley.stream_pool_size"
 
 RETRIES = 2  # after the first try: three runs of a transaction at most
 RETRY_AFTER_SECONDS = 5  # what a 503 asks Twilio (or a browser) to wait
 
 
-def open_runtime_store(app: Flask | None = None) -> Store:
+def open_runtime_store(app: Flask | None = None, *, for_stream: bool = False) -> Store:
     """A connection to the runtime's database, the caller's until it closes it (on
-    PostgreSQL borrowed from the process's pool, and given back by `close()`)."""
+    PostgreSQL borrowed from the process's pool, and given back by `close()`; an agent's
+    event stream borrows from the streams' own pool, so it never takes a request's)."""
     from webhook import get_runtime
 
     app = app or current_app
     runtime = get_runtime(app)
     database = runtime.settings.database
     if is_postgres(database):
+        if for_stream:
+            return pooled_store(database, size=app.extensions[_STREAM_POOL_SIZE],
+                                clock=runtime.clock, sealer=runtime.settings.sealer,
+                                purpose="streams")
         return pooled_store(database, size=app.extensions[_POOL_SIZE], clock=runtime.clock,
                             sealer=runtime.settings.sealer)
     return Store(database, clock=runtime.clock, sealer=runtime.settings.sealer)
@@ -136,10 +142,12 @@ def _pooled() -> bool:
 def init_app(app: Flask) -> None:
     """Register the request's store, and 503 for a database that is away for a moment.
 
-    Raises engine.errors.ConfigError when PARLEY_DATABASE_POOL_SIZE is wrong.
+    Raises engine.errors.ConfigError when PARLEY_DATABASE_POOL_SIZE or
+    PARLEY_AGENT_STREAM_CONNECTIONS is wrong.
     """
     postgres = is_postgres(app.config["DATABASE"])
     app.extensions[_POOL_SIZE] = pool_size(app.config) if postgres else None
+    app.extensions[_STREAM_POOL_SIZE] = stream_pool_size(app.config) if postgres else None
     app.extensions[_THREAD_STORES] = threading.local()
     app.teardown_appcontext(close_db)
     app.register_error_handler(TransientStoreError, database_unavailable)

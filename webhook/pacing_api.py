@@ -8,6 +8,7 @@ webhook.notifications (the bearer-token check and throttling of that API, shared
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -94,4 +95,10 @@ def describe(found: pacing.Estimate) -> str:
     if found.spill:
         text += (f"; {found.spill} spill past today ({found.spill_reason}) and go after "
                  "00:00 UTC")
-    return text + ". Quiet hours may hold some recipients until their morning."
+    if found.held_now is None:  # the recipients are not known: nor their hours
+        return text + ". Quiet hours may hold some recipients until their morning."
+    if found.held_now:
+        last = dt.datetime.fromtimestamp(found.held_until, dt.UTC).strftime("%H:%M UTC")
+        text += (f"; {found.held_now} recipient(s) are in their quiet hours and get it when their "
+                 f"window opens (the last at {last}), which the time counts")
+    return text + "."

@@ -86,6 +86,14 @@ def render_twiml(messages: list[Outbound], message_ids: list[int], *, root: str,
     return "".join(parts)
 
 
+def _language(store: Store, reply: Reply) -> str | None:
+    """The language the reply's conversation is held in (after this message: ESPAÑOL with
+    a photo is answered in Spanish)."""
+    if reply.conversation_id is None:
+        return None
+    return store.conversation_language(reply.conversation_id)
+
+
 def inbound_media(form: MultiDict) -> tuple[Media, ...]:
     try:
         count = min(int(form.get("NumMedia", "0")), MAX_MEDIA)
@@ -131,7 +139,8 @@ def sms() -> Response:
                                 body=inbound.body)
         refused = [refusal(media.url, media.content_type, settings) for media in inbound.media]
         notice = media_notice([(media.content_type, why)
-                               for media, why in zip(inbound.media, refused, strict=True)])
+                               for media, why in zip(inbound.media, refused, strict=True)],
+                              _language(store, reply) if any(refused) else None)
         if notice and opt_out_type != "STOP":
             # Files that will not be kept: the user learns which, first in the same reply
             # (before the bot's next question; stored after its replies).

@@ -85,6 +85,11 @@ class Backend:
         """SQL true when `column` equals the next parameter, ignoring case."""
         raise NotImplementedError
 
+    def messages_containing(self, text: str) -> tuple[str, tuple]:
+        """A query of the ids of the messages whose body contains `text` (lower case), through
+        the database's search index (migration m0019), and its parameters."""
+        raise NotImplementedError
+
     def joined(self, expression: str, separator: str) -> str:
         """The aggregate joining `expression` over a group with `separator` (an SQL literal)."""
         raise NotImplementedError
@@ -204,6 +209,17 @@ class SqliteBackend(Backend):
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(self.conn)
         self._writer_queue = WriterQueue.for_database(path)
+
+    def messages_containing(self, text: str) -> tuple[str, tuple]:
+        if len(text) < 3:  # no whole trigram to look up: read the bodies
+            return f"SELECT id FROM messages WHERE {self.contains('lower(body)')}", (text,)
+        # A phrase of trigrams: the index finds every indexed body holding the text, case-
+        # blind; the messages the worker has not indexed yet (after the mark) are read.
+        phrase = '"' + text.replace('"', '""') + '"'
+        return ("SELECT rowid FROM messages_search WHERE messages_search MATCH ?"
+                " UNION ALL SELECT id FROM messages"
+                " WHERE id > (SELECT through FROM messages_search_mark)"
+                f" AND {self.contains('lower(body)')}"), (phrase, text)
 
     def same_text_any_case(self, column: str) -> str:
         return f"{column} = ? COLLATE NOCASE"
@@ -436,6 +452,11 @@ class PostgresBackend(Backend):
                 connection.autocommit = True
             connection.row_factory = _row_factory
         self.conn = PostgresConnection(connection)
+
+    def messages_containing(self, text: str) -> tuple[str, tuple]:
+        # LIKE, not strpos: the pg_trgm index on lower(body) answers LIKE '%...%'.
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+        return "SELECT id FROM messages WHERE lower(body) LIKE ?", (pattern,)
 
     def same_text_any_case(self, column: str) -> str:
         return f"lower({column}) = lower(?)"

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from engine.errors import CopyRefused
+from engine.store.migrations import is_search_index
 
 if TYPE_CHECKING:
     from engine.store.core import Store
@@ -67,7 +68,8 @@ def _references(store: Store) -> dict[str, set[str]]:
             tables.setdefault(child, set()).add(parent)
     else:
         tables = {r[0]: set() for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            if not is_search_index(r[0])}
         for table, parents in tables.items():
             parents.update(r["table"] for r in conn.execute(
                 f'PRAGMA foreign_key_list("{table}")'))
@@ -125,6 +127,7 @@ def copy_database(source: Store, target: Store, *, replace: bool = False,
             counts[table] = _copy_table(source, target, table, columns[table], batch_rows)
         if target.is_postgres:
             _reset_sequences(target)
+        target.rebuild_message_search()  # the index is the target's own, never copied
         if before_commit is not None:
             before_commit(target)
     return counts

@@ -4,6 +4,8 @@ mixin; imports nothing else of Parley.
 Only what the conversation tables hold is searched: the phone, the linked account's names,
 the messages' text (answers to sensitive variables are stored as "[redacted]", never their
 value) and the numbers of the account's cases. The sealed conversation state is never read.
+Message text is found through each database's search index (m0019: an FTS5 trigram table on
+SQLite, a pg_trgm index on PostgreSQL), so a search does not read every message.
 """
 
 from __future__ import annotations
@@ -31,13 +33,15 @@ class DeskSearchSql:
         if len(text) < 2:
             return []
         contains = self.backend.contains
-        parts = [f"SELECT conversation_id FROM messages WHERE {contains('lower(body)')}",
+        # Message text through the search index (m0019): the ids it finds, then their rows.
+        found_ids, found_params = self.backend.messages_containing(text)
+        parts = [f"SELECT conversation_id FROM messages WHERE id IN ({found_ids})",
                  "SELECT c2.id FROM conversations c2 JOIN users u2 ON u2.id = c2.user_id"
                  f" WHERE {contains('lower(u2.display_name)')}"
                  f" OR {contains('lower(u2.user_name)')}",
                  "SELECT c3.id FROM conversations c3 JOIN users u3 ON u3.id = c3.user_id"
                  " JOIN cases k ON k.opened_by = u3.user_name WHERE lower(k.number) = ?"]
-        params: list = [text, text, text, text]
+        params: list = [*found_params, text, text, text]
         digits = re.sub(r"[\s().+-]", "", text)
         if digits.isdigit() and len(digits) >= 4:
             parts.append(f"SELECT id FROM conversations WHERE {contains('phone')}")
@@ -53,6 +57,33 @@ class DeskSearchSql:
                 (row["id"], text)).fetchone()
             row["matched"] = hit[0] if hit else None
         return found
+
+    def index_messages(self, *, limit: int = 5000) -> int:
+        """Add up to `limit` messages written since the last call to SQLite's search index
+        (m0019), in one transaction; returns how many (the worker calls this every round).
+        PostgreSQL's index is kept by the database itself: 0."""
+        if self.is_postgres:
+            return 0
+        with self.write():
+            through = self.conn.execute("SELECT through FROM messages_search_mark").fetchone()[0]
+            last = self.conn.execute(
+                "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ? ORDER BY id LIMIT ?)",
+                (through, int(limit))).fetchone()[0]
+            if last is None:
+                return 0
+            added = self.conn.execute(
+                "INSERT INTO messages_search (rowid, body) SELECT id, body FROM messages"
+                " WHERE id > ? AND id <= ?", (through, last)).rowcount
+            self.conn.execute("UPDATE messages_search_mark SET through = ?", (last,))
+        return added
+
+    def rebuild_message_search(self) -> None:
+        """Index every message again (after rows were copied in): SQLite only, inside the
+        caller's transaction."""
+        if not self.is_postgres:
+            self.conn.execute("INSERT INTO messages_search (messages_search) VALUES ('rebuild')")
+            self.conn.execute("UPDATE messages_search_mark SET through ="
+                              " (SELECT coalesce(max(id), 0) FROM messages)")
 
     def customer_history(self, conversation_id: int, *, limit: int = 20) -> list[dict]:
         """The other conversations of this conversation's phone or linked account, newest

@@ -674,7 +674,47 @@ def m0018_reply_translations(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m0019_insight_pending(db: sqlite_utils.Database) -> None:
+def m0019_message_search(db: sqlite_utils.Database) -> None:
+    """The agent desk's search finds words in messages through an index, not a scan: an FTS5
+    table of trigrams (any three characters, case-blind) over messages' bodies. The worker
+    adds new messages to it in batches (Store.index_messages), so the webhook's insert pays
+    nothing for it; `messages_search_mark` holds the last message id indexed, and a search
+    reads the few messages after it directly, so it misses nothing. The triggers keep the
+    index right when an indexed message changes or goes (copying's `replace`). PostgreSQL has
+    a pg_trgm index instead (postgres_schema.M0019_MESSAGE_SEARCH). These tables are the
+    index's own, never copied between databases (copying.py skips them)."""
+    indexed = f"old.id <= (SELECT through FROM {MESSAGE_SEARCH}_mark)"
+    db.executescript(f"""
+        CREATE VIRTUAL TABLE {MESSAGE_SEARCH} USING fts5(
+            body, content='messages', content_rowid='id', tokenize='trigram');
+        CREATE TABLE {MESSAGE_SEARCH}_mark (through INTEGER NOT NULL);
+        INSERT INTO {MESSAGE_SEARCH}_mark (through) SELECT coalesce(max(id), 0) FROM messages;
+        INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}) VALUES ('rebuild');
+        CREATE TRIGGER {MESSAGE_SEARCH}_delete AFTER DELETE ON messages WHEN {indexed} BEGIN
+            INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}, rowid, body)
+            VALUES ('delete', old.id, old.body);
+        END;
+        CREATE TRIGGER {MESSAGE_SEARCH}_update AFTER UPDATE OF body ON messages
+        WHEN {indexed} BEGIN
+            INSERT INTO {MESSAGE_SEARCH} ({MESSAGE_SEARCH}, rowid, body)
+            VALUES ('delete', old.id, old.body);
+            INSERT INTO {MESSAGE_SEARCH} (rowid, body) VALUES (new.id, new.body);
+        END;
+    """)
+
+
+# SQLite's full-text index of messages (m0019) and the tables FTS5 keeps for it: an index,
+# not part of the schema both databases share.
+MESSAGE_SEARCH = "messages_search"
+
+
+def is_search_index(table: str) -> bool:
+    return table == MESSAGE_SEARCH or table.startswith(f"{MESSAGE_SEARCH}_")
+
+
+
+@migrations()
+def m0020_insight_pending(db: sqlite_utils.Database) -> None:
     """Insight: what each message recorded waits in one appended row until it is folded into
     the counters (see engine/insight.py)."""
     db.executescript(INSIGHT_PENDING_SQL.format(id="INTEGER PRIMARY KEY"))
@@ -685,10 +725,11 @@ def m0019_insight_pending(db: sqlite_utils.Database) -> None:
 INSIGHT_PENDING_SQL = """
     -- Insight (engine/insight.py): one row per message, written in its transaction, holding
     -- what it adds to insight_counts, insight_topic_conversations and insight_unanswered (a
-    -- JSON object). An append costs a message one row on one page instead of an upsert of
-    -- several counter rows on as many pages; every 256 messages, the worker's rounds and the
-    -- Insight pages (before they read) fold the rows into those tables and delete them, in
-    -- one transaction, so the figures stay exact. Existing figures stay where they are.
+    -- JSON line, then the message's path lines: Store.fold_insight_pending). An append costs
+    -- a message one row on one page instead of an upsert of several counter rows on as many
+    -- pages. A Recorder every 256 messages, the worker's rounds and the Insight pages (before
+    -- they read) fold the rows into those tables and delete them in one transaction, so the
+    -- figures stay exact. Existing figures stay where they are.
     CREATE TABLE insight_pending (
         id {id},
         deltas TEXT NOT NULL

@@ -9,6 +9,10 @@ when lent, so after a database restart the next request gets a working connectio
 the dead one. A process that forks (gunicorn forks its workers) never touches its parent's
 pool: the child makes its own. Pools are closed when the process exits.
 
+Agents' event streams (webhook/workspace/stream.py) borrow from a pool of their own, the
+"streams" pool of STREAM_POOL_SIZE connections: a burst of events wakes every open stream at
+once, and were they to share the requests' pool, Twilio's webhooks would queue behind them.
+
 SQLite needs none of this: its connections are files opened in the process (engine/store/core.py).
 """
 
@@ -30,8 +34,11 @@ from engine.store.core import Store
 # it is answered 503: well under the 15 s Twilio waits for a webhook's answer.
 CHECKOUT_TIMEOUT = 5.0
 DEFAULT_THREADS = 4  # webhook/gunicorn.conf.py's default for PARLEY_THREADS
+# A stream holds a connection only while it reads a batch of events (a millisecond or so),
+# so a few serve a process's sixteen streams.
+STREAM_POOL_SIZE = 2
 
-_pools: dict[str, Any] = {}
+_pools: dict[tuple[str, str], Any] = {}
 _owner = os.getpid()
 _mutex = threading.Lock()
 # Pools inherited through a fork: their sockets belong to the parent, so the child must not
@@ -58,8 +65,26 @@ def pool_size(config: Mapping[str, Any]) -> int:
     return size
 
 
-def connection_pool(url: str, *, size: int):
-    """This process's pool for `url`, opened on first use (the first caller's size counts)."""
+def stream_pool_size(config: Mapping[str, Any]) -> int:
+    """PARLEY_AGENT_STREAM_CONNECTIONS, the streams' own pool (STREAM_POOL_SIZE by default).
+    Raises ConfigError when it is not a count of at least 1."""
+    value = config.get("AGENT_STREAM_CONNECTIONS")
+    if value in (None, ""):
+        return STREAM_POOL_SIZE
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1:
+        raise ConfigError(f"PARLEY_AGENT_STREAM_CONNECTIONS must be a whole number of "
+                          f"connections of at least 1 (got {value!r}); unset it for the "
+                          f"default ({STREAM_POOL_SIZE})")
+    return size
+
+
+def connection_pool(url: str, *, size: int, purpose: str = "requests"):
+    """This process's pool for `url` and `purpose` ("requests", or "streams" for agents'
+    event streams), opened on first use (the first caller's size counts)."""
     global _owner
     from psycopg_pool import ConnectionPool
 
@@ -68,28 +93,29 @@ def connection_pool(url: str, *, size: int):
             _inherited.extend(_pools.values())
             _pools.clear()
             _owner = os.getpid()
-        pool = _pools.get(url)
+        pool = _pools.get((url, purpose))
         if pool is None:
             # min_size 1: a process that needs one connection (`parley worker`) keeps one; a
             # busy web worker grows to `size` and shrinks back after 10 idle minutes.
             pool = ConnectionPool(url, min_size=1, max_size=size, open=False,
                                   kwargs=connection_options(CHECKOUT_TIMEOUT),
                                   check=ConnectionPool.check_connection,
-                                  timeout=CHECKOUT_TIMEOUT, name=f"parley-{len(_pools)}")
+                                  timeout=CHECKOUT_TIMEOUT,
+                                  name=f"parley-{purpose}-{len(_pools)}")
             pool.open(wait=False)
-            _pools[url] = pool
+            _pools[url, purpose] = pool
         return pool
 
 
 def pooled_store(url: str, *, size: int, clock: Callable[[], float] = time.time,
-                 sealer: sealing.Sealer | None = None) -> Store:
+                 sealer: sealing.Sealer | None = None, purpose: str = "requests") -> Store:
     """A Store on a connection borrowed from `url`'s pool; `close()` gives it back.
 
     Raises TransientStoreError when no working connection comes within CHECKOUT_TIMEOUT.
     """
     from psycopg_pool import PoolTimeout
 
-    pool = connection_pool(url, size=size)
+    pool = connection_pool(url, size=size, purpose=purpose)
     try:
         connection = pool.getconn()
     except PoolTimeout as exc:
@@ -106,8 +132,8 @@ def close_pools(url: str | None = None) -> None:
     with _mutex:
         if _owner != os.getpid():
             return
-        urls = [url] if url is not None else list(_pools)
-        pools = [_pools.pop(u) for u in urls if u in _pools]
+        keys = [key for key in _pools if url is None or key[0] == url]
+        pools = [_pools.pop(key) for key in keys]
     for pool in pools:
         pool.close(timeout=5.0)
 

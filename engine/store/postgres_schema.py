@@ -505,6 +505,15 @@ CREATE INDEX saved_replies_name ON saved_replies (name, agent_id);
 """
 
 
+# The agent desk's search: a trigram index answers `lower(body) LIKE '%words%'` without
+# reading every message (SQLite has an FTS5 trigram table instead: migrations.py m0019).
+# pg_trgm is one of PostgreSQL's trusted extensions: the database's owner may create it.
+M0019_MESSAGE_SEARCH = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_body_trigrams ON messages USING gin (lower(body) gin_trgm_ops);
+"""
+
+
 MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0001_core", M0001_CORE),
     ("m0002_runtime", M0002_RUNTIME),
@@ -524,7 +533,8 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0016_agent_desk", M0016_AGENT_DESK),
     ("m0017_languages", LANGUAGES_SQL),
     ("m0018_reply_translations", REPLY_TRANSLATIONS_SQL),
-    ("m0019_insight_pending", INSIGHT_PENDING_SQL.format(id=ID)),
+    ("m0019_message_search", M0019_MESSAGE_SEARCH),
+    ("m0020_insight_pending", INSIGHT_PENDING_SQL.format(id=ID)),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

@@ -10,6 +10,7 @@ from werkzeug.security import generate_password_hash
 
 from engine import dispatch, floor
 from engine.errors import ConfigError
+from engine.handoff import DeskTexts
 from tests.agents.conftest import PASSWORD, AgentClient
 from tests.agents.test_accept_race import race
 from tests.webhook.conftest import Twilio, publish
@@ -303,6 +304,9 @@ class TestSupervisor:
         assert waiting_phones(fred) == [phone(1)] and waiting_phones(beth) == []
         assert beth.queue()["mine"] == []
         assert fred.accept(entry["id"]).status_code == 200
+        sent = [m["body"] for m in floor_store.outbox_messages(phone=phone(1))]
+        assert sent == ["Beth Anglin has joined the chat.", DeskTexts().moved,
+                        "Fred Agent has joined the chat."]
         bad = sara.post(f"/agent/supervisor/entries/{entry['id']}/move", {"queue": "Not ok"})
         assert bad.status_code == 409 and "is not a queue name" in bad.json["error"]
 

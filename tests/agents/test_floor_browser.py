@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from engine.handoff import DeskTexts
 from tests.agents.conftest import BROWSER_ON_SQLITE, PASSWORD, serving
 from tests.agents.test_floor import set_up_floor
 from tests.support.browser import screenshot_dir
@@ -91,6 +92,7 @@ def test_a_supervisor_takes_over_and_moves_a_chat_between_queues(served, browser
         "This chat is in the technical queue, which you do not serve.", timeout=TIMEOUT)
     sent = [m["body"] for m in store.outbox_messages(phone=USER)]
     assert sent == ["Beth Anglin has joined the chat.", "Sara Lead has joined the chat.",
-                    "Hello, I'm the team lead.", "Fred Agent has joined the chat."]
+                    "Hello, I'm the team lead.", DeskTexts().moved,
+                    "Fred Agent has joined the chat."]
     # Beth's page keeps asking for the chat; each refusal is a 403 in the console, no more.
     assert [p for p in problems if "status of 403 (FORBIDDEN)" not in p] == []

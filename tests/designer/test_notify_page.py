@@ -5,6 +5,7 @@ on every form. The page tests run on both databases, the browser test in chromiu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -58,6 +59,19 @@ class TestSendPage:
         assert "the user has no linked phone: guests cannot receive notifications" in page
         assert "there is no user with that name" in page
         assert store.outbox_messages() == []
+
+    def test_the_forecast_counts_the_wait_for_a_recipients_window(self, app, author,
+                                                                     recipients, store):
+        app.config.update(SMS_NUMBER="+15550009999")  # the designer knows the number: an ETA
+        # A zone where it is 02:00 now, whatever the hour: Abel's window opens at 08:00 there.
+        offset = (2 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12
+        with store.write():
+            store.set_user_time_zone(recipients["id"], f"Etc/GMT{-offset:+d}")
+        page = author.post("/notify/", data={**FORM, "action": "preview"}).text
+        held = re.search(r'<span id="held">(.*?)</span>', page, re.S).group(1)
+        assert held.startswith("1 recipient(s) are in their quiet hours")
+        hours = float(re.search(r'<strong id="eta">([\d.]+) h</strong>', page).group(1))
+        assert 4.9 < hours <= 6.0  # from 02:xx to 08:00 there
 
     def test_send_queues_the_messages_and_starts_the_topic(self, author, recipients, store):
         page = author.post("/notify/", data={**FORM, "action": "send"},
@@ -120,7 +134,8 @@ def test_preview_then_send_in_a_browser(app, tab, live_server, store, recipients
     expect(fred).to_contain_text("guests cannot receive notifications")
     expect(page.locator("#counts .badge")).to_have_text(["1 would send", "1 refused"])
     expect(page.locator("#forecast")).to_contain_text("From +15550009999 (10dlc")
-    expect(page.locator("#eta")).to_contain_text("min")
+    # Minutes, or hours when it is night where Abel is (the default zone) and he waits.
+    expect(page.locator("#eta")).to_have_text(re.compile(r"^[\d.]+ (min|h)$"))
     expect(page.locator("#spill")).to_have_text("Nothing spills past today.")
     shot(page, "notify-dry-run")
     assert store.outbox_messages() == []

@@ -67,3 +67,22 @@ def test_a_target_with_rows_is_refused_and_keeps_them(store, tmp_path):
         assert target.get_setting("mine") is None and target.get_setting("from") == "source"
     finally:
         target.close()
+
+
+def test_the_copy_finds_message_text_through_its_own_search_index(store, tmp_path):
+    """The search index is each database's own (m0019): never copied, built again by the
+    target for the rows it received, after `replace` took its old rows out of it."""
+    with store.write():
+        conversation = store.start_conversation("+15550100001", user_id=None, state={})
+        store.add_message(conversation.id, direction="in", sender="user", body="Lost parcel")
+    target = open_store(tmp_path / "copy" / "parley.sqlite")
+    try:
+        with target.write():
+            old = target.start_conversation("+15550100002", user_id=None, state={})
+            target.add_message(old.id, direction="in", sender="user", body="Stale words")
+        target.index_messages()
+        copy_database(store, target, replace=True)
+        assert [c["phone"] for c in target.desk_search("parcel")] == ["+15550100001"]
+        assert target.desk_search("stale words") == []
+    finally:
+        target.close()

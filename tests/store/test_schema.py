@@ -10,8 +10,12 @@ import threading
 import pytest
 
 from engine.store import open_store
-from engine.store.migrations import mark_sensitive_answers, migrations
+from engine.store.migrations import is_search_index, mark_sensitive_answers, migrations
 from engine.store.postgres_schema import MIGRATIONS
+
+# Each database's own index for the agent desk's search (m0019): FTS5 tables on SQLite, a
+# pg_trgm index on PostgreSQL. TestSearchIndexes checks them.
+POSTGRES_SEARCH_INDEXES = {"messages_body_trigrams"}
 
 # What each database keeps to know which migrations ran: not part of Parley's schema.
 BOOKKEEPING = {"_sqlite_migrations", "parley_migrations"}
@@ -22,7 +26,7 @@ def sqlite_schema(store) -> dict:
     tables = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
     columns, indexes, unique, keys = {}, {}, set(), {}
-    for table in set(tables) - BOOKKEEPING:
+    for table in {t for t in tables if not is_search_index(t)} - BOOKKEEPING:
         info = conn.execute(f"PRAGMA table_info({table})").fetchall()
         # A primary key column is NOT NULL on PostgreSQL, whatever SQLite's PRAGMA says.
         columns[table] = {(r["name"], bool(r["notnull"] or r["pk"])) for r in info}
@@ -64,7 +68,7 @@ def postgres_schema(store) -> dict:
             " x.indexrelid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
             " JOIN pg_class t ON t.oid = x.indrelid"
             " JOIN pg_namespace s ON s.oid = t.relnamespace AND s.nspname = current_schema()"):
-        if name in constraints or table in BOOKKEEPING:
+        if name in constraints or table in BOOKKEEPING or name in POSTGRES_SEARCH_INDEXES:
             continue
         parts = [conn.execute("SELECT pg_get_indexdef(?, ?, true)", (oid, n)).fetchone()[0]
                  for n in range(1, count + 1)]
@@ -104,6 +108,17 @@ class TestSchemasAgree:
 
     def test_same_migrations_in_the_same_order(self):
         assert [name for name, _step in MIGRATIONS] == [m.name for m in migrations._migrations]
+
+
+class TestSearchIndexes:
+    def test_each_database_indexes_message_text(self, both):
+        lite, pg = both
+        assert lite.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'messages_search'").fetchone()[0]
+        definition = pg.conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_body_trigrams'"
+        ).fetchone()[0]
+        assert "gin_trgm_ops" in definition and "lower(body)" in definition
 
 
 class TestMigrations:

@@ -19,7 +19,7 @@ import pytest
 from engine.errors import ConfigError, TransientStoreError
 from engine.sealing import ENV, new_key
 from engine.store import Store
-from engine.store.pool import close_pools, pool_size
+from engine.store.pool import STREAM_POOL_SIZE, close_pools, pool_size, stream_pool_size
 from tests.webhook.conftest import (
     Twilio,
     bodies,
@@ -30,7 +30,7 @@ from tests.webhook.conftest import (
     runtime_config,
 )
 from webhook import create_app, get_runtime
-from webhook.db import get_db
+from webhook.db import get_db, open_runtime_store
 
 PHONE = "+15550100031"
 MENU = "What can I help you with?"
@@ -255,6 +255,44 @@ class TestPoolSize:
     def test_a_wrong_size_stops_the_runtime(self, tmp_path, pg_url, value):
         with pytest.raises(ConfigError, match="PARLEY_DATABASE_POOL_SIZE"):
             create_app(runtime_config(tmp_path, DATABASE=pg_url, DATABASE_POOL_SIZE=value))
+
+
+class TestStreamsHaveTheirOwnPool:
+    """Agents' event streams borrow from a pool apart from the requests' one, so a burst of
+    stream reads never makes Twilio's webhooks wait for a connection."""
+
+    def test_webhooks_are_answered_while_every_stream_connection_is_lent(self, tmp_path,
+                                                                          pg_url):
+        app = create_app(runtime_config(tmp_path, DATABASE=pg_url, DATABASE_POOL_SIZE=1))
+        load_examples(Store(pg_url))
+        with app.app_context():
+            streams = [open_runtime_store(app, for_stream=True)
+                       for _ in range(STREAM_POOL_SIZE)]
+        try:
+            assert answered(Twilio(app.test_client()).text(PHONE, "hello"))
+        finally:
+            for store in streams:
+                store.close()
+
+    def test_a_stream_reads_while_every_request_connection_is_lent(self, tmp_path, pg_url):
+        app = create_app(runtime_config(tmp_path, DATABASE=pg_url, DATABASE_POOL_SIZE=1,
+                                        AGENT_STREAM_CONNECTIONS=1))
+        with app.app_context():
+            request_store = open_runtime_store(app)
+            stream_store = open_runtime_store(app, for_stream=True)
+            try:
+                assert stream_store.conn.raw.info.backend_pid != \
+                    request_store.conn.raw.info.backend_pid
+                assert stream_store.last_event_id() >= 0
+            finally:
+                stream_store.close()
+                request_store.close()
+
+    def test_its_size_is_a_setting(self, tmp_path, pg_url):
+        assert stream_pool_size({}) == STREAM_POOL_SIZE
+        assert stream_pool_size({"AGENT_STREAM_CONNECTIONS": "4"}) == 4
+        with pytest.raises(ConfigError, match="PARLEY_AGENT_STREAM_CONNECTIONS"):
+            create_app(runtime_config(tmp_path, DATABASE=pg_url, AGENT_STREAM_CONNECTIONS="0"))
 
 
 class TestConnectionsComeBackClean:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.sms import encoding
 from engine.store import Store
 from tests.webhook.conftest import ROOT, Twilio, bodies, load_examples, new_sid, runtime_config
 from tests.webhook.servers import MediaServer
@@ -212,6 +213,16 @@ class TestMixedFiles:
             (f"{base}/photo", "image/png"), (f"{base}/photo", "image/png"),
             (f"{base}/card", "text/vcard"))))
         assert answer[0] == f"I kept the 2 photos but not the contact card: {PHOTOS_ONLY}"
+
+    def test_the_notice_is_in_the_conversations_language(self, phone):
+        _app, twilio, _store, base = phone
+        twilio.text(PHONE, "ESPAÑOL")
+        answer = bodies(twilio.text(PHONE, "hola", media=(
+            (f"{base}/photo", "image/png"), (f"{base}/doc", "application/pdf"),
+            (f"{base}/card", "text/vcard"), (f"{base}/card", "text/vcard"))))
+        assert answer[0] == ("Guardé la foto pero no el PDF o las 2 tarjetas de contacto: "
+                             "Solo puedo guardar fotos (JPEG, PNG, GIF, WebP o HEIC).")
+        assert encoding(answer[0]) == "GSM-7"  # é is in GSM-7's alphabet
 
     def test_all_photos_kept_means_nothing_more_is_said(self, phone):
         _app, twilio, _store, base = phone

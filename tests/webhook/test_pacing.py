@@ -24,6 +24,7 @@ from tests.webhook.conftest import NOTIFY_NUMBER, SMS_NUMBER, Twilio, runtime_co
 from tests.webhook.servers import ErrorApi
 from webhook import create_app, get_runtime
 from webhook.outbox import enqueue
+from webhook.pacing_api import describe
 from webhook.worker import Worker
 
 FAST = {"type": "short-code", "rate": 100_000}
@@ -339,10 +340,21 @@ class TestEstimate:
         assert found.eta_seconds == pytest.approx(100 + 1_700)
 
     def test_it_counts_the_recipients_whose_night_it_is(self, paced):
-        runtime = paced(start=utc("2027-01-07T14:00:00"))  # 06:00 in LA, 09:00 in New York
+        runtime = paced(start=utc("2027-01-07T14:00:00"),  # 06:00 in LA, 09:00 in New York
+                        SENDING_NUMBERS={NOTIFY_NUMBER: LONG_CODE})  # one a second
         found = pacing.estimate(runtime.store, runtime.policy, segments_per_recipient=1,
                                 count=3, phones=[LA_PHONE, NY_PHONE, "+13125550100"])
         assert found.held_now == 1  # Los Angeles; New York and Chicago are awake
+        # The two awake go at once; Los Angeles's goes when its window opens at 08:00 there.
+        assert found.held_until == utc("2027-01-07T16:00:00")
+        assert found.eta_seconds == pytest.approx(2 * 3600 + 1, abs=1e-3)
+        assert describe(found).endswith(  # what `parley notify --dry-run` prints
+            "1 recipient(s) are in their quiet hours and get it when their window opens (the "
+            "last at 16:00 UTC), which the time counts.")
+        awake = pacing.estimate(runtime.store, runtime.policy, segments_per_recipient=1,
+                                count=2, phones=[NY_PHONE, "+13125550100"])
+        assert (awake.held_now, awake.held_until) == (0, None)
+        assert awake.eta_seconds == pytest.approx(2, abs=1e-3)
         assert pacing.estimate(runtime.store, runtime.policy, segments_per_recipient=1,
                                count=3).held_now is None
 

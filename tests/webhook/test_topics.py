@@ -116,7 +116,9 @@ def test_transcript_through_the_webhook(path: Path, tmp_path, database_url, medi
             # The webhook tells the user first which files it did not keep (the engine,
             # which the transcript describes, knows nothing of what is fetched).
             notice, _media = got.pop(0)
-            assert notice.startswith("I couldn't keep the text file"), notice
+            said = {"es": "No pude guardar el archivo de texto"}.get(
+                transcript.get("language"), "I couldn't keep the text file")
+            assert notice.startswith(said), notice  # in the conversation's language
         assert got == expected, f"turn {number + 1}: {turn['user']!r}"
 
     # Nothing was fetched while answering; the worker downloads the images afterwards.

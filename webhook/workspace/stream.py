@@ -106,10 +106,10 @@ def _resume_point(store: Store) -> int:
 
 @contextlib.contextmanager
 def _borrowed(app, kept: list) -> Iterator[Store]:
-    """A store for one read: on PostgreSQL borrowed from the pool and given back at once;
-    on SQLite one connection kept for the stream (no pool to starve)."""
+    """A store for one read: on PostgreSQL borrowed from the streams' pool and given back at
+    once; on SQLite one connection kept for the stream (no pool to starve)."""
     if is_postgres(app.config["DATABASE"]):
-        store = open_runtime_store(app)
+        store = open_runtime_store(app, for_stream=True)
         try:
             yield store
         finally:

@@ -143,6 +143,8 @@ function restore(state, verb) {
   S.doc = state.doc;
   const keep = [state.selected, S.selected].find((id) => id && nodeIndex(id) >= 0);
   S.selected = keep || null;
+  S.selection = new Set();
+  S.edge = null;
   $("json-text").value = JSON.stringify(S.doc, null, 2);
   changed({ inspector: true, history: false });
   markDiagram();

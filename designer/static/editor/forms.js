@@ -223,6 +223,8 @@ export function setTab(tab) {
 
 export function select(id) {
   S.selected = id;
+  S.selection = new Set();
+  S.edge = null;
   renderNodeList();
   markDiagram();
   setTab("node");

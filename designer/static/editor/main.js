@@ -4,10 +4,12 @@ import { $, S, data, spec } from "./state.js";
 import { api, el, nodes, status } from "./util.js";
 import { addNode, isDirty, redoEdit, suggestId, undoEdit } from "./document.js";
 import { canRedo, canUndo, onHistoryChange, resetHistory } from "./history.js";
-import { renderNodeList, select, setTab } from "./forms.js";
+import { renderNodeList, setTab } from "./forms.js";
 import { checkJson } from "./json.js";
 import { goToProblem, runCheck } from "./checks.js";
-import { markDiagram, zoomBy } from "./diagram.js";
+import { markDiagram } from "./diagram.js";
+import { initCanvas } from "./canvas/index.js";
+import { fit, zoomAt } from "./canvas/zoom.js";
 import { publish, renderTranscripts, save } from "./save.js";
 import { initSearch } from "./search.js";
 
@@ -28,13 +30,10 @@ function init() {
   $("add-btn").addEventListener("click", addNode);
   $("add-id").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); addNode(); } });
   document.querySelectorAll(".tabs [data-tab]").forEach((b) => b.addEventListener("click", () => setTab(b.dataset.tab)));
-  $("diagram").addEventListener("click", (e) => {
-    const g = e.target.closest && e.target.closest('g[id^="node-"]');
-    if (g) select(g.id.slice(5));
-  });
-  $("zoom-in").addEventListener("click", () => zoomBy(1.25));
-  $("zoom-out").addEventListener("click", () => zoomBy(0.8));
-  $("zoom-fit").addEventListener("click", () => { S.zoom = null; Parley.zoomSvg($("diagram").querySelector("svg"), null); });
+  initCanvas();
+  $("zoom-in").addEventListener("click", () => zoomAt(1.25));
+  $("zoom-out").addEventListener("click", () => zoomAt(0.8));
+  $("zoom-fit").addEventListener("click", fit);
   // A fitted diagram stays fitted when its panel changes size (the simulator opens, the
   // window is resized).
   new ResizeObserver(() => { if (S.zoom === null) Parley.zoomSvg($("diagram").querySelector("svg"), null); }).observe($("diagram"));

@@ -11,7 +11,10 @@ export const IDENT = /^[a-z][a-z0-9_]{0,63}$/;
 
 export const S = {
   doc: data.document,
-  selected: null,
+  selected: null,  // the node whose form is open
+  selection: new Set(),  // more nodes selected on the diagram (Shift or Ctrl)
+  edge: null,  // the SVG id of the arrow selected on the diagram
+  mode: null,  // connecting by keyboard: { from, path, target }
   tab: "node",
   problems: [],
   errors: 0,
