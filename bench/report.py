@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import insight_cost, insight_pages
+from bench import designer, insight_cost, insight_pages
 from bench.designer import DesignerResults
 from bench.insight_pages import InsightPagesResults
 from bench.sender import LONG_CODE_MPS, TOLL_FREE_MPS, SenderResults, SendersResults
@@ -119,11 +119,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
     if results.senders is not None:
         out += _senders_rows(results.senders)
     if results.designer is not None:
-        d = results.designer
-        out.append((f"Designer: validate a {d.nodes}-node topic", _ms(d.validate_seconds),
-                    "-", "-", "-"))
-        out.append((f"Designer: draw a {d.nodes}-node topic (SVG)", _ms(d.diagram_seconds),
-                    "-", "-", "-"))
+        out += designer.rows(results.designer)
     if results.insight is not None:
         out += insight_pages.rows(results.insight)
     if results.recording is not None:
@@ -279,6 +275,8 @@ def conditions(results: Results, *, command: str, cores: int) -> str:
     if results.engine:
         parts.append(f"Engine: {results.engine_conversations} conversations per size, best "
                      f"of {len(next(iter(results.engine.values())))} rounds.")
+    if results.designer is not None and results.designer.editor is not None:
+        parts.append(designer.conditions(results.designer))
     if results.insight is not None:
         parts.append(insight_pages.conditions(results.insight))
     if results.recording is not None:

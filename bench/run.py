@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None, *, prog: str = "python -m bench") -> argp
                              "(200); the webhook figure takes a fifth as many")
     parser.add_argument("--sender-messages", type=int, help="messages per sender round (300)")
     parser.add_argument("--designer-nodes", type=int, default=500)
+    parser.add_argument("--editor-nodes", type=int, default=designer.EDIT_NODES,
+                        help="topic edited in the editor's rows (1000)")
+    parser.add_argument("--open-nodes", type=int, default=designer.OPEN_NODES,
+                        help="topic opened in the editor's rows (5000)")
     parser.add_argument("--insight-conversations", type=int,
                         help="conversations (with their Insight rows) under the Insight "
                              "pages (1000000; 100000 with --quick)")
@@ -139,7 +143,9 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
                 folder / "senders", messages=3 * args.sender_messages, rounds=args.rounds)
 
     def design() -> None:
-        results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds)
+        results.designer = designer.run(nodes=args.designer_nodes, rounds=args.rounds,
+                                        edit_nodes=args.editor_nodes,
+                                        open_nodes=args.open_nodes)
 
     def insight() -> None:
         results.insight = insight_pages.run(
@@ -154,7 +160,9 @@ def measure(args: argparse.Namespace, folder: Path) -> report.Results:
             ("engine", "cost per message vs topic size", engine),
             ("recording", "Insight recording on and off, SQLite and PostgreSQL", recording),
             ("sender", "outbox to Prism through the twilio client", send),
-            ("designer", f"validate and draw a {args.designer_nodes}-node topic", design),
+            ("designer", f"validate and draw a {args.designer_nodes}-node topic; edit a "
+             f"{args.editor_nodes:,}-node topic and open a {args.open_nodes:,}-node one in "
+             "the editor", design),
             ("insight", f"Insight pages on {args.insight_conversations:,} conversations",
              insight),
             ("push", "an inbound SMS to its text on 20 agents' event streams", push)):

@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=None,
         DATABASE=str(Path(app.instance_path) / "parley.sqlite"),
         SIMULATOR_DIR=str(Path(app.instance_path) / "simulator"),
+        # Kept diagram drawings and layouts (designer/diagrams.py): a cache, safe to delete.
+        DIAGRAM_CACHE_DIR=str(Path(app.instance_path) / "diagrams"),
         SAMPLE_DATA=str(SAMPLE_RECORDS),
         DESIGNER_PUBLIC_URL=None,
         SANDBOX=False,

@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass
 
 from designer.labels import field_path, form_message
+from engine import sms
 from engine.errors import Problem, TopicError
 from engine.outbound import OutboundPolicy
 from engine.topic import export_text
 from engine.validation import host_problems, load_json_text, problems
+from engine.validation.documents import json_path
+from engine.validation.notifications import FOOTER_ALLOWANCE, notification_texts
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,26 @@ def problem_json(problem: Problem, document: dict | None = None) -> dict:
             "severity": problem.severity, "node": problem.node,
             "field": field_path(problem.path, problem.message),
             "form_message": form_message(problem.path, problem.message, document)}
+
+
+def notification_costs(document: object) -> dict[str, dict]:
+    """What each notification text costs over SMS, by its JSON path: characters, encoding and
+    segments as written, and segments with the longest opt-out footer it may carry (counted on
+    the template source, as the validator counts them)."""
+    notifications = document.get("notifications") if isinstance(document, dict) else None
+    costs = {}
+    for index, spec in enumerate(notifications if isinstance(notifications, list) else []):
+        if not isinstance(spec, dict):
+            continue
+        for lang, text in notification_texts(spec.get("text")).items():
+            if not text:
+                continue
+            info = sms.describe(text)
+            with_footer = sms.describe(text + " " * FOOTER_ALLOWANCE)
+            path = json_path("notifications", index, "text", *((lang,) if lang else ()))
+            costs[path] = {"chars": info.chars, "encoding": info.encoding,
+                           "segments": info.segments, "with_footer": with_footer.segments}
+    return costs
 
 
 def slugify(name: str) -> str:

@@ -1,10 +1,11 @@
 """The topic editor: the editing page, live checks with the diagram, saving, publishing,
-version history and diffs. Imports designer.db/documents/kinds and engine.
+version history and diffs. Imports designer.db/diagrams/documents/kinds and engine.
+
+`render_diagram` (designer.diagrams) is re-exported here for the Insight pages.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -26,54 +27,24 @@ from flask import (
 
 from designer import data_sources
 from designer.db import get_store
+from designer.diagrams import document_digest, editor_diagram, prepare, render_diagram
 from designer.documents import (
     Checked,
     check_document,
     check_text,
     json_diff,
     node_diff,
+    notification_costs,
     problem_json,
     topic_changes,
 )
 from designer.kinds import editor_spec
+from designer.queues import default_queue, known_queues
 from engine import languages
 from engine.catalog import discovery_overlaps
-from engine.errors import ParleyError, Problem, TopicNotFound
-from engine.store import dumps
+from engine.errors import Problem, TopicNotFound
 
 bp = Blueprint("editor", __name__, url_prefix="/topics")
-
-_SVG_CACHE: OrderedDict[str, str] = OrderedDict()
-_SVG_LOCK = threading.Lock()
-_SVG_CACHE_SIZE = 64
-
-
-def render_diagram(document: dict, *, problems: list[Problem] = (), diff: dict | None = None,
-                   removed_nodes: list[dict] | None = None,
-                   overlay=None) -> tuple[str | None, str | None]:
-    """(SVG, None) or (None, why it could not be drawn). Recent drawings are cached.
-    `overlay` is an engine.diagram.Overlay (Insight's counts or a conversation's path)."""
-    from engine.diagram import render_svg
-
-    key = hashlib.sha256(dumps([document, [problem_json(p) for p in problems], diff,
-                                removed_nodes, repr(overlay)]).encode()).hexdigest()
-    with _SVG_LOCK:
-        if key in _SVG_CACHE:
-            _SVG_CACHE.move_to_end(key)
-            return _SVG_CACHE[key], None
-    try:
-        svg = render_svg(document, problems=list(problems), diff=diff or None,
-                         removed_nodes=removed_nodes or None, overlay=overlay)
-    except (ParleyError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        return None, f"The diagram cannot be drawn yet: {exc}"
-    except Exception as exc:  # graphviz.ExecutableNotFound, CalledProcessError...
-        return None, f"Graphviz could not draw the diagram: {exc}"
-    with _SVG_LOCK:
-        _SVG_CACHE[key] = svg
-        while len(_SVG_CACHE) > _SVG_CACHE_SIZE:
-            _SVG_CACHE.popitem(last=False)
-    return svg, None
-
 
 def sample_users() -> list[dict]:
     """The sample users the simulator can text as (from the sample records file)."""
@@ -111,12 +82,51 @@ def in_catalog(checked: Checked) -> Checked:
 
 def _posted() -> Checked:
     """The document the editor sent: raw JSON text (the JSON view) or a parsed object."""
+    return _posted_with_digest()[0]
+
+
+def _posted_with_digest() -> tuple[Checked, str | None]:
+    """The posted document checked, and its digest when it was sent as an object.
+
+    The editor posts each state of a document twice (its checks, then its diagram), so the
+    last few documents' problems are kept by digest for the second request. Kept per app, a
+    few at a time: a catalog change (another topic published) shows at the next edit.
+    """
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         abort(400, "Send a JSON object with the topic.")
     if isinstance(payload.get("text"), str):
-        return in_catalog(check_text(payload["text"], outbound=data_sources()))
-    return in_catalog(check_document(payload.get("document"), outbound=data_sources()))
+        return in_catalog(check_text(payload["text"], outbound=data_sources())), None
+    document = payload.get("document")
+    if not isinstance(document, dict):
+        return in_catalog(check_document(document, outbound=data_sources())), None
+    digest = document_digest(document)
+    memo = current_app.extensions.setdefault("parley_checked", _CheckedMemo())
+    found = memo.get(digest)
+    if found is None:
+        found = in_catalog(check_document(document, outbound=data_sources())).problems
+        memo.put(digest, found)
+    return Checked(document, list(found)), digest
+
+
+class _CheckedMemo:
+    """The problems of the last few documents checked, by digest."""
+
+    SIZE = 8
+
+    def __init__(self):
+        self._kept: OrderedDict[str, list[Problem]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> list[Problem] | None:
+        with self._lock:
+            return self._kept.get(digest)
+
+    def put(self, digest: str, problems: list[Problem]) -> None:
+        with self._lock:
+            self._kept[digest] = problems
+            while len(self._kept) > self.SIZE:
+                self._kept.popitem(last=False)
 
 
 def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
@@ -125,6 +135,7 @@ def _check_json(checked: Checked, *, with_diagram: bool = True) -> dict:
         "problems": [problem_json(p, checked.document) for p in checked.problems],
         "errors": len(checked.errors),
         "warnings": len(checked.warnings),
+        "sms": notification_costs(checked.document),
         "svg": None,
         "diagram_error": None,
     }
@@ -145,6 +156,8 @@ def edit(topic_id: str):
         version=version or summary["latest_version"], spec=editor_spec(),
         versions=store.topic_versions(topic_id), transcripts=store.transcripts(topic_id),
         sample_users=sample_users(),
+        queues=known_queues(store, current_app.config, except_topic=topic_id),
+        default_queue=default_queue(current_app.config),
         language_names={code: names[1] for code, names in languages.LANGUAGES.items()})
 
 
@@ -154,6 +167,26 @@ def check(topic_id: str):
     summary_or_404(topic_id)
     checked = _posted()
     return jsonify(_check_json(checked, with_diagram=request.args.get("diagram") != "0"))
+
+
+@bp.post("/<topic_id>/diagram")
+def diagram_view(topic_id: str):
+    """The posted document's diagram (problem nodes marked): the whole topic, or with
+    `focus` the nodes around one node. A big topic never drawn before comes back as the part
+    around its start with `pending` true while the whole is drawn: ask again."""
+    summary_or_404(topic_id)
+    checked, digest = _posted_with_digest()
+    if checked.document is None:
+        return jsonify({"svg": None, "diagram_error": "The JSON does not parse.",
+                        "pending": False, "view": "whole"})
+    focus = (request.get_json(silent=True) or {}).get("focus")
+    return jsonify(editor_diagram(checked.document, problems=checked.problems, digest=digest,
+                                  focus=focus if isinstance(focus, str) and focus else None))
+
+
+def prepare_diagram(document: dict) -> None:
+    """Start drawing a big topic's diagram as the editor will first show it, if not kept."""
+    prepare(document, in_catalog(check_document(document, outbound=data_sources())).problems)
 
 
 @bp.post("/<topic_id>/save")
@@ -183,6 +216,7 @@ def save(topic_id: str):
         version = store.save_topic_version(
             document, author=g.author["user_name"], note=note,
             errors=len(checked.errors), warnings=len(checked.warnings))
+    prepare(document, checked.problems)
     return jsonify({**_check_json(checked, with_diagram=False), "version": version,
                     "message": f"Saved as draft version {version}."})
 
@@ -208,6 +242,7 @@ def publish(topic_id: str):
     store = get_store()
     with store.write():
         store.publish_topic_version(topic_id, version, by=g.author["user_name"])
+    prepare_diagram(document)
     message = (f"Version {version} is published: new conversations use it now; conversations "
                "already under way finish on the version they started with.")
     if request.is_json:

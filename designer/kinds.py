@@ -128,9 +128,9 @@ NODE_KINDS: dict[str, dict] = {
     "flow.handoff": {
         "label": "Hand off to an agent", "group": "Flow",
         "fields": [field("message", "Message while they wait", "template"),
-                   field("queue", "Queue", "text",
+                   field("queue", "Queue", "queue",
                          help="The agents who serve this queue get the chat (e.g. billing); "
-                         "empty: the default queue."),
+                         "empty: the default queue. The list offers the queues that exist."),
                    field("reason", "Reason (for the agent)", "text")],
     },
     "flow.end": {
@@ -185,10 +185,18 @@ TOPIC_FIELDS = [
     field("requires_account", "Needs a linked account", "bool", default=False),
 ]
 
+# The fields of a notification as the Notifications tab labels them (editor/notifications.js).
+NOTIFICATION_LABELS = {
+    "name": "Name", "text": "Text", "start": "Start at",
+    "variables": "Variables the sender fills in", "programme": "Programme",
+    "max_wait_hours": "Longest wait (hours)", "description": "Description (for the team)",
+}
+
 
 def editor_spec() -> dict:
     """Everything the editor's script needs to build forms."""
     # JSON objects lose their key order on the way (tojson sorts keys): `order` keeps it.
     return {"kinds": NODE_KINDS, "order": list(NODE_KINDS),
             "data_sources": DATA_SOURCE_FIELDS, "topic": TOPIC_FIELDS,
+            "notification": NOTIFICATION_LABELS,
             "variable_types": ["string", "number", "boolean", "object", "array"]}

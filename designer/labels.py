@@ -2,14 +2,22 @@
 
 The validator (and `parley validate`) names fields as they are in the JSON, with paths:
 "a input.static_choice node needs 'prompt'". Under a form field the author sees the field's
-label instead: "an “Ask to choose” node needs “Question”". Pure functions; imports designer.kinds.
+label instead: "an “Ask to choose” node needs “Question”". A hand-off's queue is judged by the
+runtime's own rule for queue names. Pure functions; imports designer.kinds and designer.queues.
 """
 
 from __future__ import annotations
 
 import re
 
-from designer.kinds import DATA_SOURCE_FIELDS, NODE_KINDS, ROW_LABELS, TOPIC_FIELDS
+from designer.kinds import (
+    DATA_SOURCE_FIELDS,
+    NODE_KINDS,
+    NOTIFICATION_LABELS,
+    ROW_LABELS,
+    TOPIC_FIELDS,
+)
+from designer.queues import queue_problem
 
 _SEGMENT = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]|\['([^']*)'\]")
 _QUOTED = re.compile(r"(the node an? |node's )?'([A-Za-z_]\w*)'")
@@ -19,7 +27,7 @@ _NEEDS = re.compile(r" needs '([A-Za-z_]\w*)'")
 _TOPIC_LABELS = {
     **{f["name"]: f["label"] for f in TOPIC_FIELDS},
     "nodes": "Nodes", "discovery": "Discovery", "keywords": "Keywords", "phrases": "Phrases",
-    "variables": "Variables", "data_sources": "Data sources",
+    "variables": "Variables", "data_sources": "Data sources", "notifications": "Notifications",
 }
 
 
@@ -56,6 +64,8 @@ def _scopes(path: str, document: dict) -> tuple[dict[str, str], dict[str, str]]:
         fields = DATA_SOURCE_FIELDS.get(kind, [])
         labels = {"kind": "Kind", **{f["name"]: f["label"] for f in fields}}
         return labels, _TOPIC_LABELS
+    if len(parts) >= 2 and parts[0] == "notifications" and isinstance(parts[1], int):
+        return NOTIFICATION_LABELS, NOTIFICATION_LABELS
     return _TOPIC_LABELS, _TOPIC_LABELS
 
 
@@ -72,6 +82,9 @@ def form_message(path: str, message: str, document: dict | None) -> str:
     """`message` with the JSON names it quotes replaced by the labels the form shows."""
     if not isinstance(document, dict):
         return message
+    queue = _handoff_queue(path, document)
+    if queue is not None and queue_problem(queue):
+        return queue_problem(queue)
     inner, outer = _scopes(path, document)
     node_ids = {n.get("id") for n in document.get("nodes", []) if isinstance(n, dict)} \
         if isinstance(document.get("nodes"), list) else set()
@@ -84,6 +97,18 @@ def form_message(path: str, message: str, document: dict | None) -> str:
         return f"{lead}{_quote(labels[name])}"
 
     return _KIND.sub(_kind_label, _QUOTED.sub(label, message))
+
+
+def _handoff_queue(path: str, document: dict) -> object:
+    """The value at `path` when it is a hand-off node's queue, else None."""
+    parts = _segments(path)
+    if len(parts) != 3 or parts[0] != "nodes" or parts[2] != "queue" \
+            or not isinstance(parts[1], int) or not isinstance(document.get("nodes"), list) \
+            or parts[1] >= len(document["nodes"]):
+        return None
+    node = document["nodes"][parts[1]]
+    return node.get("queue") if isinstance(node, dict) and node.get("type") == "flow.handoff" \
+        else None
 
 
 def field_path(path: str, message: str) -> str:

@@ -26,7 +26,7 @@ from designer.documents import (
     new_topic,
     slugify,
 )
-from designer.editor import document_or_404, summary_or_404
+from designer.editor import document_or_404, prepare_diagram, summary_or_404
 from engine.topic import export_text
 
 bp = Blueprint("topics", __name__, url_prefix="/topics")
@@ -182,6 +182,7 @@ def import_topic():
         version = store.save_topic_version(
             document, author=g.author["user_name"], note=f"imported from {filename}",
             warnings=len(checked.warnings))
+    prepare_diagram(document)  # a big topic then opens without waiting for its drawing
     flash(f"Imported {filename} as version {version} of \u201c{document['name']}\u201d "
           f"(a draft: publish it when ready).", "success")
     return redirect(url_for("editor.edit", topic_id=document["id"]), 303)

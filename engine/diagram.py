@@ -8,8 +8,9 @@ shown with colours. An optional `Overlay` draws Insight's counts on it (edge lab
 widths by how often each transition was taken, a heat colour by how many dropped off at each
 node) or one conversation's path (the nodes and transitions it took, the rest greyed).
 
-Imports engine.errors and engine.validation (for transitions and node kinds), and the
-graphviz package, which runs the `dot` program.
+Imports engine.errors, engine.validation (for transitions and node kinds),
+engine.diagram_layout (which runs Graphviz and keeps layouts for reuse) and the graphviz
+package (to write the DOT source).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import graphviz
 
+from engine.diagram_layout import LayoutCache, LayoutError, draw
 from engine.errors import DiagramError, Problem
 from engine.languages import topic_languages
 from engine.translations import localized_document
@@ -36,6 +38,10 @@ from engine.validation import (
 EXCERPT_CHARS = 40
 EDGE_LABEL_CHARS = 28
 STUB_FROM_NODES = 40  # from this many nodes on, arrows into hubs become reference boxes
+# From this many nodes on, edge labels are placed beside their arrows once the nodes are in
+# place (xlabel) instead of being laid out as nodes of their own: that halves the graph dot
+# has to place, and so its time, for labels a little less tidy.
+XLABEL_FROM_NODES = 300
 _VALID_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _NODE_PATH = re.compile(r"^\$\.nodes\[(\d+)\]")
 _BLANKS = re.compile(r"\s+")
@@ -403,6 +409,8 @@ class _Builder:
                 attrs["style"] = ",".join(styles)
             if self.overlay is not None and not drawn.removed:
                 self._overlay_edge(attrs, labels, count, most)
+            if "label" in attrs and len(self.drawn) >= XLABEL_FROM_NODES:
+                attrs["xlabel"] = attrs.pop("label")
             self._edge_identity(attrs, drawn, fields[(tail, head, dashed)])
             self.graph.edge(tail, name, **attrs)
 
@@ -502,14 +510,14 @@ def _layout_limits(size: int) -> dict[str, str]:
 
     dot's cost grows faster than the graph: past a few hundred nodes, crossing minimisation
     and above all the network simplex that places nodes sideways take most of the time.
-    Capping their iterations (in proportion to the size) keeps a 500-node topic under a
-    second or two and a 5,000-node one under a minute, for a slightly less tidy drawing.
+    Capping their iterations (fewer in proportion as the size grows) keeps a 1,000-node topic
+    under half a second, for a slightly less tidy drawing.
     """
     if size <= 150:
         return {}
     limits = {"mclimit": "0.3"}
     if size > 300:
-        share = f"{max(0.05, min(1.0, 300 / size)):.2f}"
+        share = f"{max(0.02, min(1.0, 60 / size)):.2f}"
         limits.update(nslimit=share, nslimit1=share)
     return limits
 
@@ -551,15 +559,21 @@ def render_dot(doc: Any, **options: Any) -> str:
     return topic_graph(doc, **options).source
 
 
-def render_svg(doc: Any, **options: Any) -> str:
-    """The topic's diagram as SVG text (see topic_graph for the options), drawn by `dot`."""
-    graph = topic_graph(doc, **options)
+def render_svg(doc: Any, *, layouts: LayoutCache | None = None, **options: Any) -> str:
+    """The topic's diagram as SVG text (see topic_graph for the options), drawn by `dot`.
+
+    With `layouts`, a layout kept there for the same nodes, edges and texts is reused (only
+    colours, classes or tooltips differ), and a new one is kept (see engine.diagram_layout).
+    """
+    return draw_svg(topic_graph(doc, **options).source, layouts=layouts)
+
+
+def draw_svg(source: str, *, layouts: LayoutCache | None = None) -> str:
+    """SVG for a DOT source from topic_graph, through the layout cache when one is given."""
     try:
-        return graph.pipe(format="svg", encoding="utf-8")
-    except graphviz.ExecutableNotFound as exc:
+        return draw(source, cache=layouts)[0]
+    except FileNotFoundError as exc:
         raise DiagramError("Graphviz's `dot` program was not found: install Graphviz "
                            "(e.g. apt-get install graphviz) and put `dot` on the PATH") from exc
-    except graphviz.CalledProcessError as exc:
-        detail = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else \
-            str(exc.stderr or exc)
-        raise DiagramError(f"Graphviz could not draw the diagram: {detail.strip()}") from exc
+    except LayoutError as exc:
+        raise DiagramError(f"Graphviz could not draw the diagram: {exc}") from exc

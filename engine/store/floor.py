@@ -73,6 +73,15 @@ class FloorSql:
                  "present": bool(r["last_seen_at"]) and r["last_seen_at"] >= since}
                 for r in rows]
 
+    def served_queues(self) -> list[str]:
+        """Every queue some enabled agent or supervisor serves by name, sorted (an agent who
+        serves every queue names none)."""
+        rows = self.conn.execute(
+            f"SELECT a.queues FROM staff a WHERE a.disabled_at IS NULL AND {ON_THE_FLOOR}"
+            " AND a.queues <> ''"
+        ).fetchall()
+        return sorted({q for r in rows for q in r[0].split(",") if q})
+
     def agent_loads(self, agent_ids: list[int]) -> dict[int, int]:
         """How many open chats each agent has (read after taking their locks)."""
         if not agent_ids:

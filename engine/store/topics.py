@@ -142,6 +142,16 @@ class TopicsSql:
         ).fetchall()
         return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
+    def latest_topics(self) -> list[tuple[str, dict]]:
+        """(topic id, document) of the latest version, draft or not, of every topic that is
+        not deleted."""
+        rows = self.conn.execute(
+            "SELECT t.id, v.document FROM topics t JOIN topic_versions v"
+            " ON v.topic_id = t.id AND v.version = t.latest_version"
+            " WHERE t.deleted_at IS NULL ORDER BY t.id"
+        ).fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
+
     def list_topics(self, *, include_deleted: bool = False) -> list[dict]:
         where = "" if include_deleted else "WHERE t.deleted_at IS NULL"
         rows = self.conn.execute(

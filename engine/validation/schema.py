@@ -4,8 +4,11 @@ engine.validation.documents, engine.errors and jsonschema.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -81,6 +84,56 @@ def _validators() -> _Validators:
     return _Validators(Draft202012Validator(root), node, by_type)
 
 
+class _CleanNodes:
+    """Fingerprints of nodes known to pass the schema, so that checking a big topic again after
+    one edit re-validates only the nodes that changed.
+
+    A node's schema errors depend on the node alone (each is validated on its own, against
+    its type's rules), so a node seen clean stays clean wherever it moves in the list. Only
+    clean nodes are remembered: a node with errors is validated afresh each time, which keeps
+    every message exactly as a full validation gives it. Bounded, least recently used first
+    out; shared by the threads of a process.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fingerprint(node: Any) -> bytes | None:
+        try:
+            text = json.dumps(node, sort_keys=True, ensure_ascii=False, allow_nan=True)
+        except (TypeError, ValueError, RecursionError):
+            return None  # not plain JSON: never remembered
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def __contains__(self, key: bytes | None) -> bool:
+        if key is None:
+            return False
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return True
+        return False
+
+    def clear(self) -> None:
+        """Forget every node (a check from scratch follows, as in a new process)."""
+        with self._lock:
+            self._seen.clear()
+
+    def add(self, key: bytes | None) -> None:
+        if key is None:
+            return
+        with self._lock:
+            self._seen[key] = None
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+
+_CLEAN_NODES = _CleanNodes(50_000)
+
+
 def _schema_errors(doc: Any) -> Iterator[ValidationError]:
     """What Draft202012Validator(topic_schema()).iter_errors(doc) finds, faster."""
     validators = _validators()
@@ -89,9 +142,16 @@ def _schema_errors(doc: Any) -> Iterator[ValidationError]:
     for index, node in enumerate(nodes if isinstance(nodes, list) else ()):
         kind = node.get("type") if isinstance(node, dict) else None
         validator = validators.by_type.get(kind) if isinstance(kind, str) else None
+        key = _CleanNodes.fingerprint(node) if isinstance(node, dict) else None
+        if key in _CLEAN_NODES:
+            continue
+        clean = True
         for error in (validator or validators.node).iter_errors(node):
+            clean = False
             error.path.extendleft((index, "nodes"))  # relative to the document, like the rest
             yield error
+        if clean:
+            _CLEAN_NODES.add(key)
 
 
 @dataclass(frozen=True)

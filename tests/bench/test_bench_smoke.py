@@ -14,7 +14,8 @@ from engine.store import add_bulk_history, open_store, parse_iso, utc_iso
 MINIMAL = ["--rounds", "1", "--seconds", "0.5", "--workers", "2", "--threads", "2",
            "--history", "300",
            "--engine-phones", "3", "--recording-phones", "3", "--sender-messages", "3",
-           "--designer-nodes", "30", "--insight-conversations", "300", "--insight-rounds", "1",
+           "--designer-nodes", "30", "--editor-nodes", "40", "--open-nodes", "60",
+           "--insight-conversations", "300", "--insight-rounds", "1",
            "--push-messages", "2"]
 
 ROWS = (
@@ -30,6 +31,11 @@ ROWS = (
     "Sender with pacing's accounting (budgets, quiet hours)",
     "Designer: validate a 30-node topic",
     "Designer: draw a 30-node topic (SVG)",
+    "Editor, 40-node topic: one edit → validation result",
+    "Editor, 40-node topic: one edit → redrawn diagram (a text changed)",
+    "Editor, 40-node topic: one edit → redrawn diagram (a new transition)",
+    "Editor, 60-node topic: open (its drawing kept)",
+    "Editor, 60-node topic: open, first ever (whole view)",
     "Peak RSS of a runtime worker after the load",
     # Insight recording, on against off, both databases.
     *(f"{figure}, {database}"

@@ -73,6 +73,7 @@ def app(tmp_path, database_url):
         "DESIGNER_PUBLIC_URL": "http://127.0.0.1",  # served over plain http in tests
         "DATABASE": database_url,
         "SIMULATOR_DIR": str(tmp_path / "simulator"),
+        "DIAGRAM_CACHE_DIR": str(tmp_path / "diagrams"),
     })
     store = open_store(app.config["DATABASE"])
     with store.write():

@@ -3,13 +3,17 @@
 import { $, S, data } from "./state.js";
 import { api, debounce, el, nodeIndex, nodes, status } from "./util.js";
 import { renderNodeList, setTab } from "./forms.js";
-import { drawDiagram, markDiagram } from "./diagram.js";
+import { markDiagram } from "./diagram.js";
+import { scheduleDiagram, showDiagram } from "./focus.js";
+import { markNotificationsTab, showSmsCosts } from "./notifications.js";
 
 export const scheduleCheck = debounce(runCheck, 350);
 
+// The checks come back without the diagram (tens of milliseconds even on a big topic); the
+// diagram follows on its own request (focus.js), so typing never waits for Graphviz.
 export async function runCheck() {
   const seq = ++S.seq;
-  const result = await api(data.urls.check, { document: S.doc });
+  const result = await api(data.urls.check + "?diagram=0", { document: S.doc });
   if (seq !== S.seq) return;
   if (!result.ok) { status(result.json.error || "The check failed.", "error"); return; }
   applyCheck(result.json);
@@ -19,6 +23,7 @@ export function applyCheck(result) {
   S.problems = result.problems || [];
   S.errors = result.errors || 0;
   S.warnings = result.warnings || 0;
+  S.sms = result.sms || {};
   const badge = $("badge-checks");
   badge.textContent = S.errors ? `${S.errors} error${S.errors === 1 ? "" : "s"}` + (S.warnings ? `, ${S.warnings} warning${S.warnings === 1 ? "" : "s"}` : "")
     : S.warnings ? `${S.warnings} warning${S.warnings === 1 ? "" : "s"}` : "no problems";
@@ -27,12 +32,11 @@ export function applyCheck(result) {
   $("publish-btn").title = S.errors ? "Fix the errors first: a topic with errors cannot be published." : "Make this the version users get";
   renderProblems();
   renderNodeList();
+  markNotificationsTab();
   annotate();
-  if (result.svg) drawDiagram(result.svg);
-  else if (result.diagram_error) {
-    const box = $("diagram");
-    if (!box.querySelector("svg")) box.replaceChildren(el("p", { className: "muted pad", text: result.diagram_error }));
-  }
+  showSmsCosts();
+  if (result.svg || result.diagram_error) showDiagram(result);
+  else if (result.document !== null) scheduleDiagram();
 }
 
 export function fieldTarget(p) {
@@ -42,7 +46,7 @@ export function fieldTarget(p) {
 }
 
 export function parentPath(path) {
-  const m = /^(.*)(\.[A-Za-z_]\w*|\[\d+\]|\['[^']*'\])$/.exec(path);
+  const m = /^(.*)(\.[A-Za-z_]\w*|\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\['[^']*'\])$/.exec(path);
   return m ? m[1] : null;
 }
 
@@ -78,7 +82,7 @@ export function problemNode(p) {
 export function goToProblem(p) {
   const node = problemNode(p);
   if (node) { S.selected = node; renderNodeList(); markDiagram(); setTab("node"); }
-  else setTab("topic");
+  else setTab(p.path.startsWith("$.notifications") ? "notifications" : "topic");
   let path = fieldTarget(p);
   let target = null;
   while (path && !(target = document.querySelector(`.inspector [data-path="${CSS.escape(path)}"]`))) path = parentPath(path);

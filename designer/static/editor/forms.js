@@ -8,6 +8,7 @@ import { showJson } from "./json.js";
 import { annotate } from "./checks.js";
 import { markDiagram } from "./diagram.js";
 import { renderTranscripts } from "./save.js";
+import { renderNotificationsForm } from "./notifications.js";
 
 export function renderNodeList() {
   const list = $("node-list");
@@ -119,7 +120,9 @@ export function renderTopicForm() {
 }
 
 export function keyPath(base, key) {
-  return /^[A-Za-z_]\w*$/.test(key) ? `${base}.${key}` : `${base}['${key}']`;
+  // Written as the validator writes it (engine/validation/documents.py json_path), so its
+  // problems find the field.
+  return /^[A-Za-z_]\w*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
 }
 
 export function renameKey(obj, oldKey, newKey) {
@@ -206,6 +209,7 @@ export function dataSourcesEditor() {
 export function renderInspector() {
   if (S.tab === "node") renderNodeForm();
   else if (S.tab === "topic") renderTopicForm();
+  else if (S.tab === "notifications") renderNotificationsForm();
   else if (S.tab === "json") showJson();
   else if (S.tab === "tests") renderTranscripts();
   annotate();
@@ -217,7 +221,7 @@ export function setTab(tab) {
     b.classList.toggle("active", b.dataset.tab === tab);
     b.setAttribute("aria-selected", String(b.dataset.tab === tab));
   });
-  for (const name of ["node", "topic", "json", "tests"]) $("tab-" + name).classList.toggle("hidden", name !== tab);
+  for (const name of ["node", "topic", "notifications", "json", "tests"]) $("tab-" + name).classList.toggle("hidden", name !== tab);
   renderInspector();
 }
 

@@ -12,6 +12,7 @@ import { initCanvas } from "./canvas/index.js";
 import { fit, zoomAt } from "./canvas/zoom.js";
 import { publish, renderTranscripts, save } from "./save.js";
 import { initSearch } from "./search.js";
+import { initFocus } from "./focus.js";
 
 window.Parley = window.Parley || {};
 
@@ -54,6 +55,7 @@ function init() {
     else if ((key === "z" && e.shiftKey) || key === "y") { e.preventDefault(); redoEdit(); }
   });
   initSearch();
+  initFocus();
   $("undo-btn").addEventListener("click", undoEdit);
   $("redo-btn").addEventListener("click", redoEdit);
   onHistoryChange(() => {

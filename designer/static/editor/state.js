@@ -19,6 +19,7 @@ export const S = {
   problems: [],
   errors: 0,
   warnings: 0,
+  sms: {},  // SMS cost of each notification text, by JSON path (from the last check)
   version: data.version,
   latest: data.latest_version,
   published: data.published_version,

@@ -149,6 +149,25 @@ export function mappingWidget(obj, f, path) {
   return widget;
 }
 
+// The queues that exist (from the page: the default queue, other topics' hand-offs, queues
+// agents serve) and the ones this topic's hand-offs name now, offered while free text still
+// works; the live check judges the name by the runtime's rule and shows why on the field.
+function queueField(obj, f, path) {
+  const known = new Map((data.queues || []).map((q) => [q.name, q.why]));
+  for (const n of nodes()) {
+    if (n && n !== obj && n.type === "flow.handoff" && typeof n.queue === "string" && n.queue && !known.has(n.queue)) {
+      known.set(n.queue, "hand-off in this topic");
+    }
+  }
+  const listId = `queue-names-${path.replace(/\W+/g, "_")}`;
+  const input = textInput(obj, f.name, { mono: true, list: listId, placeholder: data.default_queue || "" });
+  input.setAttribute("autocomplete", "off");
+  const shell = fieldShell(f, path, input, "short");
+  shell.append(el("datalist", { id: listId },
+    Array.from(known, ([name, why]) => el("option", { value: name, label: `${name} · ${why}` }))));
+  return shell;
+}
+
 export function widget(obj, f, path) {
   const key = f.name;
   switch (f.widget) {
@@ -180,6 +199,8 @@ export function widget(obj, f, path) {
     case "node":
       return fieldShell(f, path, nodeSelect(obj[key], (v) => { setValue(obj, key, v); changed({}); },
         { none: f.required ? "— choose a node —" : "— none —" }));
+    case "queue":
+      return queueField(obj, f, path);
     case "var": {
       const input = textInput(obj, key, { mono: true, list: "var-names", placeholder: "e.g. details" });
       return fieldShell(f, path, input, "short");
