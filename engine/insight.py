@@ -6,8 +6,15 @@ Imports engine.sms and engine.store (values and the Store's insight methods); th
 What is recorded, in the transaction of the message itself (so figures are exact and survive
 a crash, and nothing is ever recomputed from the messages):
 
-- `insight_counts`: counters per (topic, version, day, metric, node, label), added to by one
-  multi-row upsert per message. Per topic version: `started`, `entered` (node), `took`
+- `insight_pending`: one row per message, appended: what it adds to the tables below (the
+  path lines of the message, whose nodes, edges and outcomes are counters, and the other
+  counters, topics started and unanswered text as a JSON line; see
+  `Store.fold_insight_pending`). Folding moves rows into the tables below and deletes them
+  in one transaction: every FOLD_EVERY messages a Recorder does it first, the worker does it
+  every round (`compact`), and every Insight page before it reads (`settle`), so the pages
+  count every message committed until then.
+- `insight_counts`: counters per (topic, version, day, metric, node, label), added to by the
+  folds. Per topic version: `started`, `entered` (node), `took`
   (node, label = the event), and what happened at a node: `ended`, `timed_out`, `stop`,
   `menu`, `handoff` (label = reason). For the whole bot (topic '' and version 0):
   `conversations`, `handed_off` and `resolved` (label = seconds, bucketed) on the day the
@@ -15,6 +22,7 @@ a crash, and nothing is ever recomputed from the messages):
   a period; and events on the day they happened: `handoff` (label = reason), `opt_out`,
   `timed_out`, `restart`, `unanswered`, `segments` (SMS segments the bot's replies are
   billed as), `topic` (label = the topic started).
+- `insight_topic_conversations`: the topics each conversation started (conversation search).
 - `insight_unanswered`: texts that matched no topic, per day, normalized (see `normalize`).
 - `conversations.insight_path`: per message and topic version, the nodes entered and
   transitions taken (and outcomes), one JSON line each, appended to the conversation's own
@@ -30,11 +38,13 @@ primary-key prefix (topic, version, day range).
 
 What it costs a message: no read at all (the outcome so far comes with the conversation's
 row), and the path and outcome are SET clauses of the UPDATE that saves the conversation
-(`Store.defer`). The counters are one multi-row upsert, plus one insert when a topic starts
-and one upsert for an unanswered text; on PostgreSQL these ride in that same UPDATE as
-data-modifying WITH clauses (`Store.ride`), so recording adds no round trip. Statement
-counts per message are held by tests/insight/test_statements.py and printed by
-`python -m bench.insight_cost`.
+(`Store.defer`). The rest is one appended row of insight_pending, which on PostgreSQL rides in
+that same UPDATE as a data-modifying WITH clause (`Store.ride`), so recording adds no round
+trip. Why a row to fold rather than counters at once: an upsert of the 4 to 6 counter rows a
+message touches searched as many 7-column keys and dirtied 2 or 3 more pages to write at
+COMMIT; an appended row writes one page, the one the previous message wrote, and a fold sums
+a few hundred messages into far fewer counter rows. Statement counts per message are held
+by tests/insight/test_statements.py and printed by `python -m bench.insight_cost`.
 
 Days are UTC dates. Sensitive answers are never recorded: paths hold node ids and events,
 and unanswered texts come from outside topics with digit runs and e-mail addresses masked.
@@ -53,6 +63,7 @@ from typing import Any
 
 from engine import sms
 from engine.store import ConversationRow, Store, parse_iso, utc_iso
+from engine.store.insight import FOLD_BATCH
 
 BOT = ("", 0)  # the topic and version of figures about the whole bot
 
@@ -68,6 +79,10 @@ EXACT_SECONDS = 120
 BUCKET_GROWTH = 1.05
 
 MAX_TEXT = 160
+
+# Every this many messages, a Recorder folds insight_pending first (the worker's rounds and
+# the pages fold too), so the rows waiting stay few even with no worker running.
+FOLD_EVERY = 256
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _DIGITS = re.compile(r"\+?\d(?:[\d\s().\-/]*\d)?")
 
@@ -189,8 +204,14 @@ class TurnRecord:
 
 class Recorder:
     """Writes what a turn noted (TurnRecord) in the message's transaction, reading nothing:
-    the conversation's outcome so far comes with its row, and its path and outcome ride on
-    the UPDATE that saves it (`Store.defer`)."""
+    the conversation's outcome so far comes with its row, its path and outcome ride on the
+    UPDATE that saves it (`Store.defer`), and what it adds to the figures is one row of
+    insight_pending, folded into them every FOLD_EVERY messages (see `settle`)."""
+
+    def __init__(self) -> None:
+        # Messages recorded by this Recorder (threads may race on it: folding a message
+        # early or late changes no figure).
+        self._recorded = 0
 
     def flush(self, turn: Any) -> None:
         """Called by the engine once per message, before the conversation is saved."""
@@ -199,11 +220,11 @@ class Recorder:
         conversation: ConversationRow = turn.conversation
         reply = turn.reply
         day = day_of(turn.now)
-        # A plain dict, not a Counter: this runs with every message, and Counter's
-        # constructor and += are Python code.
-        counts: dict[tuple, int] = {}
+        # Whole-bot counters as [day, metric, label, n]; plain lists, not Counters: this runs
+        # with every message, and the fewer objects it makes the less it costs.
+        bot: list[list] = []
         if conversation.rev == 0:  # started by this message (every later one saves it)
-            counts[(*BOT, _day(conversation), "conversations", "", "")] = 1
+            bot.append([_day(conversation), "conversations", "", 1])
         if "opted_out" in reply.events:
             topic_id, version, node = record.before
             if topic_id and node:
@@ -213,66 +234,77 @@ class Recorder:
         versions = record.versions
         steps: dict[tuple[str, int], tuple[list, list, list]] = {}
         for topic_id, node in reply.visited:
-            version = versions.get(topic_id, 0)
-            key = (topic_id, version, day, "entered", node, "")
-            counts[key] = counts.get(key, 0) + 1
-            path = steps.get((topic_id, version))
+            path = steps.get((topic_id, versions.get(topic_id, 0)))
             if path is None:
-                path = steps[topic_id, version] = ([], [], [])
+                path = steps[topic_id, versions.get(topic_id, 0)] = ([], [], [])
             path[0].append(node)
         for topic_id, node, event in reply.traversed:
-            version = versions.get(topic_id, 0)
-            key = (topic_id, version, day, "took", node, event)
-            counts[key] = counts.get(key, 0) + 1
+            path = steps.get((topic_id, versions.get(topic_id, 0)))
+            if path is None:
+                path = steps[topic_id, versions.get(topic_id, 0)] = ([], [], [])
+            path[1].append([node, event])
+        at: list[list] = []  # counters of a topic version that its path lines do not hold
+        for metric, topic_id, version, node, label in record.outcomes:
+            if metric == "started":
+                at.append([topic_id, version, metric, node, label])
+                continue
             path = steps.get((topic_id, version))
             if path is None:
                 path = steps[topic_id, version] = ([], [], [])
-            path[1].append([node, event])
-        for metric, topic_id, version, node, label in record.outcomes:
-            key = (topic_id, version, day, metric, node, label)
-            counts[key] = counts.get(key, 0) + 1
-            if metric != "started":
-                path = steps.get((topic_id, version))
-                if path is None:
-                    path = steps[topic_id, version] = ([], [], [])
-                path[2].append([metric, node, label])
+            path[2].append([metric, node, label])
         for (metric, label), n in record.bot.items():
-            key = (*BOT, day, metric, "", label)
-            counts[key] = counts.get(key, 0) + n
+            bot.append([day, metric, label, n])
         segments = 0
         for message in reply.messages:
             segments += _segments(message.body)
         if segments:
-            counts[(*BOT, day, "segments", "", "")] = segments
+            bot.append([day, "segments", "", segments])
         if record.outcome is not None:
-            self._conclude(store, conversation, *record.outcome, now=turn.now, counts=counts)
+            self._conclude(store, conversation, *record.outcome, now=turn.now, bot=bot)
+        lines = ""
         if steps:
             turn_number = conversation.rev
-            store.defer_insight_path(conversation.id, "".join([
+            lines = "".join([
                 _dumps([turn_number, part, topic_id, version,
                         {"nodes": nodes, "edges": edges, "outcomes": outcomes}]) + "\n"
                 for part, ((topic_id, version), (nodes, edges, outcomes))
-                in enumerate(steps.items())]))
-        store.add_insight(
-            counts, shard_key=conversation.id, ride=True,
-            topics=[(topic_id, conversation.id, conversation.started_at)
-                    for topic_id in record.topics],
-            unanswered=[(day, record.unanswered_text)] if record.unanswered_text else ())
+                in enumerate(steps.items())])
+            store.defer_insight_path(conversation.id, lines)
+        deltas: dict[str, Any] = {"day": day}
+        if bot:
+            deltas["bot"] = bot
+        if at:
+            deltas["at"] = at
+        if record.topics:
+            deltas["topics"] = [[topic_id, conversation.id, conversation.started_at]
+                                for topic_id in record.topics]
+        if record.unanswered_text:
+            deltas["unanswered"] = [record.unanswered_text]
+        self._record(store, deltas, lines)
 
     def timed_out(self, store: Store, conversation: ConversationRow, now: float) -> None:
         """`conversation` expired waiting for the user; called before it is closed."""
         state = conversation.state
-        day = day_of(now)
-        counts: Counter = Counter()
+        deltas: dict[str, Any] = {"day": day_of(now)}
+        bot = [[deltas["day"], "timed_out", "", 1]]
         if state.get("mode") == "topic" and state.get("topic") and state.get("node"):
-            counts[(state["topic"], state["version"], day, "timed_out", state["node"], "")] += 1
-        counts[(*BOT, day, "timed_out", "", "")] += 1
-        self._conclude(store, conversation, "timed_out", None, now=now, counts=counts)
-        store.add_insight(counts, shard_key=conversation.id, ride=True)
+            deltas["at"] = [[state["topic"], state["version"], "timed_out", state["node"], ""]]
+        self._conclude(store, conversation, "timed_out", None, now=now, bot=bot)
+        deltas["bot"] = bot
+        self._record(store, deltas)
+
+    def _record(self, store: Store, deltas: dict[str, Any], lines: str = "") -> None:
+        """Keep what a message adds to the figures in one row of insight_pending (riding on
+        the conversation's UPDATE): `deltas` as a JSON line, then its path `lines` (see
+        `Store.fold_insight_pending`). Every FOLD_EVERY messages, fold what waits first."""
+        self._recorded += 1
+        if self._recorded % FOLD_EVERY == 0:
+            store.fold_insight_pending()
+        store.record_insight(f"{_dumps(deltas)}\n{lines}")
 
     @staticmethod
     def _conclude(store: Store, conversation: ConversationRow, outcome: str,
-                  reason: str | None, *, now: float, counts: dict) -> None:
+                  reason: str | None, *, now: float, bot: list[list]) -> None:
         """Move the conversation's outcome up (never down); count its first hand-off and
         its first resolution on the day it started."""
         earlier, resolved = conversation.outcome, conversation.resolution_seconds
@@ -280,13 +312,11 @@ class Recorder:
         if OUTCOMES.index(outcome) < rank:
             return
         if outcome == "handoff" and earlier != "handoff":
-            key = (*BOT, _day(conversation), "handed_off", "", "")
-            counts[key] = counts.get(key, 0) + 1
+            bot.append([_day(conversation), "handed_off", "", 1])
         seconds = None
         if resolved is None and outcome in ("completed", "handoff"):
             seconds = max(0, round(now - parse_iso(conversation.started_at)))
-            key = (*BOT, _day(conversation), "resolved", "", str(resolution_bucket(seconds)))
-            counts[key] = counts.get(key, 0) + 1
+            bot.append([_day(conversation), "resolved", str(resolution_bucket(seconds)), 1])
         if outcome != earlier or seconds is not None or reason is not None:
             store.defer_conversation_outcome(conversation.id, outcome=outcome,
                                              handoff_reason=reason, resolution_seconds=seconds)
@@ -307,26 +337,43 @@ class NullRecorder(Recorder):
 
 def count_sent(store: Store, bodies: list[str], *, shard_key: int = 0) -> None:
     """Count the SMS segments of messages sent other than in an engine reply (the outbox:
-    agents, notifications), in the caller's write transaction."""
+    agents, notifications), in the caller's write transaction (as a row of insight_pending:
+    `shard_key` is no longer used)."""
     segments = sum(_segments(body) for body in bodies)
     if segments:
-        store.add_insight({(*BOT, day_of(store.clock()), "segments", "", ""): segments},
-                          shard_key=shard_key)
+        day = day_of(store.clock())
+        store.record_insight(_dumps({"day": day, "bot": [[day, "segments", "", segments]]}))
+
+
+def settle(store: Store) -> int:
+    """Fold every row of insight_pending into the figures, in write transactions of their
+    own: the Insight pages call it before they read, so they count every message committed
+    until then. Nothing waiting costs one index lookup. Returns the rows folded."""
+    folded = 0
+    while store.insight_pending_waiting():
+        with store.write():
+            done = store.fold_insight_pending()
+        folded += done
+        if done < FOLD_BATCH:
+            break
+    return folded
 
 
 def compact(store: Store, *, days: int = 7) -> int:
-    """Fold the counter shards of days before yesterday into one row each (the worker calls
-    it every round; nothing to do costs one index lookup). Returns the rows folded."""
+    """Fold what messages recorded into the figures (`settle`), and the counter shards of
+    days before yesterday into one row each (the worker calls it every round; nothing to
+    do costs two index lookups). Returns the rows folded."""
+    folded = settle(store)
     before = day_of(store.clock() - 86_400)  # no message of those days is still running
     if not store.insight_shards_before(before):
-        return 0  # always so on SQLite, which writes one shard: no write transaction
+        return folded  # always so on SQLite, which writes one shard: no write transaction
     with store.write():
-        return store.fold_insight_shards(before, days=days)
+        return folded + store.fold_insight_shards(before, days=days)
 
 
 def _day(conversation: ConversationRow) -> str:
     return conversation.started_at[:10]
 
 
-__all__ = ["NullRecorder", "Recorder", "TurnRecord", "compact", "count_sent", "normalize",
+__all__ = ["NullRecorder", "Recorder", "TurnRecord", "compact", "count_sent", "normalize", "settle",
            "handoff_reason", "resolution_bucket", "day_of", "REASONS", "OUTCOMES", "BOT"]

@@ -4,7 +4,9 @@ Imports engine.insight, engine.topic and engine.store. Every function takes a St
 values (dates as "YYYY-MM-DD", UTC, both ends included) and returns dataclasses whose
 `to_dict()` is JSON-serializable; `*_csv` turn them into CSV text. The figures add up the
 counters engine/insight.py records (see its docstring for what each one means), so they read
-a few thousand rows at most whatever the number of conversations.
+a few thousand rows at most whatever the number of conversations. Each first folds what
+messages recorded since the last fold (`insight.settle`), so it counts every message
+committed until then.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import InsightError, ParleyError
-from engine.insight import BOT, OUTCOMES, REASONS
+from engine.insight import BOT, OUTCOMES, REASONS, settle
 from engine.store import Store
 from engine.topic import TOPICS
 
@@ -144,6 +146,7 @@ class Overview:
 def period_figures(store: Store, first: str, last: str) -> Period:
     """The whole bot's figures from `first` to `last`, in total and for every day."""
     start, end = period(first, last)
+    settle(store)
     by_day = {(start + dt.timedelta(days=n)).isoformat(): Figures()
               for n in range((end - start).days + 1)}
     totals = Figures()
@@ -231,6 +234,7 @@ def overview(store: Store, first: str, last: str) -> Overview:
 def topic_starts(store: Store, first: str, last: str) -> dict[str, int]:
     """How many times each topic started in the period, most started first."""
     period(first, last)
+    settle(store)
     rows = store.insight_counts(*BOT, first, last, metrics=["topic"])
     return dict(sorted(((label, n) for _m, _node, label, n in rows),
                        key=lambda kv: (-kv[1], kv[0])))
@@ -288,6 +292,7 @@ def topic_figures(store: Store, topic_id: str, version: int, first: str,
     """Per node and per transition of one topic version: how many reached it, and what
     happened there, from `first` to `last`. Every node and edge of the version is listed."""
     period(first, last)
+    settle(store)
     nodes: dict[str, NodeFigures] = {}
     transitions: dict[tuple[str, str], Transition] = {}
     try:
@@ -330,6 +335,7 @@ def compare_versions(store: Store, topic_id: str, versions: tuple[int, int], fir
 def unanswered(store: Store, first: str, last: str, *, limit: int = 100) -> list[dict]:
     """Texts that matched no topic, grouped by their normalized form: [{text, count}]."""
     period(first, last)
+    settle(store)
     return [{"text": r["text"], "count": r["n"]}
             for r in store.insight_unanswered(first, last, limit=limit)]
 
@@ -369,6 +375,8 @@ def search_conversations(store: Store, *, phone: str | None = None, user: str | 
         if account is None:
             return Page([], None)
         user_id = account["id"]
+    if topic is not None:
+        settle(store)  # the topics conversations started are folded with the counters
     since = parse_day(first, name="from").isoformat() if first else None
     until = (parse_day(last, name="to") + dt.timedelta(days=1)).isoformat() if last else None
     rows = store.search_conversations(phone=phone, user_id=user_id, topic_id=topic,

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from engine.errors import ConfigError
 from engine.instance import instance_folder, private_folder, sandbox_pin_pepper
 from webhook.config import SANDBOX_NOTIFY_NUMBER
+from webhook.startup import freeze_start_up_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 # The sandbox's staff: an author who also supervises the workspace, and an agent.
@@ -113,6 +114,7 @@ def up(host: str, port: int, designer_port: int) -> None:
     threading.Thread(target=designer_server.serve_forever, name="designer",
                      daemon=True).start()
     runtime_server = make_server(host, port, runtime, threaded=True)
+    freeze_start_up_objects()  # as a gunicorn worker does (webhook/wsgi.py)
 
     click.echo("")
     click.echo(f"Parley is up, on the database {database}")

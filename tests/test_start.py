@@ -22,8 +22,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def parley_up(tmp_path):
+@pytest.fixture(scope="module")
+def parley_up(tmp_path_factory):
+    """One `parley up` for the module: its tests only read what it serves (a sign-in adds
+    nothing another test looks at)."""
+    tmp_path = tmp_path_factory.mktemp("parley-up")
     runtime_port, designer_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env["PARLEY_DATABASE"] = str(tmp_path / "parley.sqlite")

@@ -62,8 +62,9 @@ class Worker:
             # Insight: yesterday's counters, written in shards, become one row each.
             done += insight.compact(store)
             # The agent desk's search: new messages go into SQLite's search index here, off
-            # the webhook's path (engine/store/desk_search.py).
-            done += store.index_messages()
+            # the webhook's path (engine/store/desk_search.py). Housekeeping, like pruning:
+            # not counted as work done (a search reads what is not indexed yet anyway).
+            store.index_messages()
             # Notifications that waited for a conversation to end (engine/notify.py).
             done += len(self.notifier(store).deliver_queued())
             self._prune_agent_events(store)

@@ -20,6 +20,8 @@ CountKey = tuple[str, int, str, str, str, str]
 
 # Rows per multi-row statement: well under SQLite's limit of 32766 parameters.
 _BATCH = 500
+# Rows of insight_pending folded per transaction.
+FOLD_BATCH = 5_000
 # Shards of a counter where transactions write in parallel (PostgreSQL); SQLite writes one
 # transaction at a time, so one shard serves it best.
 SHARDS = 8
@@ -43,20 +45,83 @@ class InsightSql:
 
     # ---------------------------------------------------------------- recording
 
+    def record_insight(self, deltas: str) -> None:
+        """Keep what one message adds to the figures (`deltas`: see `fold_insight_pending`)
+        until it is folded: one row appended, with the conversation's UPDATE later in the
+        transaction (`Store.ride`: on PostgreSQL in that very statement)."""
+        self.ride("INSERT INTO insight_pending (deltas) VALUES (?)", (deltas,))
+
+    def insight_pending_waiting(self) -> bool:
+        """True if rows of insight_pending wait to be folded."""
+        return self.conn.execute(
+            "SELECT id FROM insight_pending ORDER BY id LIMIT 1").fetchone() is not None
+
+    def fold_insight_pending(self, *, limit: int = FOLD_BATCH) -> int:
+        """Fold the oldest `limit` rows of insight_pending into the counters, the topics
+        conversations started and the unanswered texts, deleting them: what is added is
+        exactly what the DELETE removed, in this transaction, so nothing is counted twice or
+        lost, and a fold running meanwhile (PostgreSQL) waits for these rows, then skips
+        them. Returns the rows folded.
+
+        A row is what one message added (engine/insight.py writes it): a JSON object on the
+        first line, then the message's path lines as `conversation_paths` reads them, whose
+        nodes, edges and outcomes count as `entered`, `took` and the outcome's metric of
+        their topic version on the object's "day". The object may hold "bot" [[day, metric,
+        label, n], ...] (whole-bot counters), "at" [[topic_id, version, metric, node,
+        label], ...] (counters of a topic version outside the path), "topics" [[topic_id,
+        conversation_id, started_at], ...] and "unanswered" [text, ...]."""
+        self._require_write()
+        found = self.conn.execute(
+            "DELETE FROM insight_pending WHERE id IN"
+            " (SELECT id FROM insight_pending ORDER BY id LIMIT ?) RETURNING id, deltas",
+            (int(limit),)).fetchall()
+        if not found:
+            return 0
+        counts: dict[CountKey, int] = {}
+        topics: set[tuple[str, int, str]] = set()
+        unanswered: list[tuple[str, str]] = []
+
+        def add(key: CountKey, n: int = 1) -> None:
+            counts[key] = counts.get(key, 0) + n
+
+        for _id, text in found:
+            head, *lines = text.split("\n")
+            deltas = json.loads(head)
+            day = deltas["day"]
+            for line in lines:
+                if not line:
+                    continue
+                _turn, _part, topic_id, version, steps = json.loads(line)
+                for node in steps["nodes"]:
+                    add((topic_id, version, day, "entered", node, ""))
+                for node, event in steps["edges"]:
+                    add((topic_id, version, day, "took", node, event))
+                for metric, node, label in steps["outcomes"]:
+                    add((topic_id, version, day, metric, node, label))
+            for topic_id, version, metric, node, label in deltas.get("at", ()):
+                add((topic_id, version, day, metric, node, label))
+            for bot_day, metric, label, n in deltas.get("bot", ()):
+                add(("", 0, bot_day, metric, "", label), n)
+            for topic_id, conversation_id, started_at in deltas.get("topics", ()):
+                topics.add((topic_id, conversation_id, started_at))
+            for text_ in deltas.get("unanswered", ()):
+                unanswered.append((day, text_))
+        self.add_insight(counts, shard_key=min(row[0] for row in found), topics=sorted(topics),
+                         unanswered=unanswered)
+        return len(found)
+
     def add_insight(self, counts: Mapping[CountKey, int], *, shard_key: int = 0,
                     topics: Iterable[tuple[str, int, str]] = (),
-                    unanswered: Iterable[tuple[str, str]] = (),
-                    ride: bool = False) -> None:
+                    unanswered: Iterable[tuple[str, str]] = ()) -> None:
         """Add to the counters; keep the topics conversations started (topic, conversation,
-        its started_at) and unanswered texts (day, text). One statement per kind that has
-        rows: a message has one, or two when it starts a topic.
+        its started_at) and unanswered texts (day, text), at once. One statement per kind
+        that has rows (per 500 rows).
 
-        `shard_key` (the conversation) picks the counters' shard. Rows are written in key
-        order, the same in every transaction, so two of them never wait for each other's
-        rows crosswise (a deadlock on PostgreSQL). With `ride`, the statements go with the
-        conversation's UPDATE later in the transaction (`Store.ride`)."""
+        `shard_key` picks the counters' shard (PostgreSQL: two folds at once do not queue
+        for the same rows). Rows are written in key order, the same in every transaction,
+        so two of them never wait for each other's rows crosswise (a deadlock)."""
         self._require_write()
-        write = self.ride if ride else self.conn.execute
+        write = self.conn.execute
         shard = 0 if self.sequential_writes else shard_key % SHARDS
         rows = sorted(item for item in counts.items() if item[1])
         for first in range(0, len(rows), _BATCH):
@@ -67,17 +132,19 @@ class InsightSql:
                 params += (shard, n)
             write(_add_counts_sql(len(part)), params)
         topics = list(topics)
-        if topics:
+        for first in range(0, len(topics), _BATCH):
+            part = topics[first:first + _BATCH]
             write(
                 "INSERT INTO insight_topic_conversations (topic_id, conversation_id, started_at)"
-                f" VALUES {_marks(3, len(topics))} ON CONFLICT DO NOTHING",
-                [value for pair in topics for value in pair])
+                f" VALUES {_marks(3, len(part))} ON CONFLICT DO NOTHING",
+                [value for row in part for value in row])
         texts = sorted(Counter(unanswered).items())
-        if texts:
+        for first in range(0, len(texts), _BATCH):
+            part = texts[first:first + _BATCH]
             write(
-                f"INSERT INTO insight_unanswered (day, text, n) VALUES {_marks(3, len(texts))}"
+                f"INSERT INTO insight_unanswered (day, text, n) VALUES {_marks(3, len(part))}"
                 " ON CONFLICT (day, text) DO UPDATE SET n = insight_unanswered.n + excluded.n",
-                [value for (day, text), n in texts for value in (day, text, n)])
+                [value for (day, text), n in part for value in (day, text, n)])
 
     def defer_insight_path(self, conversation_id: int, lines: str) -> None:
         """Append `lines` (JSON lines, see `conversation_paths`) to the conversation's path,

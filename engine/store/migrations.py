@@ -712,6 +712,30 @@ def is_search_index(table: str) -> bool:
     return table == MESSAGE_SEARCH or table.startswith(f"{MESSAGE_SEARCH}_")
 
 
+
+@migrations()
+def m0020_insight_pending(db: sqlite_utils.Database) -> None:
+    """Insight: what each message recorded waits in one appended row until it is folded into
+    the counters (see engine/insight.py)."""
+    db.executescript(INSIGHT_PENDING_SQL.format(id="INTEGER PRIMARY KEY"))
+
+
+# The same statements on both databases (engine/store/postgres_schema.py runs them too), with
+# the dialect's id column.
+INSIGHT_PENDING_SQL = """
+    -- Insight (engine/insight.py): one row per message, written in its transaction, holding
+    -- what it adds to insight_counts, insight_topic_conversations and insight_unanswered (a
+    -- JSON line, then the message's path lines: Store.fold_insight_pending). An append costs
+    -- a message one row on one page instead of an upsert of several counter rows on as many
+    -- pages. A Recorder every 256 messages, the worker's rounds and the Insight pages (before
+    -- they read) fold the rows into those tables and delete them in one transaction, so the
+    -- figures stay exact. Existing figures stay where they are.
+    CREATE TABLE insight_pending (
+        id {id},
+        deltas TEXT NOT NULL
+    );
+"""
+
 # The same statements on both databases (engine/store/postgres_schema.py runs them too).
 # A JSON object {"es": "..."}: the reply's text per language; `body` stays the default text.
 REPLY_TRANSLATIONS_SQL = """

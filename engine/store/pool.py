@@ -54,15 +54,7 @@ def pool_size(config: Mapping[str, Any]) -> int:
     if value in (None, ""):
         threads = config.get("THREADS") or DEFAULT_THREADS
         value = int(threads) + 1 if str(threads).isdigit() else DEFAULT_THREADS + 1
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = 0
-    if size < 1:
-        raise ConfigError(f"PARLEY_DATABASE_POOL_SIZE must be a whole number of connections "
-                          f"of at least 1 (got {value!r}); unset it for the default "
-                          "(PARLEY_THREADS + 1)")
-    return size
+    return _connections(value, "DATABASE_POOL_SIZE", "PARLEY_THREADS + 1")
 
 
 def stream_pool_size(config: Mapping[str, Any]) -> int:
@@ -71,14 +63,17 @@ def stream_pool_size(config: Mapping[str, Any]) -> int:
     value = config.get("AGENT_STREAM_CONNECTIONS")
     if value in (None, ""):
         return STREAM_POOL_SIZE
+    return _connections(value, "AGENT_STREAM_CONNECTIONS", str(STREAM_POOL_SIZE))
+
+
+def _connections(value: Any, setting: str, default: str) -> int:
     try:
         size = int(value)
     except (TypeError, ValueError):
         size = 0
     if size < 1:
-        raise ConfigError(f"PARLEY_AGENT_STREAM_CONNECTIONS must be a whole number of "
-                          f"connections of at least 1 (got {value!r}); unset it for the "
-                          f"default ({STREAM_POOL_SIZE})")
+        raise ConfigError(f"PARLEY_{setting} must be a whole number of connections of at "
+                          f"least 1 (got {value!r}); unset it for the default ({default})")
     return size
 
 

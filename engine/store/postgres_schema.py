@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.store.migrations import (
+    INSIGHT_PENDING_SQL,
     KEYSET_INDEXES,
     LANGUAGES_SQL,
     REPLY_TRANSLATIONS_SQL,
@@ -533,6 +534,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[PostgresBackend], None]]] = [
     ("m0017_languages", LANGUAGES_SQL),
     ("m0018_reply_translations", REPLY_TRANSLATIONS_SQL),
     ("m0019_message_search", M0019_MESSAGE_SEARCH),
+    ("m0020_insight_pending", INSIGHT_PENDING_SQL.format(id=ID)),
 ]
 
 TABLE = "parley_migrations"  # PostgresBackend.migrations_table

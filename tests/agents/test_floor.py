@@ -206,8 +206,9 @@ class TestAutoAssign:
         twilio.text(phone(1), "dispute")
         with floor_store.write():
             floor_store.set_agent_status(floor_store.staff_member("beth")["id"], "online")
-        # The worker's round (its sender finds the outbox empty: nothing goes to Twilio).
-        assert Worker(app).run_once() == 1
+        # One worker round (its sender finds the outbox empty: nothing goes to Twilio; it
+        # also folds the message's Insight figures, so the work it reports is more than 1).
+        assert Worker(app).run_once() >= 1
         assert entry_of(floor_store, 1)["agent_name"] == "Beth Anglin"
         assert [m["body"] for m in floor_store.outbox_messages(phone=phone(1))] == [
             "Beth Anglin has joined the chat."]

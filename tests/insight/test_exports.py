@@ -62,7 +62,7 @@ class TestSensitiveAnswers:
         page = search_conversations(store, limit=200)
         dumped += [json.dumps(page.to_dict()), conversations_csv(page)]
         dumped += [json.dumps(conversation_detail(store, c["id"])) for c in page.items]
-        for table in ("insight_counts", "insight_unanswered"):
+        for table in ("insight_counts", "insight_unanswered", "insight_pending"):
             dumped.append(json.dumps([list(r) for r in store.conn.execute(
                 f"SELECT * FROM {table}").fetchall()], default=str))
         dumped.append(json.dumps([list(r) for r in store.conn.execute(

@@ -207,3 +207,49 @@ class TestShards:
         assert insight.compact(store) == 0
         assert (overview(store, DAY_1, DAY_2).to_dict(),
                 topic_figures(store, "order", 1, DAY_1, DAY_2).to_dict()) == before
+
+
+class TestPendingRows:
+    """Each message adds one row to insight_pending; folding it into the counters changes
+    no figure, whoever folds and whenever."""
+
+    def pending(self, store) -> int:
+        return store.conn.execute("SELECT COUNT(*) FROM insight_pending").fetchone()[0]
+
+    def test_a_message_waits_as_one_row_until_a_page_reads(self, store, scripted):
+        messages = store.conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE direction = 'in'").fetchone()[0]
+        # One row per message, and one for each conversation that timed out.
+        assert self.pending(store) == messages + 1
+        assert store.conn.execute("SELECT COUNT(*) FROM insight_counts").fetchone()[0] == 0
+        figures = overview(store, DAY_1, DAY_2).current.totals
+        assert self.pending(store) == 0
+        assert figures.conversations == 10
+
+    def test_folding_in_small_batches_gives_the_same_figures(self, store, scripted):
+        with store.write():
+            while store.fold_insight_pending(limit=3):
+                pass
+        folded = (overview(store, DAY_1, DAY_2).to_dict(),
+                  topic_figures(store, "order", 1, DAY_1, DAY_2).to_dict(),
+                  unanswered(store, DAY_1, DAY_2))
+        assert self.pending(store) == 0
+
+        store.conn.execute("DELETE FROM insight_counts")  # and again, folded all at once
+        assert folded[0] != overview(store, DAY_1, DAY_2).to_dict()
+        assert insight.settle(store) == 0  # nothing left to fold: the figures are gone
+
+    def test_the_recorder_folds_every_fold_every_messages(self, store, monkeypatch):
+        from engine.conversation import Engine
+        from engine.messages import Inbound
+
+        monkeypatch.setattr(insight, "FOLD_EVERY", 3)
+        engine = Engine(store)
+        for n in range(7):
+            store.clock.advance(seconds=5)
+            engine.process(Inbound("+15550100077", f"hello {n}"))
+        # Messages 3 and 6 folded what waited before them: 1 and 2, then 3 to 5.
+        assert self.pending(store) == 2
+        assert insight.compact(store) == 2
+        assert self.pending(store) == 0
+        assert overview(store, DAY_1, DAY_1).current.totals.unanswered == 7

@@ -10,7 +10,6 @@ start-up wait of tests.support.serving, the local servers of tests.webhook.serve
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import signal
@@ -219,7 +218,6 @@ def designer_app(folder: Path):
 # ------------------------------------------------------------------ several nodes, one database
 
 NODE_SECRET_KEY = "test-session-key-0123456789abcdef0123"
-_cluster_databases = itertools.count(1)
 
 
 @dataclass
@@ -264,14 +262,12 @@ def cluster(request, tmp_path, monkeypatch) -> Iterator[Cluster]:
 
     Request it before `gunicorn` and `processes`, so that their processes end first.
     """
-    server = request.getfixturevalue("postgres")
-    template = request.getfixturevalue("postgres_template")
+    copies = request.getfixturevalue("postgres_copies")
     key = sealing.new_key()
     # The test's own stores open what the nodes sealed, with the nodes' key.
     monkeypatch.setenv(sealing.ENV, key)
-    name = f"nodes_{next(_cluster_databases)}"
-    url = server.create_database(name, template=template)
+    url = copies.take()
     try:
-        yield Cluster(server, url, key, tmp_path)
+        yield Cluster(copies.server, url, key, tmp_path)
     finally:
-        server.drop_database(name)
+        copies.give_back(url)

@@ -231,7 +231,7 @@ def test_workers_killed_mid_load_lose_and_double_nothing(tmp_path, gunicorn):
                 base)
     chaos = Chaos(load, server, worker_kills=WORKER_KILLS, runtime_kills=RUNTIME_KILLS)
     chaos.start()
-    asyncio.run(load.run())
+    loadgen.run_coroutine(load.run())
     chaos.stopping.set()
     chaos.join(timeout=120)
     assert chaos.error is None, f"fault injection failed: {chaos.error!r}"
@@ -242,7 +242,7 @@ def test_workers_killed_mid_load_lose_and_double_nothing(tmp_path, gunicorn):
     already_stored = sum(
         1 for sid in unanswered
         if store.conn.execute("SELECT 1 FROM inbound_claims WHERE sid = ?", (sid,)).fetchone())
-    never = asyncio.run(load.resend_unanswered())
+    never = loadgen.run_coroutine(load.resend_unanswered())
     server.stop()
 
     # Stored exactly once, each answer the stored one.

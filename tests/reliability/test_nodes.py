@@ -182,7 +182,7 @@ def test_two_nodes_lose_and_double_nothing_when_killed_mid_load(cluster, tmp_pat
     plan.append((0.7, "database", lambda: cluster.server.restart(down_seconds=0.5)))
     faults = Faults(load, plan)
     faults.start()
-    asyncio.run(load.run())
+    loadgen.run_coroutine(load.run())
     faults.stopping.set()
     faults.join(timeout=120)
     assert faults.error is None, f"fault injection failed: {faults.error!r}"
@@ -195,7 +195,7 @@ def test_two_nodes_lose_and_double_nothing_when_killed_mid_load(cluster, tmp_pat
     already_stored = sum(
         1 for sid in unanswered
         if store.conn.execute("SELECT 1 FROM inbound_claims WHERE sid = ?", (sid,)).fetchone())
-    never = asyncio.run(load.resend_unanswered())
+    never = loadgen.run_coroutine(load.resend_unanswered())
     for node in nodes:
         node.stop()
 

@@ -4,9 +4,9 @@ Playwright, loaded as a plugin by the root conftest:
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +14,7 @@ from devtools.postgres import PostgresServer
 from devtools.prism import PrismServer
 from devtools.prism import twilio_client as make_twilio_client
 from tests.support.browser import launch_chromium
+from tests.support.databases import TemplateCopies, copy_sqlite
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,6 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 _TEMPLATE = "parley_migrated"
-_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -51,16 +51,39 @@ def postgres_template(postgres: PostgresServer) -> str:
     return _TEMPLATE
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(postgres: PostgresServer, postgres_template: str) -> Iterator[TemplateCopies]:
+    """New copies of the template, one made ahead while the test before runs:
+    `postgres_copies.take()` a database's URL, `give_back(url)` after the test."""
+    copies = TemplateCopies(postgres, postgres_template)
+    try:
+        yield copies
+    finally:
+        copies.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file with every migration applied, copied for each test (migrating a new file
+    costs a tenth of a second or more; copying it, a millisecond). Its connection closed, so
+    the file holds everything (no -wal beside it)."""
+    from engine.store import open_store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "parley.sqlite"
+    open_store(path).close()
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path) -> Iterator[str]:
     """A fresh, migrated, empty Parley database on each backend: a SQLite file in tmp_path, or
     a new PostgreSQL database of the session's server (dropped after the test). Open it with
-    `open_store(url)`."""
+    `open_store(url)`. Both are copies of a database migrated once per session."""
     from engine.store import open_store
 
     if request.param == "sqlite":
-        url = str(tmp_path / "parley.sqlite")
-        open_store(url).close()
+        url = copy_sqlite(request.getfixturevalue("sqlite_template"), tmp_path / "parley.sqlite")
+        open_store(url).close()  # finds nothing to migrate; makes its lock files beside it
         yield url
         return
     from engine import sealing
@@ -68,11 +91,10 @@ def database_url(request, tmp_path) -> Iterator[str]:
     # Every node of a PostgreSQL instance is given the data key (it has no local key file).
     if not os.environ.get(sealing.ENV):
         request.getfixturevalue("monkeypatch").setenv(sealing.ENV, sealing.new_key())
-    server = request.getfixturevalue("postgres")
-    template = request.getfixturevalue("postgres_template")
-    name = f"test_{next(_numbers)}"
-    yield server.create_database(name, template=template)
-    server.drop_database(name)
+    copies = request.getfixturevalue("postgres_copies")
+    url = copies.take()
+    yield url
+    copies.give_back(url)
 
 
 @pytest.fixture
@@ -82,14 +104,14 @@ def twilio_client(prism: PrismServer):
     return make_twilio_client(prism)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Headless Debian chromium driven by Playwright's sync API.
+    """Headless Debian chromium driven by Playwright's sync API, one for the whole session
+    (each test's pages open in a browser context of their own: own cookies and storage).
 
-    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in the main
-    thread while it is started, and `asyncio.run()` (the load generator of the benchmark and
-    reliability tests) refuses to run inside one. Stopping Playwright after each browser
-    module leaves the thread free for them.
+    Playwright's sync API keeps an asyncio loop running in the main thread while it is
+    started, so `asyncio.run()` fails in the main thread after the first browser test: code
+    that runs a coroutine uses bench.loadgen.run_coroutine, which then runs it in a thread.
     """
     from playwright.sync_api import sync_playwright
 

@@ -8,12 +8,12 @@ BEGIN IMMEDIATE transaction, so they serialize.
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 
 from twilio.request_validator import RequestValidator
 
 from tests.webhook.conftest import PUBLIC_URL, TOKEN, count, load_examples, new_sid, publish
-from tests.webhook.processes import post_webhook
+from tests.webhook.processes import forking_context, post_webhook
 from webhook.sandbox import parse_twiml
 
 PHONE = "+15550100007"
@@ -39,14 +39,14 @@ COUNTER = {
 
 def run_processes(config: dict, jobs: list[tuple[dict, float]]) -> list[tuple[str, int, str]]:
     """Post each (params, delay) from its own process, all released at once."""
-    context = multiprocessing.get_context("spawn")
+    context = forking_context()
     barrier = context.Barrier(len(jobs))
     results = context.Queue()
     url = f"{PUBLIC_URL}/twilio/sms"
     processes = [
         context.Process(target=post_webhook, args=(
             config, params, RequestValidator(TOKEN).compute_signature(url, params), barrier,
-            results, delay))
+            results, delay, dict(os.environ)))
         for params, delay in jobs]
     for process in processes:
         process.start()

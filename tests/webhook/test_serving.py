@@ -107,3 +107,13 @@ def test_the_single_command_sandbox(tmp_path, started):
     store = Store(tmp_path / "instance" / "parley.sqlite")
     assert len(store.published_topics()) == len(list((ROOT / "topics").glob("*.json")))
     store.close()
+
+
+def test_a_serving_process_freezes_its_start_up_objects(tmp_path):
+    """webhook/wsgi.py (what gunicorn's workers import) leaves the objects of start-up to the
+    permanent generation, so the collector's walks per message skip them (webhook/startup.py)."""
+    env = environment({"SANDBOX": "1", "DATABASE": tmp_path / "parley.sqlite"})
+    shown = subprocess.run(
+        [sys.executable, "-c", "import gc, webhook.wsgi; print(gc.get_freeze_count())"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert int(shown.stdout.split()[-1]) > 10_000
