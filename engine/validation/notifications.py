@@ -46,9 +46,10 @@ def _check_notifications(topic: _Topic) -> Iterator[Problem]:
             continue
         base = ("notifications", index)
         name = spec.get("name")
-        if name in seen:
-            yield _error(json_path(*base, "name"), f"two notifications are named {name!r}")
-        seen.add(name)
+        if isinstance(name, str):  # anything else is the schema's error at its path
+            if name in seen:
+                yield _error(json_path(*base, "name"), f"two notifications are named {name!r}")
+            seen.add(name)
         start = spec.get("start")
         if isinstance(start, str):
             node = nodes.get(start)

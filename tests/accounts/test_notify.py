@@ -328,6 +328,14 @@ class TestTemplatesLiveWithTopics:
         assert ("$.notifications[0].variables[1]", "error") in found
         assert ("$.notifications[1].text", "error") in found
 
+    def test_a_name_that_is_not_text_is_refused_with_its_path(self):
+        document = copy.deepcopy(APPOINTMENT)
+        document["notifications"][0]["name"] = ["confirm"]
+        document["notifications"][1]["name"] = {"en": "reminder"}
+        found = {(p.path, p.severity) for p in problems(document)}  # never raises
+        assert ("$.notifications[0].name", "error") in found
+        assert ("$.notifications[1].name", "error") in found
+
     def test_a_start_node_listing_an_http_source_is_refused(self):
         document = copy.deepcopy(APPOINTMENT)
         document["data_sources"] = {"slots": {"kind": "http",
