@@ -23,6 +23,9 @@ def test_build_try_publish_and_export_a_topic(tab, live_server, store):
 
     # -- a new topic
     page.click("text=New topic")
+    # Typed only once the page's script listens: on a busy machine the click's page may still
+    # be loading, and the id would not be suggested.
+    page.wait_for_url("**/topics/new", wait_until="load")
     page.fill("input[name=name]", "Report a problem")
     expect(page.locator("#new-id")).to_have_value("report_a_problem")  # suggested as you type
     page.click("button:has-text('Create')")
