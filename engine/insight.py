@@ -10,9 +10,9 @@ a crash, and nothing is ever recomputed from the messages):
   path lines of the message, whose nodes, edges and outcomes are counters, and the other
   counters, topics started and unanswered text as a JSON line; see
   `Store.fold_insight_pending`). Folding moves rows into the tables below and deletes them
-  in one transaction: every FOLD_EVERY messages a Recorder does it first, the worker does it
-  every round (`compact`), and every Insight page before it reads (`settle`), so the pages
-  count every message committed until then.
+  in one transaction: the worker does it every round (`compact`), and every Insight page
+  before it reads (`settle`), so the pages count every message committed until then; a
+  Recorder does it only every FOLD_EVERY messages, in case no worker runs.
 - `insight_counts`: counters per (topic, version, day, metric, node, label), added to by the
   folds. Per topic version: `started`, `entered` (node), `took`
   (node, label = the event), and what happened at a node: `ended`, `timed_out`, `stop`,
@@ -80,9 +80,10 @@ BUCKET_GROWTH = 1.05
 
 MAX_TEXT = 160
 
-# Every this many messages, a Recorder folds insight_pending first (the worker's rounds and
-# the pages fold too), so the rows waiting stay few even with no worker running.
-FOLD_EVERY = 256
+# Folding is the worker's job (every round, `compact`) and the pages' (`settle`), off the
+# webhook's path: it costs about as much per message as recording the row did. A Recorder
+# folds only every this many messages, a bound on the rows waiting when no worker runs.
+FOLD_EVERY = 20_000
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _DIGITS = re.compile(r"\+?\d(?:[\d\s().\-/]*\d)?")
 
