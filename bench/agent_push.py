@@ -33,6 +33,9 @@ from bench import loadgen
 from bench.servers import Serving, runtime_serving
 
 AGENTS = 20
+# The agents' streams are still open when the measurement ends, and a stream notices its
+# reader left only at its next heartbeat: a graceful stop would wait out gunicorn's 30 s.
+STOP_GRACE = 2.0
 MESSAGES = 100
 GAP_SECONDS = 0.1  # between two messages: latency, not throughput, is measured
 PASSWORD = "bench agent password"
@@ -180,6 +183,7 @@ def run_sqlite(folder: Path, *, agents: int, messages: int, log: Path) -> PushRe
     how, env = serving()
     server, token = parley_server("push-sqlite", database, folder, serving=how)
     server.env.update(env)
+    server.stop_grace = STOP_GRACE
     with server:
         return measure(server.base_url, token, database="SQLite", agents=agents,
                        messages=messages)
@@ -209,6 +213,7 @@ def run_postgres(folder: Path, *, agents: int, messages: int, log: Path) -> Push
         how, env = serving()
         node, token = parley_server("push-pg", url, folder, serving=how, data_key=key)
         node.env.update(env)
+        node.stop_grace = STOP_GRACE
         with node:
             return measure(node.base_url, token, database="PostgreSQL", agents=agents,
                            messages=messages)

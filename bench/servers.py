@@ -87,6 +87,9 @@ class Gunicorn:
     source: Path = ROOT  # the checkout whose code the workers import
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    # How long a stop waits for requests in flight (gunicorn's graceful shutdown) before it
+    # kills the workers: what was measured is over by then.
+    stop_grace: float = 30.0
 
     @property
     def base_url(self) -> str:
@@ -128,7 +131,7 @@ class Gunicorn:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        stop_group(proc, grace=30)
+        stop_group(proc, grace=self.stop_grace)
 
     def __enter__(self) -> Gunicorn:
         return self.start()
