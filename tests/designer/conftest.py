@@ -136,12 +136,17 @@ def tab(browser, live_server, store):
             if message.type == "error" else None)
     page.goto(live_server + "/")
     expect(page).to_have_url(f"{live_server}/login?next=/")
+    sign_in(page)
+    yield page
+    context.close()
+
+
+def sign_in(page) -> None:
+    """Sign the author in on the login page `page` shows; they land on the topic list."""
     page.fill("input[name=user_name]", AUTHOR)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Topics")
-    yield page
-    context.close()
 
 
 def shot(page, name: str) -> None:

@@ -25,7 +25,7 @@ from engine.store import open_store
 from engine.transcripts import run_transcripts
 from engine.validation import problems, transitions
 from parley.cli import SAMPLE_RECORDS, TOPICS_DIR, read_topic, topic_files
-from tests.designer.conftest import AUTHOR, PASSWORD, TOPICS, field, shot
+from tests.designer.conftest import AUTHOR, PASSWORD, TOPICS, field, shot, sign_in
 
 REPORT_ISSUE = json.loads((TOPICS / "report_issue.json").read_text(encoding="utf-8"))
 
@@ -80,10 +80,7 @@ def signed_in(browser, served):
     context = browser.new_context(viewport={"width": 1480, "height": 920})
     page = context.new_page()
     page.goto(f"{base}/login")
-    page.fill("input[name=user_name]", AUTHOR)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Topics")
+    sign_in(page)
     yield context
     context.close()
 
