@@ -73,6 +73,12 @@ class TestSendPage:
         hours = float(re.search(r'<strong id="eta">([\d.]+) h</strong>', page).group(1))
         assert 4.9 < hours <= 6.0  # from 02:xx to 08:00 there
 
+    def test_a_bilingual_template_shows_each_languages_text(self, author, recipients):
+        page = author.get("/notify/?template=install_appointment.confirm").text
+        assert '<p class="mono notify-source" data-lang="es"><span class="badge">es</span> ' \
+            "Su instalacion es:" in page
+        assert '{&#34;en&#34;' not in page and '{"en"' not in page  # never the raw JSON
+
     def test_send_queues_the_messages_and_starts_the_topic(self, author, recipients, store):
         page = author.post("/notify/", data={**FORM, "action": "send"},
                            follow_redirects=True).text
